@@ -1,0 +1,30 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "meshcap",
+    products: [
+        .executable(name: "meshcap", targets: ["meshcap"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    ],
+    targets: [
+        // The core: configuration, the typed rule model, the DSL and the capture plan. No C, no I/O
+        // beyond reading the config files it is given.
+        .target(name: "MeshCapture"),
+        // Backends only translate the model into a syntax; they never decide policy.
+        .target(name: "IptablesBackend", dependencies: ["MeshCapture"]),
+        .target(name: "NftablesBackend", dependencies: ["MeshCapture"]),
+        .executableTarget(name: "meshcap", dependencies: [
+            "MeshCapture", "IptablesBackend", "NftablesBackend",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture"]),
+        .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend"]),
+        // Runs the built `meshcap` binary: exit codes, messages, files written or not.
+        .testTarget(name: "CLITests", dependencies: ["meshcap"]),
+        // Loads rules into fresh network namespaces; needs root and ../shared/conformance.
+        .testTarget(name: "KernelTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend"]),
+    ]
+)

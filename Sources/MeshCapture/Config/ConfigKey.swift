@@ -1,0 +1,176 @@
+/// One accepted key: its Istio name, the VM `cluster.env`/`sidecar.env` names and the
+/// istio-iptables flags that set it, its default and what it means. This table is the single
+/// source for parsing, for `meshcap keys` and for the flag help.
+public struct ConfigKey: Sendable {
+    public typealias Apply = @Sendable (inout InterceptConfig, String, AccountDatabase) throws(ValueProblem) -> Void
+
+    public let name: String
+    public let aliases: [String]
+    public let flags: [String]
+    public let defaultValue: String
+    public let meaning: String
+    /// nil for keys Istio accepts that shape no rule: accepted, and reported with --verbose.
+    let apply: Apply?
+    /// A flag that takes no value (`--redirect-dns`).
+    public let isSwitch: Bool
+
+    init(_ name: String, aliases: [String] = [], flags: [String] = [], default defaultValue: String = "",
+         switch isSwitch: Bool = false, _ meaning: String, apply: Apply?) {
+        self.name = name
+        self.aliases = aliases
+        self.flags = flags
+        self.defaultValue = defaultValue
+        self.meaning = meaning
+        self.apply = apply
+        self.isSwitch = isSwitch
+    }
+
+    public var shapesRules: Bool { apply != nil }
+
+    static func ignored(_ name: String, aliases: [String] = [], flags: [String] = [], switch isSwitch: Bool = false,
+                        _ meaning: String) -> ConfigKey {
+        ConfigKey(name, aliases: aliases, flags: flags, switch: isSwitch, meaning, apply: nil)
+    }
+}
+
+extension ConfigKey {
+    public static let all: [ConfigKey] = ruleKeys + ignoredKeys
+
+    static let ruleKeys: [ConfigKey] = [
+        ConfigKey("PROXY_PORT", aliases: ["ENVOY_PORT"], flags: ["-p", "--envoy-port"], default: "15001",
+                  "Envoy's outbound port: target of ISTIO_REDIRECT") { c, v, _ throws(ValueProblem) in
+            if !v.isEmpty { c.proxyPort = try Values.port(Substring(v), allowed: "one port 1–65535") } },
+        ConfigKey("INBOUND_CAPTURE_PORT", flags: ["-z", "--inbound-capture-port"], default: "15006",
+                  "Envoy's inbound port: target of ISTIO_IN_REDIRECT and of TPROXY") { c, v, _ throws(ValueProblem) in
+            if !v.isEmpty { c.inboundCapturePort = try Values.port(Substring(v), allowed: "one port 1–65535") } },
+        ConfigKey("INBOUND_TUNNEL_PORT", flags: ["-e", "--inbound-tunnel-port"], default: "15008",
+                  "HBONE tunnel port: never captured inbound, never looped back") { c, v, _ throws(ValueProblem) in
+            if !v.isEmpty { c.inboundTunnelPort = try Values.port(Substring(v), allowed: "one port 1–65535") } },
+        ConfigKey("PROXY_UID", flags: ["-u", "--proxy-uid"], default: "1337",
+                  "UIDs of the proxy: their traffic is not captured again") { c, v, a throws(ValueProblem) in
+            if !v.isEmpty { c.proxyUsers = try Values.owners(v, .user, accounts: a) } },
+        ConfigKey("PROXY_GID", flags: ["-g", "--proxy-gid"], default: "PROXY_UID",
+                  "GIDs of the proxy, exempted like PROXY_UID") { c, v, a throws(ValueProblem) in
+            if !v.isEmpty { c.proxyGroupsSetting = try Values.owners(v, .group, accounts: a) } },
+        ConfigKey("INBOUND_INTERCEPTION_MODE", aliases: ["ISTIO_INBOUND_INTERCEPTION_MODE"],
+                  flags: ["-m", "--istio-inbound-interception-mode"], default: "REDIRECT",
+                  "REDIRECT (nat) or TPROXY (mangle, keeps the client address)") { c, v, _ throws(ValueProblem) in
+            switch v {
+            case "", "REDIRECT": c.interceptionMode = .redirect
+            case "TPROXY": c.interceptionMode = .tproxy
+            default:
+                let hint = ["REDIRECT", "TPROXY"].first { $0 == v.uppercased() }.map { " (did you mean \($0)?)" } ?? ""
+                throw ValueProblem("\"\(v)\" is not an interception mode\(hint)", allowed: "REDIRECT or TPROXY")
+            } },
+        ConfigKey("INBOUND_TPROXY_MARK", aliases: ["ISTIO_INBOUND_TPROXY_MARK"],
+                  flags: ["-t", "--istio-inbound-tproxy-mark"], default: "1337",
+                  "Packet and connection mark used by TPROXY mode") { c, v, _ throws(ValueProblem) in
+            if !v.isEmpty { c.tproxyMark = try Values.mark(v) } },
+        ConfigKey("INBOUND_TPROXY_ROUTE_TABLE", aliases: ["ISTIO_INBOUND_TPROXY_ROUTE_TABLE"],
+                  flags: ["-r", "--istio-inbound-tproxy-route-table"], default: "133",
+                  "Policy-routing table for TPROXY's mark (routes, not firewall rules)") { c, v, _ throws(ValueProblem) in
+            if !v.isEmpty { c.tproxyRouteTable = try Values.routeTable(v) } },
+        ConfigKey("INBOUND_PORTS_INCLUDE", aliases: ["ISTIO_INBOUND_PORTS"], flags: ["-b", "--istio-inbound-ports"],
+                  "Inbound TCP ports to capture: a list, * for all, empty for none") { c, v, _ throws(ValueProblem) in
+            c.inboundPorts = try Values.ports(v, wildcard: true) },
+        ConfigKey("INBOUND_PORTS_EXCLUDE", aliases: ["ISTIO_LOCAL_EXCLUDE_PORTS"],
+                  flags: ["-d", "--istio-local-exclude-ports"],
+                  "Inbound ports left alone when INBOUND_PORTS_INCLUDE is * (e.g. 22 for SSH)") { c, v, _ throws(ValueProblem) in
+            c.inboundPortsExclude = try Values.ports(v, wildcard: false).listed },
+        ConfigKey("OUTBOUND_OWNER_GROUPS_INCLUDE", aliases: ["ISTIO_OUTBOUND_OWNER_GROUPS"], default: "*",
+                  "Groups (names or GIDs) whose outbound traffic is captured; * for all") { c, v, a throws(ValueProblem) in
+            c.outboundOwnerGroups = v.isEmpty || v == "*" ? .all : .only(try Values.owners(v, .group, accounts: a, max: 64)) },
+        ConfigKey("OUTBOUND_OWNER_GROUPS_EXCLUDE", aliases: ["ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE"],
+                  "Groups whose outbound traffic is not captured (with include *)") { c, v, a throws(ValueProblem) in
+            c.outboundOwnerGroupsExclude = try Values.owners(v, .group, accounts: a, max: 64) },
+        ConfigKey("OUTBOUND_PORTS_INCLUDE", aliases: ["ISTIO_OUTBOUND_PORTS"], flags: ["-q", "--istio-outbound-ports"],
+                  "Outbound TCP destination ports always sent to the proxy") { c, v, _ throws(ValueProblem) in
+            c.outboundPortsInclude = try Values.ports(v, wildcard: false).listed },
+        ConfigKey("OUTBOUND_PORTS_EXCLUDE", aliases: ["ISTIO_LOCAL_OUTBOUND_PORTS_EXCLUDE"],
+                  flags: ["-o", "--istio-local-outbound-ports-exclude"],
+                  "Outbound TCP and UDP destination ports never sent to the proxy") { c, v, _ throws(ValueProblem) in
+            c.outboundPortsExclude = try Values.ports(v, wildcard: false).listed },
+        ConfigKey("OUTBOUND_IPRANGES_INCLUDE", aliases: ["ISTIO_SERVICE_CIDR"], flags: ["-i", "--istio-service-cidr"],
+                  "Destination prefixes sent to the proxy (the service CIDR); * for all") { c, v, _ throws(ValueProblem) in
+            c.outboundRanges = try Values.prefixes(v, wildcard: true) },
+        ConfigKey("OUTBOUND_IPRANGES_EXCLUDE", aliases: ["ISTIO_SERVICE_EXCLUDE_CIDR"],
+                  flags: ["-x", "--istio-service-exclude-cidr"],
+                  "Destination prefixes never sent to the proxy (checked before the include list)") { c, v, _ throws(ValueProblem) in
+            c.outboundRangesExclude = try Values.prefixes(v, wildcard: false).listed },
+        ConfigKey("KUBE_VIRT_INTERFACES", flags: ["-k", "--kube-virt-interfaces"],
+                  "Interfaces whose inbound traffic is treated as outbound (KubeVirt VMs)") { c, v, _ throws(ValueProblem) in
+            c.kubeVirtInterfaces = try Values.interfaces(v) },
+        ConfigKey("EXCLUDE_INTERFACES", aliases: ["ISTIO_EXCLUDE_INTERFACES"], flags: ["-c", "--istio-exclude-interfaces"],
+                  "Interfaces exempt from capture in both directions") { c, v, _ throws(ValueProblem) in
+            c.excludeInterfaces = try Values.interfaces(v) },
+        ConfigKey("REDIRECT_DNS", aliases: ["ISTIO_META_DNS_CAPTURE"], flags: ["--redirect-dns"], default: "false",
+                  switch: true, "Send DNS (port 53) to the agent on 15053") { c, v, _ throws(ValueProblem) in
+            c.redirectDNS = try Values.boolean(v) },
+        ConfigKey("CAPTURE_ALL_DNS", flags: ["--capture-all-dns"], default: "false", switch: true,
+                  "Capture DNS to every server, not only DNS_SERVERS_V4/V6") { c, v, _ throws(ValueProblem) in
+            c.captureAllDNS = try Values.boolean(v) },
+        ConfigKey("DROP_INVALID", aliases: ["INVALID_DROP"], flags: ["--drop-invalid"], default: "false", switch: true,
+                  "Drop conntrack-INVALID packets instead of letting them reset connections") { c, v, _ throws(ValueProblem) in
+            c.dropInvalid = try Values.boolean(v) },
+        ConfigKey("ENABLE_INBOUND_IPV6", flags: ["--ipv6"], default: "false", switch: true,
+                  "Also capture IPv6 (ip6tables rules; ip6 rules in the inet tables)") { c, v, _ throws(ValueProblem) in
+            c.ipv6 = try Values.boolean(v) },
+        ConfigKey("DNS_SERVERS_V4", flags: ["--dns-servers-v4"],
+                  "IPv4 DNS servers whose port-53 traffic is captured (Istio reads resolv.conf; meshcap reads only its input)") { c, v, _ throws(ValueProblem) in
+            c.dnsServersV4 = try Values.addresses(v, family: .ipv4) },
+        ConfigKey("DNS_SERVERS_V6", flags: ["--dns-servers-v6"],
+                  "IPv6 DNS servers, used like DNS_SERVERS_V4") { c, v, _ throws(ValueProblem) in
+            c.dnsServersV6 = try Values.addresses(v, family: .ipv6) },
+        ConfigKey("HOST_IPV4_LOOPBACK_CIDR", aliases: ["ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR"], default: "127.0.0.1/32",
+                  "IPv4 range treated as this host (IPv6 uses ::1); interface notation such as 127.0.0.1/8 means its network") { c, v, _ throws(ValueProblem) in
+            if v.isEmpty { return }
+            let allowed = "one IPv4 prefix such as 127.0.0.1/32"
+            guard let prefix = try? Prefix.parseMasking(Substring(v)) else {
+                throw ValueProblem("\"\(v)\" is not an IPv4 prefix", allowed: allowed)
+            }
+            guard prefix.family == .ipv4 else { throw ValueProblem("\(v) is an IPv6 prefix", allowed: allowed) }
+            c.hostIPv4Loopback = prefix },
+    ]
+
+    static let ignoredKeys: [ConfigKey] = [
+        .ignored("DUAL_STACK", aliases: ["ISTIO_DUAL_STACK"], flags: ["--dual-stack"], switch: true,
+                 "Istio: host-IP detection at start-up; set ENABLE_INBOUND_IPV6 for IPv6 rules"),
+        .ignored("HOST_IP", "Istio: the pod IP found at start-up"),
+        .ignored("IPTABLES_PROBE_PORT", flags: ["--iptables-probe-port"], "Istio: validation probe port"),
+        .ignored("PROBE_TIMEOUT", flags: ["--probe-timeout"], "Istio: validation probe timeout"),
+        .ignored("DRY_RUN", flags: ["-n", "--dry-run"], switch: true, "Istio: print instead of apply"),
+        .ignored("SKIP_RULE_APPLY", flags: ["--skip-rule-apply"], switch: true, "Istio: validate only"),
+        .ignored("RUN_VALIDATION", flags: ["--run-validation"], switch: true, "Istio: loopback probe after apply"),
+        .ignored("NETWORK_NAMESPACE", flags: ["--network-namespace"], "Istio: namespace to enter first"),
+        .ignored("CNI_MODE", flags: ["--cni-mode"], switch: true, "Istio: running from the CNI plugin"),
+        .ignored("RECONCILE", flags: ["--reconcile"], switch: true, "Istio: re-apply on drift (meshcap apply always converges)"),
+        .ignored("CLEANUP_ONLY", flags: ["--cleanup-only"], switch: true, "Istio: remove rules (meshcap clean)"),
+        .ignored("FORCE_APPLY", flags: ["--force-apply"], switch: true, "Istio: apply despite state checks"),
+        .ignored("NATIVE_NFTABLES", flags: ["--native-nftables"], switch: true, "Istio: nftables backend (meshcap --backend nft)"),
+        .ignored("FORCE_IPTABLES_BINARY", flags: ["--force-iptables-binary"], "Istio: legacy or nft iptables binary"),
+        .ignored("ENVOY_USER", "Istio: account whose UID is the default PROXY_UID (meshcap: set PROXY_UID)"),
+        .ignored("ISTIO_CUSTOM_IP_TABLES", "VM start script: skip istio-iptables"),
+        .ignored("CANON_GROUP_GIDS", "Conformance corpus: the GIDs its kernel views assume for group names"),
+        .ignored("ISTIO_SVC_IP", "VM identity"), .ignored("ISTIO_NAMESPACE", "VM identity"),
+        .ignored("ISTIO_SERVICE", "VM identity"), .ignored("ISTIO_SYSTEM_NAMESPACE", "VM identity"),
+        .ignored("POD_NAME", "VM identity"), .ignored("POD_NAMESPACE", "VM identity"),
+        .ignored("SERVICE_ACCOUNT", "VM identity"), .ignored("TRUST_DOMAIN", "VM identity"),
+        .ignored("CANONICAL_SERVICE", "VM identity"), .ignored("CANONICAL_REVISION", "VM identity"),
+        .ignored("CA_ADDR", "VM control plane"), .ignored("ISTIO_CP_AUTH", "VM control plane"),
+        .ignored("PILOT_ADDRESS", "VM control plane"), .ignored("ISTIO_PILOT_PORT", "VM control plane"),
+        .ignored("PROXY_CONFIG", "VM control plane"), .ignored("PROV_CERT", "VM certificates"),
+        .ignored("OUTPUT_CERTS", "VM certificates"), .ignored("ISTIO_AGENT_FLAGS", "VM agent process"),
+        .ignored("EXEC_USER", "VM agent process"), .ignored("ISTIO_BIN_BASE", "VM paths"),
+        .ignored("ISTIO_LOG_DIR", "VM paths"),
+    ]
+
+    /// Keys that look meaningful but are not: accepting them silently would leave a user
+    /// believing a port is excluded when it is not.
+    static let misleading: [String: String] = [
+        "ISTIO_INBOUND_EXCLUDE_PORTS": "is documented in Istio's sidecar.env but never read by istio-iptables; the key that excludes inbound ports is ISTIO_LOCAL_EXCLUDE_PORTS",
+    ]
+
+    /// Proxy metadata (`ISTIO_META_*`) is for the agent, not the firewall; only
+    /// ISTIO_META_DNS_CAPTURE shapes rules, and it is in the table above.
+    static let ignoredPrefix = "ISTIO_META_"
+}

@@ -1,0 +1,71 @@
+public enum InterceptionMode: String, Sendable, Hashable {
+    /// Inbound TCP is NATed to the proxy in the nat table (the original destination is read
+    /// back with SO_ORIGINAL_DST).
+    case redirect = "REDIRECT"
+    /// Inbound TCP is handed to the proxy unchanged with TPROXY in the mangle table, keeping the
+    /// client's source address; needs a policy route for the mark.
+    case tproxy = "TPROXY"
+}
+
+/// Everything that shapes the capture rules, validated. Defaults are Istio's.
+public struct InterceptConfig: Sendable, Hashable {
+    public var proxyPort: Port = 15001
+    public var inboundCapturePort: Port = 15006
+    public var inboundTunnelPort: Port = 15008
+    public var proxyUsers: [Owner] = [.id(1337)]
+    /// nil until set: then it follows `proxyUsers`, as Istio's PROXY_GID does.
+    public var proxyGroupsSetting: [Owner]?
+    public var interceptionMode: InterceptionMode = .redirect
+    public var tproxyMark: UInt32 = 1337
+    public var tproxyRouteTable: UInt32 = 133
+    public var inboundPorts: Selection<Port> = .none
+    /// Only used when `inboundPorts` is `.all`.
+    public var inboundPortsExclude: [Port] = []
+    public var outboundOwnerGroups: Selection<Owner> = .all
+    /// Only used when `outboundOwnerGroups` is `.all`.
+    public var outboundOwnerGroupsExclude: [Owner] = []
+    public var outboundPortsInclude: [Port] = []
+    public var outboundPortsExclude: [Port] = []
+    public var outboundRanges: Selection<Prefix> = .none
+    public var outboundRangesExclude: [Prefix] = []
+    public var kubeVirtInterfaces: [String] = []
+    public var excludeInterfaces: [String] = []
+    public var redirectDNS = false
+    public var captureAllDNS = false
+    public var dropInvalid = false
+    public var ipv6 = false
+    public var dnsServersV4: [IPAddress] = []
+    public var dnsServersV6: [IPAddress] = []
+    public var hostIPv4Loopback = Prefix(host: .v4(0x7f00_0001))
+
+    public init() {}
+
+    public var proxyGroups: [Owner] { proxyGroupsSetting ?? proxyUsers }
+
+    public var families: Set<Family> { ipv6 ? [.ipv4, .ipv6] : [.ipv4] }
+
+    /// DNS capture is on only if it has something to capture: Istio turns REDIRECT_DNS off when
+    /// neither CAPTURE_ALL_DNS nor any DNS server is given.
+    public var capturesDNS: Bool {
+        redirectDNS && (captureAllDNS || !dnsServersV4.isEmpty || !dnsServersV6.isEmpty)
+    }
+
+    /// Settings that were given but change nothing, worth a word to the user.
+    public var inertSettings: [String] {
+        var notes: [String] = []
+        if !inboundPortsExclude.isEmpty && inboundPorts != .all {
+            notes.append("INBOUND_PORTS_EXCLUDE is ignored: it only applies when INBOUND_PORTS_INCLUDE is *")
+        }
+        if !outboundOwnerGroupsExclude.isEmpty && outboundOwnerGroups != .all {
+            notes.append("OUTBOUND_OWNER_GROUPS_EXCLUDE is ignored: it only applies when OUTBOUND_OWNER_GROUPS_INCLUDE is *")
+        }
+        if redirectDNS && !capturesDNS {
+            notes.append("REDIRECT_DNS is ignored: there are no DNS_SERVERS_V4/V6 and CAPTURE_ALL_DNS is false")
+        }
+        if !ipv6 && (!dnsServersV6.isEmpty || outboundRanges.listed.contains { $0.family == .ipv6 }
+                     || outboundRangesExclude.contains { $0.family == .ipv6 }) {
+            notes.append("IPv6 addresses are ignored: ENABLE_INBOUND_IPV6 is false")
+        }
+        return notes
+    }
+}

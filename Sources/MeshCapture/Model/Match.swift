@@ -1,0 +1,56 @@
+public typealias Port = UInt16
+
+public enum L4Protocol: String, Sendable, Hashable {
+    case tcp
+    case udp
+}
+
+/// Conntrack states, in the order nft prints them.
+public enum ConntrackState: String, Sendable, Hashable, CaseIterable, Comparable {
+    case invalid
+    case established
+    case related
+    case new
+
+    private var rank: Int {
+        switch self {
+        case .invalid: 0
+        case .established: 1
+        case .related: 2
+        case .new: 3
+        }
+    }
+
+    public static func < (lhs: ConntrackState, rhs: ConntrackState) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// One condition of a rule. A rule's matches are in the order nftables evaluates and lists them;
+/// the iptables renderer reorders only what iptables itself puts first (addresses, interfaces,
+/// protocol and ports).
+public enum Match: Sendable, Hashable {
+    /// The transport protocol (`meta l4proto` / `-p`).
+    case l4proto(L4Protocol)
+    case source(Prefix, negated: Bool = false)
+    case destination(Prefix, negated: Bool = false)
+    case inInterface(String)
+    case outInterface(String)
+    /// One port or a set of ports; a port match implies its protocol.
+    case destinationPort(L4Protocol, [Port], negated: Bool = false)
+    case sourcePort(L4Protocol, [Port], negated: Bool = false)
+    /// The local socket's owner (`meta skuid` / `-m owner --uid-owner`); output hooks only.
+    case socketUser(Owner, negated: Bool = false)
+    case socketGroup(Owner, negated: Bool = false)
+    /// The packet mark (`meta mark` / `-m mark --mark`).
+    case mark(UInt32, negated: Bool = false)
+    /// The connection's mark (`ct mark` / `-m connmark --mark`).
+    case connmark(UInt32)
+    case conntrackState([ConntrackState])
+
+    /// The family an address match ties its rule to; nil for family-neutral matches.
+    public var family: Family? {
+        switch self {
+        case .source(let prefix, _), .destination(let prefix, _): prefix.family
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,94 @@
+/// A network prefix (CIDR): an address and how many leading bits of it count.
+/// Always a network address: host bits are zero (see `PrefixError.hostBitsSet`).
+public struct Prefix: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let address: IPAddress
+    public let length: Int
+
+    public var family: Family { address.family }
+
+    /// The whole address: /32 or /128.
+    public var isHost: Bool { length == address.width }
+
+    public init(host address: IPAddress) {
+        self.address = address
+        self.length = address.width
+    }
+
+    /// A prefix whose host bits are already zero.
+    public init(network address: IPAddress, length: Int) throws(PrefixError) {
+        guard (0...address.width).contains(length) else {
+            throw .lengthOutOfRange(length, family: address.family)
+        }
+        let candidate = Prefix(unchecked: address, length: length)
+        guard candidate.hostBits == 0 else {
+            throw .hostBitsSet(network: candidate.masked, hostBits: candidate.hostBitsAddress)
+        }
+        self = candidate
+    }
+
+    private init(unchecked address: IPAddress, length: Int) {
+        self.address = address
+        self.length = length
+    }
+
+    /// "10.0.0.0/8", "2001:db8::/32", or a bare address meaning a host prefix.
+    public static func parse(_ text: Substring) throws(PrefixError) -> Prefix {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let address = IPAddress(parts[0]) else { throw .malformed }
+        guard parts.count == 2 else { return Prefix(host: address) }
+        guard let length = Int(parts[1]), parts[1].allSatisfy(\.isASCIIDigit) else {
+            throw .malformed
+        }
+        return try Prefix(network: address, length: length)
+    }
+
+    /// Like `parse`, but an address with host bits (an interface address such as `127.0.0.1/8`)
+    /// is turned into its network, as `ip addr` notation means it.
+    public static func parseMasking(_ text: Substring) throws(PrefixError) -> Prefix {
+        do {
+            return try parse(text)
+        } catch .hostBitsSet(let network, _) {
+            return network
+        }
+    }
+
+    private var mask: UInt128 {
+        let width = address.width
+        return length == 0 ? 0 : ((UInt128.max >> (128 - width)) >> (width - length)) << (width - length)
+    }
+
+    private var raw: UInt128 {
+        switch address {
+        case .v4(let value): UInt128(value)
+        case .v6(let value): value
+        }
+    }
+
+    private func address(_ value: UInt128) -> IPAddress {
+        address.family == .ipv4 ? .v4(UInt32(truncatingIfNeeded: value)) : .v6(value)
+    }
+
+    private var hostBits: UInt128 { raw & ~mask & (UInt128.max >> (128 - address.width)) }
+    private var hostBitsAddress: IPAddress { address(hostBits) }
+    private var masked: Prefix { Prefix(unchecked: address(raw & mask), length: length) }
+
+    /// The first and last address covered, for interval sets and overlap checks.
+    public var first: IPAddress { address }
+    public var last: IPAddress { address(raw | (~mask & (UInt128.max >> (128 - address.width)))) }
+
+    public func overlaps(_ other: Prefix) -> Bool {
+        family == other.family && first <= other.last && other.first <= last
+    }
+
+    public var description: String { "\(address)/\(length)" }
+
+    public static func < (lhs: Prefix, rhs: Prefix) -> Bool {
+        (lhs.address, lhs.length) < (rhs.address, rhs.length)
+    }
+}
+
+public enum PrefixError: Error, Equatable, Sendable {
+    case malformed
+    case lengthOutOfRange(Int, family: Family)
+    case hostBitsSet(network: Prefix, hostBits: IPAddress)
+}

@@ -1,0 +1,35 @@
+/// The iptables table a chain lives in. nftables has no fixed tables; the nft renderer gives
+/// each kind its own `inet` table with base chains of the matching type and priority.
+public enum TableKind: String, Sendable, Hashable, CaseIterable {
+    case nat
+    case mangle
+    case raw
+}
+
+public struct Table: Sendable, Hashable {
+    public let kind: TableKind
+    /// In declaration order; nftables lists chains in the order they were created.
+    public let chains: [Chain]
+
+    public init(kind: TableKind, chains: [Chain]) {
+        self.kind = kind
+        self.chains = chains
+    }
+
+    public func chain(_ name: ChainName) -> Chain? { chains.first { $0.name == name } }
+}
+
+/// Everything meshcap programs for one layout: the tables that have at least one rule.
+public struct Ruleset: Sendable, Hashable {
+    public let layout: Layout
+    public let tables: [Table]
+
+    public init(layout: Layout, tables: [Table]) {
+        self.layout = layout
+        self.tables = tables
+    }
+
+    public func table(_ kind: TableKind) -> Table? { tables.first { $0.kind == kind } }
+
+    public var ruleCount: Int { tables.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } } }
+}

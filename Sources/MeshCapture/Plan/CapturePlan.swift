@@ -1,0 +1,108 @@
+/// Everything Istio's capture does for a config, as tables and chains.
+///
+/// The plan is built for a layout because Istio's two backends differ in a few places, and
+/// meshcap reproduces each: positions (see `ChainEntry`), per-family jumps (pruned where empty,
+/// see `RulesetDeclaration.resolve`), and the one policy difference noted in `mangleTable`.
+public struct CapturePlan: Sendable {
+    public let config: InterceptConfig
+
+    public init(_ config: InterceptConfig) {
+        self.config = config
+    }
+
+    public func ruleset(for layout: Layout) -> Ruleset {
+        declaration(for: layout).resolve(for: layout, families: config.families)
+    }
+
+    func declaration(for layout: Layout) -> RulesetDeclaration {
+        RulesetDeclaration {
+            natTable
+            mangleTable(layout)
+            rawTable
+        }
+    }
+
+    var tproxy: Bool { config.interceptionMode == .tproxy }
+    var capturesInbound: Bool { !config.inboundPorts.isNone }
+    var loopbacks: [Prefix] { [config.hostIPv4Loopback, Istio.ipv6Loopback] }
+    var dnsServers: [Prefix] { (config.dnsServersV4 + config.dnsServersV6).map(Prefix.init(host:)) }
+
+    var natTable: TableDeclaration {
+        table(.nat) {
+            chain(.prerouting) {
+                for interface in config.excludeInterfaces { Rule(.inInterface(interface), then: .return) }
+                for interface in config.kubeVirtInterfaces { Rule(.inInterface(interface), then: .return).inserted(at: 0) }
+                if capturesInbound && !tproxy { Rule(.l4proto(.tcp), then: .jump(.istioInbound)) }
+                virtualInterfaceRedirects
+            }
+            chain(.output) {
+                for interface in config.excludeInterfaces { Rule(.outInterface(interface), then: .return) }
+                Rule(then: .jump(.istioOutput))
+            }
+            chain(.istioInbound) {
+                Rule(.l4proto(.tcp), .destinationPort(.tcp, [config.inboundTunnelPort]), then: .return)
+                if !tproxy { inboundCapture(new: .jump(.istioInRedirect)) }
+            }
+            chain(.istioRedirect) { Rule(.l4proto(.tcp), then: .redirect(toPort: config.proxyPort)) }
+            chain(.istioInRedirect) { Rule(.l4proto(.tcp), then: .redirect(toPort: config.inboundCapturePort)) }
+            chain(.istioOutput) { outputChain }
+            chain(.istioOutputDNS) {
+                if config.capturesDNS {
+                    for proto in [L4Protocol.tcp, .udp] {
+                        if config.captureAllDNS {
+                            Rule(.destinationPort(proto, [Istio.dnsPort]), then: .redirect(toPort: Istio.agentDNSPort))
+                        } else {
+                            for server in dnsServers {
+                                Rule(.destination(server), .destinationPort(proto, [Istio.dnsPort]),
+                                     then: .redirect(toPort: Istio.agentDNSPort))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Traffic arriving on a KubeVirt interface comes from the VM's own workload: send the
+    /// included destinations to the outbound proxy. Istio inserts each at the head.
+    @ChainBuilder var virtualInterfaceRedirects: [ChainEntry] {
+        switch config.outboundRanges {
+        case .none:
+            []
+        case .all:
+            for interface in config.kubeVirtInterfaces {
+                Rule(.inInterface(interface), then: .jump(.istioRedirect)).inserted(at: 0)
+            }
+        case .only(let prefixes):
+            for prefix in prefixes.ipv4First {
+                for interface in config.kubeVirtInterfaces {
+                    Rule(.inInterface(interface), .destination(prefix), then: .jump(.istioRedirect)).inserted(at: 0)
+                }
+            }
+        }
+    }
+
+    /// The inbound port selection, ending in `new` for connections to capture.
+    @ChainBuilder func inboundCapture(new: Target) -> [ChainEntry] {
+        switch config.inboundPorts {
+        case .none:
+            []
+        case .all:
+            for port in config.inboundPortsExclude {
+                Rule(.l4proto(.tcp), .destinationPort(.tcp, [port]), then: .return)
+            }
+            if tproxy {
+                Rule(.l4proto(.tcp), .conntrackState([.established, .related]), then: .jump(.istioDivert))
+            }
+            Rule(.l4proto(.tcp), then: new)
+        case .only(let ports):
+            for port in ports {
+                if tproxy {
+                    Rule(.l4proto(.tcp), .conntrackState([.established, .related]),
+                         .destinationPort(.tcp, [port]), then: .jump(.istioDivert))
+                }
+                Rule(.l4proto(.tcp), .destinationPort(.tcp, [port]), then: new)
+            }
+        }
+    }
+}

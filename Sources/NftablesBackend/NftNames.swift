@@ -1,0 +1,33 @@
+import MeshCapture
+
+/// How the model's iptables-shaped tables and chains are spelled in nftables, as Istio's
+/// nftables backend spells them: one `inet` table per iptables table, lowercase chain names.
+public enum NftNames {
+    public static let tablePrefix = "istio-proxy-"
+
+    public static func table(_ kind: TableKind) -> String { tablePrefix + kind.rawValue }
+
+    public static func chain(_ name: ChainName) -> String {
+        switch name {
+        case .builtin(let hook): hook.rawValue
+        case .regular(let name): name.lowercased().replacingOccurrences(of: "_", with: "-")
+        }
+    }
+
+    /// The base chain that plays the role of an iptables built-in chain: its type and its
+    /// priority (iptables' own table priorities, so ordering against iptables rules holds).
+    /// mangle OUTPUT is a `route` chain: a mark set there must re-route the packet.
+    public static func baseChain(_ kind: TableKind, _ hook: Hook) -> (type: String, priority: Int) {
+        switch kind {
+        case .nat: ("nat", hook == .prerouting || hook == .output ? -100 : 100)
+        case .mangle: (hook == .output ? "route" : "filter", -150)
+        case .raw: ("filter", -300)
+        }
+    }
+}
+
+extension String {
+    func replacingOccurrences(of target: Character, with replacement: Character) -> String {
+        String(map { $0 == target ? replacement : $0 })
+    }
+}

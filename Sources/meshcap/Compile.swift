@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import IptablesBackend
+import MeshCapture
+import NftablesBackend
+
+enum Backend: String, ExpressibleByArgument, CaseIterable {
+    case iptables
+    case nft
+}
+
+enum FamilyOption: String, ExpressibleByArgument, CaseIterable {
+    case ipv4
+    case ipv6
+
+    var family: Family { self == .ipv4 ? .ipv4 : .ipv6 }
+}
+
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the rules for a config, or write them all to a directory.",
+        discussion: """
+            Examples:
+              meshcap compile --config Rules/vm-mesh-expansion.env
+              meshcap compile --config cluster.env -b '*' -d 22 --backend nft
+              meshcap compile --config cluster.env --output-dir out/   # rules.v4, rules.v6, rules.nft
+            The output depends only on the config: same input, same bytes.
+            """)
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "iptables (iptables-restore input) or nft (an nft -f script).")
+    var backend: Backend = .iptables
+
+    @Option(help: "With --backend iptables: the family to print.")
+    var family: FamilyOption = .ipv4
+
+    @Option(help: ArgumentHelp("Write rules.v4, rules.v6 (when IPv6 is on) and rules.nft here instead of printing.", valueName: "dir"))
+    var outputDir: String?
+
+    func run() throws {
+        let plan = CapturePlan(try config.load())
+        if let outputDir {
+            var files = [("rules.v4", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))]
+            if plan.config.ipv6 { files.append(("rules.v6", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv6))))) }
+            files.append(("rules.nft", NftRenderer.render(plan.ruleset(for: .inet))))
+            try OutputDirectory(path: outputDir).write(files)
+            return
+        }
+        switch backend {
+        case .iptables:
+            guard plan.config.families.contains(family.family) else {
+                throw ValidationError("--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
+            }
+            print(IptablesRenderer.render(plan.ruleset(for: .xtables(family.family))), terminator: "")
+        case .nft:
+            print(NftRenderer.render(plan.ruleset(for: .inet)), terminator: "")
+        }
+    }
+}
+
+/// Writes each file beside its final name and renames it into place, so a reader (or a crash)
+/// never sees half a rules file.
+struct OutputDirectory {
+    let path: String
+
+    func write(_ files: [(name: String, contents: String)]) throws {
+        let manager = FileManager.default
+        do {
+            try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw HostError(description: "cannot create \(path): \(error.localizedDescription)")
+        }
+        for file in files {
+            let final = URL(fileURLWithPath: path).appendingPathComponent(file.name)
+            let temporary = URL(fileURLWithPath: path).appendingPathComponent(".\(file.name).meshcap-\(getpid())")
+            do {
+                try Data(file.contents.utf8).write(to: temporary)
+                _ = try manager.replaceItemAt(final, withItemAt: temporary)
+            } catch {
+                try? manager.removeItem(at: temporary)
+                throw HostError(description: "cannot write \(final.path): \(error.localizedDescription)")
+            }
+        }
+    }
+}
