@@ -20,11 +20,15 @@ let package = Package(
             "MeshCapture", "IptablesBackend", "NftablesBackend",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Paths, processes and diffs shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture"]),
-        .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend"]),
+        .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "TestSupport"]),
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.
-        .testTarget(name: "CLITests", dependencies: ["meshcap"]),
-        // Loads rules into fresh network namespaces; needs root and ../shared/conformance.
-        .testTarget(name: "KernelTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend"]),
+        .testTarget(name: "CLITests", dependencies: ["meshcap", "TestSupport"]),
+        // Loads rules into fresh network namespaces and sends traffic through them; needs root
+        // (and ../shared/conformance for the corpus).
+        .testTarget(name: "KernelTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "TestSupport"],
+                    exclude: ["Fixtures"]),
     ]
 )

@@ -40,6 +40,9 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         let plan = CapturePlan(try config.load())
+        guard backend != .iptables || plan.config.families.contains(family.family) else {
+            throw ValidationError("--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
+        }
         if let outputDir {
             var files = [("rules.v4", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))]
             if plan.config.ipv6 { files.append(("rules.v6", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv6))))) }
@@ -49,9 +52,6 @@ struct Compile: ParsableCommand {
         }
         switch backend {
         case .iptables:
-            guard plan.config.families.contains(family.family) else {
-                throw ValidationError("--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
-            }
             print(IptablesRenderer.render(plan.ruleset(for: .xtables(family.family))), terminator: "")
         case .nft:
             print(NftRenderer.render(plan.ruleset(for: .inet)), terminator: "")
@@ -76,7 +76,10 @@ struct OutputDirectory {
             let temporary = URL(fileURLWithPath: path).appendingPathComponent(".\(file.name).meshcap-\(getpid())")
             do {
                 try Data(file.contents.utf8).write(to: temporary)
-                _ = try manager.replaceItemAt(final, withItemAt: temporary)
+                // rename(2) replaces the old file atomically, or not at all.
+                guard rename(temporary.path, final.path) == 0 else {
+                    throw HostError(description: String(cString: strerror(errno)))
+                }
             } catch {
                 try? manager.removeItem(at: temporary)
                 throw HostError(description: "cannot write \(final.path): \(error.localizedDescription)")

@@ -102,6 +102,8 @@ public enum ConfigLoader {
                 errors.append(ConfigError(origin: .flag(argument),
                     message: flag.hasPrefix("-") ? "unknown flag \(flag)\(suggestion(for: flag, among: known))"
                         : "unexpected argument \"\(argument)\"; config files are given with --config FILE"))
+                // The next word is most likely the unknown flag's value: one error, not two.
+                if flag.hasPrefix("-"), inline == nil, index < arguments.count, !arguments[index].hasPrefix("-") { index += 1 }
                 continue
             }
             let value: String

@@ -101,11 +101,13 @@ enum Values {
 
     /// A 32-bit number, decimal or 0x-hex (as `ip rule` and iptables write marks).
     static func uint32(_ text: String, allowed: String) throws(ValueProblem) -> UInt32 {
-        let value: UInt32? = text.hasPrefix("0x") ? UInt32(text.dropFirst(2), radix: 16)
-            : text.allSatisfy(\.isASCIIDigit) ? UInt32(text) : nil
-        guard let value else {
-            let numeric = text.hasPrefix("0x") || (!text.isEmpty && text.allSatisfy(\.isASCIIDigit))
-            throw ValueProblem(numeric ? "\(text) does not fit in 32 bits" : "\"\(text)\" is not a number", allowed: allowed)
+        let hex = text.hasPrefix("0x")
+        let digits = hex ? text.dropFirst(2) : Substring(text)
+        guard !digits.isEmpty, digits.allSatisfy({ hex ? $0.isHexDigit : $0.isASCIIDigit }) else {
+            throw ValueProblem("\"\(text)\" is not a number", allowed: allowed)
+        }
+        guard let value = UInt32(digits, radix: hex ? 16 : 10) else {
+            throw ValueProblem("\(text) does not fit in 32 bits", allowed: allowed)
         }
         return value
     }

@@ -1,0 +1,39 @@
+# meshcap — every target installs what it needs on a fresh Debian machine (as root).
+SWIFT ?= swift
+BIN := .build/debug/meshcap
+# Kernel tests and conformance need the loaders and iproute2; the netlink backend needs the -dev
+# packages; python3 runs the corpus' nftsort.py and the traffic probes.
+APT_PACKAGES := iptables nftables iproute2 util-linux pkg-config libnftnl-dev libmnl-dev libiptc-dev python3
+TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3
+HEADERS := /usr/include/libnftnl/common.h /usr/include/libmnl/libmnl.h /usr/include/libiptc/libiptc.h
+
+.PHONY: deps build demo test goldens clean
+
+deps:
+	@missing=; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	for h in $(HEADERS); do [ -f $$h ] || missing="$$missing $$h"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing packages for:$$missing"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(APT_PACKAGES); \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+# Compiles the bundled VM mesh-expansion profile: iptables-restore input, then the nft script.
+demo: build
+	$(BIN) compile --config Rules/vm-mesh-expansion.env
+	$(BIN) compile --config Rules/vm-mesh-expansion.env --backend nft
+
+# The whole suite: unit, golden, CLI, and (as root, with ../shared/conformance) kernel tests.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# Regenerates Goldens/<profile>/ with the CLI itself; review the diff before committing.
+goldens: build
+	rm -rf Goldens/*/
+	for f in Rules/*.env; do $(BIN) compile --config $$f --output-dir Goldens/$$(basename $$f .env) || exit 1; done
+
+clean:
+	rm -rf .build

@@ -1,0 +1,24 @@
+import Foundation
+import TestSupport
+
+/// The `meshcap` binary built beside this test bundle.
+let meshcap: String = {
+    let bundle = Bundle.allBundles.map(\.bundleURL).first { $0.pathExtension == "xctest" }
+        ?? URL(fileURLWithPath: CommandLine.arguments[0])
+    return bundle.deletingLastPathComponent().appendingPathComponent("meshcap").path
+}()
+
+/// Runs meshcap with a config file holding `config` (if any) and an --output-dir that does not
+/// exist yet, and reports whether anything was written there.
+func compile(config: String?, _ arguments: [String] = []) throws -> (result: ProcessResult, wroteOutput: Bool) {
+    let work = try temporaryDirectory("cli")
+    defer { try? FileManager.default.removeItem(at: work) }
+    var args = ["compile", "--output-dir", work.appendingPathComponent("out").path]
+    if let config {
+        let file = work.appendingPathComponent("input.env")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        args += ["--config", file.path]
+    }
+    let result = try run(meshcap, args + arguments)
+    return (result, FileManager.default.fileExists(atPath: work.appendingPathComponent("out").path))
+}

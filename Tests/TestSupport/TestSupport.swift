@@ -1,0 +1,60 @@
+import Foundation
+
+/// The repository root, found from this file's place in it.
+public let packageRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// `../shared` beside the repository, where the conformance corpus lives (absent on some machines).
+public let sharedDirectory = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+
+public struct ProcessResult: Sendable {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Runs a program to completion, feeding `input` on stdin.
+@discardableResult
+public func run(_ executable: String, _ arguments: [String], input: String? = nil,
+                environment: [String: String]? = nil) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+    if let environment { process.environment = environment }
+    let out = Pipe(), err = Pipe(), inPipe = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = inPipe
+    try process.run()
+    // Read both pipes while the process runs so neither can fill up and block it.
+    let group = DispatchGroup()
+    nonisolated(unsafe) var outData = Data(), errData = Data()
+    DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+    try inPipe.fileHandleForWriting.close()
+    process.waitUntilExit()
+    group.wait()
+    return ProcessResult(status: process.terminationStatus,
+                         stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// `diff -u` of two texts, labelled, for failure messages a human can read.
+public func unifiedDiff(expected: String, actual: String, label: String) -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-diff-\(UUID())")
+    try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let a = directory.appendingPathComponent("expected"), b = directory.appendingPathComponent("actual")
+    try? expected.write(to: a, atomically: true, encoding: .utf8)
+    try? actual.write(to: b, atomically: true, encoding: .utf8)
+    let result = try? run("diff", ["-u", "--label", "\(label) (expected)", "--label", "\(label) (actual)", a.path, b.path])
+    return result?.stdout ?? "(diff unavailable)"
+}
+
+/// A fresh directory, removed by the caller.
+public func temporaryDirectory(_ purpose: String) throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-\(purpose)-\(UUID())")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
