@@ -1,4 +1,6 @@
 # meshcap — every target installs what it needs on a fresh Debian machine (as root).
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 SWIFT ?= swift
 BIN := .build/debug/meshcap
 # Kernel tests and conformance need the loaders and iproute2; the netlink backend needs the -dev
@@ -26,8 +28,11 @@ demo: build
 	$(BIN) compile --config Rules/vm-mesh-expansion.env --backend nft
 
 # The whole suite: unit, golden, CLI, and (as root, with ../shared/conformance) kernel tests.
+# On a clean build the log holds every compiler warning; meshcap's own code must have none.
 test: deps
-	$(SWIFT) build --build-tests
+	@mkdir -p .build
+	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
+	@! grep -E '^/.*(Sources|Tests)/.*warning:' .build/build.log || { echo "meshcap: compiler warnings above"; exit 1; }
 	$(SWIFT) test
 
 # Regenerates Goldens/<profile>/ with the CLI itself; review the diff before committing.

@@ -82,8 +82,10 @@ func errors(_ files: [String] = [], flags: [String] = []) -> [String] {
         #expect(loaded.notes.contains { $0.contains("ISTIO_META_CLUSTER_ID is proxy metadata") })
     }
 
-    @Test func everyErrorIsReportedAtOnce() {
-        #expect(errors(["PROXY_PORT=0\nINBOUND_PORTS_INCLUDE=x\nNO_SUCH=1"]).count == 3)
+    @Test func everyErrorIsReportedAtOnceInWrittenOrder() {
+        let found = errors(["PROXY_PORT=0\nNO_SUCH=1\nINBOUND_PORTS_INCLUDE=x", "bad line"], flags: ["-z", "x"])
+        #expect(found.count == 5)
+        #expect(found.map { $0.prefix(8) } == ["PROXY_PO", "unknown ", "INBOUND_", "\"bad lin", "INBOUND_"])
     }
 
     @Test func inertSettingsAreExplained() throws {

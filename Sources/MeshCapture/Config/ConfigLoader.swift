@@ -62,8 +62,23 @@ public enum ConfigLoader {
                 errors.append(.value(setting, error))
             }
         }
-        guard errors.isEmpty else { throw ConfigErrors(errors: errors) }
+        guard errors.isEmpty else { throw ConfigErrors(errors: inWrittenOrder(errors, files: files)) }
         return LoadedConfig(config: config, notes: notes + config.inertSettings)
+    }
+
+    /// Errors are found in passes (syntax, keys, values); report them as the user reads the
+    /// input: file by file, line by line, then the flags.
+    static func inWrittenOrder(_ errors: [ConfigError], files: [String]) -> [ConfigError] {
+        func rank(_ origin: Origin?) -> (Int, Int) {
+            switch origin {
+            case .file(let path, let line): (files.firstIndex(of: path) ?? files.count, line)
+            case .flag: (files.count, 0)
+            case nil: (-1, 0)
+            }
+        }
+        return errors.enumerated().sorted { a, b in
+            (rank(a.element.origin).0, rank(a.element.origin).1, a.offset) < (rank(b.element.origin).0, rank(b.element.origin).1, b.offset)
+        }.map(\.element)
     }
 
     static let byName: [String: ConfigKey] = {

@@ -1,0 +1,70 @@
+import Foundation
+import IptablesBackend
+import MeshCapture
+import NftablesBackend
+import Testing
+import TestSupport
+
+/// The compiled rules do what they claim on a real kernel: connections between two namespaces
+/// over veth land on the proxy's ports, or bypass it, as the config says; the counters agree.
+@Suite(.serialized) struct TrafficTests {
+    enum Backend: String, CaseIterable { case iptables, nft }
+
+    static let flags = ["-i", "198.51.100.2/32", "-b", "8080", "-o", "9090"]
+
+    func load(_ backend: Backend, into network: TestNetwork) throws {
+        let plan = CapturePlan(try ConfigLoader.load(files: [], flags: Self.flags, accounts: AccountDatabase(users: [], groups: [])).config)
+        switch backend {
+        case .iptables:
+            try network.shell("ip", "netns", "exec", network.workload, "iptables-nft-restore", "--noflush",
+                              input: IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))
+        case .nft:
+            try network.shell("ip", "netns", "exec", network.workload, "nft", "-f", "-",
+                              input: NftRenderer.render(plan.ruleset(for: .inet)))
+        }
+    }
+
+    /// Packets counted by the rules of one nat chain.
+    func packets(_ backend: Backend, chain: ChainName, in network: TestNetwork) throws -> Int {
+        switch backend {
+        case .iptables:
+            let save = try network.shell("ip", "netns", "exec", network.workload, "iptables-nft-save", "-c", "-t", "nat")
+            return save.split(separator: "\n").filter { $0.contains("-A \(chain) ") }.reduce(0) { total, line in
+                total + (Int(line.dropFirst().prefix { $0 != ":" }) ?? 0)
+            }
+        case .nft:
+            let list = try network.shell("ip", "netns", "exec", network.workload, "nft", "list", "chain", "inet",
+                                         NftNames.table(.nat), NftNames.chain(chain))
+            return list.split(separator: " ").enumerated().reduce(0) { total, item in
+                item.element == "packets" ? total + (Int(list.split(separator: " ")[item.offset + 1]) ?? 0) : total
+            }
+        }
+    }
+
+    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: Backend.allCases)
+    func trafficIsCapturedAsConfigured(_ backend: Backend) throws {
+        let network = try TestNetwork()
+        let (workload, peer) = (network.workload, network.peer)
+        try network.serve(in: workload, port: 15001, name: "proxy-outbound")
+        try network.serve(in: workload, port: 15006, name: "proxy-inbound")
+        try network.serve(in: workload, port: 2222, name: "app")
+        try network.serve(in: peer, port: 8080, name: "peer")
+        try network.serve(in: peer, port: 9090, name: "peer")
+        try load(backend, into: network)
+
+        let peerAddress = TestNetwork.peerAddress, workloadAddress = TestNetwork.workloadAddress
+        // Outbound to the included range goes to Envoy, which can still read where it was going.
+        #expect(try network.connect(from: workload, to: peerAddress, port: 8080) == "proxy-outbound \(peerAddress):8080")
+        // An excluded outbound port goes straight out.
+        #expect(try network.connect(from: workload, to: peerAddress, port: 9090) == "peer \(peerAddress):9090")
+        // The proxy's own traffic (UID 1337) is never captured again.
+        #expect(try network.connect(from: workload, to: peerAddress, port: 8080, uid: 1337) == "peer \(peerAddress):8080")
+        // Inbound to a listed port goes to Envoy's inbound port; other ports reach the app.
+        #expect(try network.connect(from: peer, to: workloadAddress, port: 8080) == "proxy-inbound \(workloadAddress):8080")
+        #expect(try network.connect(from: peer, to: workloadAddress, port: 2222) == "app \(workloadAddress):2222")
+
+        // nat chains see the first packet of each connection: one capture each way.
+        #expect(try packets(backend, chain: .istioRedirect, in: network) == 1)
+        #expect(try packets(backend, chain: .istioInRedirect, in: network) == 1)
+    }
+}
