@@ -16,11 +16,9 @@ import TestSupport
         let plan = CapturePlan(try ConfigLoader.load(files: [], flags: Self.flags, accounts: AccountDatabase(users: [], groups: [])).config)
         switch backend {
         case .iptables:
-            try network.shell("ip", "netns", "exec", network.workload, "iptables-nft-restore", "--noflush",
-                              input: IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))
+            try network.workload.exec("iptables-nft-restore", "--noflush", input: IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))
         case .nft:
-            try network.shell("ip", "netns", "exec", network.workload, "nft", "-f", "-",
-                              input: NftRenderer.render(plan.ruleset(for: .inet)))
+            try network.workload.exec("nft", "-f", "-", input: NftRenderer.render(plan.ruleset(for: .inet)))
         }
     }
 
@@ -28,13 +26,12 @@ import TestSupport
     func packets(_ backend: Backend, chain: ChainName, in network: TestNetwork) throws -> Int {
         switch backend {
         case .iptables:
-            let save = try network.shell("ip", "netns", "exec", network.workload, "iptables-nft-save", "-c", "-t", "nat")
+            let save = try network.workload.exec("iptables-nft-save", "-c", "-t", "nat")
             return save.split(separator: "\n").filter { $0.contains("-A \(chain) ") }.reduce(0) { total, line in
                 total + (Int(line.dropFirst().prefix { $0 != ":" }) ?? 0)
             }
         case .nft:
-            let list = try network.shell("ip", "netns", "exec", network.workload, "nft", "list", "chain", "inet",
-                                         NftNames.table(.nat), NftNames.chain(chain))
+            let list = try network.workload.exec("nft", "list", "chain", "inet", NftNames.table(.nat), NftNames.chain(chain))
             return list.split(separator: " ").enumerated().reduce(0) { total, item in
                 item.element == "packets" ? total + (Int(list.split(separator: " ")[item.offset + 1]) ?? 0) : total
             }
