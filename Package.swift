@@ -15,9 +15,16 @@ let package = Package(
         .target(name: "MeshCapture"),
         // Backends only translate the model into a syntax; they never decide policy.
         .target(name: "IptablesBackend", dependencies: ["MeshCapture"]),
-        .target(name: "NftablesBackend", dependencies: ["MeshCapture"]),
+        // System libraries: module map + shim header each. libnftnl builds and parses nf_tables
+        // messages; libmnl owns the netlink socket.
+        .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
+        .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        // nft text, and the same rules as nf_tables expressions and netlink batches (in memory).
+        .target(name: "NftablesBackend", dependencies: ["MeshCapture", "CNftnl"]),
+        // The only place with side effects on a host: sending batches, reading rules back.
+        .target(name: "HostOps", dependencies: ["MeshCapture", "NftablesBackend", "CNftnl", "CMnl"]),
         .executableTarget(name: "meshcap", dependencies: [
-            "MeshCapture", "IptablesBackend", "NftablesBackend",
+            "MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Paths, processes and diffs shared by the test targets.
@@ -28,7 +35,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["meshcap", "TestSupport"]),
         // Loads rules into fresh network namespaces and sends traffic through them; needs root
         // (and ../shared/conformance for the corpus).
-        .testTarget(name: "KernelTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "TestSupport"],
+        .testTarget(name: "KernelTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"],
                     exclude: ["Fixtures"]),
     ]
 )

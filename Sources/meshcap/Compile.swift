@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HostOps
 import IptablesBackend
 import MeshCapture
 import NftablesBackend
@@ -7,6 +8,13 @@ import NftablesBackend
 enum Backend: String, ExpressibleByArgument, CaseIterable {
     case iptables
     case nft
+    /// The nf_tables batch meshcap sends itself, as text.
+    case netlink
+}
+
+extension AccountDatabase {
+    /// Names in rules resolve through the same files they were checked against.
+    var resolver: OwnerResolver { { [self] name, isGroup in id(of: name, isGroup: isGroup) } }
 }
 
 enum FamilyOption: String, ExpressibleByArgument, CaseIterable {
@@ -29,7 +37,7 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var config: ConfigOptions
 
-    @Option(help: "iptables (iptables-restore input) or nft (an nft -f script).")
+    @Option(help: "iptables (iptables-restore input), nft (an nft -f script) or netlink (the nf_tables batch `apply` sends, as text).")
     var backend: Backend = .iptables
 
     @Option(help: "With --backend iptables: the family to print.")
@@ -39,7 +47,8 @@ struct Compile: ParsableCommand {
     var outputDir: String?
 
     func run() throws {
-        let plan = CapturePlan(try config.load())
+        let (loaded, accounts) = try config.load()
+        let plan = CapturePlan(loaded)
         guard backend != .iptables || plan.config.families.contains(family.family) else {
             throw ValidationError("--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
         }
@@ -55,6 +64,8 @@ struct Compile: ParsableCommand {
             print(IptablesRenderer.render(plan.ruleset(for: .xtables(family.family))), terminator: "")
         case .nft:
             print(NftRenderer.render(plan.ruleset(for: .inet)), terminator: "")
+        case .netlink:
+            print(try NetlinkBatch.replacing(with: plan.ruleset(for: .inet), resolve: accounts.resolver).text, terminator: "")
         }
     }
 }
@@ -69,7 +80,7 @@ struct OutputDirectory {
         do {
             try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw HostError(description: "cannot create \(path): \(error.localizedDescription)")
+            throw HostError("cannot create \(path): \(error.localizedDescription)")
         }
         for file in files {
             let final = URL(fileURLWithPath: path).appendingPathComponent(file.name)
@@ -78,11 +89,11 @@ struct OutputDirectory {
                 try Data(file.contents.utf8).write(to: temporary)
                 // rename(2) replaces the old file atomically, or not at all.
                 guard rename(temporary.path, final.path) == 0 else {
-                    throw HostError(description: String(cString: strerror(errno)))
+                    throw HostError("cannot rename \(temporary.path) to \(final.path)", errno: errno)
                 }
             } catch {
                 try? manager.removeItem(at: temporary)
-                throw HostError(description: "cannot write \(final.path): \(error.localizedDescription)")
+                throw (error as? HostError) ?? HostError("cannot write \(final.path): \(error.localizedDescription)")
             }
         }
     }

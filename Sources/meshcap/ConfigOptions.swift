@@ -19,12 +19,13 @@ struct ConfigOptions: ParsableArguments {
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("istio-iptables flags, e.g. -i 10.96.0.0/12 -b 8080 --redirect-dns (see `meshcap keys`); they win over --config files.", valueName: "istio-flags"))
     var istioFlags: [String] = []
 
-    func load() throws -> InterceptConfig {
+    /// The config, and the account files its names were checked against (and resolve through).
+    func load() throws -> (InterceptConfig, AccountDatabase) {
         let accounts = try AccountDatabase(passwdPath: passwdFile, groupPath: groupFile)
         let loaded = try ConfigLoader.load(files: files, flags: istioFlags, accounts: accounts)
         if verbose {
             FileHandle.standardError.write(Data(loaded.notes.map { "meshcap: note: \($0)\n" }.joined().utf8))
         }
-        return loaded.config
+        return (loaded.config, accounts)
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import HostOps
 import MeshCapture
+import NftablesBackend
 
 @main
 struct Meshcap: ParsableCommand {
@@ -13,7 +15,7 @@ struct Meshcap: ParsableCommand {
 
             Exit codes: 0 ok, 1 verification found a problem or diff found drift, 2 bad input, 3 host error.
             """,
-        subcommands: [Compile.self, Keys.self]
+        subcommands: [Compile.self, Apply.self, Keys.self]
     )
 
     /// ArgumentParser exits 64 on a usage error; meshcap's contract is 2 for any bad input.
@@ -25,8 +27,12 @@ struct Meshcap: ParsableCommand {
             fail(errors.errors.map(\.description), code: ExitCodes.badInput)
         } catch let error as ConfigError {
             fail([error.description], code: ExitCodes.badInput)
+        } catch let error as UnresolvedOwner {
+            fail([error.description], code: ExitCodes.badInput)
         } catch let error as HostError {
             fail([error.description], code: ExitCodes.hostError)
+        } catch let refused as BatchRefused {
+            fail([refused.description], code: ExitCodes.hostError)
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
@@ -43,9 +49,4 @@ struct Meshcap: ParsableCommand {
 enum ExitCodes {
     static let badInput: Int32 = 2
     static let hostError: Int32 = 3
-}
-
-/// A failure of the host, not of the input: a file that cannot be written, a tool that failed.
-struct HostError: Error, CustomStringConvertible {
-    let description: String
 }

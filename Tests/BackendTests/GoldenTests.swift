@@ -15,7 +15,7 @@ import TestSupport
 
     static func outputs(_ profile: String) throws -> [String: String] {
         let path = packageRoot.appendingPathComponent("Rules/\(profile).env").path
-        let config = try ConfigLoader.load(files: [path], flags: [], accounts: AccountDatabase(users: [], groups: [])).config
+        let config = try ConfigLoader.load(files: [path], flags: [], accounts: AccountDatabase(users: [:], groups: [:])).config
         let plan = CapturePlan(config)
         var files = ["rules.v4": IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))),
                      "rules.nft": NftRenderer.render(plan.ruleset(for: .inet))]

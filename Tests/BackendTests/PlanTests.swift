@@ -6,7 +6,7 @@ import Testing
 /// Behaviour the Istio corpus does not cover (its README lists the gaps), pinned rule by rule.
 @Suite struct PlanTests {
     func rules(_ flags: [String], family: Family = .ipv4) throws -> [String] {
-        let config = try ConfigLoader.load(files: [], flags: flags, accounts: AccountDatabase(users: [], groups: [])).config
+        let config = try ConfigLoader.load(files: [], flags: flags, accounts: AccountDatabase(users: [:], groups: [:])).config
         return IptablesRenderer.render(CapturePlan(config).ruleset(for: .xtables(family))).split(separator: "\n").map(String.init)
     }
 
@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func ipv6RulesOnlyWithIPv6() throws {
-        let config = try ConfigLoader.load(files: [], flags: ["-i", "fd00::/8,10.0.0.0/8"], accounts: AccountDatabase(users: [], groups: [])).config
+        let config = try ConfigLoader.load(files: [], flags: ["-i", "fd00::/8,10.0.0.0/8"], accounts: AccountDatabase(users: [:], groups: [:])).config
         let nft = NftRenderer.render(CapturePlan(config).ruleset(for: .inet))
         #expect(!nft.contains("ip6 "))
         #expect(nft.contains("ip daddr 10.0.0.0/8 counter jump istio-redirect"))

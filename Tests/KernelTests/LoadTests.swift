@@ -21,7 +21,7 @@ import TestSupport
     func loadsWithBothBackends(input: String) throws {
         let files = input.hasSuffix(".env") ? [packageRoot.appendingPathComponent("Rules/\(input)").path] : []
         let flags = input.hasSuffix(".env") ? [] : Self.gapFlags
-        let plan = CapturePlan(try ConfigLoader.load(files: files, flags: flags, accounts: AccountDatabase(users: [], groups: [])).config)
+        let plan = CapturePlan(try ConfigLoader.load(files: files, flags: flags, accounts: AccountDatabase(users: [:], groups: [:])).config)
         let ns = try Namespace("load")
         for family in plan.config.families.sorted() {
             let loader = family == .ipv4 ? "iptables-nft-restore" : "ip6tables-nft-restore"

@@ -13,7 +13,7 @@ import TestSupport
     static let flags = ["-i", "198.51.100.2/32", "-b", "8080", "-o", "9090"]
 
     func load(_ backend: Backend, into network: TestNetwork) throws {
-        let plan = CapturePlan(try ConfigLoader.load(files: [], flags: Self.flags, accounts: AccountDatabase(users: [], groups: [])).config)
+        let plan = CapturePlan(try ConfigLoader.load(files: [], flags: Self.flags, accounts: AccountDatabase(users: [:], groups: [:])).config)
         switch backend {
         case .iptables:
             try network.workload.exec("iptables-nft-restore", "--noflush", input: IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import MeshCapture
 
-let noAccounts = AccountDatabase(users: ["root", "istio-proxy"], groups: ["root", "java"])
+let noAccounts = AccountDatabase(users: ["root": 0, "istio-proxy": 1337], groups: ["root": 0, "java": 10001])
 
 func load(_ files: [String] = [], flags: [String] = []) throws -> LoadedConfig {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-config-\(UUID())")

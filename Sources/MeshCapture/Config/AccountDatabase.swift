@@ -6,30 +6,41 @@ import Foundation
 public struct AccountDatabase: Sendable {
     public let passwdPath: String
     public let groupPath: String
-    public let users: Set<String>
-    public let groups: Set<String>
+    /// Name to UID and name to GID.
+    public let userIDs: [String: UInt32]
+    public let groupIDs: [String: UInt32]
+
+    public var users: Set<String> { Set(userIDs.keys) }
+    public var groups: Set<String> { Set(groupIDs.keys) }
 
     public init(passwdPath: String = "/etc/passwd", groupPath: String = "/etc/group") throws(ConfigError) {
         self.passwdPath = passwdPath
         self.groupPath = groupPath
-        self.users = try Self.names(in: passwdPath)
-        self.groups = try Self.names(in: groupPath)
+        self.userIDs = try Self.ids(in: passwdPath)
+        self.groupIDs = try Self.ids(in: groupPath)
     }
 
     /// For tests and tools that only deal in numeric IDs.
-    public init(users: Set<String>, groups: Set<String>) {
+    public init(users: [String: UInt32], groups: [String: UInt32]) {
         self.passwdPath = "(none)"
         self.groupPath = "(none)"
-        self.users = users
-        self.groups = groups
+        self.userIDs = users
+        self.groupIDs = groups
     }
 
-    private static func names(in path: String) throws(ConfigError) -> Set<String> {
+    /// `name:password:id:...` lines, as in passwd(5) and group(5).
+    private static func ids(in path: String) throws(ConfigError) -> [String: UInt32] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigError(origin: nil, message: "cannot read the account file \(path)")
         }
-        return Set(text.split(separator: "\n").compactMap { line in
-            line.hasPrefix("#") ? nil : line.split(separator: ":", maxSplits: 1).first.map(String.init)
-        })
+        var ids: [String: UInt32] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+            if fields.count > 2, let id = UInt32(fields[2]) { ids[String(fields[0])] = id }
+        }
+        return ids
     }
+
+    /// Resolves a name the way the loader on this host will.
+    public func id(of name: String, isGroup: Bool) -> UInt32? { isGroup ? groupIDs[name] : userIDs[name] }
 }

@@ -1,0 +1,19 @@
+/* <netinet/in.h> must come before the kernel headers: <linux/netfilter.h> pulls in <linux/in.h>,
+ * whose definitions otherwise clash with glibc's in the Swift module. */
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <libnftnl/common.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/table.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/set.h>
+#include <libnftnl/udata.h>
+#include <linux/netlink.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_nat.h>

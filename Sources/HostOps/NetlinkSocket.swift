@@ -1,0 +1,93 @@
+import CMnl
+import Glibc
+import NftablesBackend
+
+/// A failure on the host, with the errno and what was being done.
+public struct HostError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ what: String, errno code: Int32) {
+        description = "\(what): \(Errno.describe(code))"
+    }
+
+    public init(_ description: String) { self.description = description }
+}
+
+enum Errno {
+    static let names: [Int32: String] = [
+        EPERM: "EPERM", ENOENT: "ENOENT", EINTR: "EINTR", ENOMEM: "ENOMEM", EBUSY: "EBUSY", EEXIST: "EEXIST",
+        EINVAL: "EINVAL", ENOSPC: "ENOSPC", ERANGE: "ERANGE", ENAMETOOLONG: "ENAMETOOLONG", ENOBUFS: "ENOBUFS",
+        EOPNOTSUPP: "EOPNOTSUPP", EMSGSIZE: "EMSGSIZE", EAFNOSUPPORT: "EAFNOSUPPORT", EPROTONOSUPPORT: "EPROTONOSUPPORT",
+        ELOOP: "ELOOP", EMLINK: "EMLINK", ENOTDIR: "ENOTDIR", E2BIG: "E2BIG", ENFILE: "ENFILE", EACCES: "EACCES",
+    ]
+
+    /// "No such file or directory (ENOENT)".
+    static func describe(_ code: Int32) -> String {
+        "\(String(cString: strerror(code)))\(names[code].map { " (\($0))" } ?? " (errno \(code))")"
+    }
+}
+
+/// A NETLINK_NETFILTER socket, owned: opened, bound and closed exactly once.
+final class NetlinkSocket {
+    private let socket: OpaquePointer
+    let portID: UInt32
+
+    init() throws {
+        guard let socket = mnl_socket_open(NETLINK_NETFILTER) else {
+            throw HostError("cannot open a netfilter netlink socket", errno: errno)
+        }
+        self.socket = socket
+        guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
+            let code = errno
+            mnl_socket_close(socket)
+            throw HostError("cannot bind the netlink socket", errno: code)
+        }
+        portID = mnl_socket_get_portid(socket)
+        // Ask the kernel to say which attribute it refused (NLMSGERR_ATTR_OFFS).
+        var on: Int32 = 1
+        _ = mnl_socket_setsockopt(socket, Int32(NETLINK_EXT_ACK), &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { mnl_socket_close(socket) }
+
+    var descriptor: Int32 { mnl_socket_get_fd(socket) }
+
+    /// SO_SNDBUFFORCE/SO_RCVBUFFORCE ignore net.core.*mem_max; a batch must fit in one sendmsg.
+    func forceBuffers(send: Int, receive: Int) {
+        for (option, size) in [(SO_SNDBUFFORCE, send), (SO_RCVBUFFORCE, receive)] {
+            var value = Int32(clamping: size)
+            _ = setsockopt(descriptor, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    func send(_ vectors: [iovec]) throws {
+        var address = sockaddr_nl()
+        address.nl_family = sa_family_t(AF_NETLINK)
+        var vectors = vectors
+        let sent = withUnsafeMutablePointer(to: &address) { addressPointer in
+            vectors.withUnsafeMutableBufferPointer { buffer -> Int in
+                var message = msghdr()
+                message.msg_name = UnsafeMutableRawPointer(addressPointer)
+                message.msg_namelen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+                message.msg_iov = buffer.baseAddress
+                message.msg_iovlen = buffer.count
+                return sendmsg(descriptor, &message, 0)
+            }
+        }
+        guard sent >= 0 else { throw HostError("cannot send the batch to the kernel", errno: errno) }
+    }
+
+    func sendRequest(_ bytes: UnsafeRawPointer, length: Int) throws {
+        guard mnl_socket_sendto(socket, bytes, length) >= 0 else { throw HostError("cannot send a request to the kernel", errno: errno) }
+    }
+
+    /// One datagram of replies; nil when none is waiting (with `wait == false`).
+    func receive(into buffer: inout [UInt8], wait: Bool) throws -> Int? {
+        let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, wait ? 0 : Int32(MSG_DONTWAIT)) }
+        if count < 0 {
+            if errno == EAGAIN || errno == EWOULDBLOCK { return nil }
+            throw HostError("cannot read the kernel's reply", errno: errno)
+        }
+        return count
+    }
+}

@@ -1,0 +1,36 @@
+import CNftnl
+
+/// `ct load KEY => reg` or `ct set KEY with reg`: connection state, mark and zone.
+public struct Conntrack: ExpressionKind {
+    static let name = "ct"
+    public let key: UInt32
+    public let transfer: Transfer
+
+    public static let state = NFT_CT_STATE.rawValue
+    public static let mark = NFT_CT_MARK.rawValue
+    public static let zone = NFT_CT_ZONE.rawValue
+
+    public init(_ key: UInt32, _ transfer: Transfer) {
+        self.key = key
+        self.transfer = transfer
+    }
+
+    func encode(_ expression: NftnlExpr) {
+        expression.set(Int(NFTNL_EXPR_CT_KEY), key)
+        switch transfer {
+        case .load(let register): expression.set(Int(NFTNL_EXPR_CT_DREG), register)
+        case .store(let register): expression.set(Int(NFTNL_EXPR_CT_SREG), register)
+        }
+    }
+
+    init?(decoding expression: NftnlExpr) {
+        key = expression.u32(Int(NFTNL_EXPR_CT_KEY))
+        if expression.has(Int(NFTNL_EXPR_CT_DREG)) {
+            transfer = .load(into: expression.u32(Int(NFTNL_EXPR_CT_DREG)))
+        } else if expression.has(Int(NFTNL_EXPR_CT_SREG)) {
+            transfer = .store(from: expression.u32(Int(NFTNL_EXPR_CT_SREG)))
+        } else {
+            return nil
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import CNftnl
+import MeshCapture
+
+/// One nf_tables transaction that replaces meshcap's tables with a ruleset: the same operations,
+/// in the same order, as `nft -f` of the nft backend's script, so the kernel ends up with the same
+/// objects and the same handles.
+public struct NetlinkBatch: Sendable {
+    public enum Operation: Sendable, Hashable {
+        case addTable(TableKind)
+        case deleteTable(TableKind)
+        case addChain(TableKind, ChainName)
+        case addSet(TableKind, AnonymousSet)
+        case addElements(TableKind, AnonymousSet)
+        /// `index` counts from 1 within the chain, as error messages say it.
+        case addRule(TableKind, ChainName, index: Int, Rule, [NftExpression])
+    }
+
+    public let operations: [Operation]
+
+    public init(operations: [Operation]) { self.operations = operations }
+
+    /// Create-if-missing and delete each of meshcap's tables, then build the ruleset's tables.
+    public static func replacing(with ruleset: Ruleset, resolve: @escaping OwnerResolver) throws -> NetlinkBatch {
+        precondition(ruleset.layout == .inet, "netlink batches carry an inet ruleset")
+        var operations: [Operation] = TableKind.allCases.flatMap { [Operation.addTable($0), .deleteTable($0)] }
+        var nextSetID: UInt32 = 1
+        for table in ruleset.tables {
+            operations.append(.addTable(table.kind))
+            operations += table.chains.map { .addChain(table.kind, $0.name) }
+            for chain in table.chains {
+                for (index, rule) in chain.rules.enumerated() {
+                    var context = EncodingContext(nextSetID: nextSetID, resolve: resolve)
+                    let expressions = try NftStatement.of(rule).flatMap { try $0.expressions(&context) }
+                    nextSetID = context.nextSetID
+                    for set in context.sets { operations += [.addSet(table.kind, set), .addElements(table.kind, set)] }
+                    operations.append(.addRule(table.kind, chain.name, index: index + 1, rule, expressions))
+                }
+            }
+        }
+        return NetlinkBatch(operations: operations)
+    }
+}
+
+extension NetlinkBatch.Operation {
+    var messageType: UInt16 {
+        let type: nf_tables_msg_types = switch self {
+        case .addTable: NFT_MSG_NEWTABLE
+        case .deleteTable: NFT_MSG_DELTABLE
+        case .addChain: NFT_MSG_NEWCHAIN
+        case .addSet: NFT_MSG_NEWSET
+        case .addElements: NFT_MSG_NEWSETELEM
+        case .addRule: NFT_MSG_NEWRULE
+        }
+        return UInt16(type.rawValue)
+    }
+
+    /// Without NLM_F_APPEND the kernel would put each rule at the head of its chain.
+    var messageFlags: UInt16 {
+        switch self {
+        case .deleteTable: 0
+        case .addRule: UInt16(NLM_F_CREATE | NLM_F_APPEND)
+        default: UInt16(NLM_F_CREATE)
+        }
+    }
+
+    /// Writes this operation's message into `message` (its header is already built).
+    func build(into message: UnsafeMutablePointer<nlmsghdr>) {
+        let family = UInt32(NFPROTO_INET)
+        switch self {
+        case .addTable(let kind), .deleteTable(let kind):
+            NftnlTable(family: family, name: NftNames.table(kind)).build(into: message)
+        case .addChain(let kind, let name):
+            let chain = NftnlChain(family: family, table: NftNames.table(kind), name: NftNames.chain(name))
+            if case .builtin(let hook) = name {
+                let base = NftNames.baseChain(kind, hook)
+                chain.attach(type: base.type, hook: Self.hookNumber(hook), priority: Int32(base.priority))
+            }
+            chain.build(into: message)
+        case .addSet(let kind, let set):
+            set.makeSet(table: NftNames.table(kind)).build(into: message)
+        case .addElements(let kind, let set):
+            set.makeSet(table: NftNames.table(kind)).buildElements(into: message)
+        case .addRule(let kind, let chain, _, _, let expressions):
+            let rule = NftnlRule(family: family, table: NftNames.table(kind), chain: NftNames.chain(chain))
+            for expression in expressions { expression.append(to: rule) }
+            rule.build(into: message)
+        }
+    }
+
+    static func hookNumber(_ hook: Hook) -> UInt32 {
+        switch hook {
+        case .prerouting: UInt32(NF_INET_PRE_ROUTING.rawValue)
+        case .input: UInt32(NF_INET_LOCAL_IN.rawValue)
+        case .forward: UInt32(NF_INET_FORWARD.rawValue)
+        case .output: UInt32(NF_INET_LOCAL_OUT.rawValue)
+        case .postrouting: UInt32(NF_INET_POST_ROUTING.rawValue)
+        }
+    }
+
+    /// How an error message names this operation: "rule #3 in chain istio-output (...)".
+    public var description: String {
+        switch self {
+        case .addTable(let kind): "add table inet \(NftNames.table(kind))"
+        case .deleteTable(let kind): "delete table inet \(NftNames.table(kind))"
+        case .addChain(let kind, let name): "add chain inet \(NftNames.table(kind)) \(NftNames.chain(name))"
+        case .addSet(let kind, let set): "add anonymous set #\(set.id) to table \(NftNames.table(kind))"
+        case .addElements(let kind, let set): "add elements \(set.ports.map(String.init).joined(separator: ", ")) to anonymous set #\(set.id) in table \(NftNames.table(kind))"
+        case .addRule(_, let chain, let index, let rule, _): "rule #\(index) in chain \(NftNames.chain(chain)) (\(NftRenderer.statement(rule)))"
+        }
+    }
+}

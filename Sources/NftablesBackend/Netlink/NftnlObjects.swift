@@ -1,0 +1,151 @@
+import CNftnl
+
+// Swift owners of libnftnl objects. Each class frees its C object exactly once in deinit; no C
+// pointer leaves this file except inside a closure that runs while its owner is alive.
+
+/// An expression being built into, or read from, a rule. It does not own the C object: the rule
+/// does, and the view only lives inside `NftnlRule`'s closures.
+struct NftnlExpr {
+    fileprivate let pointer: OpaquePointer
+
+    func set(_ attribute: Int, _ value: UInt32) { nftnl_expr_set_u32(pointer, UInt16(attribute), value) }
+    func set(_ attribute: Int, _ value: String) { nftnl_expr_set_str(pointer, UInt16(attribute), value) }
+    func set(_ attribute: Int, bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = nftnl_expr_set(pointer, UInt16(attribute), $0.baseAddress, UInt32($0.count)) }
+    }
+
+    func has(_ attribute: Int) -> Bool { nftnl_expr_is_set(pointer, UInt16(attribute)) }
+    func u32(_ attribute: Int) -> UInt32 { nftnl_expr_get_u32(pointer, UInt16(attribute)) }
+    func u64(_ attribute: Int) -> UInt64 { nftnl_expr_get_u64(pointer, UInt16(attribute)) }
+    func string(_ attribute: Int) -> String? { nftnl_expr_get_str(pointer, UInt16(attribute)).map { String(cString: $0) } }
+    func bytes(_ attribute: Int) -> [UInt8] {
+        var length: UInt32 = 0
+        guard let data = nftnl_expr_get(pointer, UInt16(attribute), &length) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: data, count: Int(length)))
+    }
+    var name: String { string(Int(NFTNL_EXPR_NAME)) ?? "" }
+}
+
+private func allocated(_ pointer: OpaquePointer?, _ what: String) -> OpaquePointer {
+    guard let pointer else { fatalError("libnftnl could not allocate a \(what): out of memory") }
+    return pointer
+}
+
+/// Text libnftnl prints for an object, the format of `nft --debug=netlink`.
+private func printed(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) -> String {
+    var buffer = [CChar](repeating: 0, count: 64 * 1024)
+    let count = buffer.withUnsafeMutableBufferPointer { storage in
+        storage.baseAddress.map { body($0, storage.count) } ?? 0
+    }
+    guard count > 0 else { return "" }
+    return String(decoding: buffer.prefix(min(Int(count), buffer.count - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+final class NftnlTable {
+    let pointer: OpaquePointer
+
+    init(family: UInt32, name: String) {
+        pointer = allocated(nftnl_table_alloc(), "table")
+        nftnl_table_set_u32(pointer, UInt16(NFTNL_TABLE_FAMILY.rawValue), family)
+        nftnl_table_set_str(pointer, UInt16(NFTNL_TABLE_NAME.rawValue), name)
+    }
+
+    deinit { nftnl_table_free(pointer) }
+
+    func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_table_nlmsg_build_payload(message, pointer) }
+}
+
+final class NftnlChain {
+    let pointer: OpaquePointer
+
+    init(family: UInt32, table: String, name: String) {
+        pointer = allocated(nftnl_chain_alloc(), "chain")
+        nftnl_chain_set_u32(pointer, UInt16(NFTNL_CHAIN_FAMILY.rawValue), family)
+        nftnl_chain_set_str(pointer, UInt16(NFTNL_CHAIN_TABLE.rawValue), table)
+        nftnl_chain_set_str(pointer, UInt16(NFTNL_CHAIN_NAME.rawValue), name)
+    }
+
+    deinit { nftnl_chain_free(pointer) }
+
+    /// Makes this a base chain at `hook` with policy accept.
+    func attach(type: String, hook: UInt32, priority: Int32) {
+        nftnl_chain_set_str(pointer, UInt16(NFTNL_CHAIN_TYPE.rawValue), type)
+        nftnl_chain_set_u32(pointer, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue), hook)
+        nftnl_chain_set_s32(pointer, UInt16(NFTNL_CHAIN_PRIO.rawValue), priority)
+        nftnl_chain_set_u32(pointer, UInt16(NFTNL_CHAIN_POLICY.rawValue), UInt32(NF_ACCEPT))
+    }
+
+    func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_chain_nlmsg_build_payload(message, pointer) }
+}
+
+final class NftnlRule {
+    let pointer: OpaquePointer
+
+    init(family: UInt32, table: String, chain: String) {
+        pointer = allocated(nftnl_rule_alloc(), "rule")
+        nftnl_rule_set_u32(pointer, UInt16(NFTNL_RULE_FAMILY.rawValue), family)
+        nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue), table)
+        nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
+    }
+
+    /// A rule decoded from a NEWRULE message of a dump; nil if the message does not parse.
+    init?(parsing message: UnsafePointer<nlmsghdr>) {
+        pointer = allocated(nftnl_rule_alloc(), "rule")
+        guard nftnl_rule_nlmsg_parse(message, pointer) >= 0 else {
+            nftnl_rule_free(pointer)
+            return nil
+        }
+    }
+
+    deinit { nftnl_rule_free(pointer) }
+
+    /// Adds an expression named `name`; the rule takes ownership of it.
+    func append(_ name: String, _ configure: (NftnlExpr) -> Void) {
+        let expression = allocated(nftnl_expr_alloc(name), "\(name) expression")
+        configure(NftnlExpr(pointer: expression))
+        nftnl_rule_add_expr(pointer, expression)
+    }
+
+    func forEachExpression(_ body: (NftnlExpr) -> Void) {
+        guard let iterator = nftnl_expr_iter_create(pointer) else { return }
+        defer { nftnl_expr_iter_destroy(iterator) }
+        while let expression = nftnl_expr_iter_next(iterator) { body(NftnlExpr(pointer: expression)) }
+    }
+
+    var table: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue)).map { String(cString: $0) } ?? "" }
+    var chain: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue)).map { String(cString: $0) } ?? "" }
+    var handle: UInt64 { nftnl_rule_get_u64(pointer, UInt16(NFTNL_RULE_HANDLE.rawValue)) }
+
+    /// The expression lines as `nft --debug=netlink` prints them.
+    var text: String { printed { nftnl_rule_snprintf($0, $1, pointer, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0) } }
+
+    func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_rule_nlmsg_build_payload(message, pointer) }
+}
+
+final class NftnlSet {
+    let pointer: OpaquePointer
+
+    init(family: UInt32, table: String, name: String, id: UInt32) {
+        pointer = allocated(nftnl_set_alloc(), "set")
+        nftnl_set_set_u32(pointer, UInt16(NFTNL_SET_FAMILY.rawValue), family)
+        nftnl_set_set_str(pointer, UInt16(NFTNL_SET_TABLE.rawValue), table)
+        nftnl_set_set_str(pointer, UInt16(NFTNL_SET_NAME.rawValue), name)
+        nftnl_set_set_u32(pointer, UInt16(NFTNL_SET_ID.rawValue), id)
+    }
+
+    deinit { nftnl_set_free(pointer) }
+
+    func set(_ attribute: nftnl_set_attr, _ value: UInt32) { nftnl_set_set_u32(pointer, UInt16(attribute.rawValue), value) }
+    func set(_ attribute: nftnl_set_attr, bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = nftnl_set_set_data(pointer, UInt16(attribute.rawValue), $0.baseAddress, UInt32($0.count)) }
+    }
+
+    func addElement(key: [UInt8]) {
+        let element = allocated(nftnl_set_elem_alloc(), "set element")
+        key.withUnsafeBytes { _ = nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_KEY), $0.baseAddress, UInt32($0.count)) }
+        nftnl_set_elem_add(pointer, element)
+    }
+
+    func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_nlmsg_build_payload(message, pointer) }
+    func buildElements(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_elems_nlmsg_build_payload(message, pointer) }
+}

@@ -1,0 +1,93 @@
+import CNftnl
+import MeshCapture
+
+/// Socket owners are names in the model; nf_tables holds numbers. The host that loads the rules
+/// resolves them (as `nft` does with getpwnam/getgrnam).
+public typealias OwnerResolver = @Sendable (_ name: String, _ isGroup: Bool) -> UInt32?
+
+public struct UnresolvedOwner: Error, CustomStringConvertible {
+    public let name: String
+    public let isGroup: Bool
+    public var description: String { "the \(isGroup ? "group" : "user") \"\(name)\" does not exist on this host" }
+}
+
+/// One nft statement of a rule: what `nft` prints and what it sends, side by side, so the text
+/// backend and the netlink encoder cannot drift apart.
+enum NftStatement {
+    case match(Match)
+    case counter
+    case verdict(Target)
+    case redirect(Port)
+    case tproxy(Port, Family?)
+    case setMark(UInt32)
+    case markToConnection
+    case connectionToMark
+    case zone(UInt16)
+
+    /// A rule's statements: its matches, then its target's statements with the counter before
+    /// the last one, where Istio's nftables backend puts it
+    /// (`... tproxy ip to :15006 meta mark set 1337 counter accept`).
+    static func of(_ rule: Rule) -> [NftStatement] {
+        var actions: [NftStatement]
+        switch rule.target {
+        case .accept, .drop, .return, .jump: actions = [.verdict(rule.target)]
+        case .redirect(let port): actions = [.redirect(port)]
+        case .tproxy(let port, let mark): actions = [.tproxy(port, rule.family), .setMark(mark), .verdict(.accept)]
+        case .setMark(let mark): actions = [.setMark(mark)]
+        case .saveMarkToConnection: actions = [.markToConnection]
+        case .restoreMarkFromConnection: actions = [.connectionToMark]
+        case .conntrackZone(let zone): actions = [.zone(zone)]
+        }
+        actions.insert(.counter, at: actions.count - 1)
+        return rule.matches.map(NftStatement.match) + actions
+    }
+
+    var text: String {
+        switch self {
+        case .match(let match): Self.text(match)
+        case .counter: "counter"
+        case .verdict(let target):
+            switch target {
+            case .accept: "accept"
+            case .drop: "drop"
+            case .jump(let chain): "jump \(NftNames.chain(chain))"
+            default: "return"
+            }
+        case .redirect(let port): "redirect to :\(port)"
+        case .tproxy(let port, let family): "tproxy \(family.map { $0 == .ipv4 ? "ip " : "ip6 " } ?? "")to :\(port)"
+        case .setMark(let mark): "meta mark set \(mark)"
+        case .markToConnection: "ct mark set meta mark"
+        case .connectionToMark: "meta mark set ct mark"
+        case .zone(let zone): "ct zone set \(zone)"
+        }
+    }
+
+    private static func text(_ match: Match) -> String {
+        func op(_ negated: Bool) -> String { negated ? "!= " : "" }
+        func address(_ prefix: Prefix) -> String { prefix.isHost ? prefix.address.description : prefix.description }
+        func ports(_ ports: [Port]) -> String {
+            ports.count == 1 ? String(ports[0]) : "{ " + ports.map(String.init).joined(separator: ", ") + " }"
+        }
+        // Names are quoted so that one with a '-' is read as a name, not an expression.
+        func owner(_ owner: Owner) -> String {
+            switch owner {
+            case .id(let id): String(id)
+            case .name(let name): "\"\(name)\""
+            }
+        }
+        switch match {
+        case .l4proto(let proto): return "meta l4proto \(proto.rawValue)"
+        case .source(let prefix, let negated): return "\(prefix.family == .ipv4 ? "ip" : "ip6") saddr \(op(negated))\(address(prefix))"
+        case .destination(let prefix, let negated): return "\(prefix.family == .ipv4 ? "ip" : "ip6") daddr \(op(negated))\(address(prefix))"
+        case .inInterface(let name): return "iifname \"\(name)\""
+        case .outInterface(let name): return "oifname \"\(name)\""
+        case .destinationPort(let proto, let list, let negated): return "\(proto.rawValue) dport \(op(negated))\(ports(list))"
+        case .sourcePort(let proto, let list, let negated): return "\(proto.rawValue) sport \(op(negated))\(ports(list))"
+        case .socketUser(let id, let negated): return "meta skuid \(op(negated))\(owner(id))"
+        case .socketGroup(let id, let negated): return "meta skgid \(op(negated))\(owner(id))"
+        case .mark(let value, let negated): return "meta mark \(op(negated))\(value)"
+        case .connmark(let value): return "ct mark \(value)"
+        case .conntrackState(let states): return "ct state \(states.sorted().map(\.rawValue).joined(separator: ","))"
+        }
+    }
+}
