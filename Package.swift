@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["meshcap", "TestSupport"]),
         // Loads rules into fresh network namespaces and sends traffic through them; needs root
         // (and ../shared/conformance for the corpus).
-        .testTarget(name: "KernelTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"],
+        .testTarget(name: "KernelTests", dependencies: ["meshcap", "MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"],
                     exclude: ["Fixtures"]),
     ]
 )

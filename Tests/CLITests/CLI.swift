@@ -1,13 +1,6 @@
 import Foundation
 import TestSupport
 
-/// The `meshcap` binary built beside this test bundle.
-let meshcap: String = {
-    let bundle = Bundle.allBundles.map(\.bundleURL).first { $0.pathExtension == "xctest" }
-        ?? URL(fileURLWithPath: CommandLine.arguments[0])
-    return bundle.deletingLastPathComponent().appendingPathComponent("meshcap").path
-}()
-
 /// Runs meshcap with a config file holding `config` (if any) and an --output-dir that does not
 /// exist yet, and reports whether anything was written there.
 func compile(config: String?, _ arguments: [String] = []) throws -> (result: ProcessResult, wroteOutput: Bool) {

@@ -1,6 +1,10 @@
 import Foundation
 import TestSupport
 
+// glibc declares setns(2) only under _GNU_SOURCE, which Swift's Glibc module does not set.
+@_silgen_name("setns") private func enterNamespace(_ descriptor: Int32, _ type: Int32) -> Int32
+private let cloneNewNet: Int32 = 0x4000_0000
+
 /// A network namespace made for one test and deleted with it. Nothing here touches any other
 /// namespace's firewall.
 final class Namespace {
@@ -15,6 +19,30 @@ final class Namespace {
 
     deinit {
         _ = try? run("ip", ["netns", "del", name])
+    }
+
+    /// Runs `body` in-process inside this namespace, on a thread made for it: setns(2) moves only
+    /// the calling thread, so the thread enters, runs `body` and exits. Sockets `body` opens belong
+    /// to this namespace; if entering fails, `body` does not run at all.
+    func inside<Result>(_ body: @escaping @Sendable () throws -> Result) throws -> Result {
+        nonisolated(unsafe) var outcome: Swift.Result<Result, Error>?
+        let done = DispatchSemaphore(value: 0)
+        let name = self.name, path = "/var/run/netns/\(name)"
+        let thread = Thread {
+            defer { done.signal() }
+            let descriptor = open(path, O_RDONLY)
+            guard descriptor >= 0 else { outcome = .failure(LoadFailure(description: "cannot open \(path)")); return }
+            defer { close(descriptor) }
+            guard enterNamespace(descriptor, cloneNewNet) == 0 else {
+                outcome = .failure(LoadFailure(description: "setns into \(name) failed: errno \(errno)"))
+                return
+            }
+            outcome = Swift.Result { try body() }
+        }
+        thread.start()
+        done.wait()
+        guard let outcome else { throw LoadFailure(description: "the namespace thread did not finish") }
+        return try outcome.get()
     }
 
     /// Runs a command inside the namespace; a non-zero exit is an error carrying its stderr.

@@ -7,6 +7,13 @@ public let packageRoot = URL(fileURLWithPath: #filePath)
 /// `../shared` beside the repository, where the conformance corpus lives (absent on some machines).
 public let sharedDirectory = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
 
+/// The `meshcap` binary built beside the test bundle.
+public let meshcap: String = {
+    let bundle = Bundle.allBundles.map(\.bundleURL).first { $0.pathExtension == "xctest" }
+        ?? URL(fileURLWithPath: CommandLine.arguments[0])
+    return bundle.deletingLastPathComponent().appendingPathComponent("meshcap").path
+}()
+
 public struct ProcessResult: Sendable {
     public let status: Int32
     public let stdout: String

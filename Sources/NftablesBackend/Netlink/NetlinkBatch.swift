@@ -97,7 +97,8 @@ extension NetlinkBatch.Operation {
         }
     }
 
-    /// How an error message names this operation: "rule #3 in chain istio-output (...)".
+    /// How an error message names this operation:
+    /// "rule #3 in chain istio-output of table istio-proxy-nat (...)".
     public var description: String {
         switch self {
         case .addTable(let kind): "add table inet \(NftNames.table(kind))"
@@ -105,7 +106,8 @@ extension NetlinkBatch.Operation {
         case .addChain(let kind, let name): "add chain inet \(NftNames.table(kind)) \(NftNames.chain(name))"
         case .addSet(let kind, let set): "add anonymous set #\(set.id) to table \(NftNames.table(kind))"
         case .addElements(let kind, let set): "add elements \(set.ports.map(String.init).joined(separator: ", ")) to anonymous set #\(set.id) in table \(NftNames.table(kind))"
-        case .addRule(_, let chain, let index, let rule, _): "rule #\(index) in chain \(NftNames.chain(chain)) (\(NftRenderer.statement(rule)))"
+        case .addRule(let kind, let chain, let index, let rule, _):
+            "rule #\(index) in chain \(NftNames.chain(chain)) of table \(NftNames.table(kind)) (\(NftRenderer.statement(rule)))"
         }
     }
 }

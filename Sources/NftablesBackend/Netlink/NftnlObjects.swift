@@ -78,7 +78,7 @@ final class NftnlChain {
     func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_chain_nlmsg_build_payload(message, pointer) }
 }
 
-final class NftnlRule {
+public final class NftnlRule {
     let pointer: OpaquePointer
 
     init(family: UInt32, table: String, chain: String) {
@@ -89,7 +89,7 @@ final class NftnlRule {
     }
 
     /// A rule decoded from a NEWRULE message of a dump; nil if the message does not parse.
-    init?(parsing message: UnsafePointer<nlmsghdr>) {
+    public init?(parsing message: UnsafePointer<nlmsghdr>) {
         pointer = allocated(nftnl_rule_alloc(), "rule")
         guard nftnl_rule_nlmsg_parse(message, pointer) >= 0 else {
             nftnl_rule_free(pointer)
@@ -112,12 +112,19 @@ final class NftnlRule {
         while let expression = nftnl_expr_iter_next(iterator) { body(NftnlExpr(pointer: expression)) }
     }
 
-    var table: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue)).map { String(cString: $0) } ?? "" }
-    var chain: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue)).map { String(cString: $0) } ?? "" }
-    var handle: UInt64 { nftnl_rule_get_u64(pointer, UInt16(NFTNL_RULE_HANDLE.rawValue)) }
+    /// The rule's expressions in the model of this module; kinds meshcap never writes are left out.
+    public var expressions: [NftExpression] {
+        var expressions: [NftExpression] = []
+        forEachExpression { expression in NftExpression(decoding: expression).map { expressions.append($0) } }
+        return expressions
+    }
+
+    public var table: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue)).map { String(cString: $0) } ?? "" }
+    public var chain: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue)).map { String(cString: $0) } ?? "" }
+    public var handle: UInt64 { nftnl_rule_get_u64(pointer, UInt16(NFTNL_RULE_HANDLE.rawValue)) }
 
     /// The expression lines as `nft --debug=netlink` prints them.
-    var text: String { printed { nftnl_rule_snprintf($0, $1, pointer, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0) } }
+    public var text: String { printed { nftnl_rule_snprintf($0, $1, pointer, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0) } }
 
     func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_rule_nlmsg_build_payload(message, pointer) }
 }
@@ -148,4 +155,36 @@ final class NftnlSet {
 
     func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_nlmsg_build_payload(message, pointer) }
     func buildElements(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_elems_nlmsg_build_payload(message, pointer) }
+}
+
+/// A request for one set's elements, and the keys read from the replies.
+public final class NftnlSetQuery {
+    private let pointer: OpaquePointer
+
+    public init(table: String, name: String) {
+        pointer = allocated(nftnl_set_alloc(), "set")
+        nftnl_set_set_u32(pointer, UInt16(NFTNL_SET_FAMILY.rawValue), UInt32(NFPROTO_INET))
+        nftnl_set_set_str(pointer, UInt16(NFTNL_SET_TABLE.rawValue), table)
+        nftnl_set_set_str(pointer, UInt16(NFTNL_SET_NAME.rawValue), name)
+    }
+
+    deinit { nftnl_set_free(pointer) }
+
+    public func build(_ message: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_elems_nlmsg_build_payload(message, pointer) }
+
+    /// The element keys of one NEWSETELEM reply.
+    public static func keys(in message: UnsafePointer<nlmsghdr>) -> [[UInt8]] {
+        let set = allocated(nftnl_set_alloc(), "set")
+        defer { nftnl_set_free(set) }
+        guard nftnl_set_elems_nlmsg_parse(message, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return [] }
+        defer { nftnl_set_elems_iter_destroy(iterator) }
+        var keys: [[UInt8]] = []
+        while let element = nftnl_set_elems_iter_next(iterator) {
+            var length: UInt32 = 0
+            if let key = nftnl_set_elem_get(element, UInt16(NFTNL_SET_ELEM_KEY), &length) {
+                keys.append(Array(UnsafeRawBufferPointer(start: key, count: Int(length))))
+            }
+        }
+        return keys
+    }
 }

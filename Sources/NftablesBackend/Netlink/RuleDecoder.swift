@@ -1,0 +1,197 @@
+import CNftnl
+import MeshCapture
+
+/// Reads expressions back into the typed model: the inverse of the statement encoding.
+///
+/// Decoded rules come out in canonical form: an `meta l4proto` check that only serves the port
+/// match right after it is folded into that match, as nft's own listing does (the two spellings
+/// compile to the same bytecode). `canonical(_:resolve:)` puts a model rule in that form for comparison.
+public enum RuleDecoder {
+    /// The anonymous sets' ports by set name ("__set0"), from a set-element dump.
+    public typealias SetPorts = [String: [Port]]
+
+    /// Also resolves owner names: the kernel keeps only numbers.
+    public static func canonical(_ rule: Rule, resolve: OwnerResolver) -> Rule {
+        func numeric(_ owner: Owner, _ isGroup: Bool) -> Owner {
+            guard case .name(let name) = owner, let id = resolve(name, isGroup) else { return owner }
+            return .id(id)
+        }
+        var matches: [Match] = []
+        for (index, match) in rule.matches.enumerated() {
+            if case .l4proto(let proto) = match, index + 1 < rule.matches.count, rule.matches[index + 1].portProtocol == proto {
+                continue
+            }
+            switch match {
+            case .socketUser(let owner, let negated): matches.append(.socketUser(numeric(owner, false), negated: negated))
+            case .socketGroup(let owner, let negated): matches.append(.socketGroup(numeric(owner, true), negated: negated))
+            default: matches.append(match)
+            }
+        }
+        return Rule(matches: matches, target: rule.target)
+    }
+
+    /// The rule these expressions implement, or nil for bytecode meshcap does not write.
+    public static func decode(_ expressions: [NftExpression], sets: SetPorts) -> Rule? {
+        var reader = Reader(expressions: expressions)
+        var matches: [Match] = []
+        var family: Family?
+        var transport: L4Protocol?
+        while let expression = reader.peek {
+            switch expression {
+            case .meta(let meta) where meta.transfer == .load(into: Register.one):
+                // `meta load mark` straight into a store is the save-mark target, not a match.
+                if reader.peek(1).map(isStore) == true { return target(&reader, matches) }
+                guard case .cmp(let cmp)? = reader.peek(1) else { return nil }
+                reader.skip(2)
+                switch meta.key {
+                case Meta.networkProtocol: family = cmp.data.first == UInt8(NFPROTO_IPV6) ? .ipv6 : .ipv4
+                case Meta.transportProtocol:
+                    transport = cmp.data.first == UInt8(IPPROTO_UDP) ? .udp : .tcp
+                    if case .payload(let payload)? = reader.peek, payload.base == Payload.transportHeader { continue }
+                    matches.append(.l4proto(transport ?? .tcp))
+                case Meta.inInterfaceName: matches.append(.inInterface(name(cmp.data)))
+                case Meta.outInterfaceName: matches.append(.outInterface(name(cmp.data)))
+                case Meta.socketUser: matches.append(.socketUser(.id(hostU32(cmp.data)), negated: !cmp.equal))
+                case Meta.socketGroup: matches.append(.socketGroup(.id(hostU32(cmp.data)), negated: !cmp.equal))
+                case Meta.mark: matches.append(.mark(hostU32(cmp.data), negated: !cmp.equal))
+                default: return nil
+                }
+            case .payload(let payload) where payload.base == Payload.networkHeader:
+                guard let family else { return nil }
+                reader.skip(1)
+                var length = Int(payload.length) * 8
+                if case .bitwise(let bitwise)? = reader.peek {
+                    length = bitwise.mask.reduce(0) { $0 + $1.nonzeroBitCount }
+                    reader.skip(1)
+                }
+                guard case .cmp(let cmp)? = reader.peek else { return nil }
+                reader.skip(1)
+                let width = family == .ipv4 ? 4 : 16
+                let bytes = cmp.data + [UInt8](repeating: 0, count: max(0, width - cmp.data.count))
+                let address: IPAddress = family == .ipv4
+                    ? .v4(bytes.prefix(4).reduce(0) { $0 << 8 | UInt32($1) })
+                    : .v6(bytes.prefix(16).reduce(0) { $0 << 8 | UInt128($1) })
+                guard let prefix = try? Prefix(network: address, length: length) else { return nil }
+                let isSource = payload.offset == (family == .ipv4 ? 12 : 8)
+                matches.append(isSource ? .source(prefix, negated: !cmp.equal) : .destination(prefix, negated: !cmp.equal))
+            case .payload(let payload) where payload.base == Payload.transportHeader && payload.length == 2:
+                reader.skip(1)
+                let proto = transport ?? .tcp
+                let ports: [Port], negated: Bool
+                switch reader.peek {
+                case .cmp(let cmp)?:
+                    ports = [Port(cmp.data[0]) << 8 | Port(cmp.data[1])]
+                    negated = !cmp.equal
+                case .lookup(let lookup)?:
+                    guard let listed = sets[lookup.set] else { return nil }
+                    ports = listed
+                    negated = lookup.inverted
+                default:
+                    return nil
+                }
+                reader.skip(1)
+                matches.append(payload.offset == 0 ? .sourcePort(proto, ports, negated: negated) : .destinationPort(proto, ports, negated: negated))
+            case .ct(let ct) where ct.key == Conntrack.state:
+                guard case .bitwise(let bitwise)? = reader.peek(1), case .cmp? = reader.peek(2) else { return nil }
+                reader.skip(3)
+                let bits = hostU32(bitwise.mask)
+                matches.append(.conntrackState(ConntrackState.allCases.filter { bits & stateBit($0) != 0 }))
+            case .ct(let ct) where ct.key == Conntrack.mark && ct.transfer == .load(into: Register.one):
+                guard case .cmp(let cmp)? = reader.peek(1) else { return target(&reader, matches) }
+                reader.skip(2)
+                matches.append(.connmark(hostU32(cmp.data)))
+            default:
+                return target(&reader, matches)
+            }
+        }
+        return nil
+    }
+
+    /// The statements after the matches: a counter somewhere, and one target.
+    private static func target(_ reader: inout Reader, _ matches: [Match]) -> Rule? {
+        let rest = Array(reader.remaining.filter { if case .counter = $0 { false } else { true } })
+        func data(_ index: Int) -> [UInt8]? {
+            guard case .immediate(let immediate) = rest[index], case .data(let bytes) = immediate.value else { return nil }
+            return bytes
+        }
+        let target: Target
+        switch rest.map(\.name) {
+        case ["immediate"]:
+            guard case .immediate(let immediate) = rest[0], case .verdict(let code, let chain) = immediate.value else { return nil }
+            switch code {
+            case Immediate.accept: target = .accept
+            case Immediate.drop: target = .drop
+            case Immediate.return: target = .return
+            case Immediate.jump: target = .jump(chainName(chain ?? ""))
+            default: return nil
+            }
+        case ["immediate", "redir"]:
+            guard let port = data(0).flatMap(bigEndianPort) else { return nil }
+            target = .redirect(toPort: port)
+        case ["immediate", "tproxy", "immediate", "meta", "immediate"]:
+            guard let port = data(0).flatMap(bigEndianPort), let mark = data(2) else { return nil }
+            target = .tproxy(toPort: port, mark: hostU32(mark))
+        case ["immediate", "meta"]:
+            guard let mark = data(0) else { return nil }
+            target = .setMark(hostU32(mark))
+        case ["meta", "ct"]:
+            target = .saveMarkToConnection
+        case ["ct", "meta"]:
+            target = .restoreMarkFromConnection
+        case ["immediate", "ct"]:
+            guard let zone = data(0), zone.count == 2 else { return nil }
+            target = .conntrackZone(UInt16(zone[0]) | UInt16(zone[1]) << 8)
+        default:
+            return nil
+        }
+        return Rule(matches: matches, target: target)
+    }
+
+    private struct Reader {
+        let expressions: [NftExpression]
+        var position = 0
+        var peek: NftExpression? { peek(0) }
+        func peek(_ ahead: Int) -> NftExpression? {
+            expressions.indices.contains(position + ahead) ? expressions[position + ahead] : nil
+        }
+        mutating func skip(_ count: Int) { position += count }
+        var remaining: ArraySlice<NftExpression> { expressions[min(position, expressions.count)...] }
+    }
+
+    private static func isStore(_ expression: NftExpression) -> Bool {
+        if case .ct(let ct) = expression, case .store = ct.transfer { return true }
+        return false
+    }
+
+    private static func name(_ bytes: [UInt8]) -> String { String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self) }
+    private static func hostU32(_ bytes: [UInt8]) -> UInt32 {
+        bytes.prefix(4).enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * $1.offset) }
+    }
+    private static func bigEndianPort(_ bytes: [UInt8]) -> Port? {
+        bytes.count == 2 ? Port(bytes[0]) << 8 | Port(bytes[1]) : nil
+    }
+    private static func stateBit(_ state: ConntrackState) -> UInt32 {
+        switch state {
+        case .invalid: 1
+        case .established: 1 << (IP_CT_ESTABLISHED.rawValue + 1)
+        case .related: 1 << (IP_CT_RELATED.rawValue + 1)
+        case .new: 1 << (IP_CT_NEW.rawValue + 1)
+        }
+    }
+
+    /// The model's name for an nft chain name: a hook's base chain, or Istio's upper-case name.
+    public static func chainName(_ nftName: String) -> ChainName {
+        if let hook = Hook(rawValue: nftName) { return .builtin(hook) }
+        return .regular(nftName.uppercased().replacingOccurrences(of: "-", with: "_"))
+    }
+}
+
+extension Match {
+    /// The protocol a port match implies.
+    var portProtocol: L4Protocol? {
+        switch self {
+        case .destinationPort(let proto, _, _), .sourcePort(let proto, _, _): proto
+        default: nil
+        }
+    }
+}
