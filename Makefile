@@ -35,10 +35,13 @@ test: deps
 	@! grep -E '^/.*(Sources|Tests)/.*warning:' .build/build.log || { echo "meshcap: compiler warnings above"; exit 1; }
 	$(SWIFT) test
 
-# Regenerates Goldens/<profile>/ with the CLI itself; review the diff before committing.
+# Regenerates Goldens/<profile>/ with the CLI itself (rules.v4/.v6/.nft, batch.netlink); review the diff.
 goldens: build
 	rm -rf Goldens/*/
-	for f in Rules/*.env; do $(BIN) compile --config $$f --output-dir Goldens/$$(basename $$f .env) || exit 1; done
+	for f in Rules/*.env; do \
+		g=Goldens/$$(basename $$f .env); \
+		$(BIN) compile --config $$f --output-dir $$g && $(BIN) compile --config $$f --backend netlink > $$g/batch.netlink || exit 1; \
+	done
 
 clean:
 	rm -rf .build

@@ -6,7 +6,7 @@ import Testing
 import TestSupport
 
 /// Every bundled profile's output, per backend, is pinned in Goldens/<profile>/ (written by the
-/// CLI's --output-dir; `make goldens` regenerates them).
+/// CLI: --output-dir, and --backend netlink for batch.netlink; `make goldens` regenerates them).
 @Suite struct GoldenTests {
     static let profiles: [String] = {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: packageRoot.appendingPathComponent("Rules").path)) ?? []
@@ -20,6 +20,7 @@ import TestSupport
         var files = ["rules.v4": IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))),
                      "rules.nft": NftRenderer.render(plan.ruleset(for: .inet))]
         if config.ipv6 { files["rules.v6"] = IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv6))) }
+        files["batch.netlink"] = try NetlinkBatch.replacing(with: plan.ruleset(for: .inet)) { _, _ in nil }.text
         return files
     }
 

@@ -7,7 +7,11 @@ extension NetlinkBatch {
     public var text: String {
         var lines = ["# meshcap: one nf_tables batch (BATCH_BEGIN ... BATCH_END), replacing meshcap's tables"]
         for operation in operations {
-            lines.append(operation.description)
+            if case .addRule(let kind, let chain, let index, let rule, _) = operation {
+                lines.append("add rule inet \(NftNames.table(kind)) \(NftNames.chain(chain)) # \(index): \(NftRenderer.statement(rule))")
+            } else {
+                lines.append(operation.description)
+            }
             switch operation {
             case .addChain(let kind, .builtin(let hook)):
                 let base = NftNames.baseChain(kind, hook)
