@@ -9,7 +9,7 @@ APT_PACKAGES := iptables nftables iproute2 util-linux pkg-config libnftnl-dev li
 TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3
 HEADERS := /usr/include/libnftnl/common.h /usr/include/libmnl/libmnl.h /usr/include/libiptc/libiptc.h
 
-.PHONY: deps build demo test goldens clean
+.PHONY: deps build demo test goldens bench clean
 
 deps:
 	@missing=; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
@@ -42,6 +42,12 @@ goldens: build
 		g=Goldens/$$(basename $$f .env); \
 		$(BIN) compile --config $$f --output-dir $$g && $(BIN) compile --config $$f --backend netlink > $$g/batch.netlink || exit 1; \
 	done
+
+# Apply time against nft -f and iptables-nft-restore, same rules, same run (root; own namespace).
+# A release binary with the Swift runtime linked in: start-up is part of what a user waits for.
+bench: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+	python3 Benchmarks/apply_bench.py --meshcap .build/release/meshcap
 
 clean:
 	rm -rf .build

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import HostOps
 import IptablesBackend
 import MeshCapture
@@ -76,24 +75,10 @@ struct OutputDirectory {
     let path: String
 
     func write(_ files: [(name: String, contents: String)]) throws {
-        let manager = FileManager.default
-        do {
-            try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw HostError("cannot create \(path): \(error.localizedDescription)")
-        }
+        if let code = TextFile.makeDirectories(path) { throw HostError("cannot create \(path)", errno: code) }
         for file in files {
-            let final = URL(fileURLWithPath: path).appendingPathComponent(file.name)
-            let temporary = URL(fileURLWithPath: path).appendingPathComponent(".\(file.name).meshcap-\(getpid())")
-            do {
-                try Data(file.contents.utf8).write(to: temporary)
-                // rename(2) replaces the old file atomically, or not at all.
-                guard rename(temporary.path, final.path) == 0 else {
-                    throw HostError("cannot rename \(temporary.path) to \(final.path)", errno: errno)
-                }
-            } catch {
-                try? manager.removeItem(at: temporary)
-                throw (error as? HostError) ?? HostError("cannot write \(final.path): \(error.localizedDescription)")
+            if let failure = TextFile.replace(path + "/" + file.name, with: file.contents) {
+                throw HostError("cannot \(failure.step)", errno: failure.errno)
             }
         }
     }

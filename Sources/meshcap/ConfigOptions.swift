@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import MeshCapture
 
 /// The config every rule-making command reads: files, then istio-iptables flags on top.
@@ -24,7 +23,7 @@ struct ConfigOptions: ParsableArguments {
         let accounts = try AccountDatabase(passwdPath: passwdFile, groupPath: groupFile)
         let loaded = try ConfigLoader.load(files: files, flags: istioFlags, accounts: accounts)
         if verbose {
-            FileHandle.standardError.write(Data(loaded.notes.map { "meshcap: note: \($0)\n" }.joined().utf8))
+            TextFile.writeError(loaded.notes.map { "meshcap: note: \($0)\n" }.joined())
         }
         return (loaded.config, accounts)
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import HostOps
 import MeshCapture
 import NftablesBackend
@@ -41,8 +41,8 @@ struct Meshcap: ParsableCommand {
     }
 
     static func fail(_ lines: [String], code: Int32) -> Never {
-        FileHandle.standardError.write(Data(lines.map { "meshcap: \($0)\n" }.joined().utf8))
-        Foundation.exit(code)
+        TextFile.writeError(lines.map { "meshcap: \($0)\n" }.joined())
+        Glibc.exit(code)
     }
 }
 

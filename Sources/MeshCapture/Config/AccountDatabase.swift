@@ -1,5 +1,3 @@
-import Foundation
-
 /// User and group names, read from passwd/group files so that a misspelt name is caught when
 /// the rules are compiled, not when a loader on some VM fails on it. The files are explicit
 /// inputs (`--passwd-file`, `--group-file`), defaulting to the host's.
@@ -30,7 +28,7 @@ public struct AccountDatabase: Sendable {
 
     /// `name:password:id:...` lines, as in passwd(5) and group(5).
     private static func ids(in path: String) throws(ConfigError) -> [String: UInt32] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = TextFile.read(path) else {
             throw ConfigError(origin: nil, message: "cannot read the account file \(path)")
         }
         var ids: [String: UInt32] = [:]

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The validated result of every config file and flag, with what was accepted but ignored.
 public struct LoadedConfig: Sendable {
     public let config: InterceptConfig
@@ -14,7 +12,7 @@ public enum ConfigLoader {
         var settings: [Setting] = []
         var errors: [ConfigError] = []
         for path in files {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            guard let text = TextFile.read(path) else {
                 errors.append(ConfigError(origin: nil, message: "cannot read the config file \(path)"))
                 continue
             }

@@ -30,12 +30,13 @@ public enum EnvFile {
     }
 
     static let shellSyntax: Set<Character> = ["$", "`", "\\", ";", "&", "|", "<", ">", "(", ")", "{", "}"]
+    static let shellBytes = Set((shellSyntax.map(String.init).joined() + "'\"").utf8)
 
     static func unquote(_ raw: Substring) -> Result<String, ValueProblem> {
         let allowed = "a plain value, or one in single or double quotes, without shell expansion"
         if let quote = raw.first, quote == "'" || quote == "\"" {
             let body = raw.dropFirst()
-            guard let close = body.firstIndex(of: quote) else {
+            guard let close = body.utf8.firstIndex(of: quote == "'" ? UInt8(ascii: "'") : UInt8(ascii: "\"")) else {
                 return .failure(ValueProblem("the \(quote) quote is not closed", allowed: allowed))
             }
             let rest = body[body.index(after: close)...].trimmingWhitespace()
@@ -43,22 +44,30 @@ public enum EnvFile {
                 return .failure(ValueProblem("text after the closing quote", allowed: allowed))
             }
             let value = body[..<close]
-            if quote == "\"", let bad = value.first(where: { $0 == "$" || $0 == "`" || $0 == "\\" }) {
-                return .failure(ValueProblem("\"\(bad)\" would be expanded by a shell", allowed: allowed))
+            if quote == "\"", let bad = value.utf8.first(where: { $0 == UInt8(ascii: "$") || $0 == UInt8(ascii: "`") || $0 == UInt8(ascii: "\\") }) {
+                return .failure(ValueProblem("\"\(Character(Unicode.Scalar(bad)))\" would be expanded by a shell", allowed: allowed))
             }
             return .success(String(value))
         }
-        // Unquoted: a shell ends the value at whitespace, and " #" starts a comment.
+        // Unquoted: a shell ends the value at whitespace, and " #" starts a comment. The syntax is
+        // ASCII, so it is scanned on UTF-8 bytes (values can be 10,000 prefixes long).
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
         var value = raw
-        if let hash = raw.firstIndex(of: "#"), hash == raw.startIndex || raw[raw.index(before: hash)].isWhitespace {
-            value = raw[..<hash]
+        var previous: UInt8 = UInt8(ascii: " ")
+        for index in raw.utf8.indices {
+            let byte = raw.utf8[index]
+            if byte == UInt8(ascii: "#") && blank(previous) {
+                value = raw[..<index]
+                break
+            }
+            previous = byte
         }
         value = value.trimmingWhitespace()
-        if value.contains(where: \.isWhitespace) {
+        if value.utf8.contains(where: blank) {
             return .failure(ValueProblem("an unquoted value with a space", allowed: allowed))
         }
-        if let bad = value.first(where: { shellSyntax.contains($0) || $0 == "'" || $0 == "\"" }) {
-            return .failure(ValueProblem("\"\(bad)\" is shell syntax", allowed: allowed))
+        if let bad = value.utf8.first(where: { shellBytes.contains($0) }) {
+            return .failure(ValueProblem("\"\(Character(Unicode.Scalar(bad)))\" is shell syntax", allowed: allowed))
         }
         return .success(String(value))
     }

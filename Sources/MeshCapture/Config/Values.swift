@@ -7,7 +7,8 @@ enum Values {
     /// tests write `6000,7000,`), any other empty item is a mistake worth pointing at.
     static func items(_ text: String, allowed: String) throws(ValueProblem) -> [Substring] {
         if text.trimmingWhitespace().isEmpty { return [] }
-        var parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
+        var parts = text.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
+            .map { Substring($0).trimmingWhitespace() }
         if parts.count > 1, parts.last?.isEmpty == true { parts.removeLast() }
         if let empty = parts.firstIndex(where: \.isEmpty) {
             throw ValueProblem("item \(empty + 1) of the list is empty", allowed: allowed)

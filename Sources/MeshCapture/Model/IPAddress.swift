@@ -37,24 +37,38 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// Dotted quad, four decimal parts without leading zeros (a leading zero means octal to some
     /// tools and decimal to others, so it is refused rather than guessed).
     static func parseV4(_ text: Substring) -> UInt32? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var value: UInt32 = 0
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(\.isASCIIDigit),
-                  part.count == 1 || part.first != "0", let byte = UInt32(part), byte <= 255
-            else { return nil }
-            value = value << 8 | byte
+        // On UTF-8 bytes: config files carry thousands of these, and Character iteration
+        // (grapheme breaking) would dominate the whole compile.
+        var value: UInt32 = 0, part: UInt32 = 0, digits = 0, parts = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, parts < 3, part <= 255 else { return nil }
+                value = value << 8 | part
+                (part, digits, parts) = (0, 0, parts + 1)
+            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+                // No leading zeros: "010" is octal to some tools and decimal to others.
+                guard digits < 3, !(digits == 1 && part == 0) else { return nil }
+                part = part * 10 + UInt32(byte - UInt8(ascii: "0"))
+                digits += 1
+            } else {
+                return nil
+            }
         }
-        return value
+        guard digits > 0, parts == 3, part <= 255 else { return nil }
+        return value << 8 | part
     }
 
     static func parseV6(_ text: Substring) -> UInt128? {
         // Split on "::" at most once; each side is a list of 16-bit groups, the last of which
         // may be a dotted IPv4 tail.
-        let halves = text.components(separatedBy: "::")
-        guard halves.count <= 2 else { return nil }
-        func groups(_ side: String) -> [UInt16]? {
+        // Split at the one "::" if there is one.
+        var halves = [text]
+        if let gap = text.indices.first(where: { text[$0...].hasPrefix("::") }) {
+            let rest = text[text.index(gap, offsetBy: 2)...]
+            guard !rest.indices.contains(where: { rest[$0...].hasPrefix("::") }) else { return nil }
+            halves = [text[..<gap], rest]
+        }
+        func groups(_ side: Substring) -> [UInt16]? {
             if side.isEmpty { return [] }
             var out: [UInt16] = []
             let parts = side.split(separator: ":", omittingEmptySubsequences: false)

@@ -33,12 +33,14 @@ public struct Prefix: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// "10.0.0.0/8", "2001:db8::/32", or a bare address meaning a host prefix.
     public static func parse(_ text: Substring) throws(PrefixError) -> Prefix {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let address = IPAddress(parts[0]) else { throw .malformed }
-        guard parts.count == 2 else { return Prefix(host: address) }
-        guard let length = Int(parts[1]), parts[1].allSatisfy(\.isASCIIDigit) else {
-            throw .malformed
+        guard let slash = text.utf8.firstIndex(of: UInt8(ascii: "/")) else {
+            guard let address = IPAddress(text) else { throw .malformed }
+            return Prefix(host: address)
         }
+        let lengthText = text[text.index(after: slash)...]
+        guard let address = IPAddress(text[..<slash]), !lengthText.isEmpty,
+              lengthText.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let length = Int(lengthText) else { throw .malformed }
         return try Prefix(network: address, length: length)
     }
 
