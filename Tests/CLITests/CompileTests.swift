@@ -8,7 +8,7 @@ import TestSupport
     /// Each run is a new process with its own hash seed: any dictionary or set order leaking
     /// into the output would show here.
     @Test func sameInputSameBytesAcrossProcesses() throws {
-        for backend in ["iptables", "nft"] {
+        for backend in ["iptables", "nft", "netlink"] {
             let runs = try (0..<3).map { _ in try run(meshcap, ["compile", "--config", profile, "--backend", backend]).stdout }
             #expect(Set(runs).count == 1)
             #expect(!runs[0].isEmpty)
@@ -46,6 +46,21 @@ import TestSupport
         let result = try run(meshcap, ["compile", "--config", vm, "--verbose"])
         #expect(result.status == 0)
         #expect(result.stderr.contains("ISTIO_NAMESPACE is accepted and ignored"))
+    }
+
+    @Test func applyDryRunPrintsTheBatchAndSendsNothing() throws {
+        let batch = try run(meshcap, ["compile", "--config", profile, "--backend", "netlink"])
+        let dryRun = try run(meshcap, ["apply", "--config", profile, "--dry-run"])
+        #expect(dryRun.status == 0, "\(dryRun.stderr)")
+        #expect(dryRun.stdout == batch.stdout)
+        #expect(batch.stdout.contains("add rule inet istio-proxy-nat istio-output # 17: ip6 daddr fd00:10:96::/112 counter jump istio-redirect"))
+        #expect(batch.stdout.contains("  [ payload load 14b @ network header + 24 => reg 1 ]"))
+    }
+
+    @Test func applyRefusesTheIptablesPathForNow() throws {
+        let result = try run(meshcap, ["apply", "--config", profile, "--backend", "iptables", "--dry-run"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("apply supports --backend nft for now"))
     }
 
     @Test func keysListsEveryIstioAndVMName() throws {
