@@ -49,7 +49,7 @@ import TestSupport
                   return Ruleset(layout: .inet, tables: ruleset.tables.map { table in
                       Table(kind: table.kind, chains: table.chains + [Chain(name: long, rules: [Rule(then: .return)])])
                   })
-              }, message: "xxxxxxxx: Numerical result out of range (ERANGE)"),
+              }, message: "add chain inet istio-proxy-nat xxxxxxxxxxxxxxxxxxxxxxxx... (300 bytes): Numerical result out of range (ERANGE)"),
     ]
 
     @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: faults)

@@ -1,4 +1,5 @@
 import CNftnl
+import MeshCapture
 
 /// `ct load KEY => reg` or `ct set KEY with reg`: connection state, mark and zone.
 public struct Conntrack: ExpressionKind {
@@ -31,6 +32,19 @@ public struct Conntrack: ExpressionKind {
             transfer = .store(from: expression.u32(Int(NFTNL_EXPR_CT_SREG)))
         } else {
             return nil
+        }
+    }
+}
+
+extension ConntrackState {
+    /// NF_CT_STATE_BIT: what `ct load state` yields for this state. Invalid is bit 0; a conntrack
+    /// info value i is bit i + 1.
+    var bit: UInt32 {
+        switch self {
+        case .invalid: 1
+        case .established: 1 << (IP_CT_ESTABLISHED.rawValue + 1)
+        case .related: 1 << (IP_CT_RELATED.rawValue + 1)
+        case .new: 1 << (IP_CT_NEW.rawValue + 1)
         }
     }
 }

@@ -87,6 +87,11 @@ extension NetlinkBatch.Operation {
         }
     }
 
+    /// A name as a sentence can carry it: one too long for the kernel is shown by its start and size.
+    static func readable(_ name: String) -> String {
+        name.utf8.count <= 64 ? name : "\(name.prefix(24))... (\(name.utf8.count) bytes)"
+    }
+
     static func hookNumber(_ hook: Hook) -> UInt32 {
         switch hook {
         case .prerouting: UInt32(NF_INET_PRE_ROUTING.rawValue)
@@ -103,7 +108,7 @@ extension NetlinkBatch.Operation {
         switch self {
         case .addTable(let kind): "add table inet \(NftNames.table(kind))"
         case .deleteTable(let kind): "delete table inet \(NftNames.table(kind))"
-        case .addChain(let kind, let name): "add chain inet \(NftNames.table(kind)) \(NftNames.chain(name))"
+        case .addChain(let kind, let name): "add chain inet \(NftNames.table(kind)) \(Self.readable(NftNames.chain(name)))"
         case .addSet(let kind, let set): "add anonymous set #\(set.id) to table \(NftNames.table(kind))"
         case .addElements(let kind, let set): "add elements \(set.ports.map(String.init).joined(separator: ", ")) to anonymous set #\(set.id) in table \(NftNames.table(kind))"
         case .addRule(let kind, let chain, let index, let rule, _):

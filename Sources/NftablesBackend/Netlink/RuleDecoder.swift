@@ -95,7 +95,7 @@ public enum RuleDecoder {
                 guard case .bitwise(let bitwise)? = reader.peek(1), case .cmp? = reader.peek(2) else { return nil }
                 reader.skip(3)
                 let bits = hostU32(bitwise.mask)
-                matches.append(.conntrackState(ConntrackState.allCases.filter { bits & stateBit($0) != 0 }))
+                matches.append(.conntrackState(ConntrackState.allCases.filter { bits & $0.bit != 0 }))
             case .ct(let ct) where ct.key == Conntrack.mark && ct.transfer == .load(into: Register.one):
                 guard case .cmp(let cmp)? = reader.peek(1) else { return target(&reader, matches) }
                 reader.skip(2)
@@ -169,14 +169,6 @@ public enum RuleDecoder {
     }
     private static func bigEndianPort(_ bytes: [UInt8]) -> Port? {
         bytes.count == 2 ? Port(bytes[0]) << 8 | Port(bytes[1]) : nil
-    }
-    private static func stateBit(_ state: ConntrackState) -> UInt32 {
-        switch state {
-        case .invalid: 1
-        case .established: 1 << (IP_CT_ESTABLISHED.rawValue + 1)
-        case .related: 1 << (IP_CT_RELATED.rawValue + 1)
-        case .new: 1 << (IP_CT_NEW.rawValue + 1)
-        }
     }
 
     /// The model's name for an nft chain name: a hook's base chain, or Istio's upper-case name.

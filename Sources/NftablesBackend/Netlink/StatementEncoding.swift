@@ -114,19 +114,9 @@ extension NftStatement {
         case .connmark(let value):
             return [.ct(Conntrack(Conntrack.mark, .load(into: r1))), .cmp(Cmp(r1, equal: true, Encoding.host(value)))]
         case .conntrackState(let states):
-            let bits = states.reduce(UInt32(0)) { $0 | stateBit($1) }
+            let bits = states.reduce(UInt32(0)) { $0 | $1.bit }
             return [.ct(Conntrack(Conntrack.state, .load(into: r1))), .bitwise(Bitwise(r1, mask: Encoding.host(bits))),
                     .cmp(Cmp(r1, equal: false, Encoding.host(UInt32(0))))]
-        }
-    }
-
-    /// NF_CT_STATE_BIT: invalid is bit 0; a conntrack info value i is bit i + 1.
-    private static func stateBit(_ state: ConntrackState) -> UInt32 {
-        switch state {
-        case .invalid: 1
-        case .established: 1 << (IP_CT_ESTABLISHED.rawValue + 1)
-        case .related: 1 << (IP_CT_RELATED.rawValue + 1)
-        case .new: 1 << (IP_CT_NEW.rawValue + 1)
         }
     }
 
