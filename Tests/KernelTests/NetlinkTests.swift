@@ -10,9 +10,10 @@ import TestSupport
 @Suite struct NetlinkTests {
     struct Input: Sendable {
         let label: String
-        let file: String
+        let file: String?
         /// The group database names resolve through (the corpus' fixed one for its cases).
         let groupFile: String?
+        var flags: [String] = []
     }
 
     static let inputs: [Input] = {
@@ -22,6 +23,10 @@ import TestSupport
         let cases = Kernel.corpus.appendingPathComponent("cases")
         inputs += ((try? FileManager.default.contentsOfDirectory(atPath: cases.path)) ?? []).filter { $0.hasSuffix(".env") }.sorted()
             .map { Input(label: $0, file: cases.appendingPathComponent($0).path, groupFile: Kernel.corpus.appendingPathComponent("canon.group").path) }
+        // Prefix lengths that take different encodings: /0, byte-aligned, unaligned, host.
+        inputs.append(Input(label: "(edge prefixes)", file: nil, groupFile: nil,
+                            flags: ["--ipv6", "-i", "0.0.0.0/0,::/0,10.0.0.0/8,10.96.0.0/12,fd00::/8,fd00:10:96::/113",
+                                    "-x", "192.168.0.1/32,2001:db8::1/128", "-o", "22,2222"]))
         return inputs
     }()
 
@@ -29,7 +34,7 @@ import TestSupport
 
     static func ruleset(_ input: Input) throws -> (Ruleset, NetlinkBatch, OwnerResolver) {
         let accounts = try input.groupFile.map { try AccountDatabase(groupPath: $0) } ?? AccountDatabase()
-        let config = try ConfigLoader.load(files: [input.file], flags: [], accounts: accounts).config
+        let config = try ConfigLoader.load(files: input.file.map { [$0] } ?? [], flags: input.flags, accounts: accounts).config
         let ruleset = CapturePlan(config).ruleset(for: .inet)
         let resolve: OwnerResolver = { accounts.id(of: $0, isGroup: $1) }
         return (ruleset, try NetlinkBatch.replacing(with: ruleset, resolve: resolve), resolve)

@@ -76,8 +76,9 @@ extension NftStatement {
             let offset: UInt32 = prefix.family == .ipv4 ? (isSource ? 12 : 16) : (isSource ? 8 : 24)
             var bytes = Encoding.bytes(prefix.address)
             var code = familyDependency(prefix.family, &context)
-            if prefix.length % 8 == 0 {
-                // nft loads only the whole bytes of the prefix and needs no mask.
+            if prefix.length % 8 == 0 && prefix.length > 0 {
+                // nft loads only the whole bytes of the prefix and needs no mask (but a /0 is a
+                // full-width load with an all-zero mask, not an empty load).
                 bytes = Array(bytes.prefix(prefix.length / 8))
                 code.append(.payload(Payload(Payload.networkHeader, offset: offset, length: UInt32(bytes.count), into: r1)))
             } else {
