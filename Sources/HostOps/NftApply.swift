@@ -48,6 +48,7 @@ public enum NftApply {
         let operation = batch.operation(sequence: echoedSequence)
         let what = operation?.description ?? (echoedSequence == batch.firstSequence ? "the transaction" : "message \(echoedSequence)")
         var sentence = "\(what): \(Errno.describe(code))"
+        if code == EPERM { sentence += " — programming rules needs CAP_NET_ADMIN: run meshcap apply as root" }
 
         // Without NLM_F_CAPPED the kernel echoes our whole message; with NLM_F_ACK_TLVS the
         // offset of the attribute it refused follows.

@@ -86,6 +86,29 @@ import TestSupport
         #expect(Self.inputs.count >= 8)
     }
 
+    /// The CLI's refusal path against a real kernel: without CAP_NET_ADMIN every batch is refused.
+    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"))
+    func theCLIExitsThreeAndChangesNothingWhenTheKernelRefuses() throws {
+        let ns = try Namespace("eperm")
+        // Copies an unprivileged user can read, wherever the checkout lives.
+        let work = try temporaryDirectory("eperm")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let binary = work.appendingPathComponent("meshcap").path, config = work.appendingPathComponent("vm.env").path
+        try FileManager.default.copyItem(atPath: meshcap, toPath: binary)
+        try FileManager.default.copyItem(atPath: packageRoot.appendingPathComponent("Rules/vm-mesh-expansion.env").path, toPath: config)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: work.path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: config)
+        #expect(try run("ip", ["netns", "exec", ns.name, binary, "apply", "--config", config]).status == 0)
+        let before = try ns.exec("nft", "-a", "list", "ruleset")
+
+        let result = try run("ip", ["netns", "exec", ns.name, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                    binary, "apply", "--config", config, "-b", "8080"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("Operation not permitted (EPERM) — programming rules needs CAP_NET_ADMIN"), "\(result.stderr)")
+        #expect(result.stderr.contains("nothing was changed"))
+        #expect(try ns.exec("nft", "-a", "list", "ruleset") == before)
+    }
+
     @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"))
     func theCLIAppliesIntoItsNamespace() throws {
         let ns = try Namespace("cli")
