@@ -7,9 +7,14 @@ struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Program the rules on this host (root): one atomic nf_tables transaction, no nft binary needed.",
         discussion: """
-            meshcap's three inet tables (istio-proxy-nat, -mangle, -raw) are created or replaced in one netlink batch:
-            packets see the old rules or the new ones, never a mix. Tables of other software are not touched. If the
-            kernel refuses any part, nothing changes and meshcap exits 3 naming the rule, the error and the expression.
+            meshcap's three inet tables (istio-proxy-nat, -mangle, -raw) are created or replaced in one netlink \
+            batch: packets see the old rules or the new ones, never a mix. Tables of other software are not \
+            touched. If the kernel refuses any part, nothing changes and meshcap exits 3 naming the rule, the \
+            error and the expression.
+
+            Examples:
+              meshcap apply --config /var/lib/istio/envoy/cluster.env
+              meshcap apply --config cluster.env --dry-run    # print the batch, send nothing
             """)
 
     @OptionGroup var config: ConfigOptions
