@@ -74,14 +74,6 @@ public struct Prefix: Sendable, Hashable, Comparable, CustomStringConvertible {
     private var hostBitsAddress: IPAddress { address(hostBits) }
     private var masked: Prefix { Prefix(unchecked: address(raw & mask), length: length) }
 
-    /// The first and last address covered, for interval sets and overlap checks.
-    public var first: IPAddress { address }
-    public var last: IPAddress { address(raw | (~mask & (UInt128.max >> (128 - address.width)))) }
-
-    public func overlaps(_ other: Prefix) -> Bool {
-        family == other.family && first <= other.last && other.first <= last
-    }
-
     public var description: String { "\(address)/\(length)" }
 
     public static func < (lhs: Prefix, rhs: Prefix) -> Bool {

@@ -18,21 +18,14 @@ public struct Conntrack: ExpressionKind {
 
     func encode(_ expression: NftnlExpr) {
         expression.set(Int(NFTNL_EXPR_CT_KEY), key)
-        switch transfer {
-        case .load(let register): expression.set(Int(NFTNL_EXPR_CT_DREG), register)
-        case .store(let register): expression.set(Int(NFTNL_EXPR_CT_SREG), register)
-        }
+        transfer.encode(expression, load: Int(NFTNL_EXPR_CT_DREG), store: Int(NFTNL_EXPR_CT_SREG))
     }
 
     init?(decoding expression: NftnlExpr) {
+        guard let transfer = Transfer(decoding: expression, load: Int(NFTNL_EXPR_CT_DREG), store: Int(NFTNL_EXPR_CT_SREG))
+        else { return nil }
         key = expression.u32(Int(NFTNL_EXPR_CT_KEY))
-        if expression.has(Int(NFTNL_EXPR_CT_DREG)) {
-            transfer = .load(into: expression.u32(Int(NFTNL_EXPR_CT_DREG)))
-        } else if expression.has(Int(NFTNL_EXPR_CT_SREG)) {
-            transfer = .store(from: expression.u32(Int(NFTNL_EXPR_CT_SREG)))
-        } else {
-            return nil
-        }
+        self.transfer = transfer
     }
 }
 

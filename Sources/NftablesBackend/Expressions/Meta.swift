@@ -22,20 +22,13 @@ public struct Meta: ExpressionKind {
 
     func encode(_ expression: NftnlExpr) {
         expression.set(Int(NFTNL_EXPR_META_KEY), key)
-        switch transfer {
-        case .load(let register): expression.set(Int(NFTNL_EXPR_META_DREG), register)
-        case .store(let register): expression.set(Int(NFTNL_EXPR_META_SREG), register)
-        }
+        transfer.encode(expression, load: Int(NFTNL_EXPR_META_DREG), store: Int(NFTNL_EXPR_META_SREG))
     }
 
     init?(decoding expression: NftnlExpr) {
+        guard let transfer = Transfer(decoding: expression, load: Int(NFTNL_EXPR_META_DREG), store: Int(NFTNL_EXPR_META_SREG))
+        else { return nil }
         key = expression.u32(Int(NFTNL_EXPR_META_KEY))
-        if expression.has(Int(NFTNL_EXPR_META_DREG)) {
-            transfer = .load(into: expression.u32(Int(NFTNL_EXPR_META_DREG)))
-        } else if expression.has(Int(NFTNL_EXPR_META_SREG)) {
-            transfer = .store(from: expression.u32(Int(NFTNL_EXPR_META_SREG)))
-        } else {
-            return nil
-        }
+        self.transfer = transfer
     }
 }

@@ -67,8 +67,25 @@ public enum NftExpression: Hashable, Sendable {
     }
 }
 
-/// Loads a value into a register, or sets a packet field from one.
+/// Loads a value into a register, or sets a packet field from one (`meta` and `ct` do both).
 public enum Transfer: Hashable, Sendable {
     case load(into: UInt32)
     case store(from: UInt32)
+
+    func encode(_ expression: NftnlExpr, load: Int, store: Int) {
+        switch self {
+        case .load(let register): expression.set(load, register)
+        case .store(let register): expression.set(store, register)
+        }
+    }
+
+    init?(decoding expression: NftnlExpr, load: Int, store: Int) {
+        if expression.has(load) {
+            self = .load(into: expression.u32(load))
+        } else if expression.has(store) {
+            self = .store(from: expression.u32(store))
+        } else {
+            return nil
+        }
+    }
 }
