@@ -2,20 +2,25 @@ import Foundation
 import TestSupport
 
 /// Two namespaces joined by a veth pair: a workload host (where meshcap's rules go) at
-/// 198.51.100.1 and a peer at 198.51.100.2. Both addresses are created here (TEST-NET-2).
+/// 198.51.100.1 / 2001:db8:5::1 and a peer at 198.51.100.2 / 2001:db8:5::2. All are created
+/// here, from the documentation ranges.
 final class TestNetwork {
     let workload: Namespace
     let peer: Namespace
     static let workloadAddress = "198.51.100.1"
     static let peerAddress = "198.51.100.2"
+    static let workloadAddress6 = "2001:db8:5::1"
+    static let peerAddress6 = "2001:db8:5::2"
     private var servers: [Process] = []
 
     init() throws {
         workload = try Namespace("w")
         peer = try Namespace("p")
         try workload.exec("ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", peer.name)
-        for (ns, address) in [(workload, Self.workloadAddress), (peer, Self.peerAddress)] {
+        for (ns, address, address6) in [(workload, Self.workloadAddress, Self.workloadAddress6), (peer, Self.peerAddress, Self.peerAddress6)] {
             try ns.exec("ip", "addr", "add", "\(address)/30", "dev", "veth0")
+            // nodad: usable at once, without waiting for duplicate address detection.
+            try ns.exec("ip", "addr", "add", "\(address6)/64", "dev", "veth0", "nodad")
             try ns.exec("ip", "link", "set", "veth0", "up")
         }
     }
@@ -30,23 +35,24 @@ final class TestNetwork {
 
     static let probe = packageRoot.appendingPathComponent("Tests/KernelTests/Fixtures/probe.py").path
 
-    /// Starts a probe server and waits until it listens.
-    func serve(in ns: Namespace, port: Int, name: String) throws {
+    /// Starts a probe server (TCP, or UDP) and waits until it listens.
+    func serve(in ns: Namespace, port: Int, name: String, udp: Bool = false) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", ns.name, "python3", Self.probe, "serve", String(port), name]
+        process.arguments = ["ip", "netns", "exec", ns.name, "python3", Self.probe, udp ? "serve-udp" : "serve", String(port), name]
         try process.run()
         servers.append(process)
         for _ in 0..<100 {
-            if try ns.exec("ss", "-Hltn", "sport = :\(port)").contains(":\(port)") { return }
+            if try ns.exec("ss", udp ? "-Hlun" : "-Hltn", "sport = :\(port)").contains(":\(port)") { return }
             usleep(20_000)
         }
         throw LoadFailure(description: "probe server \(name) did not listen on \(port) in \(ns.name)")
     }
 
-    /// What the server that accepted a connection said, or "failed: ...".
-    func connect(from ns: Namespace, to host: String, port: Int, uid: Int? = nil) throws -> String {
-        let result = try run("ip", ["netns", "exec", ns.name, "python3", Self.probe, "connect", host, String(port)] + (uid.map { [String($0)] } ?? []))
+    /// What the server that accepted a connection (or answered a datagram) said, or "failed: ...".
+    func connect(from ns: Namespace, to host: String, port: Int, uid: Int? = nil, udp: Bool = false) throws -> String {
+        let result = try run("ip", ["netns", "exec", ns.name, "python3", Self.probe, udp ? "query" : "connect", host, String(port)]
+                             + (uid.map { [String($0)] } ?? []))
         return result.status == 0 ? result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "failed: \(result.stderr.split(separator: "\n").last ?? "")"
     }
 }

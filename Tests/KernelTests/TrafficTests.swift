@@ -12,11 +12,15 @@ import TestSupport
 
     static let flags = ["-i", "198.51.100.2/32", "-b", "8080", "-o", "9090"]
 
-    func load(_ backend: Backend, into network: TestNetwork) throws {
-        let plan = CapturePlan(try ConfigLoader.load(files: [], flags: Self.flags, accounts: AccountDatabase(users: [:], groups: [:])).config)
+    /// Compiles `flags` and loads the result into the workload namespace with each backend's loader.
+    func load(_ backend: Backend, _ flags: [String] = Self.flags, into network: TestNetwork) throws {
+        let plan = CapturePlan(try ConfigLoader.load(files: [], flags: flags, accounts: AccountDatabase(users: [:], groups: [:])).config)
         switch backend {
         case .iptables:
-            try network.workload.exec("iptables-nft-restore", "--noflush", input: IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))
+            for family in plan.config.families.sorted() {
+                try network.workload.exec(family == .ipv4 ? "iptables-nft-restore" : "ip6tables-nft-restore", "--noflush",
+                                          input: IptablesRenderer.render(plan.ruleset(for: .xtables(family))))
+            }
         case .nft:
             try network.workload.exec("nft", "-f", "-", input: NftRenderer.render(plan.ruleset(for: .inet)))
         }
@@ -63,5 +67,41 @@ import TestSupport
         // nat chains see the first packet of each connection: one capture each way.
         #expect(try packets(backend, chain: .istioRedirect, in: network) == 1)
         #expect(try packets(backend, chain: .istioInRedirect, in: network) == 1)
+    }
+
+    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: Backend.allCases)
+    func ipv6IsCapturedWhenEnabled(_ backend: Backend) throws {
+        let network = try TestNetwork()
+        let (workload, peer) = (network.workload, network.peer)
+        try network.serve(in: workload, port: 15001, name: "proxy-outbound")
+        try network.serve(in: workload, port: 15006, name: "proxy-inbound")
+        try network.serve(in: peer, port: 8080, name: "peer")
+        try load(backend, ["--ipv6", "-i", "\(TestNetwork.peerAddress6)/128", "-b", "8080"], into: network)
+
+        #expect(try network.connect(from: workload, to: TestNetwork.peerAddress6, port: 8080) == "proxy-outbound [\(TestNetwork.peerAddress6)]:8080")
+        #expect(try network.connect(from: peer, to: TestNetwork.workloadAddress6, port: 8080) == "proxy-inbound [\(TestNetwork.workloadAddress6)]:8080")
+        #expect(try network.connect(from: workload, to: TestNetwork.peerAddress6, port: 8080, uid: 1337) == "peer [\(TestNetwork.peerAddress6)]:8080")
+        // Only the IPv6 range was included: IPv4 to the same peer goes straight out.
+        #expect(try network.connect(from: workload, to: TestNetwork.peerAddress, port: 8080) == "peer \(TestNetwork.peerAddress):8080")
+    }
+
+    /// DNS to a listed resolver goes to the agent on 15053, over UDP and TCP; the agent's own
+    /// upstream query (UID 1337) reaches the resolver. The conntrack-zone rules keep the two apart.
+    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: Backend.allCases)
+    func dnsGoesToTheAgent(_ backend: Backend) throws {
+        let network = try TestNetwork()
+        let (workload, peer) = (network.workload, network.peer)
+        let resolver = TestNetwork.peerAddress
+        try network.serve(in: workload, port: 15053, name: "agent", udp: true)
+        try network.serve(in: workload, port: 15053, name: "agent")
+        try network.serve(in: peer, port: 53, name: "resolver", udp: true)
+        try load(backend, ["--redirect-dns", "--dns-servers-v4", resolver], into: network)
+
+        #expect(try network.connect(from: workload, to: resolver, port: 53, udp: true) == "agent")
+        #expect(try network.connect(from: workload, to: resolver, port: 53) == "agent \(resolver):53")
+        #expect(try network.connect(from: workload, to: resolver, port: 53, uid: 1337, udp: true) == "resolver")
+        // The app's query and the agent's upstream query sit in different conntrack zones.
+        let zones = try workload.exec("cat", "/proc/net/nf_conntrack")
+        #expect(zones.contains("zone=1") && zones.contains("zone=2"), "\(zones)")
     }
 }

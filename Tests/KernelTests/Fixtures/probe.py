@@ -6,51 +6,101 @@
                                else the address the client dialled) and close it
   probe.py connect HOST PORT [UID]
                                connect (as UID if given), print the answer; exit 1 on failure
+  probe.py serve-udp PORT NAME answer each datagram with "NAME"
+  probe.py query HOST PORT [UID]
+                               send one datagram (as UID if given), print the answer
+HOST may be IPv4 or IPv6; servers listen on both families.
 Every connect gives up after 3 seconds, so a broken rule fails a test instead of hanging it,
 and a server exits by itself after 120 seconds even if nobody stops it.
 """
 import encodings.idna  # noqa: F401 -- loaded before setuid(), which may lose access to the library
 import os
+import select
 import signal
 import socket
 import struct
 import sys
 
-SO_ORIGINAL_DST = 80
+SO_ORIGINAL_DST = 80  # also IP6T_SO_ORIGINAL_DST, on SOL_IPV6
 
 
 def original_destination(conn):
+    """Where the client was going: SO_ORIGINAL_DST after a REDIRECT, else the local address."""
+    family = conn.family
+    host, port = conn.getsockname()[:2]
     try:
-        raw = conn.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
-        port, address = struct.unpack("!2xH4s8x", raw)
-        return f"{socket.inet_ntoa(address)}:{port}"
+        if family == socket.AF_INET:
+            raw = conn.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
+            port, address = struct.unpack("!2xH4s8x", raw)
+            return f"{socket.inet_ntoa(address)}:{port}"
+        raw = conn.getsockopt(socket.IPPROTO_IPV6, SO_ORIGINAL_DST, 28)
+        port, address = struct.unpack("!2xH4x16s4x", raw)
+        return f"[{socket.inet_ntop(socket.AF_INET6, address)}]:{port}"
     except OSError:
-        host, port = conn.getsockname()[:2]
-        return f"{host}:{port}"
+        return f"{host}:{port}" if family == socket.AF_INET else f"[{host}]:{port}"
 
 
-def serve(port, name):
+def listeners(kind, port):
+    """One socket per family, so each reports its own family's original destination."""
+    sockets = []
+    for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        sock = socket.socket(family, kind)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((address, port))
+        if kind == socket.SOCK_STREAM:
+            sock.listen(16)
+        sockets.append(sock)
+    return sockets
+
+
+def unblock_and_bound_lifetime():
     # The test runner may spawn us with signals blocked; unblock them so we can be stopped.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGALRM])
     signal.alarm(120)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("0.0.0.0", port))
-    listener.listen(16)
+
+
+def serve(port, name):
+    unblock_and_bound_lifetime()
+    sockets = listeners(socket.SOCK_STREAM, port)
     while True:
-        conn, _ = listener.accept()
-        with conn:
-            conn.sendall(f"{name} {original_destination(conn)}\n".encode())
+        for ready in select.select(sockets, [], [])[0]:
+            conn, _ = ready.accept()
+            with conn:
+                conn.sendall(f"{name} {original_destination(conn)}\n".encode())
 
 
-def connect(host, port, uid=None):
-    # Drop privileges before socket(): the kernel records the socket's owner when it is made,
-    # and that owner is what the proxy-UID rules match.
+def serve_udp(port, name):
+    unblock_and_bound_lifetime()
+    sockets = listeners(socket.SOCK_DGRAM, port)
+    while True:
+        for ready in select.select(sockets, [], [])[0]:
+            _, peer = ready.recvfrom(512)
+            ready.sendto(name.encode(), peer)
+
+
+def become(uid):
+    # Before socket(): the kernel records the socket's owner when it is made, and that owner is
+    # what the proxy-UID rules match.
     if uid is not None:
         os.setgid(uid)
         os.setuid(uid)
+
+
+def connect(host, port, uid=None):
+    become(uid)
     with socket.create_connection((host, port), timeout=3) as conn:
         print(conn.recv(256).decode().strip())
+
+
+def query(host, port, uid=None):
+    become(uid)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        sock.sendto(b"query", (host, port))
+        print(sock.recvfrom(512)[0].decode())
 
 
 if __name__ == "__main__":
@@ -58,5 +108,9 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "connect":
         connect(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
+    elif sys.argv[1] == "serve-udp":
+        serve_udp(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "query":
+        query(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
     else:
         sys.exit(__doc__)
