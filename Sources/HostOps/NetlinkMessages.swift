@@ -4,6 +4,12 @@ import Glibc
 /// Walking netlink messages and attributes in received bytes. (libmnl's walking macros do not
 /// import into Swift; these are the same steps on a byte array.)
 struct NetlinkMessage {
+    /// The errno of an NLMSG_ERROR (0 for an ACK); nil for other messages or a truncated one.
+    var errorCode: Int32? {
+        guard type == UInt16(NLMSG_ERROR), bytes.count >= Self.headerLength + 4 else { return nil }
+        return -bytes.i32(at: bytes.startIndex + Self.headerLength)
+    }
+
     let type: UInt16
     let flags: UInt16
     let sequence: UInt32

@@ -30,9 +30,8 @@ public enum NftApply {
         var refusals: [String] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024 + 4096)
         while let count = try socket.receive(into: &buffer, wait: false) {
-            for message in NetlinkMessage.split(buffer[0..<count]) where message.type == UInt16(NLMSG_ERROR) {
-                let code = -message.bytes.i32(at: message.bytes.startIndex + NetlinkMessage.headerLength)
-                if code != 0 { refusals.append(describe(message, errno: code, in: encoded)) }
+            for message in NetlinkMessage.split(buffer[0..<count]) {
+                if let code = message.errorCode, code != 0 { refusals.append(describe(message, errno: code, in: encoded)) }
             }
         }
         if let first = refusals.first {
@@ -44,6 +43,7 @@ public enum NftApply {
     static func describe(_ error: NetlinkMessage, errno code: Int32, in batch: EncodedBatch) -> String {
         let bytes = error.bytes
         let echoStart = bytes.startIndex + NetlinkMessage.headerLength + 4
+        guard echoStart + NetlinkMessage.headerLength <= bytes.endIndex else { return Errno.describe(code) }
         let echoedSequence = bytes.u32(at: echoStart + 8)
         let operation = batch.operation(sequence: echoedSequence)
         let what = operation?.description ?? (echoedSequence == batch.firstSequence ? "the transaction" : "message \(echoedSequence)")
@@ -54,9 +54,11 @@ public enum NftApply {
         // offset of the attribute it refused follows.
         let capped = error.flags & UInt16(NLM_F_CAPPED) != 0
         let echoLength = capped ? NetlinkMessage.headerLength : Int(bytes.u32(at: echoStart))
-        guard error.flags & UInt16(NLM_F_ACK_TLVS) != 0, echoStart + echoLength <= bytes.endIndex else { return sentence }
+        guard error.flags & UInt16(NLM_F_ACK_TLVS) != 0, echoLength >= NetlinkMessage.headerLength + 4,
+              echoStart + echoLength <= bytes.endIndex else { return sentence }
         let tlvs = NetlinkAttribute.walk(bytes[(echoStart + ((echoLength + 3) & ~3))...])
         guard let offsetAttribute = tlvs.first(where: { $0.type == UInt16(NLMSGERR_ATTR_OFFS.rawValue) }), !capped else { return sentence }
+        guard offsetAttribute.payload.count >= 4 else { return sentence }
         let offset = Int(offsetAttribute.payload.u32(at: offsetAttribute.payload.startIndex))
         let echoed = bytes[echoStart..<(echoStart + echoLength)]
         if case .addRule = operation, let place = locateInRule(offset: echoStart + offset, in: echoed) { sentence += " at \(place)" }

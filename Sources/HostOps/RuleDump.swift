@@ -76,7 +76,7 @@ public enum RuleDump {
                 case NLMSG_DONE:
                     return interrupted ? nil : messages
                 case NLMSG_ERROR:
-                    let code = -message.bytes.i32(at: message.bytes.startIndex + NetlinkMessage.headerLength)
+                    let code = message.errorCode ?? EPROTO
                     if code == EINTR { return nil }
                     if code != 0 { throw HostError("the kernel refused a dump", errno: code) }
                 default:

@@ -41,3 +41,44 @@ import Testing
         #expect(text.contains("  [ cmp eq reg 1 0x00002711 ]"))
     }
 }
+
+/// Bytecode read back from the kernel may not be meshcap's (a hand-edited rule in its tables):
+/// decoding it gives nil, never a crash.
+@Suite struct RuleDecoderTests {
+    let r1 = Register.one
+
+    @Test func meshcapsOwnRulesRoundTrip() throws {
+        let rules = [
+            Rule(.l4proto(.tcp), .destination(try Prefix.parse("10.96.0.0/12"), negated: true), .destinationPort(.tcp, [53, 15008], negated: true),
+                 .socketUser(.id(1337)), then: .jump(.istioInRedirect)),
+            Rule(.inInterface("lo"), .l4proto(.tcp), .mark(1338, negated: true), then: .return),
+            Rule(.l4proto(.tcp), .destination(try Prefix.parse("::1"), negated: true), then: .tproxy(toPort: 15006, mark: 1337)),
+            Rule(.destinationPort(.udp, [53]), .socketGroup(.id(7)), then: .conntrackZone(1)),
+            Rule(.l4proto(.tcp), .conntrackState([.established, .related]), then: .jump(.istioDivert)),
+            Rule(.l4proto(.tcp), .connmark(1337), then: .restoreMarkFromConnection),
+            Rule(.l4proto(.tcp), .mark(1337), then: .saveMarkToConnection),
+        ]
+        for rule in rules {
+            let ruleset = Ruleset(layout: .inet, tables: [Table(kind: .mangle, chains: [Chain(name: .prerouting, rules: [rule])])])
+            let batch = try NetlinkBatch.replacing(with: ruleset) { _, _ in nil }
+            guard case .addRule(_, _, _, _, let expressions)? = batch.operations.last else { Issue.record("no rule"); continue }
+            #expect(RuleDecoder.decode(expressions, sets: ["__set%d": [53, 15008]]) == RuleDecoder.canonical(rule) { _, _ in nil })
+        }
+    }
+
+    @Test func foreignBytecodeDecodesToNil() {
+        let odd: [[NftExpression]] = [
+            [],
+            [.counter(Counter())],
+            [.meta(Meta(Meta.transportProtocol, .load(into: r1)))],
+            [.payload(Payload(Payload.transportHeader, offset: 2, length: 2, into: r1)), .cmp(Cmp(r1, equal: true, [1]))],
+            [.payload(Payload(Payload.networkHeader, offset: 16, length: 4, into: r1)), .cmp(Cmp(r1, equal: true, [10, 0, 0, 0]))],
+            [.meta(Meta(Meta.networkProtocol, .load(into: r1))), .cmp(Cmp(r1, equal: true, [2])),
+             .payload(Payload(Payload.networkHeader, offset: 16, length: 9, into: r1)), .cmp(Cmp(r1, equal: true, [1]))],
+            [.immediate(Immediate(r1, .data([1]))), .redirect(Redirect(portRegister: r1))],
+            [.immediate(Immediate(Register.verdict, .verdict(12345, chain: nil)))],
+            [.lookup(Lookup(r1, set: "__set9", setID: nil, inverted: false))],
+        ]
+        for expressions in odd { #expect(RuleDecoder.decode(expressions, sets: [:]) == nil, "\(expressions)") }
+    }
+}

@@ -80,7 +80,8 @@ public enum RuleDecoder {
                 let ports: [Port], negated: Bool
                 switch reader.peek {
                 case .cmp(let cmp)?:
-                    ports = [Port(cmp.data[0]) << 8 | Port(cmp.data[1])]
+                    guard let port = bigEndianPort(cmp.data) else { return nil }
+                    ports = [port]
                     negated = !cmp.equal
                 case .lookup(let lookup)?:
                     guard let listed = sets[lookup.set] else { return nil }
