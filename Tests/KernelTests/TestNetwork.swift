@@ -35,11 +35,19 @@ final class TestNetwork {
 
     static let probe = packageRoot.appendingPathComponent("Tests/KernelTests/Fixtures/probe.py").path
 
-    /// Starts a probe server (TCP, or UDP) and waits until it listens.
-    func serve(in ns: Namespace, port: Int, name: String, udp: Bool = false) throws {
+    enum Server: String {
+        case tcp = "serve"
+        case udp = "serve-udp"
+        /// TCP on IP_TRANSPARENT sockets, where TPROXY delivers.
+        case transparent = "serve-transparent"
+    }
+
+    /// Starts a probe server and waits until it listens.
+    func serve(in ns: Namespace, port: Int, name: String, _ kind: Server = .tcp) throws {
+        let udp = kind == .udp
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", ns.name, "python3", Self.probe, udp ? "serve-udp" : "serve", String(port), name]
+        process.arguments = ["ip", "netns", "exec", ns.name, "python3", Self.probe, kind.rawValue, String(port), name]
         try process.run()
         servers.append(process)
         for _ in 0..<100 {

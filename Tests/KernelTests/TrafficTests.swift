@@ -92,9 +92,9 @@ import TestSupport
         let network = try TestNetwork()
         let (workload, peer) = (network.workload, network.peer)
         let resolver = TestNetwork.peerAddress
-        try network.serve(in: workload, port: 15053, name: "agent", udp: true)
+        try network.serve(in: workload, port: 15053, name: "agent", .udp)
         try network.serve(in: workload, port: 15053, name: "agent")
-        try network.serve(in: peer, port: 53, name: "resolver", udp: true)
+        try network.serve(in: peer, port: 53, name: "resolver", .udp)
         try load(backend, ["--redirect-dns", "--dns-servers-v4", resolver], into: network)
 
         #expect(try network.connect(from: workload, to: resolver, port: 53, udp: true) == "agent")
@@ -103,5 +103,22 @@ import TestSupport
         // The app's query and the agent's upstream query sit in different conntrack zones.
         let zones = try workload.exec("cat", "/proc/net/nf_conntrack")
         #expect(zones.contains("zone=1") && zones.contains("zone=2"), "\(zones)")
+    }
+
+    /// TPROXY hands inbound connections to Envoy unchanged (the app keeps the client's address),
+    /// given the policy route for the mark that Istio sets up beside the rules.
+    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: Backend.allCases)
+    func tproxyDeliversInboundUnchanged(_ backend: Backend) throws {
+        let network = try TestNetwork()
+        let (workload, peer) = (network.workload, network.peer)
+        try workload.exec("ip", "rule", "add", "fwmark", "1337", "lookup", "133")
+        try workload.exec("ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "133")
+        try network.serve(in: workload, port: 15006, name: "proxy-inbound", .transparent)
+        try network.serve(in: workload, port: 2222, name: "app")
+        try load(backend, ["-m", "TPROXY", "-b", "8080"], into: network)
+
+        let workloadAddress = TestNetwork.workloadAddress
+        #expect(try network.connect(from: peer, to: workloadAddress, port: 8080) == "proxy-inbound \(workloadAddress):8080")
+        #expect(try network.connect(from: peer, to: workloadAddress, port: 2222) == "app \(workloadAddress):2222")
     }
 }

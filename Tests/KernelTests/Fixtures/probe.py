@@ -7,6 +7,9 @@
   probe.py connect HOST PORT [UID]
                                connect (as UID if given), print the answer; exit 1 on failure
   probe.py serve-udp PORT NAME answer each datagram with "NAME"
+  probe.py serve-transparent PORT NAME
+                               like serve, on IP_TRANSPARENT sockets (what TPROXY delivers to);
+                               the destination is then the socket's own local address
   probe.py query HOST PORT [UID]
                                send one datagram (as UID if given), print the answer
 HOST may be IPv4 or IPv6; servers listen on both families.
@@ -40,7 +43,10 @@ def original_destination(conn):
         return f"{host}:{port}" if family == socket.AF_INET else f"[{host}]:{port}"
 
 
-def listeners(kind, port):
+IP_TRANSPARENT, IPV6_TRANSPARENT = 19, 75
+
+
+def listeners(kind, port, transparent=False):
     """One socket per family, so each reports its own family's original destination."""
     sockets = []
     for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
@@ -48,6 +54,11 @@ def listeners(kind, port):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if transparent:
+            if family == socket.AF_INET:
+                sock.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_TRANSPARENT, 1)
         sock.bind((address, port))
         if kind == socket.SOCK_STREAM:
             sock.listen(16)
@@ -61,9 +72,9 @@ def unblock_and_bound_lifetime():
     signal.alarm(120)
 
 
-def serve(port, name):
+def serve(port, name, transparent=False):
     unblock_and_bound_lifetime()
-    sockets = listeners(socket.SOCK_STREAM, port)
+    sockets = listeners(socket.SOCK_STREAM, port, transparent)
     while True:
         for ready in select.select(sockets, [], [])[0]:
             conn, _ = ready.accept()
@@ -108,6 +119,8 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "connect":
         connect(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
+    elif sys.argv[1] == "serve-transparent":
+        serve(int(sys.argv[2]), sys.argv[3], transparent=True)
     elif sys.argv[1] == "serve-udp":
         serve_udp(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "query":
