@@ -47,7 +47,6 @@ public enum ConfigLoader {
             if winners[key.name] == nil { order.append(key.name) }
             winners[key.name] = setting
         }
-        let accountsUsed = accounts
         for name in order {
             guard let setting = winners[name], let key = key(named: name) else { continue }
             guard let apply = key.apply else {
@@ -55,7 +54,7 @@ public enum ConfigLoader {
                 continue
             }
             do {
-                try apply(&config, setting.value, accountsUsed)
+                try apply(&config, setting.value, accounts)
             } catch {
                 errors.append(.value(setting, error))
             }
