@@ -19,13 +19,22 @@ public struct DumpedRule: Sendable {
 
 /// Reads rules back over netlink (NFT_MSG_GETRULE, NFT_MSG_GETSETELEM dumps), without `nft`.
 public enum RuleDump {
-    /// How often a dump is retried when the ruleset changes under it (NLM_F_DUMP_INTR).
-    static let attempts = 5
+    /// How often a dump is tried when the ruleset keeps changing under it (NLM_F_DUMP_INTR).
+    static let attempts = 20
+
+    /// One consistent reading of the rules.
+    public struct Snapshot: Sendable {
+        public let rules: [DumpedRule]
+        /// Dumps thrown away because the ruleset changed while they ran.
+        public let interruptions: Int
+    }
 
     /// Every rule of the given inet tables, in chain order.
-    public static func rules(tables: Set<String>) throws -> [DumpedRule] {
+    public static func rules(tables: Set<String>) throws -> [DumpedRule] { try snapshot(tables: tables).rules }
+
+    public static func snapshot(tables: Set<String>) throws -> Snapshot {
         let socket = try NetlinkSocket()
-        for _ in 0..<attempts {
+        for attempt in 0..<attempts {
             guard let raw = try dump(socket, type: NFT_MSG_GETRULE) else { continue }
             let parsed = raw.compactMap { message -> (NftnlRule, [NftExpression])? in
                 guard let rule = withMessage(message, { NftnlRule(parsing: $0) }) ?? nil, tables.contains(rule.table) else { return nil }
@@ -33,18 +42,21 @@ public enum RuleDump {
             }
             // The anonymous sets the rules look up, by table, for their ports.
             var setPorts: [String: RuleDecoder.SetPorts] = [:]
+            var setsVanished = false
             for (rule, expressions) in parsed {
                 for case .lookup(let lookup) in expressions where setPorts[rule.table]?[lookup.set] == nil {
-                    guard let ports = try setElements(socket, table: rule.table, set: lookup.set) else { continue }
+                    guard let ports = try setElements(socket, table: rule.table, set: lookup.set) else { setsVanished = true; continue }
                     setPorts[rule.table, default: [:]][lookup.set] = ports
                 }
             }
-            return parsed.map { rule, expressions in
+            if setsVanished { continue }
+            let rules = parsed.map { rule, expressions in
                 let counter = expressions.lazy.compactMap { if case .counter(let c) = $0 { c } else { nil } }.first
                 return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: expressions,
                                   rule: RuleDecoder.decode(expressions, sets: setPorts[rule.table] ?? [:]),
                                   packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0)
             }
+            return Snapshot(rules: rules, interruptions: attempt)
         }
         throw HostError("the ruleset kept changing while it was read (\(attempts) attempts)")
     }

@@ -12,6 +12,9 @@
                                the destination is then the socket's own local address
   probe.py query HOST PORT [UID]
                                send one datagram (as UID if given), print the answer
+  probe.py churn TABLE CHAIN SECONDS
+                               insert a rule at the head of inet TABLE CHAIN and delete it again,
+                               over and over, for at most SECONDS
 HOST may be IPv4 or IPv6; servers listen on both families.
 Every connect gives up after 3 seconds, so a broken rule fails a test instead of hanging it,
 and a server exits by itself after 120 seconds even if nobody stops it.
@@ -22,7 +25,9 @@ import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
+import time
 
 SO_ORIGINAL_DST = 80  # also IP6T_SO_ORIGINAL_DST, on SOL_IPV6
 
@@ -114,6 +119,16 @@ def query(host, port, uid=None):
         print(sock.recvfrom(512)[0].decode())
 
 
+def churn(table, chain, seconds):
+    unblock_and_bound_lifetime()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        added = subprocess.run(["nft", "--echo", "--handle", "insert", "rule", "inet", table, chain, "counter"],
+                               capture_output=True, text=True, check=True).stdout
+        handle = added.rsplit("# handle ", 1)[1].split()[0]
+        subprocess.run(["nft", "delete", "rule", "inet", table, chain, "handle", handle], check=True)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "serve":
         serve(int(sys.argv[2]), sys.argv[3])
@@ -121,6 +136,8 @@ if __name__ == "__main__":
         connect(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
     elif sys.argv[1] == "serve-transparent":
         serve(int(sys.argv[2]), sys.argv[3], transparent=True)
+    elif sys.argv[1] == "churn":
+        churn(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     elif sys.argv[1] == "serve-udp":
         serve_udp(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "query":
