@@ -10,7 +10,21 @@ private let cloneNewNet: Int32 = 0x4000_0000
 final class Namespace {
     let name: String
 
+    /// Namespaces are named mc<test process id>-<random>-<role>. A run that was killed (a
+    /// timeout, SIGPIPE) cannot delete its own, so each run first deletes those whose test
+    /// process is gone. Nothing else matches the pattern, and no other namespace is touched.
+    private static let staleRemoved: Void = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/var/run/netns")) ?? []
+        for name in names where name.hasPrefix("mc") {
+            let parts = name.dropFirst(2).split(separator: "-")
+            guard parts.count == 3, let pid = Int32(parts[0]), UInt16(parts[1]) != nil, pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            _ = try? run("ip", ["netns", "del", name])
+        }
+    }()
+
     init(_ role: String) throws {
+        Self.staleRemoved
         name = "mc\(getpid())-\(UInt16.random(in: 0...UInt16.max))-\(role)"
         let result = try run("ip", ["netns", "add", name])
         guard result.status == 0 else { throw LoadFailure(description: "ip netns add \(name): \(result.stderr)") }
