@@ -16,12 +16,7 @@ extension AccountDatabase {
     var resolver: OwnerResolver { { [self] name, isGroup in id(of: name, isGroup: isGroup) } }
 }
 
-enum FamilyOption: String, ExpressibleByArgument, CaseIterable {
-    case ipv4
-    case ipv6
-
-    var family: Family { self == .ipv4 ? .ipv4 : .ipv6 }
-}
+extension Family: ExpressibleByArgument {}
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +35,7 @@ struct Compile: ParsableCommand {
     var backend: Backend = .iptables
 
     @Option(help: "With --backend iptables: the family to print.")
-    var family: FamilyOption = .ipv4
+    var family: Family = .ipv4
 
     @Option(help: ArgumentHelp("Write rules.v4, rules.v6 (when IPv6 is on) and rules.nft here instead of printing.", valueName: "dir"))
     var outputDir: String?
@@ -48,7 +43,7 @@ struct Compile: ParsableCommand {
     func run() throws {
         let (loaded, accounts) = try config.load()
         let plan = CapturePlan(loaded)
-        guard backend != .iptables || plan.config.families.contains(family.family) else {
+        guard backend != .iptables || plan.config.families.contains(family) else {
             throw ValidationError("--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
         }
         if let outputDir {
@@ -60,7 +55,7 @@ struct Compile: ParsableCommand {
         }
         switch backend {
         case .iptables:
-            print(IptablesRenderer.render(plan.ruleset(for: .xtables(family.family))), terminator: "")
+            print(IptablesRenderer.render(plan.ruleset(for: .xtables(family))), terminator: "")
         case .nft:
             print(NftRenderer.render(plan.ruleset(for: .inet)), terminator: "")
         case .netlink:

@@ -36,8 +36,10 @@ import TestSupport
             }
         case .nft:
             let list = try network.workload.exec("nft", "list", "chain", "inet", NftNames.table(.nat), NftNames.chain(chain))
-            return list.split(separator: " ").enumerated().reduce(0) { total, item in
-                item.element == "packets" ? total + (Int(list.split(separator: " ")[item.offset + 1]) ?? 0) : total
+            // "... counter packets N bytes M ...": sum the word after each "packets".
+            let words = list.split(whereSeparator: \.isWhitespace)
+            return zip(words, words.dropFirst()).reduce(0) { total, pair in
+                pair.0 == "packets" ? total + (Int(pair.1) ?? 0) : total
             }
         }
     }
