@@ -23,10 +23,12 @@ let package = Package(
         .target(name: "NftablesBackend", dependencies: ["MeshCapture", "CNftnl"]),
         // The only place with side effects on a host: sending batches, reading rules back.
         .target(name: "HostOps", dependencies: ["MeshCapture", "NftablesBackend", "CNftnl", "CMnl"]),
+        // Stamps the commit into `meshcap --version`.
+        .plugin(name: "BuildInfo", capability: .buildTool()),
         .executableTarget(name: "meshcap", dependencies: [
             "MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], plugins: ["BuildInfo"]),
         // Paths, processes and diffs shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture"]),

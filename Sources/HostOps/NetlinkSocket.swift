@@ -1,31 +1,7 @@
 import CMnl
 import Glibc
+import MeshCapture
 import NftablesBackend
-
-/// A failure on the host, with the errno and what was being done.
-public struct HostError: Error, CustomStringConvertible {
-    public let description: String
-
-    public init(_ what: String, errno code: Int32) {
-        description = "\(what): \(Errno.describe(code))"
-    }
-
-    public init(_ description: String) { self.description = description }
-}
-
-enum Errno {
-    static let names: [Int32: String] = [
-        EPERM: "EPERM", ENOENT: "ENOENT", EINTR: "EINTR", ENOMEM: "ENOMEM", EBUSY: "EBUSY", EEXIST: "EEXIST",
-        EINVAL: "EINVAL", ENOSPC: "ENOSPC", ERANGE: "ERANGE", ENAMETOOLONG: "ENAMETOOLONG", ENOBUFS: "ENOBUFS",
-        EOPNOTSUPP: "EOPNOTSUPP", EMSGSIZE: "EMSGSIZE", EAFNOSUPPORT: "EAFNOSUPPORT", EPROTONOSUPPORT: "EPROTONOSUPPORT",
-        ELOOP: "ELOOP", EMLINK: "EMLINK", ENOTDIR: "ENOTDIR", E2BIG: "E2BIG", ENFILE: "ENFILE", EACCES: "EACCES",
-    ]
-
-    /// "No such file or directory (ENOENT)".
-    static func describe(_ code: Int32) -> String {
-        "\(String(cString: strerror(code)))\(names[code].map { " (\($0))" } ?? " (errno \(code))")"
-    }
-}
 
 /// A NETLINK_NETFILTER socket, owned: opened, bound and closed exactly once.
 final class NetlinkSocket {

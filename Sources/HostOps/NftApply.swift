@@ -6,7 +6,7 @@ import NftablesBackend
 
 /// The kernel refused a batch. Nothing of it was committed: nf_tables applies a batch whole or
 /// not at all, so the ruleset in force is the one from before.
-public struct BatchRefused: Error, CustomStringConvertible {
+public struct BatchRefused: Failure, CustomStringConvertible {
     /// The first refusal is the cause; later ones are usually its consequences.
     public let cause: String
     public let laterRefusals: Int
@@ -15,6 +15,9 @@ public struct BatchRefused: Error, CustomStringConvertible {
         cause + (laterRefusals > 0 ? " (and \(laterRefusals) later message\(laterRefusals == 1 ? "" : "s") refused after it)" : "")
             + "; nothing was changed"
     }
+
+    public var exitStatus: ExitStatus { .hostError }
+    public var lines: [String] { [description] }
 }
 
 /// Sends a batch as one transaction: one sendmsg(2), no per-message ACKs (an ACK does not mean

@@ -2,36 +2,19 @@
 import Glibc
 #endif
 
-/// Whole-file reads and writes on the C library. meshcap links no Foundation: in a statically
+/// Whole-file writes on the C library (reads: `InputFile`). meshcap links no Foundation: in a statically
 /// linked binary its conformance records make every first protocol lookup (ArgumentParser does
 /// hundreds at start-up) scan megabytes, which cost more than the work itself.
 public enum TextFile {
-    /// The file's text, or nil if it cannot be read or is not UTF-8.
-    public static func read(_ path: String) -> String? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { return nil }
-            if count == 0 { break }
-            bytes += chunk[0..<count]
-        }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    /// Writes `text` beside `path` and renames it into place: readers see the old file or the
-    /// new one, never half of one. Returns the errno of the step that failed.
-    public static func replace(_ path: String, with text: String) -> (step: String, errno: Int32)? {
+    /// Writes `text` to a new file beside `path` (same directory, so a rename can put it in
+    /// place), flushed to disk; returns its name.
+    public static func writeBeside(_ path: String, _ text: String) throws(HostError) -> String {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         let temporary = "\(directory).\(name).meshcap-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { return ("create \(temporary)", errno) }
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard descriptor >= 0 else { throw HostError("cannot create \(temporary)", errno: errno) }
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
@@ -40,21 +23,16 @@ public enum TextFile {
                 let code = errno
                 close(descriptor)
                 unlink(temporary)
-                return ("write \(temporary)", code)
+                throw HostError("cannot write \(temporary)", errno: code)
             }
             bytes = bytes.dropFirst(written)
         }
         guard fsync(descriptor) == 0, close(descriptor) == 0 else {
             let code = errno
             unlink(temporary)
-            return ("write \(temporary)", code)
+            throw HostError("cannot write \(temporary)", errno: code)
         }
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            return ("rename \(temporary) to \(path)", code)
-        }
-        return nil
+        return temporary
     }
 
     /// `mkdir -p`: the errno of the first directory that could not be made.
@@ -69,7 +47,7 @@ public enum TextFile {
     }
 
     /// To standard error, without buffering.
-    public static func writeError(_ text: String) {
+    public static func standardError(_ text: String) {
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }

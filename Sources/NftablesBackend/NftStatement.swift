@@ -5,10 +5,12 @@ import MeshCapture
 /// resolves them (as `nft` does with getpwnam/getgrnam).
 public typealias OwnerResolver = @Sendable (_ name: String, _ isGroup: Bool) -> UInt32?
 
-public struct UnresolvedOwner: Error, CustomStringConvertible {
+public struct UnresolvedOwner: Failure, CustomStringConvertible {
     public let name: String
     public let isGroup: Bool
     public var description: String { "the \(isGroup ? "group" : "user") \"\(name)\" does not exist on this host" }
+    public var exitStatus: ExitStatus { .badInput }
+    public var lines: [String] { [description] }
 }
 
 /// One nft statement of a rule: what `nft` prints and what it sends, side by side, so the text

@@ -37,12 +37,12 @@ struct Compile: ParsableCommand {
     @Option(help: "With --backend iptables: the family to print.")
     var family: Family = .ipv4
 
-    @Option(help: ArgumentHelp("Write rules.v4, rules.v6 (when IPv6 is on) and rules.nft here instead of printing.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Write rules.v4, rules.v6 (when IPv6 is on) and rules.nft here instead of printing, as one set: a file the config no longer makes is removed, and a failure changes nothing.", valueName: "dir"))
     var outputDir: String?
 
     func run() throws {
         let (loaded, accounts) = try config.load()
-        let plan = CapturePlan(loaded)
+        let plan = CapturePlan(loaded.config)
         guard backend != .iptables || plan.config.families.contains(family) else {
             throw ValidationError("--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
         }
@@ -50,7 +50,7 @@ struct Compile: ParsableCommand {
             var files = [("rules.v4", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))]
             if plan.config.ipv6 { files.append(("rules.v6", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv6))))) }
             files.append(("rules.nft", NftRenderer.render(plan.ruleset(for: .inet))))
-            try OutputDirectory(path: outputDir).write(files)
+            try RuleFiles.write(files, into: outputDir)
             return
         }
         switch backend {
@@ -60,21 +60,6 @@ struct Compile: ParsableCommand {
             print(NftRenderer.render(plan.ruleset(for: .inet)), terminator: "")
         case .netlink:
             print(try NetlinkBatch.replacing(with: plan.ruleset(for: .inet), resolve: accounts.resolver).text, terminator: "")
-        }
-    }
-}
-
-/// Writes each file beside its final name and renames it into place, so a reader (or a crash)
-/// never sees half a rules file.
-struct OutputDirectory {
-    let path: String
-
-    func write(_ files: [(name: String, contents: String)]) throws {
-        if let code = TextFile.makeDirectories(path) { throw HostError("cannot create \(path)", errno: code) }
-        for file in files {
-            if let failure = TextFile.replace(path + "/" + file.name, with: file.contents) {
-                throw HostError("cannot \(failure.step)", errno: failure.errno)
-            }
         }
     }
 }

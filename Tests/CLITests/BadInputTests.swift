@@ -10,11 +10,13 @@ import TestSupport
         let config: String?
         let flags: [String]
         let message: String
+        let encoding: String.Encoding
         var testDescription: String { name }
 
-        init(_ name: String, config: String? = nil, flags: [String] = [], _ message: String) {
+        init(_ name: String, config: String? = nil, encoding: String.Encoding = .utf8, flags: [String] = [], _ message: String) {
             self.name = name
             self.config = config
+            self.encoding = encoding
             self.flags = flags
             self.message = message
         }
@@ -41,8 +43,12 @@ import TestSupport
         Case("route table out of range", config: "ISTIO_INBOUND_TPROXY_ROUTE_TABLE=4294967296",
              #"ISTIO_INBOUND_TPROXY_ROUTE_TABLE="4294967296": 4294967296 does not fit in 32 bits; allowed: a routing table 1–252 or 256–4294967295"#),
         Case("reserved route table", config: "INBOUND_TPROXY_ROUTE_TABLE=255", #"table 255 is reserved"#),
-        Case("unknown key", config: "ISTIO_INBOUND_PORT=8080",
+        Case("unknown key under --strict", config: "ISTIO_INBOUND_PORT=8080", flags: ["--strict"],
              #"input.env:1: unknown key ISTIO_INBOUND_PORT (did you mean ISTIO_INBOUND_PORTS?)"#),
+        Case("a key set twice under --strict", config: "PROXY_PORT=1\nPROXY_PORT=2", flags: ["--strict"],
+             #"input.env:2: PROXY_PORT is set 2 times in"#),
+        Case("a losing value is still checked", config: "PROXY_PORT=abc\nPROXY_PORT=15001",
+             #"input.env:1: PROXY_PORT="abc": "abc" is not a port number"#),
         Case("unknown flag", flags: ["--istio-inbound-port", "8080"], #"flag --istio-inbound-port: unknown flag --istio-inbound-port (did you mean --istio-inbound-ports?)"#),
         Case("interface name too long", config: "EXCLUDE_INTERFACES=enp0s31f6-management",
              #"EXCLUDE_INTERFACES="enp0s31f6-management": "enp0s31f6-management" is 20 bytes; Linux allows 15; allowed: interface names of 1–15"#),
@@ -59,23 +65,54 @@ import TestSupport
         Case("unknown interception mode", config: "ISTIO_INBOUND_INTERCEPTION_MODE=DNAT",
              #"ISTIO_INBOUND_INTERCEPTION_MODE="DNAT": "DNAT" is not an interception mode; allowed: REDIRECT or TPROXY"#),
         Case("shell expansion in a value", config: "ISTIO_SERVICE_CIDR=${CIDR}", #"ISTIO_SERVICE_CIDR: "$" is shell syntax"#),
-        Case("missing config file", flags: ["--config", "/nonexistent/cluster.env"], "cannot read the config file /nonexistent/cluster.env"),
+        Case("missing config file", flags: ["--config", "/nonexistent/cluster.env"],
+             "cannot open the config file /nonexistent/cluster.env: No such file or directory (ENOENT)"),
+        Case("a directory as config", flags: ["--config", "/tmp"], "the config file /tmp is a directory, not a regular file"),
+        Case("an endless device as config", flags: ["--config", "/dev/zero"], "the config file /dev/zero is a character device, not a regular file"),
+        Case("an endless device as passwd file", flags: ["--passwd-file", "/dev/zero"], "the passwd file /dev/zero is a character device, not a regular file"),
+        Case("an endless device as group file", flags: ["--group-file", "/dev/urandom"], "the group file /dev/urandom is a character device, not a regular file"),
+        Case("an endless device as resolv.conf", config: "REDIRECT_DNS=true", flags: ["--resolv-conf", "/dev/zero"],
+             "the resolver file /dev/zero is a character device, not a regular file (read because DNS capture is on"),
+        Case("a binary config", config: "PROXY_PORT=15001\nELF\u{0}\u{1}", "input.env:2: a NUL byte at byte 4 of the line"),
+        Case("a config that is not UTF-8", config: "# caf\u{E9}\n", encoding: .isoLatin1, "input.env:1: not UTF-8: byte 0xE9 at byte 6 of the line"),
+        Case("control bytes are written out, not sent to the terminal", config: "PROXY_PORT=\u{1b}[2J\u{7}",
+             #"input.env:1: PROXY_PORT="\x1b[2J\x07": "\x1b[2J\x07" is not a port number"#),
+        Case("an invisible byte-order mark inside a key", config: "# first line\n\u{FEFF}PROXY_PORT=1",
+             #"input.env:2: "\u{FEFF}PROXY_PORT" is not a key name"#),
         Case("IPv6 output without IPv6", flags: ["--family", "ipv6"], "--family ipv6 needs ENABLE_INBOUND_IPV6=true"),
     ]
 
     @Test(arguments: cases)
     func badInputExitsTwoNamesTheProblemAndWritesNothing(_ item: Case) throws {
-        let (result, wrote) = try compile(config: item.config, item.flags)
+        let (result, wrote) = try compile(config: item.config, encoding: item.encoding, item.flags)
         #expect(result.status == 2, "exit \(result.status), stderr: \(result.stderr)")
         #expect(result.stderr.contains(item.message), "stderr: \(result.stderr)")
-        #expect(result.stderr.hasPrefix("meshcap: "))
+        #expect(result.stderr.split(separator: "\n").allSatisfy { $0.hasPrefix("meshcap: ") })
+        #expect(!result.stderr.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "a control byte reached the terminal")
         #expect(result.stdout.isEmpty)
         #expect(!wrote, "an output directory appeared for bad input")
     }
 
+    /// A FIFO nobody writes to used to block `open(2)` forever.
+    @Test func aFIFOIsRefusedInsteadOfWaitedFor() throws {
+        let work = try temporaryDirectory("fifo")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let fifo = work.appendingPathComponent("cluster.env").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for option in ["--config", "--passwd-file", "--group-file"] {
+            let (result, wrote) = try compile(config: nil, [option, fifo])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("\(fifo) is a FIFO, not a regular file"), "\(result.stderr)")
+            #expect(!wrote)
+        }
+    }
+
     @Test func allProblemsOfAFileAreReportedTogether() throws {
-        let (result, _) = try compile(config: "PROXY_PORT=x\nISTIO_SERVICE_CIDR=1.2.3.4/8\nNOPE=1")
+        let (result, _) = try compile(config: "PROXY_PORT=x\nISTIO_SERVICE_CIDR=1.2.3.4/8\nISTIO_INBOUND_PORT=80")
         #expect(result.status == 2)
-        #expect(result.stderr.split(separator: "\n").count == 3, "stderr: \(result.stderr)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 3, "stderr: \(result.stderr)")
+        // The unknown key (likely a typo) is said beside the errors, not after they are fixed.
+        #expect(lines.first?.hasPrefix("meshcap: warning: ") == true && lines.first?.contains("ISTIO_INBOUND_PORT (did you mean ISTIO_INBOUND_PORTS?)") == true)
     }
 }

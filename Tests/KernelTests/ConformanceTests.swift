@@ -9,14 +9,12 @@ import TestSupport
 /// backend, loaded into a fresh network namespace by the corpus' canon.sh, and the kernel's
 /// normalized view must equal Istio's byte for byte (nft through nftsort.py).
 @Suite struct ConformanceTests {
-    static let enabled = Kernel.isRoot && Kernel.hasCorpus
-
-    @Test(.enabled(if: enabled, "needs root and ../shared/conformance (see its README)"))
+    @Test(.needsRoot, .needsCorpus)
     func everyIstioCaseLoadsToIstiosKernelView() throws {
-        let cases = Kernel.corpus.appendingPathComponent("cases")
+        let cases = Prerequisites.corpus.appendingPathComponent("cases")
         let names = try FileManager.default.contentsOfDirectory(atPath: cases.path)
             .filter { $0.hasSuffix(".env") }.map { String($0.dropLast(4)) }.sorted()
-        let accounts = try AccountDatabase(groupPath: Kernel.corpus.appendingPathComponent("canon.group").path)
+        let accounts = try AccountDatabase(groupPath: Prerequisites.corpus.appendingPathComponent("canon.group").path)
         var iptables = (passed: 0, total: 0), nft = (passed: 0, total: 0)
         var failures: [String] = []
 
@@ -61,13 +59,13 @@ import TestSupport
     }
 
     func canon(_ arguments: [String], input: String) throws -> String {
-        let result = try run(Kernel.corpus.appendingPathComponent("canon.sh").path, arguments, input: input)
+        let result = try run(Prerequisites.corpus.appendingPathComponent("canon.sh").path, arguments, input: input)
         guard result.status == 0 else { throw LoadFailure(description: "canon.sh \(arguments.joined(separator: " ")): \(result.stderr)") }
         return result.stdout
     }
 
     func nftsort(_ text: String) throws -> String {
-        try run(Kernel.corpus.appendingPathComponent("nftsort.py").path, ["-"], input: text).stdout
+        try run(Prerequisites.corpus.appendingPathComponent("nftsort.py").path, ["-"], input: text).stdout
     }
 }
 

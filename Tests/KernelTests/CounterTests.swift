@@ -7,7 +7,7 @@ import TestSupport
 
 /// Read-back with counters: N real connections through a rule read back as N packets on it.
 @Suite struct CounterTests {
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"))
+    @Test(.needsRoot)
     func readBackCountsRealConnections() throws {
         let network = try TestNetwork()
         try network.serve(in: network.workload, port: 15001, name: "proxy-outbound")

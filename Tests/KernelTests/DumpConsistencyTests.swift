@@ -8,7 +8,7 @@ import TestSupport
 /// A dump taken while another writer changes the ruleset is retried until it is consistent:
 /// it shows the ruleset before the change or after it, never a mix.
 @Suite struct DumpConsistencyTests {
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"))
+    @Test(.needsRoot)
     func dumpsAreConsistentWhileTheRulesetChanges() throws {
         let ns = try Namespace("churn")
         // 10,000 rules: a dump of many messages, long enough for a change to land in the middle.

@@ -17,7 +17,7 @@ import TestSupport
         return rules.filter { $0.hasSuffix(".env") }.sorted() + ["(corpus gaps)"]
     }()
 
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: inputs)
+    @Test(.needsRoot, arguments: inputs)
     func loadsWithBothBackends(input: String) throws {
         let files = input.hasSuffix(".env") ? [packageRoot.appendingPathComponent("Rules/\(input)").path] : []
         let flags = input.hasSuffix(".env") ? [] : Self.gapFlags

@@ -20,9 +20,9 @@ import TestSupport
         let rules = packageRoot.appendingPathComponent("Rules")
         var inputs = ((try? FileManager.default.contentsOfDirectory(atPath: rules.path)) ?? []).filter { $0.hasSuffix(".env") }.sorted()
             .map { Input(label: $0, file: rules.appendingPathComponent($0).path, groupFile: nil) }
-        let cases = Kernel.corpus.appendingPathComponent("cases")
+        let cases = Prerequisites.corpus.appendingPathComponent("cases")
         inputs += ((try? FileManager.default.contentsOfDirectory(atPath: cases.path)) ?? []).filter { $0.hasSuffix(".env") }.sorted()
-            .map { Input(label: $0, file: cases.appendingPathComponent($0).path, groupFile: Kernel.corpus.appendingPathComponent("canon.group").path) }
+            .map { Input(label: $0, file: cases.appendingPathComponent($0).path, groupFile: Prerequisites.corpus.appendingPathComponent("canon.group").path) }
         // Prefix lengths that take different encodings: /0, byte-aligned, unaligned, host.
         inputs.append(Input(label: "(edge prefixes)", file: nil, groupFile: nil,
                             flags: ["--ipv6", "-i", "0.0.0.0/0,::/0,10.0.0.0/8,10.96.0.0/12,fd00::/8,fd00:10:96::/113",
@@ -55,7 +55,7 @@ import TestSupport
          "nft -a list ruleset": try ns.exec("nft", "-a", "list", "ruleset")]
     }
 
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"))
+    @Test(.needsRoot)
     func applyEqualsNftAndReadsBackIntoTheModel() throws {
         var identical = 0, readBack = 0
         for input in Self.inputs {
@@ -87,7 +87,7 @@ import TestSupport
     }
 
     /// The CLI's refusal path against a real kernel: without CAP_NET_ADMIN every batch is refused.
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"))
+    @Test(.needsRoot)
     func theCLIExitsThreeAndChangesNothingWhenTheKernelRefuses() throws {
         let ns = try Namespace("eperm")
         // Copies an unprivileged user can read, wherever the checkout lives.
@@ -109,7 +109,7 @@ import TestSupport
         #expect(try ns.exec("nft", "-a", "list", "ruleset") == before)
     }
 
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"))
+    @Test(.needsRoot)
     func theCLIAppliesIntoItsNamespace() throws {
         let ns = try Namespace("cli")
         let profile = packageRoot.appendingPathComponent("Rules/vm-mesh-expansion.env").path

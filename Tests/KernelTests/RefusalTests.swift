@@ -52,7 +52,7 @@ import TestSupport
               }, message: "add chain inet istio-proxy-nat xxxxxxxxxxxxxxxxxxxxxxxx... (300 bytes): Numerical result out of range (ERANGE)"),
     ]
 
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: faults)
+    @Test(.needsRoot, arguments: faults)
     func refusedBatchChangesNothing(_ fault: Fault) throws {
         let ns = try Namespace("refuse")
         let config = try ConfigLoader.load(files: [packageRoot.appendingPathComponent("Rules/tproxy.env").path], flags: [],

@@ -44,7 +44,7 @@ import TestSupport
         }
     }
 
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: Backend.allCases)
+    @Test(.needsRoot, arguments: Backend.allCases)
     func trafficIsCapturedAsConfigured(_ backend: Backend) throws {
         let network = try TestNetwork()
         let (workload, peer) = (network.workload, network.peer)
@@ -71,7 +71,7 @@ import TestSupport
         #expect(try packets(backend, chain: .istioInRedirect, in: network) == 1)
     }
 
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: Backend.allCases)
+    @Test(.needsRoot, arguments: Backend.allCases)
     func ipv6IsCapturedWhenEnabled(_ backend: Backend) throws {
         let network = try TestNetwork()
         let (workload, peer) = (network.workload, network.peer)
@@ -89,7 +89,7 @@ import TestSupport
 
     /// DNS to a listed resolver goes to the agent on 15053, over UDP and TCP; the agent's own
     /// upstream query (UID 1337) reaches the resolver. The conntrack-zone rules keep the two apart.
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: Backend.allCases)
+    @Test(.needsRoot, arguments: Backend.allCases)
     func dnsGoesToTheAgent(_ backend: Backend) throws {
         let network = try TestNetwork()
         let (workload, peer) = (network.workload, network.peer)
@@ -109,7 +109,7 @@ import TestSupport
 
     /// TPROXY hands inbound connections to Envoy unchanged (the app keeps the client's address),
     /// given the policy route for the mark that Istio sets up beside the rules.
-    @Test(.enabled(if: Kernel.isRoot, "needs root to create network namespaces"), arguments: Backend.allCases)
+    @Test(.needsRoot, arguments: Backend.allCases)
     func tproxyDeliversInboundUnchanged(_ backend: Backend) throws {
         let network = try TestNetwork()
         let (workload, peer) = (network.workload, network.peer)

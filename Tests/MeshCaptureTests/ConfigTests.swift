@@ -4,7 +4,20 @@ import Testing
 
 let noAccounts = AccountDatabase(users: ["root": 0, "istio-proxy": 1337], groups: ["root": 0, "java": 10001])
 
-func load(_ files: [String] = [], flags: [String] = []) throws -> LoadedConfig {
+/// Loads `files` (texts, written to 0.env, 1.env, ... in a fresh directory) and `flags`.
+func load(_ files: [String] = [], flags: [String] = [], accounts: AccountDatabase = noAccounts,
+          resolvConf: String = "/dev/null", strict: Bool = false) throws -> LoadedConfig {
+    try loadNamingFiles(files, flags: flags, accounts: accounts, resolvConf: resolvConf, strict: strict).loaded
+}
+
+/// Like `load`, and the warnings with the directory left out ("0.env:3: ...").
+func warnings(_ files: [String], flags: [String] = []) throws -> [String] {
+    let (loaded, directory) = try loadNamingFiles(files, flags: flags)
+    return loaded.warnings.map { $0.replacingOccurrences(of: directory + "/", with: "") }
+}
+
+func loadNamingFiles(_ files: [String], flags: [String], accounts: AccountDatabase = noAccounts,
+                     resolvConf: String = "/dev/null", strict: Bool = false) throws -> (loaded: LoadedConfig, directory: String) {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-config-\(UUID())")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -13,13 +26,13 @@ func load(_ files: [String] = [], flags: [String] = []) throws -> LoadedConfig {
         try text.write(to: url, atomically: true, encoding: .utf8)
         return url.path
     }
-    return try ConfigLoader.load(files: paths, flags: flags, accounts: noAccounts)
+    return (try ConfigLoader.load(files: paths, flags: flags, accounts: accounts, resolvConf: resolvConf, strict: strict), directory.path)
 }
 
 /// The messages of a failed load, without the temporary file names.
-func errors(_ files: [String] = [], flags: [String] = []) -> [String] {
+func errors(_ files: [String] = [], flags: [String] = [], strict: Bool = false) -> [String] {
     do {
-        _ = try load(files, flags: flags)
+        _ = try load(files, flags: flags, strict: strict)
         return []
     } catch let failure as ConfigErrors {
         return failure.errors.map(\.message)
@@ -59,14 +72,22 @@ func errors(_ files: [String] = [], flags: [String] = []) -> [String] {
 
     @Test func shellSyntaxIsRefusedNotExpanded() {
         #expect(errors(["ISTIO_SERVICE_CIDR=$CIDR"]) == [#"ISTIO_SERVICE_CIDR: "$" is shell syntax; allowed: a plain value, or one in single or double quotes, without shell expansion"#])
+        #expect(errors(["ISTIO_SERVICE_CIDR='10.0.0.0/8' x"]).first?.contains("text after the closing quote") == true)
         #expect(errors(["ISTIO_SERVICE_CIDR=\"$CIDR\""]).first?.contains("would be expanded by a shell") == true)
         #expect(errors(["ISTIO_INBOUND_PORTS=80 443"]).first?.contains("unquoted value with a space") == true)
         #expect(errors(["ISTIO_INBOUND_PORTS='80"]).first?.contains("quote is not closed") == true)
         #expect(errors(["just words"]) == [#""just words" is not KEY=VALUE"#])
     }
 
-    @Test func unknownKeyNamesTheNearestKnownOne() {
-        #expect(errors(["ISTIO_SERVICE_CDIR=10.0.0.0/8"]) == ["unknown key ISTIO_SERVICE_CDIR (did you mean ISTIO_SERVICE_CIDR?); `meshcap keys` lists them all"])
+    @Test func unknownKeysAreWarningsThatNameTheNearestKnownOne() throws {
+        let text = "ISTIO_SERVICE_CDIR=10.0.0.0/8\nISTIO_INBOUND_PORT=8080\nBOOTSTRAP_XDS_AGENT=true"
+        #expect(try load([text]).config == InterceptConfig())
+        #expect(try warnings([text]) == [
+            "0.env:1: unknown key ISTIO_SERVICE_CDIR (did you mean ISTIO_SERVICE_CIDR?); it shapes no rule (`meshcap keys` lists the keys)",
+            "0.env:2: unknown key ISTIO_INBOUND_PORT (did you mean ISTIO_INBOUND_PORTS?); it shapes no rule (`meshcap keys` lists the keys)",
+            "0.env:3: unknown key BOOTSTRAP_XDS_AGENT; it shapes no rule (`meshcap keys` lists the keys)",
+        ])
+        #expect(errors(["ISTIO_INBOUND_PORT=8080"], strict: true) == ["unknown key ISTIO_INBOUND_PORT (did you mean ISTIO_INBOUND_PORTS?); it shapes no rule (`meshcap keys` lists the keys) (--strict)"])
         #expect(errors(flags: ["--istio-service-cdir", "x"]) == ["unknown flag --istio-service-cdir (did you mean --istio-service-cidr?)"])
     }
 
@@ -76,22 +97,24 @@ func errors(_ files: [String] = [], flags: [String] = []) -> [String] {
     }
 
     @Test func ignoredKeysAreAcceptedAndReported() throws {
-        let loaded = try load(["DRY_RUN=true\nISTIO_META_CLUSTER_ID=kops\nCA_ADDR=istiod:15012"])
+        let loaded = try load(["RUN_VALIDATION=true\nISTIO_META_CLUSTER_ID=kops\nCA_ADDR=istiod:15012"])
         #expect(loaded.config == InterceptConfig())
         #expect(loaded.notes.count == 3)
+        #expect(loaded.warnings.isEmpty)
         #expect(loaded.notes.contains { $0.contains("ISTIO_META_CLUSTER_ID is proxy metadata") })
     }
 
     @Test func everyErrorIsReportedAtOnceInWrittenOrder() {
-        let found = errors(["PROXY_PORT=0\nNO_SUCH=1\nINBOUND_PORTS_INCLUDE=x", "bad line"], flags: ["-z", "x"])
+        let found = errors(["PROXY_PORT=0\nNO_SUCH=1\nINBOUND_PORTS_INCLUDE=x", "bad line"], flags: ["-z", "x"], strict: true)
         #expect(found.count == 5)
         #expect(found.map { $0.prefix(8) } == ["PROXY_PO", "unknown ", "INBOUND_", "\"bad lin", "INBOUND_"])
     }
 
     @Test func inertSettingsAreExplained() throws {
-        let notes = try load(["INBOUND_PORTS_INCLUDE=80\nINBOUND_PORTS_EXCLUDE=22\nREDIRECT_DNS=true"]).notes
-        #expect(notes.contains { $0.hasPrefix("INBOUND_PORTS_EXCLUDE is ignored") })
-        #expect(notes.contains { $0.hasPrefix("REDIRECT_DNS is ignored") })
+        let loaded = try load(["INBOUND_PORTS_INCLUDE=80\nINBOUND_PORTS_EXCLUDE=22\nREDIRECT_DNS=true\nDNS_SERVERS_V4="])
+        #expect(loaded.notes.contains { $0.hasPrefix("INBOUND_PORTS_EXCLUDE is ignored") })
+        // A DNS request that leads to no rule is a warning, not a note.
+        #expect(loaded.warnings.contains { $0.hasSuffix(":3: REDIRECT_DNS=true writes no DNS rule: there is no DNS server to capture and CAPTURE_ALL_DNS is false") }, "\(loaded.warnings)")
     }
 
     @Test func proxyGroupsFollowProxyUsersUntilSet() throws {
@@ -154,5 +177,53 @@ func errors(_ files: [String] = [], flags: [String] = []) -> [String] {
     @Test func modesAndBooleans() {
         #expect(message("INBOUND_INTERCEPTION_MODE=tproxy") == #"INBOUND_INTERCEPTION_MODE="tproxy": "tproxy" is not an interception mode (did you mean TPROXY?); allowed: REDIRECT or TPROXY"#)
         #expect(message("REDIRECT_DNS=yes").contains(#""yes" is not a boolean; allowed: true or false"#))
+    }
+}
+
+/// A key set twice is said, and every value is checked, not only the one that wins.
+@Suite struct RepetitionTests {
+    @Test func theSameKeyTwiceInOneFileIsReported() throws {
+        #expect(try warnings(["PROXY_PORT=15001\n# later\nPROXY_PORT=16001"]) == [
+            "0.env:3: PROXY_PORT is set 2 times in 0.env (lines 1, 3); the last, PROXY_PORT=16001 (0.env:3), wins",
+        ])
+        #expect(try load(["PROXY_PORT=15001\nPROXY_PORT=16001"]).config.proxyPort == 16001)
+        #expect(errors(["PROXY_PORT=1\nPROXY_PORT=2"], strict: true).first?.hasSuffix("(--strict)") == true)
+    }
+
+    @Test func twoNamesOfOneKeyAreReported() throws {
+        #expect(try warnings(["ISTIO_SERVICE_CIDR=10.96.0.0/12", "OUTBOUND_IPRANGES_INCLUDE=10.0.0.0/8"]) == [
+            "1.env:1: ISTIO_SERVICE_CIDR (0.env:1) and OUTBOUND_IPRANGES_INCLUDE (1.env:1) set the same thing, OUTBOUND_IPRANGES_INCLUDE; the later wins: OUTBOUND_IPRANGES_INCLUDE=10.0.0.0/8 (1.env:1)",
+        ])
+        #expect(try load(["ISTIO_SERVICE_CIDR=10.96.0.0/12", "OUTBOUND_IPRANGES_INCLUDE=10.0.0.0/8"]).config.outboundRanges == .only([try Prefix.parse("10.0.0.0/8")]))
+    }
+
+    @Test func layeringFilesAndOverridingFlagsIsNotReported() throws {
+        #expect(try warnings(["ISTIO_INBOUND_PORTS=*", "ISTIO_INBOUND_PORTS=8080"], flags: ["-b", "9090"]).isEmpty)
+        #expect(try warnings([""], flags: ["-b", "80", "-b", "90"]) == ["flag -b: INBOUND_PORTS_INCLUDE is given 2 times as a flag; the last, 90, wins"])
+    }
+
+    @Test func aBadValueThatLosesIsStillAnError() {
+        #expect(errors(["PROXY_PORT=abc\nPROXY_PORT=15001"]) == [#"PROXY_PORT="abc": "abc" is not a port number; allowed: one port 1–65535"#])
+        #expect(errors(["ISTIO_SERVICE_CIDR=10.0.0.1/8"], flags: ["-i", "10.0.0.0/8"]).count == 1)
+    }
+}
+
+/// Values as a shell word, the way istioctl writes them (`shellescape.Quote`).
+@Suite struct ShellWordTests {
+    @Test func quotedPiecesJoinIntoOneValue() throws {
+        #expect(try load(["ISTIO_SERVICE_CIDR='10.96.0.0/12,'\"fd00::/8\""]).config.outboundRanges.listed.count == 2)
+        #expect(try load(["export\tISTIO_INBOUND_PORTS='8080'   # the app"]).config.inboundPorts == .only([8080]))
+        #expect(try load(["export \t ISTIO_INBOUND_PORTS=8080"]).config.inboundPorts == .only([8080]))
+        // A shell reads `#` as a comment only after a blank.
+        #expect(errors(["PROXY_PORT=#1"]) == [##"PROXY_PORT="#1": "#1" is not a port number; allowed: one port 1–65535"##])
+    }
+
+    /// Istio's start script sources the file: a key nobody reads may hold what only a shell
+    /// understands. Refusing it would break a working cluster.env; reading it differently than a
+    /// shell would is only a risk for keys meshcap acts on, and those are refused.
+    @Test func shellSyntaxIsAnErrorOnlyWhereMeshcapReadsTheValue() throws {
+        let loaded = try load([#"PROXY_CONFIG='{"a":1}'\#nISTIO_AGENT_FLAGS="--log $LEVEL""#])
+        #expect(loaded.notes.contains { $0.contains("ISTIO_AGENT_FLAGS is ignored, and its value is not plain text") })
+        #expect(errors([#"ISTIO_SERVICE_CIDR="$CIDR""#]).first?.contains("would be expanded by a shell") == true)
     }
 }

@@ -2,58 +2,91 @@
 /// istio-iptables flags that set it, its default and what it means. This table is the single
 /// source for parsing, for `meshcap keys` and for the flag help.
 public struct ConfigKey: Sendable {
-    public typealias Apply = @Sendable (inout InterceptConfig, String, AccountDatabase) throws(ValueProblem) -> Void
+    public typealias RuleApply = @Sendable (inout InterceptConfig, String, AccountDatabase) throws(ValueProblem) -> Void
+    public typealias RunApply = @Sendable (inout RunSettings, Setting) throws(ValueProblem) -> Void
+
+    /// What setting the key does.
+    public enum Effect: Sendable {
+        /// Shapes the rules.
+        case rules(RuleApply)
+        /// Changes what a command does, as it does in istio-iptables (`DRY_RUN`, `CLEANUP_ONLY`).
+        case run(RunApply)
+        /// Accepted because Istio's files carry it; shapes nothing (reported with --verbose).
+        case none
+    }
 
     public let name: String
     public let aliases: [String]
     public let flags: [String]
     public let defaultValue: String
     public let meaning: String
-    /// nil for keys Istio accepts that shape no rule: accepted, and reported with --verbose.
-    let apply: Apply?
+    public let effect: Effect
     /// A flag that takes no value (`--redirect-dns`).
     public let isSwitch: Bool
 
     init(_ name: String, aliases: [String] = [], flags: [String] = [], default defaultValue: String = "",
-         switch isSwitch: Bool = false, _ meaning: String, apply: Apply?) {
+         switch isSwitch: Bool = false, _ meaning: String, apply: @escaping RuleApply) {
+        self.init(name, aliases: aliases, flags: flags, default: defaultValue, switch: isSwitch, meaning, effect: .rules(apply))
+    }
+
+    init(_ name: String, aliases: [String] = [], flags: [String] = [], default defaultValue: String = "",
+         switch isSwitch: Bool = false, _ meaning: String, effect: Effect) {
         self.name = name
         self.aliases = aliases
         self.flags = flags
         self.defaultValue = defaultValue
         self.meaning = meaning
-        self.apply = apply
+        self.effect = effect
         self.isSwitch = isSwitch
     }
 
-    public var shapesRules: Bool { apply != nil }
+    public var shapesRules: Bool {
+        if case .rules = effect { true } else { false }
+    }
 
     static func ignored(_ name: String, aliases: [String] = [], flags: [String] = [], switch isSwitch: Bool = false,
                         _ meaning: String) -> ConfigKey {
-        ConfigKey(name, aliases: aliases, flags: flags, switch: isSwitch, meaning, apply: nil)
+        ConfigKey(name, aliases: aliases, flags: flags, switch: isSwitch, meaning, effect: .none)
+    }
+
+    /// A boolean run-mode key: remembered, with where it was set, when true.
+    static func runSwitch(_ name: String, flags: [String], _ meaning: String,
+                          _ field: WritableKeyPath<RunSettings, Setting?> & Sendable) -> ConfigKey {
+        ConfigKey(name, flags: flags, default: "false", switch: true, meaning, effect: .run { run, setting throws(ValueProblem) in
+            run[keyPath: field] = try Values.boolean(setting.value) ? setting : nil
+        })
     }
 }
 
 extension ConfigKey {
-    public static let all: [ConfigKey] = ruleKeys + ignoredKeys
+    public static let all: [ConfigKey] = ruleKeys + runKeys + ignoredKeys
+
+    /// The one place defaults are spelled: the table shows what an empty config holds.
+    static let defaults = InterceptConfig()
+    static let onePort = "one port 1–65535"
 
     static let ruleKeys: [ConfigKey] = [
-        ConfigKey("PROXY_PORT", aliases: ["ENVOY_PORT"], flags: ["-p", "--envoy-port"], default: "15001",
+        ConfigKey("PROXY_PORT", aliases: ["ENVOY_PORT"], flags: ["-p", "--envoy-port"], default: String(defaults.proxyPort),
                   "Envoy's outbound port: target of ISTIO_REDIRECT") { c, v, _ throws(ValueProblem) in
-            if !v.isEmpty { c.proxyPort = try Values.port(Substring(v), allowed: "one port 1–65535") } },
-        ConfigKey("INBOUND_CAPTURE_PORT", flags: ["-z", "--inbound-capture-port"], default: "15006",
+            if !v.isEmpty { c.proxyPort = try Values.port(Substring(v), allowed: onePort) } },
+        ConfigKey("INBOUND_CAPTURE_PORT", flags: ["-z", "--inbound-capture-port"], default: String(defaults.inboundCapturePort),
                   "Envoy's inbound port: target of ISTIO_IN_REDIRECT and of TPROXY") { c, v, _ throws(ValueProblem) in
-            if !v.isEmpty { c.inboundCapturePort = try Values.port(Substring(v), allowed: "one port 1–65535") } },
-        ConfigKey("INBOUND_TUNNEL_PORT", flags: ["-e", "--inbound-tunnel-port"], default: "15008",
+            if !v.isEmpty { c.inboundCapturePort = try Values.port(Substring(v), allowed: onePort) } },
+        ConfigKey("INBOUND_TUNNEL_PORT", flags: ["-e", "--inbound-tunnel-port"], default: String(defaults.inboundTunnelPort),
                   "HBONE tunnel port: never captured inbound, never looped back") { c, v, _ throws(ValueProblem) in
-            if !v.isEmpty { c.inboundTunnelPort = try Values.port(Substring(v), allowed: "one port 1–65535") } },
-        ConfigKey("PROXY_UID", flags: ["-u", "--proxy-uid"], default: "1337",
+            if !v.isEmpty { c.inboundTunnelPort = try Values.port(Substring(v), allowed: onePort) } },
+        ConfigKey("PROXY_UID", flags: ["-u", "--proxy-uid"],
+                  default: "ENVOY_USER's UID, else \(defaults.proxyUsers.map(\.description).joined(separator: ","))",
                   "UIDs of the proxy: their traffic is not captured again") { c, v, a throws(ValueProblem) in
             if !v.isEmpty { c.proxyUsers = try Values.owners(v, .user, accounts: a) } },
         ConfigKey("PROXY_GID", flags: ["-g", "--proxy-gid"], default: "PROXY_UID",
                   "GIDs of the proxy, exempted like PROXY_UID") { c, v, a throws(ValueProblem) in
             if !v.isEmpty { c.proxyGroupsSetting = try Values.owners(v, .group, accounts: a) } },
+        ConfigKey("ENVOY_USER", default: HostDefaults.envoyUser,
+                  "The account Envoy runs as: its UID (from --passwd-file) is PROXY_UID when PROXY_UID is unset") { _, v, _ throws(ValueProblem) in
+            try Values.accountName(v) },
         ConfigKey("INBOUND_INTERCEPTION_MODE", aliases: ["ISTIO_INBOUND_INTERCEPTION_MODE"],
-                  flags: ["-m", "--istio-inbound-interception-mode"], default: "REDIRECT",
+                  flags: ["-m", "--istio-inbound-interception-mode"], default: defaults.interceptionMode.rawValue,
                   "REDIRECT (nat) or TPROXY (mangle, keeps the client address)") { c, v, _ throws(ValueProblem) in
             switch v {
             case "", "REDIRECT": c.interceptionMode = .redirect
@@ -63,11 +96,11 @@ extension ConfigKey {
                 throw ValueProblem("\"\(v)\" is not an interception mode\(hint)", allowed: "REDIRECT or TPROXY")
             } },
         ConfigKey("INBOUND_TPROXY_MARK", aliases: ["ISTIO_INBOUND_TPROXY_MARK"],
-                  flags: ["-t", "--istio-inbound-tproxy-mark"], default: "1337",
+                  flags: ["-t", "--istio-inbound-tproxy-mark"], default: String(defaults.tproxyMark),
                   "Packet and connection mark used by TPROXY mode") { c, v, _ throws(ValueProblem) in
             if !v.isEmpty { c.tproxyMark = try Values.mark(v) } },
         ConfigKey("INBOUND_TPROXY_ROUTE_TABLE", aliases: ["ISTIO_INBOUND_TPROXY_ROUTE_TABLE"],
-                  flags: ["-r", "--istio-inbound-tproxy-route-table"], default: "133",
+                  flags: ["-r", "--istio-inbound-tproxy-route-table"], default: String(defaults.tproxyRouteTable),
                   "Policy-routing table for TPROXY's mark (routes, not firewall rules)") { c, v, _ throws(ValueProblem) in
             if !v.isEmpty { c.tproxyRouteTable = try Values.routeTable(v) } },
         ConfigKey("INBOUND_PORTS_INCLUDE", aliases: ["ISTIO_INBOUND_PORTS"], flags: ["-b", "--istio-inbound-ports"],
@@ -77,7 +110,7 @@ extension ConfigKey {
                   flags: ["-d", "--istio-local-exclude-ports"],
                   "Inbound ports left alone when INBOUND_PORTS_INCLUDE is * (e.g. 22 for SSH)") { c, v, _ throws(ValueProblem) in
             c.inboundPortsExclude = try Values.ports(v, wildcard: false).listed },
-        ConfigKey("OUTBOUND_OWNER_GROUPS_INCLUDE", aliases: ["ISTIO_OUTBOUND_OWNER_GROUPS"], default: "*",
+        ConfigKey("OUTBOUND_OWNER_GROUPS_INCLUDE", aliases: ["ISTIO_OUTBOUND_OWNER_GROUPS"], default: defaults.outboundOwnerGroups == .all ? "*" : "",
                   "Groups (names or GIDs) whose outbound traffic is captured; * for all") { c, v, a throws(ValueProblem) in
             c.outboundOwnerGroups = v.isEmpty || v == "*" ? .all : .only(try Values.owners(v, .group, accounts: a, max: 64)) },
         ConfigKey("OUTBOUND_OWNER_GROUPS_EXCLUDE", aliases: ["ISTIO_OUTBOUND_OWNER_GROUPS_EXCLUDE"],
@@ -103,25 +136,25 @@ extension ConfigKey {
         ConfigKey("EXCLUDE_INTERFACES", aliases: ["ISTIO_EXCLUDE_INTERFACES"], flags: ["-c", "--istio-exclude-interfaces"],
                   "Interfaces exempt from capture in both directions") { c, v, _ throws(ValueProblem) in
             c.excludeInterfaces = try Values.interfaces(v) },
-        ConfigKey("REDIRECT_DNS", aliases: ["ISTIO_META_DNS_CAPTURE"], flags: ["--redirect-dns"], default: "false",
+        ConfigKey("REDIRECT_DNS", aliases: ["ISTIO_META_DNS_CAPTURE"], flags: ["--redirect-dns"], default: String(defaults.redirectDNS),
                   switch: true, "Send DNS (port 53) to the agent on 15053") { c, v, _ throws(ValueProblem) in
             c.redirectDNS = try Values.boolean(v) },
-        ConfigKey("CAPTURE_ALL_DNS", flags: ["--capture-all-dns"], default: "false", switch: true,
+        ConfigKey("CAPTURE_ALL_DNS", flags: ["--capture-all-dns"], default: String(defaults.captureAllDNS), switch: true,
                   "Capture DNS to every server, not only DNS_SERVERS_V4/V6") { c, v, _ throws(ValueProblem) in
             c.captureAllDNS = try Values.boolean(v) },
-        ConfigKey("DROP_INVALID", aliases: ["INVALID_DROP"], flags: ["--drop-invalid"], default: "false", switch: true,
+        ConfigKey("DROP_INVALID", aliases: ["INVALID_DROP"], flags: ["--drop-invalid"], default: String(defaults.dropInvalid), switch: true,
                   "Drop conntrack-INVALID packets instead of letting them reset connections") { c, v, _ throws(ValueProblem) in
             c.dropInvalid = try Values.boolean(v) },
-        ConfigKey("ENABLE_INBOUND_IPV6", flags: ["--ipv6"], default: "false", switch: true,
+        ConfigKey("ENABLE_INBOUND_IPV6", flags: ["--ipv6"], default: String(defaults.ipv6), switch: true,
                   "Also capture IPv6 (ip6tables rules; ip6 rules in the inet tables)") { c, v, _ throws(ValueProblem) in
             c.ipv6 = try Values.boolean(v) },
         ConfigKey("DNS_SERVERS_V4", flags: ["--dns-servers-v4"],
-                  "IPv4 DNS servers whose port-53 traffic is captured (Istio reads resolv.conf; meshcap reads only its input)") { c, v, _ throws(ValueProblem) in
+                  "IPv4 DNS servers whose port-53 traffic is captured; unset with DNS capture on: the nameservers of --resolv-conf, as Istio reads them") { c, v, _ throws(ValueProblem) in
             c.dnsServersV4 = try Values.addresses(v, family: .ipv4) },
         ConfigKey("DNS_SERVERS_V6", flags: ["--dns-servers-v6"],
                   "IPv6 DNS servers, used like DNS_SERVERS_V4") { c, v, _ throws(ValueProblem) in
             c.dnsServersV6 = try Values.addresses(v, family: .ipv6) },
-        ConfigKey("HOST_IPV4_LOOPBACK_CIDR", aliases: ["ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR"], default: "127.0.0.1/32",
+        ConfigKey("HOST_IPV4_LOOPBACK_CIDR", aliases: ["ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR"], default: defaults.hostIPv4Loopback.description,
                   "IPv4 range treated as this host (IPv6 uses ::1); interface notation such as 127.0.0.1/8 means its network") { c, v, _ throws(ValueProblem) in
             if v.isEmpty { return }
             let allowed = "one IPv4 prefix such as 127.0.0.1/32"
@@ -132,23 +165,29 @@ extension ConfigKey {
             c.hostIPv4Loopback = prefix },
     ]
 
+    /// istio-iptables' settings that say whether to change the host at all. `apply` honours them
+    /// (see `RunSettings`); ignoring them while writing rules would do what the user ruled out.
+    static let runKeys: [ConfigKey] = [
+        .runSwitch("DRY_RUN", flags: ["-n", "--dry-run"], "Print what would be applied; change nothing", \.dryRun),
+        .runSwitch("SKIP_RULE_APPLY", flags: ["--skip-rule-apply"], "Change nothing (Istio: validate only)", \.skipRuleApply),
+        .runSwitch("CLEANUP_ONLY", flags: ["--cleanup-only"], "Remove the rules instead of applying them", \.cleanupOnly),
+        ConfigKey("NETWORK_NAMESPACE", flags: ["--network-namespace"], "Network namespace to program instead of the current one",
+                  effect: .run { run, setting throws(ValueProblem) in
+                      run.networkNamespace = setting.value.isEmpty ? nil : setting }),
+    ]
+
     static let ignoredKeys: [ConfigKey] = [
         .ignored("DUAL_STACK", aliases: ["ISTIO_DUAL_STACK"], flags: ["--dual-stack"], switch: true,
                  "Istio: host-IP detection at start-up; set ENABLE_INBOUND_IPV6 for IPv6 rules"),
         .ignored("HOST_IP", "Istio: the pod IP found at start-up"),
         .ignored("IPTABLES_PROBE_PORT", flags: ["--iptables-probe-port"], "Istio: validation probe port"),
         .ignored("PROBE_TIMEOUT", flags: ["--probe-timeout"], "Istio: validation probe timeout"),
-        .ignored("DRY_RUN", flags: ["-n", "--dry-run"], switch: true, "Istio: print instead of apply"),
-        .ignored("SKIP_RULE_APPLY", flags: ["--skip-rule-apply"], switch: true, "Istio: validate only"),
         .ignored("RUN_VALIDATION", flags: ["--run-validation"], switch: true, "Istio: loopback probe after apply"),
-        .ignored("NETWORK_NAMESPACE", flags: ["--network-namespace"], "Istio: namespace to enter first"),
         .ignored("CNI_MODE", flags: ["--cni-mode"], switch: true, "Istio: running from the CNI plugin"),
         .ignored("RECONCILE", flags: ["--reconcile"], switch: true, "Istio: re-apply on drift (meshcap apply always converges)"),
-        .ignored("CLEANUP_ONLY", flags: ["--cleanup-only"], switch: true, "Istio: remove rules (meshcap clean)"),
         .ignored("FORCE_APPLY", flags: ["--force-apply"], switch: true, "Istio: apply despite state checks"),
         .ignored("NATIVE_NFTABLES", flags: ["--native-nftables"], switch: true, "Istio: nftables backend (meshcap --backend nft)"),
         .ignored("FORCE_IPTABLES_BINARY", flags: ["--force-iptables-binary"], "Istio: legacy or nft iptables binary"),
-        .ignored("ENVOY_USER", "Istio: account whose UID is the default PROXY_UID (meshcap: set PROXY_UID)"),
         .ignored("ISTIO_CUSTOM_IP_TABLES", "VM start script: skip istio-iptables"),
         .ignored("CANON_GROUP_GIDS", "Conformance corpus: the GIDs its kernel views assume for group names"),
         .ignored("ISTIO_SVC_IP", "VM identity"), .ignored("ISTIO_NAMESPACE", "VM identity"),
@@ -162,6 +201,7 @@ extension ConfigKey {
         .ignored("OUTPUT_CERTS", "VM certificates"), .ignored("ISTIO_AGENT_FLAGS", "VM agent process"),
         .ignored("EXEC_USER", "VM agent process"), .ignored("ISTIO_BIN_BASE", "VM paths"),
         .ignored("ISTIO_LOG_DIR", "VM paths"),
+        .ignored("ISTIO_METAJSON_LABELS", "VM identity: workload labels istioctl writes for the agent"),
     ]
 
     /// Keys that look meaningful but are not: accepting them silently would leave a user

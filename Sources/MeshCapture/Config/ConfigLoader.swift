@@ -1,66 +1,161 @@
-/// The validated result of every config file and flag, with what was accepted but ignored.
+/// The validated result of every config file and flag, and what a user should hear about it.
 public struct LoadedConfig: Sendable {
     public let config: InterceptConfig
-    /// Keys that were set but shape no rule, and settings that are inert in this combination.
+    public let run: RunSettings
+    /// Always said: input that is probably a mistake (an unknown key, a key set twice), and host
+    /// defaults that may not fit (a proxy UID with no account, DNS capture with nothing to capture).
+    public let warnings: [String]
+    /// Said with --verbose: keys accepted and ignored, inert settings, line endings.
     public let notes: [String]
+    /// What was taken from the host's files ("PROXY_UID=998 (user istio-proxy in /etc/passwd)"),
+    /// so a rules file compiled in CI says which machine's files it assumed.
+    public let fromHost: [String]
 }
 
 /// Turns `--config` files and istio-iptables flags into one `InterceptConfig`. Files are read in
-/// order, later ones winning; flags win over files. Every error is collected before failing.
+/// order, later ones winning; flags win over files. Every value is validated (not only the one
+/// that wins), and every error is collected before failing.
 public enum ConfigLoader {
-    public static func load(files: [String], flags: [String], accounts: AccountDatabase) throws(ConfigErrors) -> LoadedConfig {
-        var settings: [Setting] = []
+    /// - Parameters:
+    ///   - files: paths, or `-` for standard input (once).
+    ///   - resolvConf: read only when DNS capture needs servers and none are given.
+    ///   - strict: unknown keys and keys set twice are errors, not warnings.
+    public static func load(files: [String], flags: [String], accounts: AccountDatabase,
+                            resolvConf: String = ResolvConf.defaultPath, strict: Bool = false) throws(ConfigErrors) -> LoadedConfig {
         var errors: [ConfigError] = []
-        for path in files {
-            guard let text = TextFile.read(path) else {
-                errors.append(ConfigError(origin: nil, message: "cannot read the config file \(path)"))
-                continue
-            }
-            switch EnvFile.parse(text, path: path) {
-            case .success(let parsed): settings += parsed
-            case .failure(let failure): errors += failure.errors
+        var warnings: [String] = [], notes: [String] = []
+        /// A problem that --strict makes an error.
+        func doubtful(_ message: String, _ origin: Origin) {
+            if strict { errors.append(ConfigError(origin: origin, message: message + " (--strict)")) } else { warnings.append("\(origin): \(message)") }
+        }
+
+        var settings: [Setting] = []
+        if files.filter({ $0 == "-" }).count > 1 {
+            errors.append(ConfigError(origin: nil, message: "--config - is given more than once; standard input can be read once"))
+        }
+        for (index, path) in files.enumerated() where path != "-" || files.firstIndex(of: "-") == index {
+            do {
+                let text = try InputFile.read(path, role: "config file", standardInput: true)
+                let endings = text.lineEndings.subtracting([.lf])
+                if !endings.isEmpty {
+                    notes.append("\(text.name): \(endings.sorted().map(\.rawValue).joined(separator: " and ")) line ends read as line ends")
+                }
+                if text.hadByteOrderMark { notes.append("\(text.name): the byte-order mark at its start was skipped") }
+                switch EnvFile.parse(text) {
+                case .success(let parsed): settings += parsed
+                case .failure(let failure): errors += failure.errors
+                }
+            } catch {
+                errors += error.errors
             }
         }
         switch parseFlags(flags) {
         case .success(let parsed): settings += parsed
         case .failure(let failure): errors += failure.errors
         }
-        var config = InterceptConfig()
-        var notes: [String] = []
-        // The last setting of each key wins; its aliases are the same key.
-        var winners: [String: Setting] = [:]
+
+        // Each key's settings, in the order written; the last one wins.
+        var byKey: [String: [Setting]] = [:]
         var order: [String] = []
         for setting in settings {
             if let reason = ConfigKey.misleading[setting.key] {
                 errors.append(ConfigError(origin: setting.origin, message: "\(setting.key) \(reason)"))
                 continue
             }
-            if setting.key.hasPrefix(ConfigKey.ignoredPrefix) && key(named: setting.key) == nil {
-                notes.append("\(setting.origin): \(setting.key) is proxy metadata and shapes no rule")
-                continue
-            }
             guard let key = key(named: setting.key) else {
-                errors.append(ConfigError(origin: setting.origin,
-                    message: "unknown key \(setting.key)\(suggestion(for: setting.key, among: allNames)); `meshcap keys` lists them all"))
+                if setting.key.hasPrefix(ConfigKey.ignoredPrefix) {
+                    notes.append("\(setting.origin): \(setting.key) is proxy metadata and shapes no rule")
+                } else {
+                    doubtful("unknown key \(setting.key)\(suggestion(for: setting.key, among: allNames)); it shapes no rule (`meshcap keys` lists the keys)", setting.origin)
+                }
                 continue
             }
-            if winners[key.name] == nil { order.append(key.name) }
-            winners[key.name] = setting
+            if byKey[key.name] == nil { order.append(key.name) }
+            byKey[key.name, default: []].append(setting)
         }
         for name in order {
-            guard let setting = winners[name], let key = key(named: name) else { continue }
-            guard let apply = key.apply else {
-                notes.append("\(setting.origin): \(setting.key) is accepted and ignored: \(key.meaning)")
-                continue
-            }
-            do {
-                try apply(&config, setting.value, accounts)
-            } catch {
-                errors.append(.value(setting, error))
+            for (message, origin) in repetitions(of: byKey[name] ?? [], key: name) { doubtful(message, origin) }
+        }
+
+        var config = InterceptConfig(), run = RunSettings()
+        for name in order {
+            guard let key = key(named: name), let list = byKey[name] else { continue }
+            for (position, setting) in list.enumerated() {
+                let wins = position == list.count - 1
+                if let unreadable = setting.unreadable {
+                    if case .none = key.effect {
+                        if wins { notes.append("\(setting.origin): \(setting.key) is ignored, and its value is not plain text: \(unreadable.problem)") }
+                    } else {
+                        errors.append(ConfigError(origin: setting.origin, message: "\(setting.key): \(unreadable.problem); allowed: \(unreadable.allowed)"))
+                    }
+                    continue
+                }
+                // Every value is checked; only the winner's lands in the result.
+                do {
+                    switch key.effect {
+                    case .rules(let apply):
+                        var target = wins ? config : InterceptConfig()
+                        try apply(&target, setting.value, accounts)
+                        if wins { config = target }
+                    case .run(let apply):
+                        var target = wins ? run : RunSettings()
+                        try apply(&target, setting)
+                        if wins { run = target }
+                    case .none:
+                        if wins { notes.append("\(setting.origin): \(setting.key) is accepted and ignored: \(key.meaning)") }
+                    }
+                } catch {
+                    errors.append(.value(setting, error))
+                }
             }
         }
-        guard errors.isEmpty else { throw ConfigErrors(errors: inWrittenOrder(errors, files: files)) }
-        return LoadedConfig(config: config, notes: notes + config.inertSettings)
+        guard errors.isEmpty else { throw ConfigErrors(errors: inWrittenOrder(errors, files: files), warnings: warnings) }
+
+        let user = HostDefaults.proxyUser(&config, uid: byKey["PROXY_UID"]?.last, envoyUser: byKey["ENVOY_USER"]?.last, accounts: accounts)
+        let given = byKey["DNS_SERVERS_V4"] != nil || byKey["DNS_SERVERS_V6"] != nil
+        let dns = try HostDefaults.dnsServers(&config, given: given, resolvConf: resolvConf)
+        warnings += user.warnings + dns.warnings
+        if let gap = config.dnsCaptureGap, let asked = byKey["REDIRECT_DNS"]?.last {
+            warnings.append("\(asked.origin): \(asked.key)=\(asked.value) writes no DNS rule: \(gap)")
+        }
+        return LoadedConfig(config: config, run: run, warnings: warnings, notes: notes + config.inertSettings,
+                            fromHost: user.facts + dns.facts)
+    }
+
+    /// A key set twice where no layering explains it: the same name twice in one file, the same
+    /// flag twice, or two names of one key (ISTIO_SERVICE_CIDR and OUTBOUND_IPRANGES_INCLUDE) in
+    /// the files. The same name in two files is how sidecar.env and cluster.env layer, and a
+    /// flag over a file is how a one-off override works: both are documented, not reported.
+    static func repetitions(of settings: [Setting], key: String) -> [(String, Origin)] {
+        guard let winner = settings.last, settings.count > 1 else { return [] }
+        var reports: [(String, Origin)] = []
+        var places: [String: [Setting]] = [:]
+        for setting in settings {
+            let place: String
+            switch setting.origin {
+            case .file(let path, _): place = "\(path)\u{0}\(setting.key)"
+            case .flag: place = "flags\u{0}\(setting.key)"
+            }
+            places[place, default: []].append(setting)
+        }
+        for (_, repeated) in places.sorted(by: { $0.key < $1.key }) where repeated.count > 1 {
+            guard let last = repeated.last else { continue }
+            switch last.origin {
+            case .file(let path, _):
+                let lines = repeated.compactMap { if case .file(_, let line) = $0.origin { String(line) } else { nil } }
+                reports.append(("\(last.key) is set \(repeated.count) times in \(path) (lines \(lines.joined(separator: ", "))); the last, \(last.cited), wins", last.origin))
+            case .flag:
+                reports.append(("\(last.key) is given \(repeated.count) times as a flag; the last, \(last.value), wins", last.origin))
+            }
+        }
+        let fromFiles = settings.filter { if case .file = $0.origin { true } else { false } }
+        let names = fromFiles.map(\.key).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        if names.count > 1, let last = fromFiles.last {
+            let cited = names.map { name in fromFiles.last { $0.key == name }.map { "\(name) (\($0.origin))" } ?? name }
+            let wins = winner.origin == last.origin ? last.cited : "\(winner.cited), over them both"
+            reports.append(("\(cited.joined(separator: " and ")) set the same thing, \(key); the later wins: \(wins)", last.origin))
+        }
+        return reports
     }
 
     /// Errors are found in passes (syntax, keys, values); report them as the user reads the
@@ -68,7 +163,7 @@ public enum ConfigLoader {
     static func inWrittenOrder(_ errors: [ConfigError], files: [String]) -> [ConfigError] {
         func rank(_ origin: Origin?) -> (Int, Int) {
             switch origin {
-            case .file(let path, let line): (files.firstIndex(of: path) ?? files.count, line)
+            case .file(let path, let line): (files.firstIndex(of: path == "stdin" ? "-" : path) ?? files.count, line)
             case .flag: (files.count, 0)
             case nil: (-1, 0)
             }

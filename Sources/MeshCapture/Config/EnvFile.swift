@@ -1,79 +1,90 @@
 /// Reads KEY=VALUE files as VM setups write them (`cluster.env`, `sidecar.env`): `#` comments,
-/// blank lines, an optional `export ` prefix, values optionally in single or double quotes.
-/// Values are taken literally: meshcap does not expand `$VAR` or run commands, so a value that
-/// would need a shell to mean what it says is refused instead of being read differently.
+/// blank lines, an optional `export` prefix, values as one shell word (plain, single- or
+/// double-quoted, or quoted pieces joined as istioctl's `shellescape.Quote` writes them:
+/// `'it'"'"'s'`). Values are taken literally: meshcap does not expand `$VAR` or run commands, so
+/// a value that would need a shell to mean what it says is marked unreadable instead of being
+/// read differently; whether that is an error depends on the key (see `ConfigLoader`).
 public enum EnvFile {
-    public static func parse(_ text: String, path: String) -> Result<[Setting], ConfigErrors> {
+    public static func parse(_ input: InputText) -> Result<[Setting], ConfigErrors> {
         var settings: [Setting] = []
         var errors: [ConfigError] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let origin = Origin.file(path: path, line: index + 1)
+        for (index, rawLine) in input.lines.enumerated() {
+            let origin = Origin.file(path: input.name, line: index + 1)
             var line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
-            if line.hasPrefix("export ") { line = line.dropFirst("export ".count).trimmingWhitespace() }
+            // `export` and any blank after it, as a shell reads `export<TAB>KEY=...`.
+            if line.hasPrefix("export"), let next = line.dropFirst("export".count).first, next == " " || next == "\t" {
+                line = line.dropFirst("export".count).trimmingWhitespace()
+            }
             guard let equals = line.firstIndex(of: "=") else {
-                errors.append(ConfigError(origin: origin, message: "\"\(rawLine)\" is not KEY=VALUE"))
+                errors.append(ConfigError(origin: origin, message: "\(rawLine.excerpt) is not KEY=VALUE"))
                 continue
             }
             let key = String(line[..<equals])
             guard key.isEnvironmentName else {
                 errors.append(ConfigError(origin: origin,
-                    message: "\"\(key)\" is not a key name; allowed: letters, digits and _, not starting with a digit"))
+                    message: "\(key.excerpt) is not a key name; allowed: letters, digits and _, not starting with a digit"))
                 continue
             }
-            switch unquote(line[line.index(after: equals)...]) {
+            switch word(line[line.index(after: equals)...]) {
             case .success(let value): settings.append(Setting(key: key, value: value, origin: origin))
-            case .failure(let problem): errors.append(ConfigError(origin: origin, message: "\(key): \(problem.problem); allowed: \(problem.allowed)"))
+            case .failure(let problem): settings.append(Setting(key: key, unreadable: problem, origin: origin))
             }
         }
         return errors.isEmpty ? .success(settings) : .failure(ConfigErrors(errors: errors))
     }
 
-    static let shellSyntax: Set<Character> = ["$", "`", "\\", ";", "&", "|", "<", ">", "(", ")", "{", "}"]
-    static let shellBytes = Set((shellSyntax.map(String.init).joined() + "'\"").utf8)
+    static let allowed = "a plain value, or one in single or double quotes, without shell expansion"
+    /// What a shell would act on outside quotes (`#` only starts a comment after a blank).
+    static let shellSyntax = Set("$`\\;&|<>(){}\"'".utf8)
+    /// What a shell would still expand inside double quotes.
+    static let expandedInDoubleQuotes = Set("$`\\".utf8)
 
-    static func unquote(_ raw: Substring) -> Result<String, ValueProblem> {
-        let allowed = "a plain value, or one in single or double quotes, without shell expansion"
-        if let quote = raw.first, quote == "'" || quote == "\"" {
-            let body = raw.dropFirst()
-            guard let close = body.utf8.firstIndex(of: quote == "'" ? UInt8(ascii: "'") : UInt8(ascii: "\"")) else {
-                return .failure(ValueProblem("the \(quote) quote is not closed", allowed: allowed))
+    /// The value as one shell word: quoted and unquoted pieces joined, ended by a blank, after
+    /// which only a comment may follow. Scanned on UTF-8 bytes: values can be 10,000 prefixes long.
+    static func word(_ raw: Substring) -> Result<String, ValueProblem> {
+        let bytes = Array(raw.utf8)
+        var value: [UInt8] = []
+        var index = 0
+        var quoted = false
+        func problem(_ text: String) -> Result<String, ValueProblem> { .failure(ValueProblem(text, allowed: allowed)) }
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "'"), UInt8(ascii: "\""):
+                guard let close = bytes[(index + 1)...].firstIndex(of: byte) else {
+                    return problem("the \(Character(Unicode.Scalar(byte))) quote is not closed")
+                }
+                let body = bytes[(index + 1)..<close]
+                if byte == UInt8(ascii: "\""), let bad = body.first(where: expandedInDoubleQuotes.contains) {
+                    return problem("\"\(Character(Unicode.Scalar(bad)))\" would be expanded by a shell")
+                }
+                value += body
+                quoted = true
+                index = close + 1
+            case UInt8(ascii: " "), UInt8(ascii: "\t"):
+                let rest = raw.utf8.dropFirst(index).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                guard rest.isEmpty || rest.first == UInt8(ascii: "#") else {
+                    return problem(quoted ? "text after the closing quote" : "an unquoted value with a space or tab")
+                }
+                return .success(String(decoding: value, as: UTF8.self))
+            default:
+                if shellSyntax.contains(byte) { return problem("\"\(Character(Unicode.Scalar(byte)))\" is shell syntax") }
+                value.append(byte)
+                index += 1
             }
-            let rest = body[body.index(after: close)...].trimmingWhitespace()
-            guard rest.isEmpty || rest.hasPrefix("#") else {
-                return .failure(ValueProblem("text after the closing quote", allowed: allowed))
-            }
-            let value = body[..<close]
-            if quote == "\"", let bad = value.utf8.first(where: { $0 == UInt8(ascii: "$") || $0 == UInt8(ascii: "`") || $0 == UInt8(ascii: "\\") }) {
-                return .failure(ValueProblem("\"\(Character(Unicode.Scalar(bad)))\" would be expanded by a shell", allowed: allowed))
-            }
-            return .success(String(value))
         }
-        // Unquoted: a shell ends the value at whitespace, and " #" starts a comment. The syntax is
-        // ASCII, so it is scanned on UTF-8 bytes (values can be 10,000 prefixes long).
-        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
-        var value = raw
-        var previous: UInt8 = UInt8(ascii: " ")
-        for index in raw.utf8.indices {
-            let byte = raw.utf8[index]
-            if byte == UInt8(ascii: "#") && blank(previous) {
-                value = raw[..<index]
-                break
-            }
-            previous = byte
-        }
-        value = value.trimmingWhitespace()
-        if value.utf8.contains(where: blank) {
-            return .failure(ValueProblem("an unquoted value with a space", allowed: allowed))
-        }
-        if let bad = value.utf8.first(where: { shellBytes.contains($0) }) {
-            return .failure(ValueProblem("\"\(Character(Unicode.Scalar(bad)))\" is shell syntax", allowed: allowed))
-        }
-        return .success(String(value))
+        return .success(String(decoding: value, as: UTF8.self))
     }
 }
 
 extension StringProtocol {
+    /// The text in quotes, shortened to its start when long: a message should point at a line,
+    /// not repeat 200 KB of it.
+    var excerpt: String {
+        count <= 60 ? "\"\(self)\"" : "\"\(prefix(40))...\" (\(utf8.count) bytes)"
+    }
+
     func trimmingWhitespace() -> SubSequence {
         let start = firstIndex { !$0.isWhitespace } ?? endIndex
         let end = lastIndex { !$0.isWhitespace }.map { index(after: $0) } ?? start

@@ -12,6 +12,7 @@ public struct InterceptConfig: Sendable, Hashable {
     public var proxyPort: Port = 15001
     public var inboundCapturePort: Port = 15006
     public var inboundTunnelPort: Port = 15008
+    /// Istio's fallback when ENVOY_USER's account does not exist (see `HostDefaults`).
     public var proxyUsers: [Owner] = [.id(1337)]
     /// nil until set: then it follows `proxyUsers`, as Istio's PROXY_GID does.
     public var proxyGroupsSetting: [Owner]?
@@ -50,6 +51,14 @@ public struct InterceptConfig: Sendable, Hashable {
         redirectDNS && (captureAllDNS || !dnsServersV4.isEmpty || !dnsServersV6.isEmpty)
     }
 
+    /// Why DNS capture, though asked for, writes no rule; nil when it writes some or was not asked.
+    public var dnsCaptureGap: String? {
+        guard redirectDNS, !captureAllDNS else { return nil }
+        if dnsServersV4.isEmpty && dnsServersV6.isEmpty { return "there is no DNS server to capture and CAPTURE_ALL_DNS is false" }
+        if dnsServersV4.isEmpty && !ipv6 { return "the only DNS servers are IPv6 and ENABLE_INBOUND_IPV6 is false" }
+        return nil
+    }
+
     /// Settings that were given but change nothing, worth a word to the user.
     public var inertSettings: [String] {
         var notes: [String] = []
@@ -58,9 +67,6 @@ public struct InterceptConfig: Sendable, Hashable {
         }
         if !outboundOwnerGroupsExclude.isEmpty && outboundOwnerGroups != .all {
             notes.append("OUTBOUND_OWNER_GROUPS_EXCLUDE is ignored: it only applies when OUTBOUND_OWNER_GROUPS_INCLUDE is *")
-        }
-        if redirectDNS && !capturesDNS {
-            notes.append("REDIRECT_DNS is ignored: there are no DNS_SERVERS_V4/V6 and CAPTURE_ALL_DNS is false")
         }
         if !ipv6 && (!dnsServersV6.isEmpty || outboundRanges.listed.contains { $0.family == .ipv6 }
                      || outboundRangesExclude.contains { $0.family == .ipv6 }) {

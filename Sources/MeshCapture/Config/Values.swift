@@ -155,6 +155,15 @@ enum Values {
         return names
     }
 
+    /// A user name as passwd(5) holds it (the name need not exist: a missing account has a
+    /// meaning, Istio's fallback UID). Empty means the default.
+    static func accountName(_ text: String) throws(ValueProblem) {
+        let allowed = "a user name (letters, digits, '.', '_', '-'), looked up in the passwd file"
+        if let bad = text.first(where: { shellMetacharacters.contains($0) || $0.isWhitespace || $0 == ":" || $0 == "/" }) {
+            throw ValueProblem("\"\(text)\" contains \(bad.isWhitespace ? "a space" : "'\(bad)'")", allowed: allowed)
+        }
+    }
+
     enum Account: String {
         case user
         case group

@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCapture
+
+/// The rule files of one config, written into a directory as a set: the files this config makes
+/// replace meshcap's files there, and one it no longer makes (`rules.v6` after IPv6 was turned
+/// off) is removed, so the directory never holds the rules of two configs.
+///
+/// All or nothing. Every new file is written and flushed beside its name first, and each file
+/// about to be replaced or removed gets a hard link as a backup; only then are the new files
+/// renamed into place and stale ones removed. If one of those steps fails, the ones already done
+/// are put back from the backups. Files of other names in the directory are never touched.
+public enum RuleFiles {
+    /// Every name meshcap writes; the set a config makes is a subset.
+    public static let names = ["rules.v4", "rules.v6", "rules.nft"]
+
+    public static func write(_ files: [(name: String, contents: String)], into directory: String) throws(HostError) {
+        precondition(files.allSatisfy { names.contains($0.name) }, "RuleFiles writes only its own names")
+        if let code = TextFile.makeDirectories(directory) { throw HostError("cannot create \(directory)", errno: code) }
+        let path = { (name: String) in directory + "/" + name }
+        var temporaries: [(name: String, temporary: String)] = []
+        var backups: [String: String] = [:]
+        /// Removes what was made on the way; names a backup that could not be removed (it is
+        /// a second link to a file's old content, harmless, but the user should know it is there).
+        func discard() -> String {
+            for (_, temporary) in temporaries { unlink(temporary) }
+            let left = backups.values.sorted().filter { unlink($0) != 0 && errno != ENOENT }
+            return left.isEmpty ? "" : " (left behind, remove by hand: \(left.joined(separator: ", ")))"
+        }
+
+        // 1. Everything that can fail without changing what is in place.
+        do throws(HostError) {
+            for file in files {
+                temporaries.append((file.name, try TextFile.writeBeside(path(file.name), file.contents)))
+            }
+            for name in names where exists(path(name)) {
+                if isDirectory(path(name)) { throw HostError("\(path(name)) is a directory, not a rules file; nothing was written") }
+                let backup = "\(directory)/.\(name).meshcap-\(getpid()).old"
+                unlink(backup)
+                guard link(path(name), backup) == 0 else {
+                    throw HostError("cannot keep a copy of \(path(name)) to restore if the update fails", errno: errno)
+                }
+                backups[name] = backup
+            }
+        } catch {
+            throw error.appending(discard())
+        }
+
+        // 2. The switch: rename new files into place, remove stale ones; undo on failure.
+        var done: [String] = []
+        var failure: HostError?
+        for (name, temporary) in temporaries {
+            guard rename(temporary, path(name)) == 0 else {
+                failure = HostError("cannot rename \(temporary) to \(path(name))", errno: errno)
+                break
+            }
+            done.append(name)
+        }
+        if failure == nil {
+            for name in names where backups[name] != nil && !files.contains(where: { $0.name == name }) {
+                guard unlink(path(name)) == 0 else {
+                    failure = HostError("cannot remove \(path(name)), which this config no longer makes", errno: errno)
+                    break
+                }
+                done.append(name)
+            }
+        }
+        if let failure {
+            for name in done {
+                if let backup = backups[name] { rename(backup, path(name)) } else { unlink(path(name)) }
+            }
+            backups = backups.filter { !done.contains($0.key) }
+            throw failure.appending("; the files in \(directory) are as they were" + discard())
+        }
+        let left = discard()
+        syncDirectory(directory)
+        if !left.isEmpty { throw HostError("the rules files in \(directory) are written, but a copy of an old one is\(left)") }
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// The renames themselves reach the disk only when the directory is flushed.
+    static func syncDirectory(_ directory: String) {
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
+    }
+}

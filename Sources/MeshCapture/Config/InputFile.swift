@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How a file ended its lines. Windows editors write CRLF, old Mac ones CR; a shell reads only
+/// LF, but a user who edited `cluster.env` on a laptop means lines either way.
+public enum LineEnding: String, Sendable, Hashable, Comparable {
+    case lf = "LF"
+    case crlf = "CRLF"
+    case cr = "CR"
+
+    public static func < (lhs: LineEnding, rhs: LineEnding) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// A text file meshcap was given (a config file, passwd, group, resolv.conf), split into lines.
+public struct InputText: Sendable {
+    /// The path as given, or "stdin" for `-`: what messages call the file.
+    public let name: String
+    /// Without their line ends; a leading byte-order mark is gone.
+    public let lines: [String]
+    public let lineEndings: Set<LineEnding>
+    public let hadByteOrderMark: Bool
+
+    public init(name: String, lines: [String], lineEndings: Set<LineEnding> = [.lf], hadByteOrderMark: Bool = false) {
+        self.name = name
+        self.lines = lines
+        self.lineEndings = lineEndings
+        self.hadByteOrderMark = hadByteOrderMark
+    }
+}
+
+/// Reads the files meshcap is pointed at, refusing what would hang it or be misread: a FIFO with
+/// no writer blocks `open(2)` forever, `/dev/zero` never ends, a directory or a binary file is
+/// not a config. Only regular files (and standard input, when `-` is allowed) of at most
+/// `sizeLimit` bytes are read.
+public enum InputFile {
+    /// Far above any real config (10,000 prefixes are ~200 KB), far below what hurts.
+    public static let sizeLimit = 16 * 1024 * 1024
+
+    /// - Parameters:
+    ///   - role: what the file is, for messages ("config file", "passwd file").
+    ///   - standardInput: whether `-` means standard input.
+    ///   - strictText: refuse bytes that are not UTF-8 and NUL bytes, naming the line. Account
+    ///     files are read leniently: only their name and ID fields matter, and an old GECOS field
+    ///     in Latin-1 is no reason to refuse them.
+    public static func read(_ path: String, role: String, standardInput: Bool = false,
+                            strictText: Bool = true) throws(ConfigErrors) -> InputText {
+        let name = standardInput && path == "-" ? "stdin" : path
+        let bytes: [UInt8]
+        do {
+            bytes = try contents(path, role: role, standardInput: standardInput && path == "-")
+        } catch {
+            throw ConfigErrors(errors: [error])
+        }
+        return try split(bytes, name: name, strictText: strictText)
+    }
+
+    static func contents(_ path: String, role: String, standardInput: Bool) throws(ConfigError) -> [UInt8] {
+        func failure(_ message: String) -> ConfigError { ConfigError(origin: nil, message: message) }
+        let descriptor: Int32
+        if standardInput {
+            descriptor = 0
+            if isatty(0) == 1 {
+                throw failure("the \(role) - is standard input, which is a terminal; pipe or redirect the file into meshcap")
+            }
+        } else {
+            // O_NONBLOCK: opening a FIFO that has no writer would otherwise wait forever. The
+            // type is checked on the open descriptor, so the file cannot be swapped in between.
+            descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+            guard descriptor >= 0 else { throw failure("cannot open the \(role) \(path): \(Errno.describe(errno))") }
+        }
+        defer { if !standardInput { close(descriptor) } }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw failure("cannot read the \(role) \(path): \(Errno.describe(errno))") }
+        let type = status.st_mode & S_IFMT
+        let pipe = type == S_IFIFO || type == S_IFSOCK
+        // /dev/null (device 1:3) is what scripts pass for "nothing": it ends at once.
+        let null = type == S_IFCHR && status.st_rdev == 0x103
+        guard type == S_IFREG || null || (standardInput && pipe) else {
+            let hint = type == S_IFIFO && role == "config file" ? "; to read a pipe, give --config - and redirect it to standard input" : ""
+            throw failure("the \(role) \(standardInput ? "- (standard input)" : path) is \(kind(type)), not a regular file\(hint)")
+        }
+        if type == S_IFREG && Int(status.st_size) > sizeLimit {
+            throw failure("the \(role) \(path) is \(status.st_size) bytes; meshcap reads at most \(sizeLimit / 1024 / 1024) MiB")
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw failure("cannot read the \(role) \(path): \(Errno.describe(errno))") }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+            // A file can grow while it is read, and a pipe has no size to check up front.
+            guard bytes.count <= sizeLimit else {
+                throw failure("the \(role) \(standardInput ? "on standard input" : path) is larger than \(sizeLimit / 1024 / 1024) MiB; meshcap reads at most that")
+            }
+        }
+    }
+
+    static func kind(_ type: mode_t) -> String {
+        switch type {
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: "not a file"
+        }
+    }
+
+    /// Lines end at LF, CRLF or CR. Scanned as bytes: a Swift `Character` holds "\r\n" as one
+    /// grapheme, so splitting a String on "\n" would leave a CRLF file as one long line.
+    static func split(_ bytes: [UInt8], name: String, strictText: Bool) throws(ConfigErrors) -> InputText {
+        let bom: [UInt8] = [0xef, 0xbb, 0xbf]
+        let hadByteOrderMark = bytes.starts(with: bom)
+        var lines: [String] = []
+        var endings = Set<LineEnding>()
+        var errors: [ConfigError] = []
+        var start = hadByteOrderMark ? 3 : 0
+        var index = start
+        func take(_ end: Int) {
+            let line = bytes[start..<end]
+            let number = lines.count + 1
+            if strictText, let problem = textProblem(line) {
+                errors.append(ConfigError(origin: .file(path: name, line: number), message: problem))
+                lines.append("")
+            } else {
+                lines.append(String(decoding: line, as: UTF8.self))
+            }
+        }
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\n"):
+                take(index)
+                endings.insert(.lf)
+                index += 1
+            case UInt8(ascii: "\r"):
+                take(index)
+                let crlf = index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "\n")
+                endings.insert(crlf ? .crlf : .cr)
+                index += crlf ? 2 : 1
+            default:
+                index += 1
+                continue
+            }
+            start = index
+        }
+        if start < bytes.count { take(bytes.count) }
+        guard errors.isEmpty else { throw ConfigErrors(errors: errors) }
+        return InputText(name: name, lines: lines, lineEndings: endings, hadByteOrderMark: hadByteOrderMark)
+    }
+
+    /// Why a line cannot be read as text, or nil.
+    static func textProblem(_ line: ArraySlice<UInt8>) -> String? {
+        if let nul = line.firstIndex(of: 0) {
+            return "a NUL byte at byte \(nul - line.startIndex + 1) of the line; the file is binary or corrupt"
+        }
+        var iterator = line.makeIterator()
+        var decoder = UTF8()
+        var offset = 0
+        var scalarStart = 0
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                scalarStart = offset + UTF8.width(scalar)
+                offset = scalarStart
+            case .emptyInput:
+                return nil
+            case .error:
+                let byte = line[line.startIndex + scalarStart]
+                return "not UTF-8: byte 0x\(String(byte, radix: 16, uppercase: true)) at byte \(scalarStart + 1) of the line; save the file as UTF-8"
+            }
+        }
+    }
+}

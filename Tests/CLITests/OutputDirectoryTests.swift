@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `compile --output-dir` writes the set of files one config makes, and only that set.
+@Suite struct OutputDirectoryTests {
+    let dualStack = packageRoot.appendingPathComponent("Rules/dual-stack.env").path
+    let ipv4Only = packageRoot.appendingPathComponent("Rules/tproxy.env").path
+
+    func contents(_ directory: URL) throws -> [String: String] {
+        var files: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path, isDirectory: &isDirectory)
+            files[name] = isDirectory.boolValue ? "(directory)" : try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+        }
+        return files
+    }
+
+    @Test func aFileTheConfigNoLongerMakesIsRemovedAndOthersAreLeftAlone() throws {
+        let work = try temporaryDirectory("set")
+        defer { try? FileManager.default.removeItem(at: work) }
+        try "keep me".write(to: work.appendingPathComponent("README"), atomically: true, encoding: .utf8)
+        #expect(try run(meshcap, ["compile", "--config", dualStack, "--output-dir", work.path]).status == 0)
+        #expect(Set(try contents(work).keys) == ["README", "rules.v4", "rules.v6", "rules.nft"])
+        #expect(try run(meshcap, ["compile", "--config", ipv4Only, "--output-dir", work.path]).status == 0)
+        let after = try contents(work)
+        #expect(Set(after.keys) == ["README", "rules.v4", "rules.nft"], "a stale rules.v6 is left beside the new rules.v4")
+        #expect(after["rules.v4"] == (try run(meshcap, ["compile", "--config", ipv4Only]).stdout))
+        #expect(after["README"] == "keep me")
+    }
+
+    /// A name meshcap cannot replace: nothing is replaced, nothing half-written stays behind.
+    @Test func whenOneFileCannotBeReplacedNoneIs() throws {
+        let work = try temporaryDirectory("none")
+        defer { try? FileManager.default.removeItem(at: work) }
+        #expect(try run(meshcap, ["compile", "--config", ipv4Only, "--output-dir", work.path]).status == 0)
+        let before = try contents(work)
+        try FileManager.default.createDirectory(at: work.appendingPathComponent("rules.v6"), withIntermediateDirectories: false)
+        let result = try run(meshcap, ["compile", "--config", dualStack, "--output-dir", work.path])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("rules.v6 is a directory, not a rules file; nothing was written"), "\(result.stderr)")
+        var expected = before
+        expected["rules.v6"] = "(directory)"
+        #expect(try contents(work) == expected, "a file was replaced, or a temporary file was left behind")
+    }
+
+    /// The switch itself failing half-way: a sticky directory lets an unprivileged user link to,
+    /// but not rename over, root's world-writable rules.nft. rules.v4 and rules.v6 are already in
+    /// place when that rename fails; they must be put back.
+    @Test(.needsRoot) func aRenameThatFailsHalfWayIsUndone() throws {
+        let work = try temporaryDirectory("sticky")
+        defer { try? FileManager.default.removeItem(at: work) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: work.path)
+        let binary = work.appendingPathComponent("meshcap").path
+        try FileManager.default.copyItem(atPath: meshcap, toPath: binary)
+        let config = work.appendingPathComponent("dual.env").path
+        try FileManager.default.copyItem(atPath: dualStack, toPath: config)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: config)
+        let out = work.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: false)
+        try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: out.path)
+        let nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        #expect(try run(nobody[0], Array(nobody.dropFirst()) + [binary, "compile", "--config", config, "--output-dir", out.path, "-i", "10.0.0.0/8"]).status == 0)
+        let nft = out.appendingPathComponent("rules.nft").path
+        #expect(chown(nft, 0, 0) == 0 && chmod(nft, 0o666) == 0)
+        let before = try contents(out)
+
+        let result = try run(nobody[0], Array(nobody.dropFirst()) + [binary, "compile", "--config", config, "--output-dir", out.path])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("cannot rename") && result.stderr.contains("rules.nft: Operation not permitted (EPERM); the files in \(out.path) are as they were"), "\(result.stderr)")
+        // The backup link to root's file cannot be removed by nobody either: said, not hidden.
+        #expect(result.stderr.contains("(left behind, remove by hand: \(out.path)/.rules.nft.meshcap-"), "\(result.stderr)")
+        #expect(try contents(out).filter { !$0.key.hasPrefix(".rules.nft.meshcap-") } == before, "the files already renamed were not put back")
+    }
+}

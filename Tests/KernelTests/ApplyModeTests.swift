@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// istio-iptables' "change nothing" settings, and `apply --dry-run`, against a namespace holding
+/// meshcap's rules of another config and a foreign table: every one of them leaves the ruleset
+/// (handles included) exactly as it was.
+@Suite struct ApplyModeTests {
+    static let profile = packageRoot.appendingPathComponent("Rules/dual-stack.env").path
+
+    struct Mode: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let arguments: [String]
+        /// A line in a config file given too, or nil.
+        let configLine: String?
+        let status: Int32
+        let stderr: String
+        /// Whether stdout is the batch `compile --backend netlink` prints.
+        let printsBatch: Bool
+    }
+
+    static let modes: [Mode] = [
+        Mode(testDescription: "apply --dry-run", arguments: ["--dry-run"], configLine: nil, status: 0, stderr: "from this host: PROXY_UID=1337", printsBatch: true),
+        Mode(testDescription: "apply -n (istio-iptables)", arguments: ["-n"], configLine: nil, status: 0,
+             stderr: "DRY_RUN=true (flag -n): printing the batch instead of applying it", printsBatch: true),
+        Mode(testDescription: "DRY_RUN=true in a file", arguments: [], configLine: "DRY_RUN=true", status: 0,
+             stderr: "DRY_RUN=true (", printsBatch: true),
+        Mode(testDescription: "SKIP_RULE_APPLY=true", arguments: ["--skip-rule-apply"], configLine: nil, status: 0,
+             stderr: "SKIP_RULE_APPLY=true (flag --skip-rule-apply): nothing was applied", printsBatch: false),
+        Mode(testDescription: "CLEANUP_ONLY=true", arguments: [], configLine: "CLEANUP_ONLY=true", status: 2,
+             stderr: "CLEANUP_ONLY=true asks to remove the rules, which apply never does", printsBatch: false),
+        Mode(testDescription: "NETWORK_NAMESPACE", arguments: ["--network-namespace", "elsewhere"], configLine: nil, status: 2,
+             stderr: "NETWORK_NAMESPACE=elsewhere: meshcap apply programs the namespace it runs in", printsBatch: false),
+    ]
+
+    @Test(.needsRoot, arguments: modes)
+    func changesNothing(_ mode: Mode) throws {
+        let ns = try Namespace("mode")
+        let work = try temporaryDirectory("mode")
+        defer { try? FileManager.default.removeItem(at: work) }
+        // What is in force before: meshcap's rules of another config, and someone else's table.
+        #expect(try run("ip", ["netns", "exec", ns.name, meshcap, "apply", "-i", "10.0.0.0/8", "-b", "22"]).status == 0)
+        try ns.exec("nft", "-f", "-", input: "table ip foreign {\n chain input {\n type filter hook input priority 0; policy accept;\n counter accept\n }\n}\n")
+        let before = try ns.exec("nft", "-a", "list", "ruleset")
+
+        var arguments = ["--config", Self.profile]
+        if let line = mode.configLine {
+            let file = work.appendingPathComponent("mode.env")
+            try (line + "\n").write(to: file, atomically: true, encoding: .utf8)
+            arguments += ["--config", file.path]
+        }
+        let result = try run("ip", ["netns", "exec", ns.name, meshcap, "apply"] + arguments + mode.arguments)
+        #expect(result.status == mode.status, "\(result.stderr)")
+        #expect(result.stderr.contains(mode.stderr), "\(result.stderr)")
+        if mode.printsBatch {
+            let batch = try run(meshcap, ["compile", "--backend", "netlink", "--config", Self.profile])
+            #expect(result.stdout == batch.stdout)
+            #expect(result.stdout.contains("add rule inet istio-proxy-nat istio-output"))
+        } else {
+            #expect(result.stdout.isEmpty)
+        }
+        #expect(try ns.exec("nft", "-a", "list", "ruleset") == before, "\(mode.testDescription) changed the ruleset")
+    }
+}

@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+
+/// What kernel and conformance tests need, and the rule that keeps them honest: where the
+/// prerequisites are missing they are skipped with a message, but under `CI=true` they run anyway,
+/// so a CI machine without root or without `../shared/conformance` fails instead of passing with
+/// half its tests skipped.
+public enum Prerequisites {
+    public static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+    public static let isRoot = getuid() == 0
+    /// `../shared/conformance`, Istio's cases (absent on some machines).
+    public static let corpus = sharedDirectory.appendingPathComponent("conformance")
+    public static let hasCorpus = FileManager.default.fileExists(atPath: corpus.appendingPathComponent("canon.sh").path)
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Root, to create network namespaces.
+    public static var needsRoot: Self {
+        .enabled(if: Prerequisites.isRoot || Prerequisites.isCI, "needs root to create network namespaces")
+    }
+
+    /// `../shared/conformance` (Istio's cases and files).
+    public static var needsCorpus: Self {
+        .enabled(if: Prerequisites.hasCorpus || Prerequisites.isCI, "needs ../shared/conformance (see its README)")
+    }
+}
