@@ -30,7 +30,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], plugins: ["BuildInfo"]),
         // Paths, processes and diffs shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["MeshCapture"], path: "Tests/TestSupport"),
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture"]),
         .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "TestSupport"]),
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.

@@ -10,7 +10,8 @@ public struct DumpedRule: Sendable {
     public let table: String
     public let chain: String
     public let handle: UInt64
-    public let expressions: [NftExpression]
+    /// nil when one of them is of a kind meshcap never writes.
+    public let expressions: [NftExpression]?
     /// nil for bytecode meshcap does not write (another tool's rule, or a hand edit).
     public let rule: Rule?
     public let packets: UInt64
@@ -36,7 +37,7 @@ public enum RuleDump {
         let socket = try NetlinkSocket()
         for attempt in 0..<attempts {
             guard let raw = try dump(socket, type: NFT_MSG_GETRULE) else { continue }
-            let parsed = raw.compactMap { message -> (NftnlRule, [NftExpression])? in
+            let parsed = raw.compactMap { message -> (NftnlRule, [NftExpression]?)? in
                 guard let rule = withMessage(message, { NftnlRule(parsing: $0) }) ?? nil, tables.contains(rule.table) else { return nil }
                 return (rule, rule.expressions)
             }
@@ -44,16 +45,16 @@ public enum RuleDump {
             var setPorts: [String: RuleDecoder.SetPorts] = [:]
             var setsVanished = false
             for (rule, expressions) in parsed {
-                for case .lookup(let lookup) in expressions where setPorts[rule.table]?[lookup.set] == nil {
+                for case .lookup(let lookup) in expressions ?? [] where setPorts[rule.table]?[lookup.set] == nil {
                     guard let ports = try setElements(socket, table: rule.table, set: lookup.set) else { setsVanished = true; continue }
                     setPorts[rule.table, default: [:]][lookup.set] = ports
                 }
             }
             if setsVanished { continue }
             let rules = parsed.map { rule, expressions in
-                let counter = expressions.lazy.compactMap { if case .counter(let c) = $0 { c } else { nil } }.first
+                let counter = rule.counter
                 return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: expressions,
-                                  rule: RuleDecoder.decode(expressions, sets: setPorts[rule.table] ?? [:]),
+                                  rule: expressions.flatMap { RuleDecoder.decode($0, sets: setPorts[rule.table] ?? [:]) },
                                   packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0)
             }
             return Snapshot(rules: rules, interruptions: attempt)

@@ -38,7 +38,7 @@ import Testing
     @Test func nonDefaultPortsAndMarkReachEveryRule() throws {
         let output = try rules(["-p", "16001", "-z", "16006", "-e", "16008", "-m", "TPROXY", "-t", "0x100", "-b", "*"])
         #expect(output.contains("-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 16001"))
-        #expect(output.contains("-A ISTIO_TPROXY ! -d 127.0.0.1/32 -p tcp -j TPROXY --on-port 16006 --tproxy-mark 256/0xffffffff"))
+        #expect(output.contains("-A ISTIO_TPROXY ! -d 127.0.0.1/32 -p tcp -j TPROXY --on-port 16006 --on-ip 0.0.0.0 --tproxy-mark 0x100/0xffffffff"))
         #expect(output.contains("-A ISTIO_INBOUND -p tcp -m tcp --dport 16008 -j RETURN"))
         #expect(!output.joined().contains("1500"))
     }

@@ -1,5 +1,7 @@
 import Foundation
+#if canImport(Testing)
 import Testing
+#endif
 
 /// What kernel and conformance tests need, and the rule that keeps them honest: where the
 /// prerequisites are missing they are skipped with a message, but under `CI=true` they run anyway,
@@ -13,6 +15,9 @@ public enum Prerequisites {
     public static let hasCorpus = FileManager.default.fileExists(atPath: corpus.appendingPathComponent("canon.sh").path)
 }
 
+// TestSupport is an ordinary target, so `swift build -c release` builds it too, where the
+// Testing module is not on the search path.
+#if canImport(Testing)
 extension Trait where Self == ConditionTrait {
     /// Root, to create network namespaces.
     public static var needsRoot: Self {
@@ -24,3 +29,4 @@ extension Trait where Self == ConditionTrait {
         .enabled(if: Prerequisites.hasCorpus || Prerequisites.isCI, "needs ../shared/conformance (see its README)")
     }
 }
+#endif

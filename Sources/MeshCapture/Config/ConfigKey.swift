@@ -157,11 +157,15 @@ extension ConfigKey {
         ConfigKey("HOST_IPV4_LOOPBACK_CIDR", aliases: ["ISTIO_OUTBOUND_IPV4_LOOPBACK_CIDR"], default: defaults.hostIPv4Loopback.description,
                   "IPv4 range treated as this host (IPv6 uses ::1); interface notation such as 127.0.0.1/8 means its network") { c, v, _ throws(ValueProblem) in
             if v.isEmpty { return }
-            let allowed = "one IPv4 prefix such as 127.0.0.1/32"
+            let allowed = "one IPv4 loopback prefix, /8 to /32, such as 127.0.0.1/32"
             guard let prefix = try? Prefix.parseMasking(Substring(v)) else {
                 throw ValueProblem("\"\(v)\" is not an IPv4 prefix", allowed: allowed)
             }
             guard prefix.family == .ipv4 else { throw ValueProblem("\(v) is an IPv6 prefix", allowed: allowed) }
+            // As Istio validates it: the rules negate it, and "not anywhere" matches nothing.
+            guard prefix.address.isLoopback, (8...32).contains(prefix.length) else {
+                throw ValueProblem("\(v) is not within 127.0.0.0/8, or is shorter than /8", allowed: allowed)
+            }
             c.hostIPv4Loopback = prefix },
     ]
 

@@ -46,6 +46,20 @@ public enum Match: Sendable, Hashable {
     case connmark(UInt32)
     case conntrackState([ConntrackState])
 
+    /// The protocol of a port match.
+    public var portProtocol: L4Protocol? {
+        switch self {
+        case .destinationPort(let proto, _, _), .sourcePort(let proto, _, _): proto
+        default: nil
+        }
+    }
+
+    /// The protocol a match needs the packet to have: its own, or its port match's.
+    public var impliedProtocol: L4Protocol? {
+        if case .l4proto(let proto) = self { return proto }
+        return portProtocol
+    }
+
     /// The family an address match ties its rule to; nil for family-neutral matches.
     public var family: Family? {
         switch self {

@@ -8,6 +8,12 @@ extension ChainName {
     public static let istioDivert = ChainName.regular("ISTIO_DIVERT")
     public static let istioTProxy = ChainName.regular("ISTIO_TPROXY")
     public static let istioDrop = ChainName.regular("ISTIO_DROP")
+
+    /// Every chain the plan declares, in any table: these, and only these, are meshcap's (and
+    /// what Istio's istio-iptables leaves behind).
+    public static let istioChains: Set<ChainName> = [
+        .istioInbound, .istioRedirect, .istioInRedirect, .istioOutput, .istioOutputDNS, .istioDivert, .istioTProxy, .istioDrop,
+    ]
 }
 
 enum Istio {

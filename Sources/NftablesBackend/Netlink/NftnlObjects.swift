@@ -112,11 +112,24 @@ public final class NftnlRule {
         while let expression = nftnl_expr_iter_next(iterator) { body(NftnlExpr(pointer: expression)) }
     }
 
-    /// The rule's expressions in the model of this module; kinds meshcap never writes are left out.
-    public var expressions: [NftExpression] {
+    /// The rule's expressions in the model of this module; nil if one is of a kind (or a form)
+    /// meshcap never writes, which makes the rule somebody else's.
+    public var expressions: [NftExpression]? {
         var expressions: [NftExpression] = []
-        forEachExpression { expression in NftExpression(decoding: expression).map { expressions.append($0) } }
-        return expressions
+        var complete = true
+        forEachExpression { expression in
+            if let decoded = NftExpression(decoding: expression) { expressions.append(decoded) } else { complete = false }
+        }
+        return complete ? expressions : nil
+    }
+
+    /// The packets and bytes of the rule's first counter, whoever wrote the rule.
+    public var counter: Counter? {
+        var found: Counter?
+        forEachExpression { expression in
+            if found == nil, expression.name == Counter.name { found = Counter(decoding: expression) }
+        }
+        return found
     }
 
     public var table: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue)).map { String(cString: $0) } ?? "" }

@@ -5,7 +5,7 @@ import MeshCapture
 ///
 /// Decoded rules come out in canonical form: an `meta l4proto` check that only serves the port
 /// match right after it is folded into that match, as nft's own listing does (the two spellings
-/// compile to the same bytecode). `canonical(_:resolve:)` puts a model rule in that form for comparison.
+/// compile to the same bytecode), and conntrack states in nft's order. `canonical(_:resolve:)` puts a model rule in that form for comparison.
 public enum RuleDecoder {
     /// The anonymous sets' ports by set name ("__set0"), from a set-element dump.
     public typealias SetPorts = [String: [Port]]
@@ -24,6 +24,8 @@ public enum RuleDecoder {
             switch match {
             case .socketUser(let owner, let negated): matches.append(.socketUser(numeric(owner, false), negated: negated))
             case .socketGroup(let owner, let negated): matches.append(.socketGroup(numeric(owner, true), negated: negated))
+            // States are bits in the kernel: their order is nft's.
+            case .conntrackState(let states): matches.append(.conntrackState(states.sorted()))
             default: matches.append(match)
             }
         }
@@ -31,7 +33,34 @@ public enum RuleDecoder {
     }
 
     /// The rule these expressions implement, or nil for bytecode meshcap does not write.
+    ///
+    /// Exact: the rule read is encoded again and must give these very expressions (counter
+    /// values and set names aside, set contents compared), so an operator, a register, a length or
+    /// a verdict meshcap would not have written makes the rule somebody else's.
     public static func decode(_ expressions: [NftExpression], sets: SetPorts) -> Rule? {
+        guard let candidate = read(expressions, sets: sets) else { return nil }
+        var context = EncodingContext(nextSetID: 1, resolve: { _, _ in nil })
+        guard let encoded = try? NftStatement.of(candidate).flatMap({ try $0.expressions(&context) }) else { return nil }
+        let encodedSets = Dictionary(context.sets.map { ($0.id, $0.ports) }, uniquingKeysWith: { first, _ in first })
+        let mine = encoded.map { normalized($0) { lookup in lookup.setID.flatMap { encodedSets[$0] } } }
+        let theirs = expressions.map { normalized($0) { lookup in sets[lookup.set] } }
+        return mine == theirs ? candidate : nil
+    }
+
+    /// An expression with what differs between a sent and a read-back rule taken out: counter
+    /// values, and a set's name and id (its ports stand in for it).
+    private static func normalized(_ expression: NftExpression, ports: (Lookup) -> [Port]?) -> NftExpression {
+        switch expression {
+        case .counter: return .counter(Counter())
+        case .lookup(let lookup):
+            let contents = ports(lookup).map { $0.map(String.init).joined(separator: ",") } ?? "?"
+            return .lookup(Lookup(lookup.register, set: contents, setID: nil, inverted: lookup.inverted))
+        default: return expression
+        }
+    }
+
+    /// The rule the expressions look like, read structurally; `decode` checks it exactly.
+    private static func read(_ expressions: [NftExpression], sets: SetPorts) -> Rule? {
         var reader = Reader(expressions: expressions)
         var matches: [Match] = []
         var family: Family?
@@ -176,15 +205,5 @@ public enum RuleDecoder {
     public static func chainName(_ nftName: String) -> ChainName {
         if let hook = Hook(rawValue: nftName) { return .builtin(hook) }
         return .regular(nftName.uppercased().replacingOccurrences(of: "-", with: "_"))
-    }
-}
-
-extension Match {
-    /// The protocol a port match implies.
-    var portProtocol: L4Protocol? {
-        switch self {
-        case .destinationPort(let proto, _, _), .sourcePort(let proto, _, _): proto
-        default: nil
-        }
     }
 }
