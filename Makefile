@@ -22,10 +22,12 @@ deps:
 build: deps
 	$(SWIFT) build
 
-# Compiles the bundled VM mesh-expansion profile: iptables-restore input, then the nft script.
+# Compiles the bundled VM mesh-expansion profile for the example VM's own files (its passwd and
+# resolv.conf): iptables-restore input, then the nft script.
+VM_HOST := --passwd-file Rules/vm-host/passwd --group-file Rules/vm-host/group --resolv-conf Rules/vm-host/resolv.conf
 demo: build
-	$(BIN) compile --config Rules/vm-mesh-expansion.env
-	$(BIN) compile --config Rules/vm-mesh-expansion.env --backend nft
+	$(BIN) compile $(VM_HOST) --config Rules/vm-mesh-expansion.env
+	$(BIN) compile $(VM_HOST) --config Rules/vm-mesh-expansion.env --backend nft
 
 # The whole suite: unit, golden, CLI, and (as root, with ../shared/conformance) kernel tests.
 # Without root or the corpus those are skipped with a message; under CI=true they run and fail.
@@ -49,7 +51,7 @@ goldens: build
 # Apply time against nft -f and iptables-nft-restore, same rules, same run (root; own namespace).
 # A release binary with the Swift runtime linked in: start-up is part of what a user waits for.
 bench: deps
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build -c release --static-swift-stdlib --product meshcap
 	python3 Benchmarks/apply_bench.py --meshcap .build/release/meshcap
 
 clean:

@@ -44,7 +44,7 @@ struct Compile: ParsableCommand {
         let (loaded, accounts) = try config.load()
         let plan = CapturePlan(loaded.config)
         guard backend != .iptables || plan.config.families.contains(family) else {
-            throw ValidationError("--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
+            throw ConfigError(origin: .flag("--family"), message: "--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
         }
         if let outputDir {
             var files = [("rules.v4", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))]

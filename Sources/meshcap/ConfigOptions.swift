@@ -32,7 +32,7 @@ struct ConfigOptions: ParsableArguments {
         let accounts = try AccountDatabase(passwdPath: passwdFile, groupPath: groupFile)
         let loaded = try ConfigLoader.load(files: files, flags: istioFlags, accounts: accounts, resolvConf: resolvConf, strict: strict)
         Report.warning(loaded.warnings)
-        if !loaded.fromHost.isEmpty { Report.say(["from this host: " + loaded.fromHost.joined(separator: "; ")]) }
+        if !loaded.fromHost.isEmpty { Report.say(["filled in: " + loaded.fromHost.joined(separator: "; ")]) }
         if verbose { Report.note(loaded.notes) }
         return (loaded, accounts)
     }

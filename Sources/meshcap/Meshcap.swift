@@ -30,7 +30,10 @@ struct Meshcap: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
-            Report.fail([fullMessage(for: error)], status: code == .validationFailure ? ExitStatus.badInput.rawValue : code.rawValue)
+            // One style for every error: "meshcap: what is wrong", without ArgumentParser's "Error: ".
+            let message = fullMessage(for: error)
+            Report.fail([message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message],
+                        status: code == .validationFailure ? ExitStatus.badInput.rawValue : code.rawValue)
         }
     }
 }

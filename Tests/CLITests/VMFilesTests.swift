@@ -4,10 +4,10 @@ import TestSupport
 
 /// The files `istioctl x workload entry configure` writes, compiled as they are, in the order
 /// Istio's start script sources them (sidecar.env, then cluster.env), for a VM whose package made
-/// `istio-proxy` UID 998 and whose resolver is in resolv.conf (Tests/Fixtures/vm-host).
+/// `istio-proxy` UID 998 and whose resolver is in resolv.conf (Rules/vm-host).
 @Suite struct VMFilesTests {
     static let vm = Prerequisites.corpus.appendingPathComponent("vm")
-    static let host = packageRoot.appendingPathComponent("Tests/Fixtures/vm-host")
+    static let host = packageRoot.appendingPathComponent("Rules/vm-host")
 
     func compile(_ cluster: String, _ extra: [String] = []) throws -> ProcessResult {
         try run(meshcap, ["compile", "--config", Self.vm.appendingPathComponent("sidecar.env").path,
@@ -27,8 +27,10 @@ import TestSupport
             "meshcap: warning: \(path):4: unknown key CLUSTER_MESH_CONFIG_VALUE; it shapes no rule (`meshcap keys` lists the keys)",
             "meshcap: warning: \(path):18: unknown key PROXY_CONFIG_ANNOT_VALUE; it shapes no rule (`meshcap keys` lists the keys)",
         ]
+        // An IPv6 VM (istioctl wrote its address) gets IPv6 capture, as Istio's host check gives it.
+        let ipv6 = cluster == "cluster-ipv6.env" ? "ENABLE_INBOUND_IPV6=true (ISTIO_SVC_IP fd00:10:96::1 is IPv6, \(path):16); " : ""
         #expect(result.stderr.split(separator: "\n").map(String.init) == unknown + [
-            "meshcap: from this host: PROXY_UID=998, PROXY_GID=998 (user istio-proxy in \(host)/passwd); DNS_SERVERS_V4=10.0.0.2, DNS_SERVERS_V6=fd00:ec2::253 (nameservers in \(host)/resolv.conf)",
+            "meshcap: filled in: PROXY_UID=998, PROXY_GID=998 (user istio-proxy in \(host)/passwd); \(ipv6)DNS_SERVERS_V4=10.0.0.2, DNS_SERVERS_V6=fd00:ec2::253 (nameservers in \(host)/resolv.conf)",
         ])
         // Envoy's own traffic (UID 998) is let through, and no rule names the 1337 it is not.
         #expect(result.stdout.contains("-A ISTIO_OUTPUT -m owner --uid-owner 998 -j RETURN"))

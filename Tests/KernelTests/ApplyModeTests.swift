@@ -20,7 +20,7 @@ import TestSupport
     }
 
     static let modes: [Mode] = [
-        Mode(testDescription: "apply --dry-run", arguments: ["--dry-run"], configLine: nil, status: 0, stderr: "from this host: PROXY_UID=1337", printsBatch: true),
+        Mode(testDescription: "apply --dry-run", arguments: ["--dry-run"], configLine: nil, status: 0, stderr: "filled in: PROXY_UID=1337", printsBatch: true),
         Mode(testDescription: "apply -n (istio-iptables)", arguments: ["-n"], configLine: nil, status: 0,
              stderr: "DRY_RUN=true (flag -n): printing the batch instead of applying it", printsBatch: true),
         Mode(testDescription: "DRY_RUN=true in a file", arguments: [], configLine: "DRY_RUN=true", status: 0,

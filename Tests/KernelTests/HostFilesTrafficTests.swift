@@ -8,7 +8,7 @@ import TestSupport
 @Suite(.serialized) struct HostFilesTrafficTests {
     enum Backend: String, CaseIterable { case iptables, nft }
 
-    static let vmPasswd = packageRoot.appendingPathComponent("Tests/Fixtures/vm-host/passwd").path
+    static let vmPasswd = packageRoot.appendingPathComponent("Rules/vm-host/passwd").path
 
     /// `meshcap compile --output-dir` with `arguments`, loaded with iptables-nft-restore per family
     /// or with nft -f.
@@ -38,7 +38,7 @@ import TestSupport
         try network.serve(in: network.workload, port: 15001, name: "proxy-outbound")
         try network.serve(in: network.peer, port: 8080, name: "peer")
         let compiled = try compileAndLoad(backend, ["--passwd-file", Self.vmPasswd, "-i", "\(TestNetwork.peerAddress)/32"], into: network)
-        #expect(compiled.stderr.contains("from this host: PROXY_UID=998, PROXY_GID=998 (user istio-proxy in \(Self.vmPasswd))"))
+        #expect(compiled.stderr.contains("filled in: PROXY_UID=998, PROXY_GID=998 (user istio-proxy in \(Self.vmPasswd))"))
 
         let peer = TestNetwork.peerAddress
         #expect(try network.connect(from: network.workload, to: peer, port: 8080, uid: 998) == "peer \(peer):8080")

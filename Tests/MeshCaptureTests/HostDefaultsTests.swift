@@ -75,6 +75,15 @@ import Testing
         }
     }
 
+    @Test func anIPv6ServiceAddressSwitchesIPv6OnUnlessSaidOtherwise() throws {
+        let vm = try load(["ISTIO_SVC_IP='fd00:10:96::1'"])
+        #expect(vm.config.ipv6)
+        #expect(vm.fromHost.last?.hasPrefix("ENABLE_INBOUND_IPV6=true (ISTIO_SVC_IP fd00:10:96::1 is IPv6, ") == true)
+        #expect(try !load(["ISTIO_SVC_IP=fd00:10:96::1\nENABLE_INBOUND_IPV6=false"]).config.ipv6)
+        #expect(try !load(["ISTIO_SVC_IP=10.10.10.10"]).config.ipv6)
+        #expect(try !load(["ISTIO_SVC_IP=vm.example"]).config.ipv6)
+    }
+
     @Test func dnsCaptureWithNothingToCaptureIsAWarning() throws {
         let onlyV6 = try load(["REDIRECT_DNS=true\nDNS_SERVERS_V6=fd00::53"])
         #expect(onlyV6.warnings.contains { $0.hasSuffix("writes no DNS rule: the only DNS servers are IPv6 and ENABLE_INBOUND_IPV6 is false") })

@@ -148,6 +148,8 @@ extension ConfigKey {
         ConfigKey("ENABLE_INBOUND_IPV6", flags: ["--ipv6"], default: String(defaults.ipv6), switch: true,
                   "Also capture IPv6 (ip6tables rules; ip6 rules in the inet tables)") { c, v, _ throws(ValueProblem) in
             c.ipv6 = try Values.boolean(v) },
+        // Read by HostDefaults: Istio switches IPv6 on from the host's address, meshcap from this one.
+        ConfigKey("ISTIO_SVC_IP", "The VM's address, as istioctl writes it: when IPv6, IPv6 capture is on unless ENABLE_INBOUND_IPV6 says otherwise") { _, _, _ in },
         ConfigKey("DNS_SERVERS_V4", flags: ["--dns-servers-v4"],
                   "IPv4 DNS servers whose port-53 traffic is captured; unset with DNS capture on: the nameservers of --resolv-conf, as Istio reads them") { c, v, _ throws(ValueProblem) in
             c.dnsServersV4 = try Values.addresses(v, family: .ipv4) },
@@ -194,7 +196,7 @@ extension ConfigKey {
         .ignored("FORCE_IPTABLES_BINARY", flags: ["--force-iptables-binary"], "Istio: legacy or nft iptables binary"),
         .ignored("ISTIO_CUSTOM_IP_TABLES", "VM start script: skip istio-iptables"),
         .ignored("CANON_GROUP_GIDS", "Conformance corpus: the GIDs its kernel views assume for group names"),
-        .ignored("ISTIO_SVC_IP", "VM identity"), .ignored("ISTIO_NAMESPACE", "VM identity"),
+.ignored("ISTIO_NAMESPACE", "VM identity"),
         .ignored("ISTIO_SERVICE", "VM identity"), .ignored("ISTIO_SYSTEM_NAMESPACE", "VM identity"),
         .ignored("POD_NAME", "VM identity"), .ignored("POD_NAMESPACE", "VM identity"),
         .ignored("SERVICE_ACCOUNT", "VM identity"), .ignored("TRUST_DOMAIN", "VM identity"),

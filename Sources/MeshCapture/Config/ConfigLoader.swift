@@ -7,7 +7,7 @@ public struct LoadedConfig: Sendable {
     public let warnings: [String]
     /// Said with --verbose: keys accepted and ignored, inert settings, line endings.
     public let notes: [String]
-    /// What was taken from the host's files ("PROXY_UID=998 (user istio-proxy in /etc/passwd)"),
+    /// What was filled in as Istio fills it in ("PROXY_UID=998 (user istio-proxy in /etc/passwd)"),
     /// so a rules file compiled in CI says which machine's files it assumed.
     public let fromHost: [String]
 }
@@ -112,14 +112,16 @@ public enum ConfigLoader {
         guard errors.isEmpty else { throw ConfigErrors(errors: inWrittenOrder(errors, files: files), warnings: warnings) }
 
         let user = HostDefaults.proxyUser(&config, uid: byKey["PROXY_UID"]?.last, envoyUser: byKey["ENVOY_USER"]?.last, accounts: accounts)
+        // Before DNS: IPv6 decides whether IPv6 resolvers are captured.
+        let ipv6 = HostDefaults.ipv6(&config, enable: byKey["ENABLE_INBOUND_IPV6"]?.last, serviceAddress: byKey["ISTIO_SVC_IP"]?.last)
         let given = byKey["DNS_SERVERS_V4"] != nil || byKey["DNS_SERVERS_V6"] != nil
         let dns = try HostDefaults.dnsServers(&config, given: given, resolvConf: resolvConf)
-        warnings += user.warnings + dns.warnings
+        warnings += user.warnings + ipv6.warnings + dns.warnings
         if let gap = config.dnsCaptureGap, let asked = byKey["REDIRECT_DNS"]?.last {
             warnings.append("\(asked.origin): \(asked.key)=\(asked.value) writes no DNS rule: \(gap)")
         }
         return LoadedConfig(config: config, run: run, warnings: warnings, notes: notes + config.inertSettings,
-                            fromHost: user.facts + dns.facts)
+                            fromHost: user.facts + ipv6.facts + dns.facts)
     }
 
     /// A key set twice where no layering explains it: the same name twice in one file, the same
@@ -206,7 +208,7 @@ public enum ConfigLoader {
             let (flag, inline) = argument.split(separator: "=", maxSplits: 1).map(String.init).pair
             guard flag.hasPrefix("-"), let key = byFlag[flag] else {
                 let known = Array(byFlag.keys)
-                errors.append(ConfigError(origin: .flag(argument),
+                errors.append(ConfigError(origin: nil,
                     message: flag.hasPrefix("-") ? "unknown flag \(flag)\(suggestion(for: flag, among: known))"
                         : "unexpected argument \"\(argument)\"; config files are given with --config FILE"))
                 // The next word is most likely the unknown flag's value: one error, not two.

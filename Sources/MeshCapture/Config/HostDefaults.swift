@@ -6,8 +6,10 @@
 /// - DNS capture on, CAPTURE_ALL_DNS off and neither DNS_SERVERS_V4 nor DNS_SERVERS_V6 given: the
 ///   nameservers of resolv.conf. A server list given empty is an answer, not a gap: Istio's own
 ///   test configs say "no servers" that way.
-/// Istio also switches IPv6 on when the host's first address is IPv6. meshcap does not look at
-/// interfaces: ENABLE_INBOUND_IPV6 says it, so the same files give the same rules on any machine.
+/// - ENABLE_INBOUND_IPV6 unset: Istio switches IPv6 on when the host's first address is IPv6.
+///   meshcap does not look at interfaces (the same files must give the same rules on any
+///   machine); it reads the VM's address from ISTIO_SVC_IP, which istioctl writes into
+///   cluster.env, and switches IPv6 on when that is IPv6.
 enum HostDefaults {
     static let envoyUser = "istio-proxy"
 
@@ -49,6 +51,12 @@ enum HostDefaults {
             }
         }
         return outcome
+    }
+
+    static func ipv6(_ config: inout InterceptConfig, enable: Setting?, serviceAddress: Setting?) -> Outcome {
+        guard enable == nil, let serviceAddress, let address = IPAddress(serviceAddress.value), address.family == .ipv6 else { return Outcome() }
+        config.ipv6 = true
+        return Outcome(facts: ["ENABLE_INBOUND_IPV6=true (ISTIO_SVC_IP \(address) is IPv6, \(serviceAddress.origin))"])
     }
 
     static func dnsServers(_ config: inout InterceptConfig, given: Bool, resolvConf path: String) throws(ConfigErrors) -> Outcome {
