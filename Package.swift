@@ -20,7 +20,7 @@ let package = Package(
         .systemLibrary(name: "CNftnl", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         // nft text, and the same rules as nf_tables expressions and netlink batches (in memory).
-        .target(name: "NftablesBackend", dependencies: ["MeshCapture", "CNftnl"]),
+        .target(name: "NftablesBackend", dependencies: ["MeshCapture", "CNftnl", "CMnl"]),
         // The only place with side effects on a host: sending batches, reading rules back.
         .target(name: "HostOps", dependencies: ["MeshCapture", "NftablesBackend", "CNftnl", "CMnl"]),
         // Stamps the commit into `meshcap --version`.
@@ -30,7 +30,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], plugins: ["BuildInfo"]),
         // Paths, processes and diffs shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["MeshCapture"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["MeshCapture", "HostOps"], path: "Tests/TestSupport"),
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture"]),
         .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "TestSupport"]),
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.

@@ -11,6 +11,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/set.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/udata.h>
 #include <linux/netlink.h>
 #include <linux/netfilter.h>

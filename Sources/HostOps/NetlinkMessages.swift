@@ -1,5 +1,6 @@
 import CMnl
 import Glibc
+import MeshCapture
 
 /// Walking netlink messages and attributes in received bytes. (libmnl's walking macros do not
 /// import into Swift; these are the same steps on a byte array.)
@@ -56,4 +57,68 @@ extension ArraySlice<UInt8> {
     func u16(at index: Int) -> UInt16 { UInt16(self[index]) | UInt16(self[index + 1]) << 8 }
     func u32(at index: Int) -> UInt32 { (0..<4).reduce(UInt32(0)) { $0 | UInt32(self[index + $1]) << (8 * $1) } }
     func i32(at index: Int) -> Int32 { Int32(bitPattern: u32(at: index)) }
+}
+
+/// A netlink request as bytes: header, the family's fixed header, attributes (each padded to 4).
+struct NetlinkRequest {
+    private(set) var bytes: [UInt8]
+
+    init(type: UInt16, flags: Int32, sequence: UInt32, header: [UInt8]) {
+        bytes = [UInt8](repeating: 0, count: NetlinkMessage.headerLength)
+        bytes.replace(at: 4, with: Encoding.u16(type))
+        bytes.replace(at: 6, with: Encoding.u16(UInt16(flags)))
+        bytes.replace(at: 8, with: Encoding.u32(sequence))
+        append(header)
+    }
+
+    mutating func attribute(_ type: UInt16, _ payload: [UInt8]) {
+        append(Encoding.u16(UInt16(4 + payload.count)) + Encoding.u16(type) + payload)
+    }
+
+    private mutating func append(_ data: [UInt8]) {
+        bytes += data + [UInt8](repeating: 0, count: (4 - data.count % 4) % 4)
+        bytes.replace(at: 0, with: Encoding.u32(UInt32(bytes.count)))
+    }
+
+    /// Sends the request and reads every reply to it: the messages of a dump (until DONE), or
+    /// nothing for a request whose ACK carries no error. An error reply throws with its errno.
+    func exchange(on socket: NetlinkSocket, what: String) throws(HostError) -> [NetlinkMessage] {
+        let sequence = ArraySlice(bytes).u32(at: 8)
+        let sent: HostError? = bytes.withUnsafeBytes { raw -> HostError? in
+            guard let base = raw.baseAddress else { return nil }
+            do throws(HostError) { try socket.sendRequest(base, length: raw.count) } catch { return error }
+            return nil
+        }
+        if let sent { throw sent }
+        var replies: [NetlinkMessage] = []
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            guard let count = try socket.receive(into: &buffer, wait: true) else { continue }
+            for message in NetlinkMessage.split(ArraySlice(buffer[0..<count])) where message.sequence == sequence {
+                switch Int32(message.type) {
+                case NLMSG_DONE:
+                    return replies
+                case NLMSG_ERROR:
+                    let code = message.errorCode ?? EPROTO
+                    if code != 0 { throw HostError(what, errno: code) }
+                    return replies
+                default:
+                    replies.append(NetlinkMessage(type: message.type, flags: message.flags, sequence: message.sequence,
+                                                  bytes: ArraySlice(Array(message.bytes))))
+                }
+            }
+        }
+    }
+}
+
+/// Integers as netlink carries them: host order (the kernel's), addresses in network order.
+enum Encoding {
+    static func u16(_ value: UInt16) -> [UInt8] { [UInt8(value & 0xff), UInt8(value >> 8)] }
+    static func u32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+}
+
+extension Array where Element == UInt8 {
+    mutating func replace(at index: Int, with values: [UInt8]) {
+        replaceSubrange(index..<(index + values.count), with: values)
+    }
 }

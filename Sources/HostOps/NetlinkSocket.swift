@@ -3,14 +3,15 @@ import Glibc
 import MeshCapture
 import NftablesBackend
 
-/// A NETLINK_NETFILTER socket, owned: opened, bound and closed exactly once.
+/// A netlink socket (NETLINK_NETFILTER for nf_tables, NETLINK_ROUTE for policy routing), owned:
+/// opened, bound and closed exactly once.
 final class NetlinkSocket {
     private let socket: OpaquePointer
     let portID: UInt32
 
-    init() throws {
-        guard let socket = mnl_socket_open(NETLINK_NETFILTER) else {
-            throw HostError("cannot open a netfilter netlink socket", errno: errno)
+    init(_ netlinkProtocol: Int32 = NETLINK_NETFILTER) throws(HostError) {
+        guard let socket = mnl_socket_open(netlinkProtocol) else {
+            throw HostError("cannot open a netlink socket", errno: errno)
         }
         self.socket = socket
         guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) == 0 else {
@@ -36,7 +37,7 @@ final class NetlinkSocket {
         }
     }
 
-    func send(_ vectors: [iovec]) throws {
+    func send(_ vectors: [iovec]) throws(HostError) {
         var address = sockaddr_nl()
         address.nl_family = sa_family_t(AF_NETLINK)
         var vectors = vectors
@@ -53,12 +54,12 @@ final class NetlinkSocket {
         guard sent >= 0 else { throw HostError("cannot send the batch to the kernel", errno: errno) }
     }
 
-    func sendRequest(_ bytes: UnsafeRawPointer, length: Int) throws {
+    func sendRequest(_ bytes: UnsafeRawPointer, length: Int) throws(HostError) {
         guard mnl_socket_sendto(socket, bytes, length) >= 0 else { throw HostError("cannot send a request to the kernel", errno: errno) }
     }
 
     /// One datagram of replies; nil when none is waiting (with `wait == false`).
-    func receive(into buffer: inout [UInt8], wait: Bool) throws -> Int? {
+    func receive(into buffer: inout [UInt8], wait: Bool) throws(HostError) -> Int? {
         let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, wait ? 0 : Int32(MSG_DONTWAIT)) }
         if count < 0 {
             if errno == EAGAIN || errno == EWOULDBLOCK { return nil }

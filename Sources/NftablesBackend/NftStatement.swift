@@ -1,10 +1,6 @@
 import CNftnl
 import MeshCapture
 
-/// Socket owners are names in the model; nf_tables holds numbers. The host that loads the rules
-/// resolves them (as `nft` does with getpwnam/getgrnam).
-public typealias OwnerResolver = @Sendable (_ name: String, _ isGroup: Bool) -> UInt32?
-
 public struct UnresolvedOwner: Failure, CustomStringConvertible {
     public let name: String
     public let isGroup: Bool

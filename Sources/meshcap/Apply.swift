@@ -1,38 +1,31 @@
 import ArgumentParser
 import HostOps
 import MeshCapture
-import NftablesBackend
-
-/// The backends `apply` can program.
-enum ApplyBackend: String, ExpressibleByArgument, CaseIterable {
-    /// meshcap's own netlink batch: one nf_tables transaction, no nft binary.
-    case nft
-}
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Program the rules on this host (root): one atomic nf_tables transaction, no nft binary needed.",
+        abstract: "Program the rules on this host (root): idempotent, atomic per table, other software's rules untouched.",
         discussion: """
-            meshcap's three inet tables (istio-proxy-nat, -mangle, -raw) are created or replaced in one netlink \
-            batch: packets see the old rules or the new ones, never a mix. Tables of other software are not \
-            touched. If the kernel refuses any part, nothing changes and meshcap exits 3 naming the rule, the \
-            error and the expression.
+            nft (default): meshcap's three inet tables are replaced in one netlink batch, bound to the ruleset \
+            generation read before it was built (a concurrent writer makes the kernel refuse it; meshcap reads \
+            again and retries once). iptables: one iptables-restore transaction per table and family; meshcap's \
+            rules in the built-in chains carry the comment "meshcap" and are replaced in place; a failure puts \
+            the tables already changed back. Either way a second apply of the same config changes nothing. In \
+            TPROXY mode the policy routing (ip rule fwmark, local route table) is programmed too.
 
             istio-iptables' own switches mean here what they mean there: DRY_RUN (-n) prints instead of \
-            applying, SKIP_RULE_APPLY changes nothing, CLEANUP_ONLY and NETWORK_NAMESPACE are refused with \
-            what to run instead.
+            applying, SKIP_RULE_APPLY changes nothing, CLEANUP_ONLY removes the rules (meshcap clean).
 
             Examples:
-              meshcap apply --config /var/lib/istio/envoy/cluster.env
-              meshcap apply --config cluster.env --dry-run    # print the batch, send nothing
+              meshcap apply --config /var/lib/istio/envoy/sidecar.env --config /var/lib/istio/envoy/cluster.env
+              meshcap apply --config cluster.env --backend iptables        # iptables-nft or -legacy, as the host has it
+              meshcap apply --config cluster.env --dry-run                 # print exactly what would be sent
             """)
 
     @OptionGroup var config: ConfigOptions
+    @OptionGroup var host: HostOptions
 
-    @Option(help: "nft: meshcap's own netlink batch (no nft binary needed).")
-    var backend: ApplyBackend = .nft
-
-    @Flag(help: "Print the batch that would be sent and change nothing.")
+    @Flag(help: "Print exactly what would be sent (against the live rules) and change nothing.")
     var dryRun = false
 
     func run() throws {
@@ -41,19 +34,33 @@ struct Apply: ParsableCommand {
         if let namespace = run.networkNamespace {
             throw ConfigError(origin: namespace.origin, message: "NETWORK_NAMESPACE=\(namespace.value): meshcap apply programs the namespace it runs in; run `ip netns exec \(namespace.value) meshcap apply ...` instead")
         }
-        if let cleanup = run.cleanupOnly {
-            throw ConfigError(origin: cleanup.origin, message: "\(cleanup.key)=true asks to remove the rules, which apply never does; remove meshcap's tables with `nft delete table inet istio-proxy-nat` (and -mangle, -raw)")
-        }
-        let batch = try NetlinkBatch.replacing(with: CapturePlan(loaded.config).ruleset(for: .inet), resolve: accounts.resolver)
         if let skip = run.skipRuleApply {
             Report.say(["\(skip.cited): nothing was applied"])
             return
         }
-        if let asked = run.dryRun, !dryRun { Report.say(["\(asked.cited): printing the batch instead of applying it"]) }
-        if dryRun || run.dryRun != nil {
-            print(batch.text, terminator: "")
+        let plan = CapturePlan(loaded.config)
+        if let cleanup = run.cleanupOnly {
+            Report.say(["\(cleanup.cited): removing the rules instead of applying them"])
+            try Clean.clean(recognising: plan.desired(accounts), hosts: host, only: nil, dryRun: dryRun || run.dryRun != nil)
             return
         }
-        try NftApply.apply(batch)
+        let dryRun = self.dryRun || run.dryRun != nil
+        if let asked = run.dryRun, !self.dryRun { Report.say(["\(asked.cited): printing what would be sent instead of applying it"]) }
+        let lock = dryRun ? nil : try HostLock(wait: Double(host.wait))
+        let residue = Residue.find()
+        let (firewall, notes) = try host.choose(run, residue: residue)
+        Report.say(notes)
+        let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).apply(plan.desired(accounts), dryRun: dryRun)
+        withExtendedLifetime(lock) {}
+        if dryRun {
+            print(outcome.firewallText, terminator: "")
+            if !outcome.routing.isEmpty { print("# routing over rtnetlink, as ip would be told:\n" + outcome.routing.joined(separator: "\n")) }
+        } else if outcome.changedNothing {
+            Report.say(["no change: the live rules (\(firewall.name)) already are this config's"])
+        } else {
+            Report.say(["applied with \(firewall.name)" + (outcome.retries > 0 ? " (read again after another program changed the ruleset)" : "") + ":"]
+                       + (outcome.firewall + outcome.routing).map { "  " + $0 })
+        }
+        Report.warning(outcome.ahead + residue.elsewhere(than: firewall.name))
     }
 }

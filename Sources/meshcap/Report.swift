@@ -6,7 +6,7 @@ import MeshCapture
 /// stray escape sequence in a config file must not reach the terminal as one.
 enum Report {
     static func say(_ lines: [String], prefix: String = "") {
-        let text = lines.flatMap { $0.split(separator: "\n", omittingEmptySubsequences: false) }
+        let text = lines.filter { !$0.isEmpty }.flatMap { $0.split(separator: "\n", omittingEmptySubsequences: false) }
             .map { "meshcap: \(prefix)\(String($0).escapedForTerminal)\n" }.joined()
         TextFile.standardError(text)
     }

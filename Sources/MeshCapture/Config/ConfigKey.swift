@@ -180,6 +180,13 @@ extension ConfigKey {
         ConfigKey("NETWORK_NAMESPACE", flags: ["--network-namespace"], "Network namespace to program instead of the current one",
                   effect: .run { run, setting throws(ValueProblem) in
                       run.networkNamespace = setting.value.isEmpty ? nil : setting }),
+        .runSwitch("NATIVE_NFTABLES", flags: ["--native-nftables"], "Program nftables (apply --backend nft) rather than iptables", \.nativeNftables),
+        ConfigKey("FORCE_IPTABLES_BINARY", flags: ["--force-iptables-binary"], "legacy or nft: the iptables variant to program (apply --iptables-variant)",
+                  effect: .run { run, setting throws(ValueProblem) in
+                      guard ["", "legacy", "nft"].contains(setting.value) else {
+                          throw ValueProblem("\"\(setting.value)\" is not an iptables variant", allowed: "legacy or nft")
+                      }
+                      run.iptablesVariant = setting.value.isEmpty ? nil : setting }),
     ]
 
     static let ignoredKeys: [ConfigKey] = [
@@ -192,8 +199,6 @@ extension ConfigKey {
         .ignored("CNI_MODE", flags: ["--cni-mode"], switch: true, "Istio: running from the CNI plugin"),
         .ignored("RECONCILE", flags: ["--reconcile"], switch: true, "Istio: re-apply on drift (meshcap apply always converges)"),
         .ignored("FORCE_APPLY", flags: ["--force-apply"], switch: true, "Istio: apply despite state checks"),
-        .ignored("NATIVE_NFTABLES", flags: ["--native-nftables"], switch: true, "Istio: nftables backend (meshcap --backend nft)"),
-        .ignored("FORCE_IPTABLES_BINARY", flags: ["--force-iptables-binary"], "Istio: legacy or nft iptables binary"),
         .ignored("ISTIO_CUSTOM_IP_TABLES", "VM start script: skip istio-iptables"),
         .ignored("CANON_GROUP_GIDS", "Conformance corpus: the GIDs its kernel views assume for group names"),
 .ignored("ISTIO_NAMESPACE", "VM identity"),

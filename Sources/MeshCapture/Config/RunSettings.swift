@@ -9,6 +9,10 @@ public struct RunSettings: Sendable, Hashable {
     public var cleanupOnly: Setting?
     /// NETWORK_NAMESPACE: the namespace to program.
     public var networkNamespace: Setting?
+    /// NATIVE_NFTABLES: program nftables.
+    public var nativeNftables: Setting?
+    /// FORCE_IPTABLES_BINARY: the iptables variant ("legacy" or "nft").
+    public var iptablesVariant: Setting?
 
     public init() {}
 }

@@ -12,3 +12,8 @@ public enum Owner: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+/// Socket owners may be names in the model; the kernel holds numbers. The host that loads the
+/// rules resolves them (as `nft` and iptables do with getpwnam/getgrnam); meshcap resolves them
+/// through the account files it was given, to compare planned rules with read-back ones.
+public typealias OwnerResolver = @Sendable (_ name: String, _ isGroup: Bool) -> UInt32?

@@ -22,6 +22,23 @@ public struct CapturePlan: Sendable {
         }
     }
 
+    /// What routing the rules need, as Istio's `tproxy.ConfigureRoutes` sets it up beside them:
+    /// TPROXY's mark routed to a local-only table (when inbound is captured), and ::6 on lo for
+    /// IPv6 inbound passthrough.
+    public var routing: [RoutingEntry] {
+        var entries: [RoutingEntry] = []
+        if tproxy && capturesInbound {
+            for family in config.families.sorted() {
+                entries += [.markRule(family, mark: config.tproxyMark, table: config.tproxyRouteTable),
+                            .localDefault(family, table: config.tproxyRouteTable)]
+            }
+        }
+        if config.ipv6, let passthrough = Istio.passthroughSources.first(where: { $0.family == .ipv6 }) {
+            entries.append(.loopbackAddress(passthrough))
+        }
+        return entries
+    }
+
     var tproxy: Bool { config.interceptionMode == .tproxy }
     var capturesInbound: Bool { !config.inboundPorts.isNone }
     var loopbacks: [Prefix] { [config.hostIPv4Loopback, Istio.ipv6Loopback] }

@@ -1,3 +1,4 @@
+import CMnl
 import CNftnl
 import Glibc
 
@@ -12,13 +13,17 @@ public final class EncodedBatch {
     private static let pageSize: UInt32 = 2 * 1024 * 1024
     private static let overrun: UInt32 = 64 * 1024 + 4096
 
-    public init(_ source: NetlinkBatch, firstSequence: UInt32) {
+    /// - Parameter generation: the ruleset generation the batch was built against; the kernel
+    ///   refuses the whole batch (ERESTART) if the ruleset changed since (NFNL_BATCH_GENID).
+    public init(_ source: NetlinkBatch, firstSequence: UInt32, generation: UInt32? = nil) {
         guard let batch = nftnl_batch_alloc(Self.pageSize, Self.overrun) else { fatalError("libnftnl could not allocate a batch") }
         self.batch = batch
         self.firstSequence = firstSequence
         self.operations = source.operations
         var sequence = firstSequence
-        nftnl_batch_begin(buffer, sequence)
+        if let begin = nftnl_batch_begin(buffer, sequence), let generation {
+            mnl_attr_put_u32(begin.withMemoryRebound(to: CMnl.nlmsghdr.self, capacity: 1) { $0 }, UInt16(NFNL_BATCH_GENID.rawValue), generation.bigEndian)
+        }
         nftnl_batch_update(batch)
         for operation in operations {
             sequence &+= 1

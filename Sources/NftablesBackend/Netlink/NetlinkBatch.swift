@@ -92,6 +92,9 @@ extension NetlinkBatch.Operation {
         name.utf8.count <= 64 ? name : "\(name.prefix(24))... (\(name.utf8.count) bytes)"
     }
 
+    /// The hook a base chain's number names.
+    public static func hook(number: UInt32) -> Hook? { Hook.allCases.first { hookNumber($0) == number } }
+
     static func hookNumber(_ hook: Hook) -> UInt32 {
         switch hook {
         case .prerouting: UInt32(NF_INET_PRE_ROUTING.rawValue)

@@ -55,7 +55,7 @@ final class NftnlTable {
     func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_table_nlmsg_build_payload(message, pointer) }
 }
 
-final class NftnlChain {
+public final class NftnlChain {
     let pointer: OpaquePointer
 
     init(family: UInt32, table: String, name: String) {
@@ -65,7 +65,34 @@ final class NftnlChain {
         nftnl_chain_set_str(pointer, UInt16(NFTNL_CHAIN_NAME.rawValue), name)
     }
 
+    /// A chain decoded from a NEWCHAIN message of a dump; nil if the message does not parse.
+    public init?(parsing message: UnsafePointer<nlmsghdr>) {
+        pointer = allocated(nftnl_chain_alloc(), "chain")
+        guard nftnl_chain_nlmsg_parse(message, pointer) >= 0 else {
+            nftnl_chain_free(pointer)
+            return nil
+        }
+    }
+
     deinit { nftnl_chain_free(pointer) }
+
+    private func string(_ attribute: nftnl_chain_attr) -> String? {
+        nftnl_chain_is_set(pointer, UInt16(attribute.rawValue)) ? nftnl_chain_get_str(pointer, UInt16(attribute.rawValue)).map { String(cString: $0) } : nil
+    }
+
+    public var family: UInt32 { nftnl_chain_get_u32(pointer, UInt16(NFTNL_CHAIN_FAMILY.rawValue)) }
+    public var table: String { string(NFTNL_CHAIN_TABLE) ?? "" }
+    public var name: String { string(NFTNL_CHAIN_NAME) ?? "" }
+    /// The chain's type (`nat`, `filter`, `route`); nil for a regular chain.
+    public var type: String? { string(NFTNL_CHAIN_TYPE) }
+    /// Hook number and priority of a base chain; nil for a regular chain.
+    public var hook: (number: UInt32, priority: Int32)? {
+        guard nftnl_chain_is_set(pointer, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue)) else { return nil }
+        return (nftnl_chain_get_u32(pointer, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue)), nftnl_chain_get_s32(pointer, UInt16(NFTNL_CHAIN_PRIO.rawValue)))
+    }
+    public var policy: UInt32? {
+        nftnl_chain_is_set(pointer, UInt16(NFTNL_CHAIN_POLICY.rawValue)) ? nftnl_chain_get_u32(pointer, UInt16(NFTNL_CHAIN_POLICY.rawValue)) : nil
+    }
 
     /// Makes this a base chain at `hook` with policy accept.
     func attach(type: String, hook: UInt32, priority: Int32) {
@@ -132,6 +159,7 @@ public final class NftnlRule {
         return found
     }
 
+    public var family: UInt32 { nftnl_rule_get_u32(pointer, UInt16(NFTNL_RULE_FAMILY.rawValue)) }
     public var table: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue)).map { String(cString: $0) } ?? "" }
     public var chain: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue)).map { String(cString: $0) } ?? "" }
     public var handle: UInt64 { nftnl_rule_get_u64(pointer, UInt16(NFTNL_RULE_HANDLE.rawValue)) }
@@ -199,5 +227,15 @@ public final class NftnlSetQuery {
             }
         }
         return keys
+    }
+}
+
+/// The ruleset generation a GETGEN reply names: it changes with every committed transaction.
+public enum NftnlGeneration {
+    public static func parse(_ message: UnsafePointer<nlmsghdr>) -> UInt32? {
+        guard let generation = nftnl_gen_alloc() else { return nil }
+        defer { nftnl_gen_free(generation) }
+        guard nftnl_gen_nlmsg_parse(message, generation) >= 0 else { return nil }
+        return nftnl_gen_get_u32(generation, UInt16(NFTNL_GEN_ID))
     }
 }

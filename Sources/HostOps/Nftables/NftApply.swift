@@ -9,7 +9,13 @@ import NftablesBackend
 public struct BatchRefused: Failure, CustomStringConvertible {
     /// The first refusal is the cause; later ones are usually its consequences.
     public let cause: String
+    /// The errno of the first refusal.
+    public let errno: Int32
     public let laterRefusals: Int
+
+    /// The ruleset changed after meshcap read it, so the batch bound to that reading was refused
+    /// as a whole (ERESTART): read again and rebuild.
+    public var generationChanged: Bool { errno == ERESTART }
 
     public var description: String {
         cause + (laterRefusals > 0 ? " (and \(laterRefusals) later message\(laterRefusals == 1 ? "" : "s") refused after it)" : "")
@@ -23,22 +29,24 @@ public struct BatchRefused: Failure, CustomStringConvertible {
 /// Sends a batch as one transaction: one sendmsg(2), no per-message ACKs (an ACK does not mean
 /// committed, and ten thousand of them overflow the socket), then every queued error is read.
 public enum NftApply {
-    public static func apply(_ batch: NetlinkBatch) throws {
+    /// - Parameter generation: the generation the batch was built against (see `RuleDump`); nil
+    ///   sends it unconditionally.
+    public static func apply(_ batch: NetlinkBatch, generation: UInt32? = nil) throws {
         let socket = try NetlinkSocket()
-        let encoded = EncodedBatch(batch, firstSequence: UInt32(truncatingIfNeeded: time(nil)))
+        let encoded = EncodedBatch(batch, firstSequence: UInt32(truncatingIfNeeded: time(nil)), generation: generation)
         socket.forceBuffers(send: encoded.byteCount + 64 * 1024, receive: max(batch.operations.count * 1024, 1024 * 1024))
         try encoded.withIOVecs { try socket.send($0) }
 
         // The kernel handles the whole batch inside sendmsg: any errors are already queued.
-        var refusals: [String] = []
+        var refusals: [(String, Int32)] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024 + 4096)
         while let count = try socket.receive(into: &buffer, wait: false) {
             for message in NetlinkMessage.split(buffer[0..<count]) {
-                if let code = message.errorCode, code != 0 { refusals.append(describe(message, errno: code, in: encoded)) }
+                if let code = message.errorCode, code != 0 { refusals.append((describe(message, errno: code, in: encoded), code)) }
             }
         }
         if let first = refusals.first {
-            throw BatchRefused(cause: first, laterRefusals: refusals.count - 1)
+            throw BatchRefused(cause: first.0, errno: first.1, laterRefusals: refusals.count - 1)
         }
     }
 

@@ -1,0 +1,124 @@
+import IptablesBackend
+import MeshCapture
+import NftablesBackend
+
+/// What meshcap programs on a host for one config: the rulesets of the backend's layouts (an nft
+/// `inet` one, or an iptables one per family) and the routing they need.
+public struct DesiredState: Sendable {
+    public let rulesets: [Ruleset]
+    public let routing: [RoutingEntry]
+    /// Owner names as the host's loaders resolve them (the kernel keeps numbers).
+    public let resolve: OwnerResolver
+
+    public init(rulesets: [Ruleset], routing: [RoutingEntry], resolve: @escaping OwnerResolver) {
+        self.rulesets = rulesets
+        self.routing = routing
+        self.resolve = resolve
+    }
+
+    public func ruleset(_ layout: Layout) -> Ruleset? { rulesets.first { $0.layout == layout } }
+}
+
+/// A rule as read from the host, the same shape for every backend: where it is, whose it is, what
+/// it means in the model when it is meshcap's, and its counters. `diff` compares these with the
+/// plan; `verify` and `explain` read them too.
+public struct ObservedRule: Sendable, Hashable {
+    public enum Owner: Sendable, Hashable {
+        /// Written by meshcap (in its own chain or table, or with its comment).
+        case meshcap
+        /// Istio's form of one of meshcap's rules, without the comment: a jump into an ISTIO chain
+        /// or a rule the config writes, left by istio-iptables.
+        case istio
+        /// Somebody else's.
+        case other
+    }
+
+    /// The iptables family; nil for nft (`inet` holds both).
+    public let family: Family?
+    /// The table as the backend names it (`nat`, `istio-proxy-nat`).
+    public let table: String
+    /// The chain as the backend names it.
+    public let chain: String
+    public let owner: Owner
+    /// The model's rule when meshcap wrote it (canonical form), else nil.
+    public let rule: Rule?
+    /// The rule in the backend's own syntax.
+    public let text: String
+    public let packets: UInt64
+    public let bytes: UInt64
+}
+
+/// One reading of a host's firewall through one backend.
+public struct LiveRules: Sendable {
+    /// meshcap's rules, Istio's leftovers, and other software's rules in the built-in chains
+    /// (iptables) or at the hooks meshcap uses (nft).
+    public let rules: [ObservedRule]
+    /// Other software's rules or chains that see packets before meshcap's and could decide their
+    /// fate, one sentence each.
+    public let ahead: [String]
+    let reading: Reading
+
+    /// A reading a stand-in host makes up.
+    public static func recorded(rules: [ObservedRule] = [], ahead: [String] = []) -> LiveRules {
+        LiveRules(rules: rules, ahead: ahead, reading: .recorded)
+    }
+
+    enum Reading: Sendable {
+        case nft(RuleDump.Snapshot)
+        case iptables([Family: IptablesSave])
+        case recorded
+    }
+}
+
+/// What a host would be sent: the text `--dry-run` prints (exactly what `commit` sends), and a
+/// line per table changed for the report.
+public struct Changes: Sendable {
+    public let text: String
+    public let summary: [String]
+    let steps: Steps
+
+    /// Changes a stand-in host makes up: empty when `summary` is.
+    public static func recorded(text: String, summary: [String]) -> Changes {
+        Changes(text: text, summary: summary, steps: .recorded)
+    }
+
+    enum Steps: Sendable {
+        case nft(NetlinkBatch, generation: UInt32)
+        /// One restore input per (family, table), in order.
+        case iptables([(family: Family, table: String, input: String)])
+        case recorded
+    }
+
+    public var isEmpty: Bool {
+        switch steps {
+        case .nft(let batch, _): batch.operations.isEmpty
+        case .iptables(let inputs): inputs.isEmpty
+        case .recorded: summary.isEmpty
+        }
+    }
+}
+
+/// One host's firewall through one backend. Reading and planning are kept apart from changing,
+/// so `--dry-run` prints what `commit` would send, and `RecordingHost` stands in for the kernel
+/// in the tests of everything above it (locking, retries, routing, reports).
+public protocol FirewallHost: Sendable {
+    /// "nft", "iptables-nft", "iptables-legacy": what messages call it.
+    var name: String { get }
+    func observe() throws -> LiveRules
+    /// What takes the live rules to `desired`; empty when they already are.
+    func changes(to desired: DesiredState, from live: LiveRules) throws -> Changes
+    /// What removes meshcap's rules (and Istio's: its chains, its jumps, and the built-in rules
+    /// of `recognising`, a config it may have applied).
+    func removal(from live: LiveRules, recognising: DesiredState?) throws -> Changes
+    /// Sends the changes: all of them or, on failure, none (the previous rules in force again).
+    func commit(_ changes: Changes) throws
+    /// meshcap's part of a reading (and what stands in its tables or chains), as text in the
+    /// backend's own syntax: what `diff` compares with `view(of: desired)`.
+    func view(of live: LiveRules) -> String
+    func view(of desired: DesiredState) -> String
+}
+
+/// The nft host refused a batch because the ruleset changed after it was read.
+public struct RulesetChanged: Error {
+    public init() {}
+}

@@ -1,0 +1,259 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import IptablesBackend
+import MeshCapture
+
+/// The two iptables implementations a host may use: `iptables-nft` (rules in nf_tables tables
+/// `ip nat` ...) and `iptables-legacy` (the x_tables kernel tables). Both can hold rules at once,
+/// and both are run by the kernel: capture "does nothing" when Istio's chains sit in the one the
+/// operator does not look at.
+public enum IptablesVariant: String, Sendable, CaseIterable {
+    case nft
+    case legacy
+
+    public func tool(_ family: Family, _ verb: String) -> String {
+        "\(family == .ipv4 ? "iptables" : "ip6tables")-\(rawValue)-\(verb)"
+    }
+
+    /// The variant the host's `iptables` command is (its --version says), nil without iptables.
+    public static func system() -> IptablesVariant? {
+        guard let result = try? Command.run("iptables", ["--version"]), result.status == 0 else { return nil }
+        return result.stdout.contains("(legacy)") ? .legacy : .nft
+    }
+}
+
+/// The iptables host of one variant: reads with `iptables-save -c`, changes with
+/// `iptables-restore --noflush --wait`, one transaction per table and family, undone table by
+/// table from a snapshot when a later one fails.
+///
+/// Why the restore tools and not libiptc for the legacy variant: they are what every VM already
+/// runs, they take the xtables lock the way every other iptables user does, and their input is
+/// the same text for both variants, which `--dry-run` prints as it is.
+public struct IptablesHost: FirewallHost {
+    public let variant: IptablesVariant
+    /// How long to wait for the xtables lock another iptables user holds.
+    public let wait: Int
+
+    public init(variant: IptablesVariant, wait: Int) {
+        self.variant = variant
+        self.wait = wait
+    }
+
+    public var name: String { "iptables-\(variant.rawValue)" }
+
+    static let tables = ["nat", "mangle", "raw"]
+
+    /// Whether the legacy x_tables of a family hold any table. Asking the legacy tools about a
+    /// table that does not exist creates it (and makes iptables-nft warn about legacy tables
+    /// forever after), so the list the kernel keeps is read first; reading it creates nothing.
+    static func legacyTables(_ family: Family) -> [String] {
+        let path = family == .ipv4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names"
+        guard let text = try? InputFile.read(path, role: "kernel table list", strictText: false) else { return [] }
+        return text.lines.filter { !$0.isEmpty }
+    }
+
+    func save(_ family: Family, table: String? = nil) throws -> String {
+        if variant == .legacy {
+            let present = Self.legacyTables(family)
+            if let table, !present.contains(table) { return "" }
+            if present.isEmpty { return "" }
+        }
+        let result = try Command.run(variant.tool(family, "save"), ["-c"] + (table.map { ["-t", $0] } ?? []))
+        guard result.status == 0 else {
+            throw HostError("\(variant.tool(family, "save")) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))")
+        }
+        return result.stdout
+    }
+
+    public func observe() throws -> LiveRules {
+        var saves: [Family: IptablesSave] = [:]
+        var rules: [ObservedRule] = []
+        var ahead: [String] = []
+        for family in Family.allCases {
+            let saved = IptablesSave.parse(try save(family), family: family)
+            saves[family] = saved
+            for table in saved.tables where Self.tables.contains(table.name) {
+                for chain in table.chains {
+                    let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
+                    guard meshcapChain || chain.policy != nil else { continue }
+                    var seenMeshcap = false
+                    var before: [String] = []
+                    for saved in chain.rules {
+                        let owner: ObservedRule.Owner = meshcapChain || saved.tagged ? .meshcap
+                            : IptablesTransition.isOwned(saved, known: []) ? .istio : .other
+                        if owner == .other && !seenMeshcap, let why = Self.decisive(saved) {
+                            before.append("\(family == .ipv4 ? "iptables" : "ip6tables") \(table.name) \(chain.name): `\(saved.text)` (\(why)) runs before meshcap's rules")
+                        }
+                        if owner != .other { seenMeshcap = true }
+                        rules.append(ObservedRule(family: family, table: table.name, chain: chain.name, owner: owner, rule: owner == .other ? nil : saved.rule,
+                                                  text: saved.text, packets: saved.packets, bytes: saved.bytes))
+                    }
+                    // What comes before meshcap's first rule in a built-in chain decides first.
+                    if seenMeshcap && !meshcapChain { ahead += before }
+                }
+            }
+        }
+        return LiveRules(rules: rules, ahead: ahead, reading: .iptables(saves))
+    }
+
+    /// Why a foreign rule ahead of meshcap's may take a packet before meshcap sees it; nil if it
+    /// cannot (a counter, a LOG, a MARK).
+    static func decisive(_ rule: IptablesSave.SavedRule) -> String? {
+        let words = IptablesParser.words(Substring(rule.text))
+        guard let jump = words.firstIndex(of: "-j"), jump + 1 < words.count else { return nil }
+        let target = words[jump + 1]
+        let terminal = ["ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "REDIRECT", "SNAT", "MASQUERADE", "TPROXY"]
+        let passes = ["LOG", "MARK", "CONNMARK", "CT", "NFLOG", "TRACE", "CHECKSUM"]
+        if terminal.contains(target) { return "it ends with \(target)" }
+        if passes.contains(target) { return nil }
+        return "it jumps to \(target)"
+    }
+
+    public func changes(to desired: DesiredState, from live: LiveRules) throws -> Changes {
+        try transitions(from: live, resolve: desired.resolve) { family in desired.ruleset(.xtables(family)) }
+    }
+
+    public func removal(from live: LiveRules, recognising config: DesiredState?) throws -> Changes {
+        let numeric: OwnerResolver = { _, _ in nil }
+        let resolve: OwnerResolver = config.map { $0.resolve } ?? numeric
+        return try transitions(from: live, resolve: resolve, recognising: config, desired: { _ in nil })
+    }
+
+    func transitions(from live: LiveRules, resolve: @escaping OwnerResolver, recognising config: DesiredState? = nil,
+                     desired: (Family) -> Ruleset?) throws -> Changes {
+        guard case .iptables(let saves) = live.reading else { preconditionFailure("an iptables host reads iptables") }
+        var steps: [(family: Family, table: String, input: String)] = []
+        for family in Family.allCases {
+            let ruleset = desired(family)
+            var known = Set<Rule>()
+            for source in [ruleset, config?.ruleset(.xtables(family))].compactMap({ $0 }) {
+                known.formUnion(IptablesTransition.builtinRules(source, resolve: resolve))
+            }
+            for name in Self.tables {
+                let wanted = ruleset?.table(TableKind(rawValue: name) ?? .nat)
+                if let input = IptablesTransition.input(live: saves[family]?.table(name), desired: wanted, family: family,
+                                                        known: known, resolve: resolve) {
+                    steps.append((family, name, input))
+                }
+            }
+        }
+        let text = steps.map { "# \(variant.tool($0.family, "restore")) --noflush\n\($0.input)" }.joined()
+        let summary = steps.map { step -> String in
+            let lines = step.input.split(separator: "\n")
+            let added = lines.filter { $0.hasPrefix("-A ") || $0.hasPrefix("-I ") }.count
+            let removed = lines.filter { $0.hasPrefix("-D ") }.count
+            let deleted = lines.filter { $0.hasPrefix("-X ") }.count
+            let parts = [(added, "rules written"), (removed, "removed from built-in chains"), (deleted, "chains deleted")]
+                .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+            return "\(step.family == .ipv4 ? "IPv4" : "IPv6") \(step.table): \(parts.isEmpty ? "chains declared" : parts.joined(separator: ", "))"
+        }
+        return Changes(text: text, summary: summary, steps: .iptables(steps))
+    }
+
+    public func commit(_ changes: Changes) throws {
+        guard case .iptables(let steps) = changes.steps else { preconditionFailure("an iptables host commits restore input") }
+        var done: [(family: Family, table: String, snapshot: String)] = []
+        for step in steps {
+            // The table as it is right now: what a failure further on puts back.
+            let snapshot = try save(step.family, table: step.table)
+            let result = try Command.run(variant.tool(step.family, "restore"), ["--noflush", "--wait", String(wait)], input: step.input)
+            guard result.status == 0 else {
+                let failure = "\(variant.tool(step.family, "restore")) (\(step.family == .ipv4 ? "IPv4" : "IPv6") \(step.table)) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))"
+                throw HostError(failure + rollBack(done))
+            }
+            done.append((step.family, step.table, snapshot))
+        }
+    }
+
+    /// Puts back the tables already changed, newest first; says what is in force.
+    func rollBack(_ done: [(family: Family, table: String, snapshot: String)]) -> String {
+        guard !done.isEmpty else { return "; nothing was changed" }
+        var failures: [String] = []
+        for step in done.reversed() {
+            // A table that did not exist is put back empty: no rules, default policies.
+            let snapshot = step.snapshot.isEmpty ? "*\(step.table)\nCOMMIT\n" : step.snapshot
+            let result = try? Command.run(variant.tool(step.family, "restore"), ["--counters", "--wait", String(wait)], input: snapshot)
+            if result?.status != 0 { failures.append("\(step.family) \(step.table): \(result?.stderr.trimmed ?? "could not run")") }
+        }
+        let tables = done.map { "\($0.family == .ipv4 ? "IPv4" : "IPv6") \($0.table)" }.joined(separator: ", ")
+        return failures.isEmpty
+            ? "; the tables already changed (\(tables)) were put back: the previous rules are in force"
+            : "; putting back \(tables) failed too (\(failures.joined(separator: "; "))): check `\(variant.tool(.ipv4, "save"))`"
+    }
+
+    public func view(of live: LiveRules) -> String {
+        guard case .iptables(let saves) = live.reading else { return "" }
+        var lines: [String] = []
+        for family in Family.allCases {
+            guard let saved = saves[family] else { continue }
+            for table in saved.tables where Self.tables.contains(table.name) {
+                var tableLines: [String] = []
+                for chain in table.chains {
+                    let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
+                    if meshcapChain { tableLines.append(":\(chain.name)") }
+                    for rule in chain.rules where meshcapChain || IptablesTransition.isOwned(rule, known: []) || rule.tagged {
+                        tableLines.append(rule.rule.map { IptablesRenderer.appendLine(Self.chainName(chain.name), $0, family: family, tagged: rule.tagged) } ?? rule.text)
+                    }
+                }
+                if !tableLines.isEmpty { lines += ["*\(table.name) (\(family == .ipv4 ? "IPv4" : "IPv6"))"] + tableLines }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public func view(of desired: DesiredState) -> String {
+        var lines: [String] = []
+        for family in Family.allCases {
+            guard let ruleset = desired.ruleset(.xtables(family)) else { continue }
+            // In iptables-save's order: tables by name, built-in chains first, then meshcap's by name.
+            for table in ruleset.tables.sorted(by: { $0.kind.rawValue < $1.kind.rawValue }) {
+                lines.append("*\(table.kind.rawValue) (\(family == .ipv4 ? "IPv4" : "IPv6"))")
+                let builtins = Hook.allCases.compactMap { hook in table.chain(.builtin(hook)) }
+                let regulars = table.chains.filter { if case .regular = $0.name { true } else { false } }.sorted { $0.name.description < $1.name.description }
+                for chain in builtins + regulars {
+                    let builtin = builtins.contains(chain)
+                    if !builtin { lines.append(":\(chain.name)") }
+                    lines += chain.rules.map { IptablesRenderer.appendLine(chain.name, IptablesRenderer.canonical($0, resolve: desired.resolve), family: family, tagged: builtin) }
+                }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func chainName(_ name: String) -> ChainName {
+        Hook(rawValue: name.lowercased()).map { .builtin($0) } ?? .regular(name)
+    }
+
+    static func permissionHint(_ result: CommandResult) -> String {
+        result.stderr.contains("Permission denied") || result.stderr.contains("you must be root")
+            ? " — changing iptables rules needs CAP_NET_ADMIN: run meshcap as root" : ""
+    }
+}
+
+extension String {
+    var trimmed: String {
+        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()).replacingOccurrences(of: "\n", with: "; ")
+    }
+
+    func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = "", rest = Substring(self)
+        while let range = rest.range(of: target) {
+            result += rest[..<range.lowerBound] + replacement
+            rest = rest[range.upperBound...]
+        }
+        return result + rest
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Index>? {
+        var index = startIndex
+        while index < endIndex {
+            if self[index...].hasPrefix(target) { return index..<self.index(index, offsetBy: target.count) }
+            index = self.index(after: index)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,154 @@
+import CNftnl
+import Glibc
+import MeshCapture
+import NftablesBackend
+
+/// The nft host: meshcap's three `inet` tables over netlink. A change is one batch that
+/// replaces the tables, bound to the ruleset generation read before it was built, so a writer
+/// that changed anything in between makes the kernel refuse the whole batch instead of having
+/// its change overwritten (the caller reads again and retries once).
+public struct NftHost: FirewallHost {
+    public init() {}
+
+    public var name: String { "nft" }
+
+    static let tables = Set(TableKind.allCases.map(NftNames.table))
+
+    public func observe() throws -> LiveRules {
+        let snapshot = try RuleDump.snapshot(tables: Self.tables)
+        let rules = snapshot.rules.map { dumped in
+            ObservedRule(family: nil, table: dumped.table, chain: dumped.chain, owner: dumped.rule == nil ? .other : .meshcap,
+                         rule: dumped.rule, text: dumped.rule.map(NftRenderer.statement) ?? dumped.bytecode,
+                         packets: dumped.packets, bytes: dumped.bytes)
+        }
+        return LiveRules(rules: rules, ahead: Self.ahead(snapshot.chains, neighbours: try RuleDump.neighbours()), reading: .nft(snapshot))
+    }
+
+    /// Other tables' base chains with rules, at the hooks meshcap's chains use and of the same
+    /// type, that run first (a lower priority) or at the same priority (then their order is not
+    /// defined): their rules may take a packet before meshcap's see it.
+    static func ahead(_ chains: [DumpedChain], neighbours: [(chain: DumpedChain, rules: Int)]) -> [String] {
+        let mine = chains.filter { $0.family == UInt32(NFPROTO_INET) && tables.contains($0.table) && $0.hook != nil }
+        var found: [String] = []
+        for (chain, count) in neighbours where !(chain.family == UInt32(NFPROTO_INET) && tables.contains(chain.table)) && count > 0 {
+            guard let ours = mine.first(where: { $0.hook == chain.hook && $0.type == chain.type }),
+                  let priority = chain.priority, let own = ours.priority, priority <= own else { continue }
+            let names: [UInt32: String] = [UInt32(NFPROTO_INET): "inet", UInt32(NFPROTO_IPV4): "ip", UInt32(NFPROTO_IPV6): "ip6"]
+            let family = names[chain.family] ?? "family \(chain.family)"
+            let when = priority < own ? "runs before meshcap's \(ours.table) \(ours.name)" : "runs at the same priority as meshcap's \(ours.table) \(ours.name) (their order is not defined)"
+            found.append("nft chain \(family) \(chain.table) \(chain.name) (\(chain.type ?? "?") hook \(chain.hook?.rawValue ?? "?") priority \(priority), \(count) rules) \(when)")
+        }
+        return found
+    }
+
+    public func changes(to desired: DesiredState, from live: LiveRules) throws -> Changes {
+        guard case .nft(let snapshot) = live.reading, let ruleset = desired.ruleset(.inet) else {
+            preconditionFailure("an nft host reads nft and applies an inet ruleset")
+        }
+        if Self.shape(of: snapshot) == Self.shape(of: ruleset, resolve: desired.resolve) {
+            return Changes(text: "", summary: [], steps: .nft(NetlinkBatch(operations: []), generation: snapshot.generation))
+        }
+        let batch = try NetlinkBatch.replacing(with: ruleset, resolve: desired.resolve)
+        let summary = ruleset.tables.map { "\(NftNames.table($0.kind)): \($0.chains.reduce(0) { $0 + $1.rules.count }) rules in \($0.chains.count) chains" }
+        return Changes(text: batch.text, summary: summary, steps: .nft(batch, generation: snapshot.generation))
+    }
+
+    public func removal(from live: LiveRules, recognising: DesiredState?) throws -> Changes {
+        guard case .nft(let snapshot) = live.reading else { preconditionFailure("an nft host reads nft") }
+        let present = TableKind.allCases.filter { kind in
+            snapshot.chains.contains { $0.family == UInt32(NFPROTO_INET) && $0.table == NftNames.table(kind) }
+                || snapshot.rules.contains { $0.table == NftNames.table(kind) }
+        }
+        let batch = NetlinkBatch(operations: present.map { .deleteTable($0) })
+        return Changes(text: present.isEmpty ? "" : batch.text, summary: present.map { "table inet \(NftNames.table($0)) deleted" },
+                       steps: .nft(batch, generation: snapshot.generation))
+    }
+
+    public func commit(_ changes: Changes) throws {
+        guard case .nft(let batch, let generation) = changes.steps else { preconditionFailure("an nft host commits a batch") }
+        guard !batch.operations.isEmpty else { return }
+        do {
+            try NftApply.apply(batch, generation: generation)
+        } catch let refused as BatchRefused where refused.generationChanged {
+            throw RulesetChanged()
+        }
+    }
+
+    public func view(of live: LiveRules) -> String {
+        guard case .nft(let snapshot) = live.reading else { return "" }
+        var lines: [String] = []
+        for kind in TableKind.allCases {
+            let table = NftNames.table(kind)
+            let chains = snapshot.chains.filter { $0.family == UInt32(NFPROTO_INET) && $0.table == table }
+            guard !chains.isEmpty else { continue }
+            lines.append("table inet \(table)")
+            for chain in chains {
+                lines.append("\tchain \(chain.name)\(Self.hookText(type: chain.type, hook: chain.hook, priority: chain.priority))")
+                for rule in snapshot.rules where rule.table == table && rule.chain == chain.name {
+                    lines.append("\t\t" + (rule.rule.map(NftRenderer.statement) ?? "# not meshcap's: \(rule.bytecode)"))
+                }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public func view(of desired: DesiredState) -> String {
+        guard let ruleset = desired.ruleset(.inet) else { return "" }
+        var lines: [String] = []
+        for table in ruleset.tables {
+            lines.append("table inet \(NftNames.table(table.kind))")
+            for chain in table.chains {
+                var hookText = ""
+                if case .builtin(let hook) = chain.name {
+                    let base = NftNames.baseChain(table.kind, hook)
+                    hookText = Self.hookText(type: base.type, hook: hook, priority: Int32(base.priority))
+                }
+                lines.append("\tchain \(NftNames.chain(chain.name))\(hookText)")
+                lines += chain.rules.map { "\t\t" + NftRenderer.statement(RuleDecoder.canonical($0, resolve: desired.resolve)) }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func hookText(type: String?, hook: Hook?, priority: Int32?) -> String {
+        guard let type, let hook, let priority else { return "" }
+        return " (type \(type) hook \(hook.rawValue) priority \(priority))"
+    }
+
+    /// Tables, chains (with their hooks) and rules in canonical form, in order: equal shapes
+    /// mean nothing to change.
+    struct Shape: Equatable {
+        var chains: [String] = []
+        var rules: [String: [Rule?]] = [:]
+    }
+
+    static func shape(of snapshot: RuleDump.Snapshot) -> Shape {
+        var shape = Shape()
+        for chain in snapshot.chains where chain.family == UInt32(NFPROTO_INET) && tables.contains(chain.table) {
+            shape.chains.append(describe(table: chain.table, chain: chain.name, type: chain.type, hook: chain.hook, priority: chain.priority))
+        }
+        for rule in snapshot.rules { shape.rules["\(rule.table) \(rule.chain)", default: []].append(rule.rule) }
+        return shape
+    }
+
+    static func shape(of ruleset: Ruleset, resolve: OwnerResolver) -> Shape {
+        var shape = Shape()
+        for table in ruleset.tables {
+            for chain in table.chains {
+                let name = NftNames.table(table.kind), chainName = NftNames.chain(chain.name)
+                if case .builtin(let hook) = chain.name {
+                    let base = NftNames.baseChain(table.kind, hook)
+                    shape.chains.append(describe(table: name, chain: chainName, type: base.type, hook: hook, priority: Int32(base.priority)))
+                } else {
+                    shape.chains.append(describe(table: name, chain: chainName, type: nil, hook: nil, priority: nil))
+                }
+                if !chain.rules.isEmpty { shape.rules["\(name) \(chainName)"] = chain.rules.map { RuleDecoder.canonical($0, resolve: resolve) } }
+            }
+        }
+        return shape
+    }
+
+    static func describe(table: String, chain: String, type: String?, hook: Hook?, priority: Int32?) -> String {
+        "\(table) \(chain) \(type ?? "-") \(hook?.rawValue ?? "-") \(priority.map(String.init) ?? "-")"
+    }
+}

@@ -1,0 +1,195 @@
+import CMnl
+import CNftnl
+import Glibc
+import MeshCapture
+import NftablesBackend
+
+/// A rule as the kernel holds it: where it is, its bytecode, what it means in the model, and
+/// its counter. `verify` and `diff` build on this.
+public struct DumpedRule: Sendable {
+    public let table: String
+    public let chain: String
+    public let handle: UInt64
+    /// nil when one of them is of a kind meshcap never writes.
+    public let expressions: [NftExpression]?
+    /// nil for bytecode meshcap does not write (another tool's rule, or a hand edit).
+    public let rule: Rule?
+    public let packets: UInt64
+    public let bytes: UInt64
+    /// The bytecode as `nft --debug=netlink` prints it: how a rule that is not meshcap's is shown.
+    public let bytecode: String
+}
+
+/// A chain as the kernel holds it, in any table of any family.
+public struct DumpedChain: Sendable, Hashable {
+    public let family: UInt32
+    public let table: String
+    public let name: String
+    /// `nat`, `filter`, `route` for a base chain; nil for a regular one.
+    public let type: String?
+    public let hook: Hook?
+    public let priority: Int32?
+    public let policy: UInt32?
+}
+
+/// Reads the ruleset back over netlink (NFT_MSG_GETGEN, GETCHAIN, GETRULE and GETSETELEM), without
+/// `nft`.
+public enum RuleDump {
+    /// How often a reading is tried when the ruleset keeps changing under it (NLM_F_DUMP_INTR).
+    static let attempts = 20
+
+    /// One consistent reading of the inet tables asked for: their chains and rules.
+    public struct Snapshot: Sendable {
+        /// The ruleset generation all of it belongs to: a batch bound to it is refused if anything
+        /// changed since.
+        public let generation: UInt32
+        public let chains: [DumpedChain]
+        public let rules: [DumpedRule]
+        /// Readings thrown away because the ruleset changed while they ran.
+        public let interruptions: Int
+    }
+
+    /// The base chains of every table of every family, with how many rules each holds: what
+    /// runs beside meshcap's chains. Advisory, so read once, without waiting for a quiet moment.
+    public static func neighbours() throws -> [(chain: DumpedChain, rules: Int)] {
+        let socket = try NetlinkSocket()
+        let chains = (try dump(socket, type: NFT_MSG_GETCHAIN, family: Int32(NFPROTO_UNSPEC), tolerateInterruption: true) ?? [])
+            .compactMap { withMessage($0, { NftnlChain(parsing: $0) }) ?? nil }.filter { $0.hook != nil }.map(dumpedChain)
+        var counts: [String: Int] = [:]
+        for message in try dump(socket, type: NFT_MSG_GETRULE, family: Int32(NFPROTO_UNSPEC), tolerateInterruption: true) ?? [] {
+            guard let rule = withMessage(message, { NftnlRule(parsing: $0) }) ?? nil else { continue }
+            counts["\(rule.family) \(rule.table) \(rule.chain)", default: 0] += 1
+        }
+        return chains.map { ($0, counts["\($0.family) \($0.table) \($0.name)"] ?? 0) }
+    }
+
+    static func dumpedChain(_ chain: NftnlChain) -> DumpedChain {
+        DumpedChain(family: chain.family, table: chain.table, name: chain.name, type: chain.type,
+                    hook: chain.hook.flatMap { NetlinkBatch.Operation.hook(number: $0.number) }, priority: chain.hook?.priority,
+                    policy: chain.policy)
+    }
+
+    /// Every rule of the given inet tables, in chain order.
+    public static func rules(tables: Set<String>) throws -> [DumpedRule] { try snapshot(tables: tables).rules }
+
+    public static func snapshot(tables: Set<String>) throws -> Snapshot {
+        let socket = try NetlinkSocket()
+        for attempt in 0..<attempts {
+            guard let before = try generation(socket), let rawChains = try dump(socket, type: NFT_MSG_GETCHAIN),
+                  let raw = try dump(socket, type: NFT_MSG_GETRULE) else { continue }
+            let chains = rawChains.compactMap { message -> DumpedChain? in
+                guard let chain = withMessage(message, { NftnlChain(parsing: $0) }) ?? nil, tables.contains(chain.table) else { return nil }
+                return dumpedChain(chain)
+            }
+            let parsed = raw.compactMap { message -> (NftnlRule, [NftExpression]?)? in
+                guard let rule = withMessage(message, { NftnlRule(parsing: $0) }) ?? nil, tables.contains(rule.table) else { return nil }
+                return (rule, rule.expressions)
+            }
+            // The anonymous sets the rules look up, by table, for their ports.
+            var setPorts: [String: RuleDecoder.SetPorts] = [:]
+            var setsVanished = false
+            for (rule, expressions) in parsed {
+                for case .lookup(let lookup) in expressions ?? [] where setPorts[rule.table]?[lookup.set] == nil {
+                    guard let ports = try setElements(socket, table: rule.table, set: lookup.set) else { setsVanished = true; continue }
+                    setPorts[rule.table, default: [:]][lookup.set] = ports
+                }
+            }
+            // No check that the generation is still `before`: a batch bound to it is refused if
+            // anything changed after it was read, which is what matters; a read-only reading may
+            // mix a chain list and a rule list a change apart.
+            if setsVanished { continue }
+            let rules = parsed.map { rule, expressions in
+                let counter = rule.counter
+                return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: expressions,
+                                  rule: expressions.flatMap { RuleDecoder.decode($0, sets: setPorts[rule.table] ?? [:]) },
+                                  packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0,
+                                  bytecode: rule.text.split(separator: "\n").filter { $0.hasPrefix("  [") }.map { $0.trimmingPrefix("  ") }.joined(separator: " "))
+            }
+            return Snapshot(generation: before, chains: chains, rules: rules, interruptions: attempt)
+        }
+        throw HostError("the ruleset kept changing while it was read (\(attempts) attempts)")
+    }
+
+    /// The current ruleset generation (NFT_MSG_GETGEN).
+    static func generation(_ socket: NetlinkSocket) throws -> UInt32? {
+        var request = [CChar](repeating: 0, count: 256)
+        let sequence = UInt32(truncatingIfNeeded: time(nil))
+        let length = request.withUnsafeMutableBufferPointer { buffer -> Int in
+            guard let base = buffer.baseAddress,
+                  let header = nftnl_nlmsg_build_hdr(base, UInt16(NFT_MSG_GETGEN.rawValue), UInt16(NFPROTO_UNSPEC), 0, sequence)
+            else { return 0 }
+            return Int(header.pointee.nlmsg_len)
+        }
+        try request.withUnsafeBytes { bytes in
+            guard let base = bytes.baseAddress, length > 0 else { throw HostError("cannot build a generation request") }
+            try socket.sendRequest(base, length: length)
+        }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            guard let count = try socket.receive(into: &buffer, wait: true) else { continue }
+            for message in NetlinkMessage.split(buffer[0..<count]) where message.sequence == sequence {
+                if let code = message.errorCode, code != 0 { throw HostError("the kernel refused to name the ruleset generation", errno: code) }
+                return withMessage(Array(message.bytes), NftnlGeneration.parse) ?? nil
+            }
+        }
+    }
+
+    /// The messages of one dump, each copied out; nil if the dump was interrupted by a change
+    /// (unless `tolerateInterruption`: then what was read).
+    static func dump(_ socket: NetlinkSocket, type: nf_tables_msg_types, family: Int32 = Int32(NFPROTO_INET),
+                     tolerateInterruption: Bool = false, payload: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil) throws -> [[UInt8]]? {
+        var request = [CChar](repeating: 0, count: 4096)
+        let sequence = UInt32(truncatingIfNeeded: time(nil))
+        let length = request.withUnsafeMutableBufferPointer { buffer -> Int in
+            guard let base = buffer.baseAddress,
+                  let header = nftnl_nlmsg_build_hdr(base, UInt16(type.rawValue), UInt16(family), UInt16(NLM_F_DUMP), sequence)
+            else { return 0 }
+            payload?(header)
+            return Int(header.pointee.nlmsg_len)
+        }
+        try request.withUnsafeBytes { bytes in
+            guard let base = bytes.baseAddress, length > 0 else { throw HostError("cannot build a dump request") }
+            try socket.sendRequest(base, length: length)
+        }
+
+        var messages: [[UInt8]] = []
+        var interrupted = false
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024 + 4096)
+        while true {
+            guard let count = try socket.receive(into: &buffer, wait: true) else { continue }
+            for message in NetlinkMessage.split(buffer[0..<count]) where message.sequence == sequence {
+                if message.flags & UInt16(NLM_F_DUMP_INTR) != 0 { interrupted = true }
+                switch Int32(message.type) {
+                case NLMSG_DONE:
+                    return interrupted && !tolerateInterruption ? nil : messages
+                case NLMSG_ERROR:
+                    let code = message.errorCode ?? EPROTO
+                    if code == EINTR { return nil }
+                    if code != 0 { throw HostError("the kernel refused a dump", errno: code) }
+                default:
+                    messages.append(Array(message.bytes))
+                }
+            }
+        }
+    }
+
+    /// The ports in an anonymous set; nil if the set vanished meanwhile.
+    static func setElements(_ socket: NetlinkSocket, table: String, set name: String) throws -> [Port]? {
+        let query = NftnlSetQuery(table: table, name: name)
+        guard let messages = try dump(socket, type: NFT_MSG_GETSETELEM, payload: query.build) else { return nil }
+        var ports: [Port] = []
+        for message in messages {
+            for key in withMessage(message, NftnlSetQuery.keys) ?? [] where key.count == 2 {
+                ports.append(Port(key[0]) << 8 | Port(key[1]))
+            }
+        }
+        return ports
+    }
+
+    /// Runs `body` on a copied-out message as a `struct nlmsghdr` pointer.
+    static func withMessage<Result>(_ message: [UInt8], _ body: (UnsafePointer<nlmsghdr>) -> Result) -> Result? {
+        message.withUnsafeBytes { bytes in
+            bytes.baseAddress.map { body($0.assumingMemoryBound(to: nlmsghdr.self)) }
+        }
+    }
+}

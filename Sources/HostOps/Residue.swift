@@ -1,0 +1,57 @@
+import IptablesBackend
+import MeshCapture
+import NftablesBackend
+
+/// Where capture rules of meshcap or Istio sit on a host: meshcap's nft tables, ISTIO chains in
+/// either iptables variant. Two places at once is the classic reason capture "does nothing" (the
+/// operator looks at one, the kernel runs both), so apply chooses with it and warns with it.
+public struct Residue: Sendable {
+    public let nftTables: [String]
+    /// The iptables variants holding ISTIO chains, with the families they hold them in.
+    public let iptables: [IptablesVariant: [Family]]
+
+    /// Reads without creating anything (legacy tables are asked about only if they exist).
+    public static func find() -> Residue {
+        let names = Set(TableKind.allCases.map(NftNames.table))
+        let tables = (try? RuleDump.snapshot(tables: names))?.chains.map(\.table) ?? []
+        var iptables: [IptablesVariant: [Family]] = [:]
+        for variant in IptablesVariant.allCases {
+            let host = IptablesHost(variant: variant, wait: 0)
+            for family in Family.allCases {
+                guard let text = try? host.save(family) else { continue }
+                let saved = IptablesSave.parse(text, family: family)
+                if saved.tables.contains(where: { $0.chains.contains { ChainName.istioChains.contains(.regular($0.name)) } }) {
+                    iptables[variant, default: []].append(family)
+                }
+            }
+        }
+        return Residue(nftTables: tables.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }, iptables: iptables)
+    }
+
+    /// The variant an iptables apply should use, and why; a warning when both hold ISTIO chains.
+    public func variant(forced: IptablesVariant?) -> (variant: IptablesVariant, reason: String, warning: String?) {
+        let holding = IptablesVariant.allCases.filter { iptables[$0] != nil }
+        let both = holding.count == 2
+            ? "ISTIO chains are in both iptables variants (iptables-nft and iptables-legacy): the kernel runs both, and `iptables -t nat -L` shows only one; remove the other with `meshcap clean --backend iptables --iptables-variant X`"
+            : nil
+        if let forced { return (forced, "--iptables-variant \(forced.rawValue)", both) }
+        let system = IptablesVariant.system() ?? .nft
+        if holding.count == 1, let only = holding.first {
+            return (only, "iptables-\(only.rawValue) already holds the ISTIO chains", nil)
+        }
+        return (system, "the system's iptables is iptables-\(system.rawValue)", both)
+    }
+
+    /// Capture rules in places other than the one being applied to, one sentence each.
+    public func elsewhere(than host: String) -> [String] {
+        var found: [String] = []
+        if host != "nft", !nftTables.isEmpty {
+            found.append("meshcap's nft tables (\(nftTables.joined(separator: ", "))) are present too and capture as well: remove them with `meshcap clean --backend nft`")
+        }
+        for (variant, families) in iptables.sorted(by: { $0.key.rawValue < $1.key.rawValue }) where host != "iptables-\(variant.rawValue)" {
+            let which = families.map { $0 == .ipv4 ? "IPv4" : "IPv6" }.joined(separator: " and ")
+            found.append("iptables-\(variant.rawValue) holds ISTIO chains (\(which)) that capture as well: remove them with `meshcap clean --backend iptables --iptables-variant \(variant.rawValue)`")
+        }
+        return found
+    }
+}

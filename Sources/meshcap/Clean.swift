@@ -1,0 +1,62 @@
+import ArgumentParser
+import HostOps
+import MeshCapture
+
+struct Clean: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Remove meshcap's rules and routing, and what Istio's istio-iptables left behind (root).",
+        discussion: """
+            Removes meshcap's inet tables, the ISTIO chains and the jumps into them in nat, mangle and raw (both \
+            iptables variants, both families), meshcap's rules in the built-in chains, and its policy routing. \
+            Other software's rules are not touched. Give the config Istio applied (its cluster.env) to also \
+            remove Istio's other rules in the built-in chains and its TPROXY routing. On a clean host it \
+            changes nothing and exits 0.
+
+            Examples:
+              meshcap clean
+              meshcap clean --config /var/lib/istio/envoy/cluster.env    # also Istio's leftovers of that config
+              meshcap clean --backend iptables --iptables-variant legacy --dry-run
+            """)
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var host: HostOptions
+
+    @Flag(help: "Print exactly what would be sent and change nothing.")
+    var dryRun = false
+
+    func run() throws {
+        var recognising: DesiredState?
+        if config.given {
+            let (loaded, accounts) = try config.load()
+            recognising = CapturePlan(loaded.config).desired(accounts)
+        }
+        try Self.clean(recognising: recognising, hosts: host, only: host.backend, dryRun: dryRun)
+    }
+
+    /// Cleans every backend asked for (all by default); shared with apply's CLEANUP_ONLY.
+    static func clean(recognising: DesiredState?, hosts options: HostOptions, only: BackendChoice?, dryRun: Bool) throws {
+        let lock = dryRun ? nil : try HostLock(wait: Double(options.wait))
+        var firewalls: [any FirewallHost] = []
+        if only != .iptables { firewalls.append(NftHost()) }
+        if only != .nft {
+            for variant in options.iptablesVariant.map({ [$0] }) ?? IptablesVariant.allCases {
+                firewalls.append(IptablesHost(variant: variant, wait: options.wait))
+            }
+        }
+        var said: [String] = []
+        for (index, firewall) in firewalls.enumerated() {
+            let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).clean(recognising: recognising, dryRun: dryRun, routes: index == 0)
+            if dryRun {
+                print(outcome.firewallText, terminator: "")
+                if !outcome.routing.isEmpty { print("# routing over rtnetlink, as ip would be told:\n" + outcome.routing.joined(separator: "\n")) }
+            }
+            said += outcome.firewall.map { "  \(firewall.name): \($0)" } + outcome.routing.map { "  \($0)" }
+        }
+        withExtendedLifetime(lock) {}
+        if said.isEmpty {
+            Report.say(["nothing to clean: no rules or routing of meshcap's or Istio's on this host"])
+        } else {
+            Report.say([dryRun ? "would remove:" : "removed:"] + said)
+        }
+    }
+}

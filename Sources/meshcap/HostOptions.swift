@@ -1,0 +1,56 @@
+import ArgumentParser
+import HostOps
+import MeshCapture
+
+/// The firewall backend a host command works on.
+enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
+    /// meshcap's three inet tables, over netlink (no nft binary needed).
+    case nft
+    /// ISTIO chains through iptables-restore, in the chosen variant.
+    case iptables
+}
+
+extension IptablesVariant: ExpressibleByArgument {}
+
+/// Which firewall a host command works on, and how long it waits for others.
+struct HostOptions: ParsableArguments {
+    @Option(help: "nft (meshcap's inet tables over netlink) or iptables. Default: nft, or what NATIVE_NFTABLES / FORCE_IPTABLES_BINARY say.")
+    var backend: BackendChoice?
+
+    @Option(help: "With --backend iptables: nft or legacy. Default: the variant that holds ISTIO chains, else the one the system's iptables is.")
+    var iptablesVariant: IptablesVariant?
+
+    @Option(help: ArgumentHelp("Seconds to wait for another meshcap run on this namespace, and for the xtables lock.", valueName: "seconds"))
+    var wait = 10
+
+    /// The backend and variant: flags first, then Istio's keys, then the defaults.
+    func choose(_ run: RunSettings, residue: Residue) throws -> (host: any FirewallHost, notes: [String]) {
+        let keyVariant = try run.iptablesVariant.map { setting -> IptablesVariant in
+            guard let variant = IptablesVariant(rawValue: setting.value) else {
+                throw ConfigError(origin: setting.origin, message: "FORCE_IPTABLES_BINARY=\(setting.value) is not an iptables variant; allowed: legacy or nft")
+            }
+            return variant
+        }
+        let backend = self.backend ?? (run.nativeNftables != nil ? .nft : keyVariant != nil || iptablesVariant != nil ? .iptables : .nft)
+        switch backend {
+        case .nft:
+            return (NftHost(), [])
+        case .iptables:
+            let choice = residue.variant(forced: iptablesVariant ?? keyVariant)
+            return (IptablesHost(variant: choice.variant, wait: wait), ["using iptables-\(choice.variant.rawValue): \(choice.reason)"] + (choice.warning.map { ["warning: " + $0] } ?? []))
+        }
+    }
+}
+
+extension ConfigOptions {
+    /// Whether any config was given (files or istio-iptables flags), as opposed to the defaults.
+    var given: Bool { !files.isEmpty || !istioFlags.isEmpty }
+}
+
+extension CapturePlan {
+    /// What apply programs, for every layout: each host takes the one it uses.
+    func desired(_ accounts: AccountDatabase) -> DesiredState {
+        DesiredState(rulesets: [ruleset(for: .inet)] + config.families.sorted().map { ruleset(for: .xtables($0)) },
+                     routing: routing, resolve: accounts.resolver)
+    }
+}
