@@ -32,7 +32,7 @@ let package = Package(
         // Paths, processes and diffs shared by the test targets.
         .target(name: "TestSupport", dependencies: ["MeshCapture", "HostOps"], path: "Tests/TestSupport"),
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture"]),
-        .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "TestSupport"]),
+        .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"]),
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.
         .testTarget(name: "CLITests", dependencies: ["meshcap", "TestSupport"]),
         // Loads rules into fresh network namespaces and sends traffic through them; needs root

@@ -43,10 +43,22 @@ public enum Command {
         for (descriptor, target) in [(stdin, Int32(0)), (stdout, 1), (stderr, 2)] {
             posix_spawn_file_actions_adddup2(&actions, descriptor, target)
         }
+        // The child starts with no signal blocked and every signal at its default: iptables-restore
+        // bounds its wait for the xtables lock with SIGALRM, which a mask inherited from meshcap's
+        // caller (a test runner, a supervisor) would turn into a wait without end.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard spawned == 0 else { throw HostError("cannot run \(executable)", errno: spawned) }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {

@@ -107,20 +107,29 @@ import TestSupport
         #expect(zones.contains("zone=1") && zones.contains("zone=2"), "\(zones)")
     }
 
-    /// TPROXY hands inbound connections to Envoy unchanged (the app keeps the client's address),
-    /// given the policy route for the mark that Istio sets up beside the rules.
-    @Test(.needsRoot, arguments: Backend.allCases)
-    func tproxyDeliversInboundUnchanged(_ backend: Backend) throws {
+    /// TPROXY hands inbound connections to Envoy unchanged (the app keeps the client's address).
+    /// `meshcap apply` programs the policy route for the mark with the rules (it routes the app's
+    /// replies to Envoy's original-source connections back to lo): nothing by hand.
+    @Test(.needsRoot, arguments: HostKind.allCases)
+    func tproxyDeliversInboundUnchanged(_ kind: HostKind) throws {
         let network = try TestNetwork()
         let (workload, peer) = (network.workload, network.peer)
-        try workload.exec("ip", "rule", "add", "fwmark", "1337", "lookup", "133")
-        try workload.exec("ip", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "133")
         try network.serve(in: workload, port: 15006, name: "proxy-inbound", .transparent)
         try network.serve(in: workload, port: 2222, name: "app")
-        try load(backend, ["-m", "TPROXY", "-b", "8080"], into: network)
+        let applied = try meshcapIn(workload, ["apply", "-m", "TPROXY", "-b", "8080"] + kind.arguments)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(try workload.exec("ip", "rule").contains("from all fwmark 0x539 lookup 133 proto 109"))
 
         let workloadAddress = TestNetwork.workloadAddress
         #expect(try network.connect(from: peer, to: workloadAddress, port: 8080) == "proxy-inbound \(workloadAddress):8080")
         #expect(try network.connect(from: peer, to: workloadAddress, port: 2222) == "app \(workloadAddress):2222")
+        // A route removed by hand: diff says what is missing, and a second apply puts it back.
+        try workload.exec("ip", "rule", "del", "fwmark", "1337", "lookup", "133")
+        let diff = try meshcapIn(workload, ["diff", "-m", "TPROXY", "-b", "8080"] + kind.arguments)
+        #expect(diff.status == 1 && diff.stdout.contains("+ip -4 rule add fwmark 1337 lookup 133"), "\(diff.stdout)")
+        #expect(try meshcapIn(workload, ["apply", "-m", "TPROXY", "-b", "8080"] + kind.arguments).status == 0)
+        #expect(try workload.exec("ip", "rule").contains("from all fwmark 0x539 lookup 133 proto 109"))
+        #expect(try meshcapIn(workload, ["clean"]).status == 0)
+        #expect(!(try workload.exec("ip", "rule").contains("lookup 133")))
     }
 }

@@ -157,7 +157,7 @@ public struct IptablesHost: FirewallHost {
         for step in steps {
             // The table as it is right now: what a failure further on puts back.
             let snapshot = try save(step.family, table: step.table)
-            let result = try Command.run(variant.tool(step.family, "restore"), ["--noflush", "--wait", String(wait)], input: step.input)
+            let result = try Command.run(variant.tool(step.family, "restore"), ["--noflush", "--wait=\(wait)"], input: step.input)
             guard result.status == 0 else {
                 let failure = "\(variant.tool(step.family, "restore")) (\(step.family == .ipv4 ? "IPv4" : "IPv6") \(step.table)) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))"
                 throw HostError(failure + rollBack(done))
@@ -173,7 +173,7 @@ public struct IptablesHost: FirewallHost {
         for step in done.reversed() {
             // A table that did not exist is put back empty: no rules, default policies.
             let snapshot = step.snapshot.isEmpty ? "*\(step.table)\nCOMMIT\n" : step.snapshot
-            let result = try? Command.run(variant.tool(step.family, "restore"), ["--counters", "--wait", String(wait)], input: snapshot)
+            let result = try? Command.run(variant.tool(step.family, "restore"), ["--counters", "--wait=\(wait)"], input: snapshot)
             if result?.status != 0 { failures.append("\(step.family) \(step.table): \(result?.stderr.trimmed ?? "could not run")") }
         }
         let tables = done.map { "\($0.family == .ipv4 ? "IPv4" : "IPv6") \($0.table)" }.joined(separator: ", ")
@@ -187,12 +187,13 @@ public struct IptablesHost: FirewallHost {
         var lines: [String] = []
         for family in Family.allCases {
             guard let saved = saves[family] else { continue }
-            for table in saved.tables where Self.tables.contains(table.name) {
+            for table in saved.tables.sorted(by: { $0.name < $1.name }) where Self.tables.contains(table.name) {
                 var tableLines: [String] = []
                 for chain in table.chains {
                     let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
                     if meshcapChain { tableLines.append(":\(chain.name)") }
-                    for rule in chain.rules where meshcapChain || IptablesTransition.isOwned(rule, known: []) || rule.tagged {
+                    // meshcap's chains whole; in the built-in chains, meshcap's rules (and Istio's jumps).
+                    for rule in chain.rules where meshcapChain || (chain.policy != nil && IptablesTransition.isOwned(rule, known: [])) {
                         tableLines.append(rule.rule.map { IptablesRenderer.appendLine(Self.chainName(chain.name), $0, family: family, tagged: rule.tagged) } ?? rule.text)
                     }
                 }

@@ -12,6 +12,10 @@
                                the destination is then the socket's own local address
   probe.py query HOST PORT [UID]
                                send one datagram (as UID if given), print the answer
+  probe.py connect-until HOST PORT MIN STOPFILE
+                               connect again and again, at least MIN times and until STOPFILE
+                               exists; print how many answers came from each server name, and
+                               how many connections failed ("peer=0 proxy-outbound=5123 failed=0")
   probe.py churn TABLE CHAIN SECONDS
                                insert a rule at the head of inet TABLE CHAIN and delete it again,
                                over and over, for at most SECONDS
@@ -119,6 +123,22 @@ def query(host, port, uid=None):
         print(sock.recvfrom(512)[0].decode())
 
 
+def connect_until(host, port, minimum, stopfile):
+    counts = {}
+    done = 0
+    deadline = time.monotonic() + 110
+    while (done < minimum or not os.path.exists(stopfile)) and time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=3) as conn:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                name = conn.recv(256).decode().split(" ", 1)[0] or "empty"
+        except OSError:
+            name = "failed"
+        counts[name] = counts.get(name, 0) + 1
+        done += 1
+    print(" ".join(f"{name}={count}" for name, count in sorted(counts.items())))
+
+
 def churn(table, chain, seconds):
     unblock_and_bound_lifetime()
     deadline = time.monotonic() + seconds
@@ -136,6 +156,8 @@ if __name__ == "__main__":
         connect(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
     elif sys.argv[1] == "serve-transparent":
         serve(int(sys.argv[2]), sys.argv[3], transparent=True)
+    elif sys.argv[1] == "connect-until":
+        connect_until(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     elif sys.argv[1] == "churn":
         churn(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     elif sys.argv[1] == "serve-udp":

@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// apply, re-apply, reconfigure, diff and clean on a namespace that also holds other software's
+/// rules, with each of the three ways meshcap programs a host.
+@Suite struct HostLifecycleTests {
+    static let profiles = packageRoot.appendingPathComponent("Rules")
+    /// A plain VM, a dual-stack one with DNS capture, and TPROXY with IPv6 (policy routes, ::6).
+    static let configs: [(label: String, arguments: [String])] = [
+        ("vm-mesh-expansion", ["--config", profiles.appendingPathComponent("vm-mesh-expansion.env").path]),
+        ("dual-stack + DNS", ["--config", profiles.appendingPathComponent("dual-stack.env").path]),
+        ("tproxy + IPv6", ["--config", profiles.appendingPathComponent("tproxy.env").path, "--ipv6"]),
+    ]
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        let kind: HostKind
+        let config: Int
+        var testDescription: String { "\(kind.rawValue), \(configs[config].label)" }
+    }
+
+    static let cases = HostKind.allCases.flatMap { kind in configs.indices.map { Case(kind: kind, config: $0) } }
+
+    @Test(.needsRoot, arguments: cases)
+    func applyIsIdempotentLeavesOthersAloneAndCleanUndoesIt(_ item: Case) throws {
+        let ns = try Namespace("life")
+        try OtherSoftware.seed(ns)
+        let before = try HostState(ns)
+        let arguments = ["apply"] + Self.configs[item.config].arguments + item.kind.arguments
+
+        let first = try meshcapIn(ns, arguments)
+        #expect(first.status == 0, "\(first.stderr)")
+        let applied = try HostState(ns)
+        #expect(applied.foreign == before.foreign, "other software's rules changed:\n\(applied.foreign.differences(from: before.foreign, label: "after apply"))")
+        // With nft's handles: a second apply that rewrote anything would show new handles.
+        let once = try HostState(ns, handles: true)
+
+        for _ in 0..<2 {
+            let again = try meshcapIn(ns, arguments)
+            #expect(again.status == 0)
+            #expect(again.stderr.contains("no change"), "\(again.stderr)")
+        }
+        let thrice = try HostState(ns, handles: true)
+        #expect(thrice == once, "apply ×3 differs from apply ×1:\n\(thrice.differences(from: once, label: "apply ×3"))")
+        let diff = try meshcapIn(ns, ["diff"] + Self.configs[item.config].arguments + item.kind.arguments)
+        #expect(diff.status == 0, "\(diff.stdout)\(diff.stderr)")
+
+        let clean = try meshcapIn(ns, ["clean"])
+        #expect(clean.status == 0, "\(clean.stderr)")
+        let after = try HostState(ns)
+        #expect(after.withoutEmpty == before.withoutEmpty, "clean left this behind:\n\(after.withoutEmpty.differences(from: before.withoutEmpty, label: "after clean"))")
+        let twice = try meshcapIn(ns, ["clean"])
+        #expect(twice.status == 0)
+        #expect(twice.stderr.contains("nothing to clean"), "\(twice.stderr)")
+    }
+
+    /// Config A then config B leaves exactly what B alone leaves.
+    @Test(.needsRoot, arguments: HostKind.allCases)
+    func reconfiguringLeavesExactlyTheNewRules(_ kind: HostKind) throws {
+        let (a, b) = (Self.configs[2].arguments, Self.configs[1].arguments)
+        let changed = try Namespace("reconf"), fresh = try Namespace("fresh")
+        for ns in [changed, fresh] { try OtherSoftware.seed(ns) }
+        #expect(try meshcapIn(changed, ["apply"] + a + kind.arguments).status == 0)
+        let result = try meshcapIn(changed, ["apply"] + b + kind.arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try meshcapIn(fresh, ["apply"] + b + kind.arguments).status == 0)
+        let (afterChange, afterFresh) = (try HostState(changed).withoutEmpty, try HostState(fresh).withoutEmpty)
+        #expect(afterChange == afterFresh, "A then B differs from B:\n\(afterChange.differences(from: afterFresh, label: "A then B"))")
+        #expect(try meshcapIn(changed, ["diff"] + b + kind.arguments).status == 0)
+        #expect(try meshcapIn(changed, ["diff"] + a + kind.arguments).status == 1)
+    }
+
+    /// The live rules drift from the config: diff says how, in the backend's syntax, and exits 1.
+    @Test(.needsRoot)
+    func diffShowsDriftInTheBackendsSyntax() throws {
+        let ns = try Namespace("drift")
+        let config = Self.configs[0].arguments
+        #expect(try meshcapIn(ns, ["apply"] + config + HostKind.iptablesNft.arguments).status == 0)
+        try ns.exec("iptables-nft", "-t", "nat", "-D", "ISTIO_OUTPUT", "-d", "100.64.0.0/13", "-j", "ISTIO_REDIRECT")
+        let diff = try meshcapIn(ns, ["diff"] + config + HostKind.iptablesNft.arguments)
+        #expect(diff.status == 1)
+        #expect(diff.stdout.contains("--- live (iptables-nft)\n+++ config\n"))
+        #expect(diff.stdout.contains("\n+-A ISTIO_OUTPUT -d 100.64.0.0/13 -j ISTIO_REDIRECT\n"), "\(diff.stdout)")
+    }
+}
