@@ -42,10 +42,24 @@ public struct ObservedRule: Sendable, Hashable {
     public let owner: Owner
     /// The model's rule when meshcap wrote it (canonical form), else nil.
     public let rule: Rule?
-    /// The rule in the backend's own syntax.
-    public let text: String
+    let rendering: Rendering
     public let packets: UInt64
     public let bytes: UInt64
+
+    /// How the text is had: as read (iptables-save), or rendered from the rule when asked (nft:
+    /// rendering 10,000 statements costs more than reading them).
+    enum Rendering: Sendable, Hashable {
+        case text(String)
+        case nftStatement(Rule)
+    }
+
+    /// The rule in the backend's own syntax.
+    public var text: String {
+        switch rendering {
+        case .text(let text): text
+        case .nftStatement(let rule): NftRenderer.statement(rule)
+        }
+    }
 }
 
 /// One reading of a host's firewall through one backend.
@@ -70,23 +84,31 @@ public struct LiveRules: Sendable {
     }
 }
 
-/// What a host would be sent: the text `--dry-run` prints (exactly what `commit` sends), and a
-/// line per table changed for the report.
+/// What a host would be sent, and a line per table changed for the report.
 public struct Changes: Sendable {
-    public let text: String
     public let summary: [String]
     let steps: Steps
 
     /// Changes a stand-in host makes up: empty when `summary` is.
     public static func recorded(text: String, summary: [String]) -> Changes {
-        Changes(text: text, summary: summary, steps: .recorded)
+        Changes(summary: summary, steps: .recorded(text))
     }
 
     enum Steps: Sendable {
         case nft(NetlinkBatch, generation: UInt32)
-        /// One restore input per (family, table), in order.
-        case iptables([(family: Family, table: String, input: String)])
-        case recorded
+        /// One restore input per (family, table), in order, with the tool that loads it.
+        case iptables([(family: Family, table: String, tool: String, input: String)])
+        case recorded(String)
+    }
+
+    /// What `--dry-run` prints: exactly what `commit` sends. Made when asked for: printing a
+    /// batch of 10,000 rules costs more than sending it.
+    public var text: String {
+        switch steps {
+        case .nft(let batch, _): batch.operations.isEmpty ? "" : batch.text
+        case .iptables(let inputs): inputs.map { "# \($0.tool) --noflush\n\($0.input)" }.joined()
+        case .recorded(let text): text
+        }
     }
 
     public var isEmpty: Bool {

@@ -19,10 +19,11 @@ public struct HostSession: Sendable {
 
     /// What a run did or, with --dry-run, would do.
     public struct Outcome: Sendable {
+        let changes: Changes
         /// Exactly what was (or would be) sent to the firewall; empty when nothing changes.
-        public let firewallText: String
+        public var firewallText: String { changes.text }
         /// One line per table changed.
-        public let firewall: [String]
+        public var firewall: [String] { changes.summary }
         /// One line per routing entry added or removed, as `ip` would be told.
         public let routing: [String]
         /// Other software's rules that see packets before meshcap's.
@@ -41,7 +42,7 @@ public struct HostSession: Sendable {
         let stale = present.filter { $0.tagged && !desired.routing.contains($0.entry) }
         let routingLines = missing.map(\.description) + stale.map { "\($0.entry.description.replacingOccurrences(of: " add ", with: " del "))" }
         if dryRun {
-            return Outcome(firewallText: changes.text, firewall: changes.summary, routing: routingLines, ahead: live.ahead, retries: 0)
+            return Outcome(changes: changes, routing: routingLines, ahead: live.ahead, retries: 0)
         }
 
         var added: [RoutingEntry] = []
@@ -67,7 +68,7 @@ public struct HostSession: Sendable {
             throw error
         }
         for observed in stale { _ = try routing.remove(observed) }
-        return Outcome(firewallText: changes.text, firewall: changes.summary, routing: routingLines, ahead: live.ahead, retries: retries)
+        return Outcome(changes: changes, routing: routingLines, ahead: live.ahead, retries: retries)
     }
 
     /// Removes meshcap's rules and routing, and Istio's (its chains and jumps; and, when the
@@ -84,6 +85,6 @@ public struct HostSession: Sendable {
             if !changes.isEmpty { try firewall.commit(changes) }
             for observed in doomed { _ = try routing.remove(observed) }
         }
-        return Outcome(firewallText: changes.text, firewall: changes.summary, routing: routingLines, ahead: [], retries: 0)
+        return Outcome(changes: changes, routing: routingLines, ahead: [], retries: 0)
     }
 }

@@ -1,3 +1,4 @@
+import CNftnl
 import IptablesBackend
 import MeshCapture
 import NftablesBackend
@@ -10,19 +11,23 @@ public struct Residue: Sendable {
     /// The iptables variants holding ISTIO chains, with the families they hold them in.
     public let iptables: [IptablesVariant: [Family]]
 
-    /// Reads without creating anything (legacy tables are asked about only if they exist).
+    /// Reads without creating anything and, on most hosts, without running a program: one
+    /// netlink chain dump shows meshcap's nft tables and iptables-nft's ISTIO chains (its tables
+    /// are nf_tables ones); the legacy tools run only when the kernel lists legacy tables.
     public static func find() -> Residue {
+        let chains = (try? RuleDump.allChains()) ?? []
         let names = Set(TableKind.allCases.map(NftNames.table))
-        let tables = (try? RuleDump.snapshot(tables: names))?.chains.map(\.table) ?? []
+        let tables = chains.filter { $0.family == UInt32(NFPROTO_INET) && names.contains($0.table) }.map(\.table)
         var iptables: [IptablesVariant: [Family]] = [:]
-        for variant in IptablesVariant.allCases {
-            let host = IptablesHost(variant: variant, wait: 0)
-            for family in Family.allCases {
-                guard let text = try? host.save(family) else { continue }
-                let saved = IptablesSave.parse(text, family: family)
-                if saved.tables.contains(where: { $0.chains.contains { ChainName.istioChains.contains(.regular($0.name)) } }) {
-                    iptables[variant, default: []].append(family)
-                }
+        for (family, nfproto) in [(Family.ipv4, UInt32(NFPROTO_IPV4)), (.ipv6, UInt32(NFPROTO_IPV6))]
+        where chains.contains(where: { $0.family == nfproto && ChainName.istioChains.contains(.regular($0.name)) }) {
+            iptables[.nft, default: []].append(family)
+        }
+        let legacy = IptablesHost(variant: .legacy, wait: 0)
+        for family in Family.allCases where !IptablesHost.legacyTables(family).isEmpty {
+            guard let text = try? legacy.save(family) else { continue }
+            if IptablesSave.parse(text, family: family).tables.contains(where: { $0.chains.contains { ChainName.istioChains.contains(.regular($0.name)) } }) {
+                iptables[.legacy, default: []].append(family)
             }
         }
         return Residue(nftTables: tables.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }, iptables: iptables)

@@ -41,16 +41,16 @@ struct Apply: ParsableCommand {
         let plan = CapturePlan(loaded.config)
         if let cleanup = run.cleanupOnly {
             Report.say(["\(cleanup.cited): removing the rules instead of applying them"])
-            try Clean.clean(recognising: plan.desired(accounts), hosts: host, only: nil, dryRun: dryRun || run.dryRun != nil)
+            try Clean.clean(recognising: plan.desired(accounts, for: nil), hosts: host, only: nil, dryRun: dryRun || run.dryRun != nil)
             return
         }
         let dryRun = self.dryRun || run.dryRun != nil
         if let asked = run.dryRun, !self.dryRun { Report.say(["\(asked.cited): printing what would be sent instead of applying it"]) }
         let lock = dryRun ? nil : try HostLock(wait: Double(host.wait))
         let residue = Residue.find()
-        let (firewall, notes) = try host.choose(run, residue: residue)
+        let (firewall, backend, notes) = try host.choose(run, residue: residue)
         Report.say(notes)
-        let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).apply(plan.desired(accounts), dryRun: dryRun)
+        let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).apply(plan.desired(accounts, for: backend), dryRun: dryRun)
         withExtendedLifetime(lock) {}
         if dryRun {
             print(outcome.firewallText, terminator: "")

@@ -28,7 +28,7 @@ struct Clean: ParsableCommand {
         var recognising: DesiredState?
         if config.given {
             let (loaded, accounts) = try config.load()
-            recognising = CapturePlan(loaded.config).desired(accounts)
+            recognising = CapturePlan(loaded.config).desired(accounts, for: nil)
         }
         try Self.clean(recognising: recognising, hosts: host, only: host.backend, dryRun: dryRun)
     }

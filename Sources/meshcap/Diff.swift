@@ -27,9 +27,9 @@ struct Diff: ParsableCommand {
     func run() throws {
         let (loaded, accounts) = try config.load()
         let plan = CapturePlan(loaded.config)
-        let desired = plan.desired(accounts)
         let residue = Residue.find()
-        let (firewall, notes) = try host.choose(loaded.run, residue: residue)
+        let (firewall, backend, notes) = try host.choose(loaded.run, residue: residue)
+        let desired = plan.desired(accounts, for: backend)
         Report.say(notes)
         let live = try firewall.observe()
         let routing = try KernelRouting().observe()

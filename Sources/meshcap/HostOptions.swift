@@ -24,7 +24,7 @@ struct HostOptions: ParsableArguments {
     var wait = 10
 
     /// The backend and variant: flags first, then Istio's keys, then the defaults.
-    func choose(_ run: RunSettings, residue: Residue) throws -> (host: any FirewallHost, notes: [String]) {
+    func choose(_ run: RunSettings, residue: Residue) throws -> (host: any FirewallHost, backend: BackendChoice, notes: [String]) {
         let keyVariant = try run.iptablesVariant.map { setting -> IptablesVariant in
             guard let variant = IptablesVariant(rawValue: setting.value) else {
                 throw ConfigError(origin: setting.origin, message: "FORCE_IPTABLES_BINARY=\(setting.value) is not an iptables variant; allowed: legacy or nft")
@@ -34,10 +34,11 @@ struct HostOptions: ParsableArguments {
         let backend = self.backend ?? (run.nativeNftables != nil ? .nft : keyVariant != nil || iptablesVariant != nil ? .iptables : .nft)
         switch backend {
         case .nft:
-            return (NftHost(), [])
+            return (NftHost(), .nft, [])
         case .iptables:
             let choice = residue.variant(forced: iptablesVariant ?? keyVariant)
-            return (IptablesHost(variant: choice.variant, wait: wait), ["using iptables-\(choice.variant.rawValue): \(choice.reason)"] + (choice.warning.map { ["warning: " + $0] } ?? []))
+            return (IptablesHost(variant: choice.variant, wait: wait), .iptables,
+                    ["using iptables-\(choice.variant.rawValue): \(choice.reason)"] + (choice.warning.map { ["warning: " + $0] } ?? []))
         }
     }
 }
@@ -48,9 +49,10 @@ extension ConfigOptions {
 }
 
 extension CapturePlan {
-    /// What apply programs, for every layout: each host takes the one it uses.
-    func desired(_ accounts: AccountDatabase) -> DesiredState {
-        DesiredState(rulesets: [ruleset(for: .inet)] + config.families.sorted().map { ruleset(for: .xtables($0)) },
-                     routing: routing, resolve: accounts.resolver)
+    /// What apply programs through `backend` (nil: every backend, for clean to recognise):
+    /// resolving a layout no host uses costs as much as compiling it.
+    func desired(_ accounts: AccountDatabase, for backend: BackendChoice?) -> DesiredState {
+        let layouts: [Layout] = (backend != .iptables ? [.inet] : []) + (backend != .nft ? config.families.sorted().map { .xtables($0) } : [])
+        return DesiredState(rulesets: layouts.map { ruleset(for: $0) }, routing: routing, resolve: accounts.resolver)
     }
 }

@@ -87,7 +87,7 @@ public struct IptablesHost: FirewallHost {
                         }
                         if owner != .other { seenMeshcap = true }
                         rules.append(ObservedRule(family: family, table: table.name, chain: chain.name, owner: owner, rule: owner == .other ? nil : saved.rule,
-                                                  text: saved.text, packets: saved.packets, bytes: saved.bytes))
+                                                  rendering: .text(saved.text), packets: saved.packets, bytes: saved.bytes))
                     }
                     // What comes before meshcap's first rule in a built-in chain decides first.
                     if seenMeshcap && !meshcapChain { ahead += before }
@@ -123,7 +123,7 @@ public struct IptablesHost: FirewallHost {
     func transitions(from live: LiveRules, resolve: @escaping OwnerResolver, recognising config: DesiredState? = nil,
                      desired: (Family) -> Ruleset?) throws -> Changes {
         guard case .iptables(let saves) = live.reading else { preconditionFailure("an iptables host reads iptables") }
-        var steps: [(family: Family, table: String, input: String)] = []
+        var steps: [(family: Family, table: String, tool: String, input: String)] = []
         for family in Family.allCases {
             let ruleset = desired(family)
             var known = Set<Rule>()
@@ -134,11 +134,10 @@ public struct IptablesHost: FirewallHost {
                 let wanted = ruleset?.table(TableKind(rawValue: name) ?? .nat)
                 if let input = IptablesTransition.input(live: saves[family]?.table(name), desired: wanted, family: family,
                                                         known: known, resolve: resolve) {
-                    steps.append((family, name, input))
+                    steps.append((family, name, variant.tool(family, "restore"), input))
                 }
             }
         }
-        let text = steps.map { "# \(variant.tool($0.family, "restore")) --noflush\n\($0.input)" }.joined()
         let summary = steps.map { step -> String in
             let lines = step.input.split(separator: "\n")
             let added = lines.filter { $0.hasPrefix("-A ") || $0.hasPrefix("-I ") }.count
@@ -148,7 +147,7 @@ public struct IptablesHost: FirewallHost {
                 .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
             return "\(step.family == .ipv4 ? "IPv4" : "IPv6") \(step.table): \(parts.isEmpty ? "chains declared" : parts.joined(separator: ", "))"
         }
-        return Changes(text: text, summary: summary, steps: .iptables(steps))
+        return Changes(summary: summary, steps: .iptables(steps))
     }
 
     public func commit(_ changes: Changes) throws {

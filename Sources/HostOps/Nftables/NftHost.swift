@@ -18,21 +18,24 @@ public struct NftHost: FirewallHost {
         let snapshot = try RuleDump.snapshot(tables: Self.tables)
         let rules = snapshot.rules.map { dumped in
             ObservedRule(family: nil, table: dumped.table, chain: dumped.chain, owner: dumped.rule == nil ? .other : .meshcap,
-                         rule: dumped.rule, text: dumped.rule.map(NftRenderer.statement) ?? dumped.bytecode,
+                         rule: dumped.rule, rendering: dumped.rule.map { .nftStatement($0) } ?? .text(dumped.bytecode ?? ""),
                          packets: dumped.packets, bytes: dumped.bytes)
         }
-        return LiveRules(rules: rules, ahead: Self.ahead(snapshot.chains, neighbours: try RuleDump.neighbours()), reading: .nft(snapshot))
+        return LiveRules(rules: rules, ahead: try Self.ahead(snapshot.chains, all: RuleDump.allChains()), reading: .nft(snapshot))
     }
 
     /// Other tables' base chains with rules, at the hooks meshcap's chains use and of the same
     /// type, that run first (a lower priority) or at the same priority (then their order is not
     /// defined): their rules may take a packet before meshcap's see it.
-    static func ahead(_ chains: [DumpedChain], neighbours: [(chain: DumpedChain, rules: Int)]) -> [String] {
+    static func ahead(_ chains: [DumpedChain], all: [DumpedChain]) throws -> [String] {
         let mine = chains.filter { $0.family == UInt32(NFPROTO_INET) && tables.contains($0.table) && $0.hook != nil }
         var found: [String] = []
-        for (chain, count) in neighbours where !(chain.family == UInt32(NFPROTO_INET) && tables.contains(chain.table)) && count > 0 {
+        for chain in all where chain.hook != nil && !(chain.family == UInt32(NFPROTO_INET) && tables.contains(chain.table)) {
+            // Rules are counted only for the few chains that qualify otherwise.
             guard let ours = mine.first(where: { $0.hook == chain.hook && $0.type == chain.type }),
                   let priority = chain.priority, let own = ours.priority, priority <= own else { continue }
+            let count = try RuleDump.ruleCount(chain)
+            guard count > 0 else { continue }
             let names: [UInt32: String] = [UInt32(NFPROTO_INET): "inet", UInt32(NFPROTO_IPV4): "ip", UInt32(NFPROTO_IPV6): "ip6"]
             let family = names[chain.family] ?? "family \(chain.family)"
             let when = priority < own ? "runs before meshcap's \(ours.table) \(ours.name)" : "runs at the same priority as meshcap's \(ours.table) \(ours.name) (their order is not defined)"
@@ -46,11 +49,11 @@ public struct NftHost: FirewallHost {
             preconditionFailure("an nft host reads nft and applies an inet ruleset")
         }
         if Self.shape(of: snapshot) == Self.shape(of: ruleset, resolve: desired.resolve) {
-            return Changes(text: "", summary: [], steps: .nft(NetlinkBatch(operations: []), generation: snapshot.generation))
+            return Changes(summary: [], steps: .nft(NetlinkBatch(operations: []), generation: snapshot.generation))
         }
         let batch = try NetlinkBatch.replacing(with: ruleset, resolve: desired.resolve)
         let summary = ruleset.tables.map { "\(NftNames.table($0.kind)): \($0.chains.reduce(0) { $0 + $1.rules.count }) rules in \($0.chains.count) chains" }
-        return Changes(text: batch.text, summary: summary, steps: .nft(batch, generation: snapshot.generation))
+        return Changes(summary: summary, steps: .nft(batch, generation: snapshot.generation))
     }
 
     public func removal(from live: LiveRules, recognising: DesiredState?) throws -> Changes {
@@ -60,8 +63,7 @@ public struct NftHost: FirewallHost {
                 || snapshot.rules.contains { $0.table == NftNames.table(kind) }
         }
         let batch = NetlinkBatch(operations: present.map { .deleteTable($0) })
-        return Changes(text: present.isEmpty ? "" : batch.text, summary: present.map { "table inet \(NftNames.table($0)) deleted" },
-                       steps: .nft(batch, generation: snapshot.generation))
+        return Changes(summary: present.map { "table inet \(NftNames.table($0)) deleted" }, steps: .nft(batch, generation: snapshot.generation))
     }
 
     public func commit(_ changes: Changes) throws {
@@ -85,7 +87,7 @@ public struct NftHost: FirewallHost {
             for chain in chains {
                 lines.append("\tchain \(chain.name)\(Self.hookText(type: chain.type, hook: chain.hook, priority: chain.priority))")
                 for rule in snapshot.rules where rule.table == table && rule.chain == chain.name {
-                    lines.append("\t\t" + (rule.rule.map(NftRenderer.statement) ?? "# not meshcap's: \(rule.bytecode)"))
+                    lines.append("\t\t" + (rule.rule.map(NftRenderer.statement) ?? "# not meshcap's: \(rule.bytecode ?? "")"))
                 }
             }
         }

@@ -16,8 +16,9 @@ public struct DumpedRule: Sendable {
     public let rule: Rule?
     public let packets: UInt64
     public let bytes: UInt64
-    /// The bytecode as `nft --debug=netlink` prints it: how a rule that is not meshcap's is shown.
-    public let bytecode: String
+    /// For a rule that is not meshcap's, its bytecode as `nft --debug=netlink` prints it (how it
+    /// is shown); nil for meshcap's (printing every rule would cost more than reading them).
+    public let bytecode: String?
 }
 
 /// A chain as the kernel holds it, in any table of any family.
@@ -49,18 +50,20 @@ public enum RuleDump {
         public let interruptions: Int
     }
 
-    /// The base chains of every table of every family, with how many rules each holds: what
-    /// runs beside meshcap's chains. Advisory, so read once, without waiting for a quiet moment.
-    public static func neighbours() throws -> [(chain: DumpedChain, rules: Int)] {
+    /// Every chain of every table of every family: what runs beside meshcap's chains, and where
+    /// iptables-nft keeps its ISTIO chains. Advisory, so read once, without waiting for a quiet
+    /// moment.
+    public static func allChains() throws -> [DumpedChain] {
         let socket = try NetlinkSocket()
-        let chains = (try dump(socket, type: NFT_MSG_GETCHAIN, family: Int32(NFPROTO_UNSPEC), tolerateInterruption: true) ?? [])
-            .compactMap { withMessage($0, { NftnlChain(parsing: $0) }) ?? nil }.filter { $0.hook != nil }.map(dumpedChain)
-        var counts: [String: Int] = [:]
-        for message in try dump(socket, type: NFT_MSG_GETRULE, family: Int32(NFPROTO_UNSPEC), tolerateInterruption: true) ?? [] {
-            guard let rule = withMessage(message, { NftnlRule(parsing: $0) }) ?? nil else { continue }
-            counts["\(rule.family) \(rule.table) \(rule.chain)", default: 0] += 1
-        }
-        return chains.map { ($0, counts["\($0.family) \($0.table) \($0.name)"] ?? 0) }
+        return (try dump(socket, type: NFT_MSG_GETCHAIN, family: Int32(NFPROTO_UNSPEC), tolerateInterruption: true) ?? [])
+            .compactMap { withMessage($0, { NftnlChain(parsing: $0) }) ?? nil }.map(dumpedChain)
+    }
+
+    /// How many rules one chain holds (a GETRULE dump filtered to it: only its rules are sent).
+    public static func ruleCount(_ chain: DumpedChain) throws -> Int {
+        let socket = try NetlinkSocket()
+        let filter = NftnlRuleFilter(family: chain.family, table: chain.table, chain: chain.name)
+        return try dump(socket, type: NFT_MSG_GETRULE, family: Int32(chain.family), tolerateInterruption: true, payload: filter.build)?.count ?? 0
     }
 
     static func dumpedChain(_ chain: NftnlChain) -> DumpedChain {
@@ -99,11 +102,12 @@ public enum RuleDump {
             // mix a chain list and a rule list a change apart.
             if setsVanished { continue }
             let rules = parsed.map { rule, expressions in
-                let counter = rule.counter
-                return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: expressions,
-                                  rule: expressions.flatMap { RuleDecoder.decode($0, sets: setPorts[rule.table] ?? [:]) },
+                let counter = expressions?.lazy.compactMap { if case .counter(let c) = $0 { c } else { nil } }.first ?? rule.counter
+                let decoded = expressions.flatMap { RuleDecoder.decode($0, sets: setPorts[rule.table] ?? [:]) }
+                return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: expressions, rule: decoded,
                                   packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0,
-                                  bytecode: rule.text.split(separator: "\n").filter { $0.hasPrefix("  [") }.map { $0.trimmingPrefix("  ") }.joined(separator: " "))
+                                  bytecode: decoded != nil ? nil
+                                    : rule.text.split(separator: "\n").filter { $0.hasPrefix("  [") }.map { $0.trimmingPrefix("  ") }.joined(separator: " "))
             }
             return Snapshot(generation: before, chains: chains, rules: rules, interruptions: attempt)
         }

@@ -198,6 +198,22 @@ final class NftnlSet {
     func buildElements(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_elems_nlmsg_build_payload(message, pointer) }
 }
 
+/// A rule dump request narrowed to one chain.
+public final class NftnlRuleFilter {
+    private let pointer: OpaquePointer
+
+    public init(family: UInt32, table: String, chain: String) {
+        pointer = allocated(nftnl_rule_alloc(), "rule")
+        nftnl_rule_set_u32(pointer, UInt16(NFTNL_RULE_FAMILY.rawValue), family)
+        nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue), table)
+        nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
+    }
+
+    deinit { nftnl_rule_free(pointer) }
+
+    public func build(_ message: UnsafeMutablePointer<nlmsghdr>) { nftnl_rule_nlmsg_build_payload(message, pointer) }
+}
+
 /// A request for one set's elements, and the keys read from the replies.
 public final class NftnlSetQuery {
     private let pointer: OpaquePointer
