@@ -32,8 +32,12 @@ public enum Command {
         guard let executable = locate(program) else {
             throw HostError("\(program) is not installed, or not on PATH", errno: ENOENT)
         }
-        let stdin = try memoryFile("stdin"), stdout = try memoryFile("stdout"), stderr = try memoryFile("stderr")
-        defer { close(stdin); close(stdout); close(stderr) }
+        let stdin = try memoryFile("stdin")
+        defer { close(stdin) }
+        let stdout = try memoryFile("stdout")
+        defer { close(stdout) }
+        let stderr = try memoryFile("stderr")
+        defer { close(stderr) }
         try write(input, to: stdin)
         lseek(stdin, 0, SEEK_SET)
 

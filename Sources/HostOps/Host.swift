@@ -26,8 +26,8 @@ public struct ObservedRule: Sendable, Hashable {
     public enum Owner: Sendable, Hashable {
         /// Written by meshcap (in its own chain or table, or with its comment).
         case meshcap
-        /// Istio's form of one of meshcap's rules, without the comment: a jump into an ISTIO chain
-        /// or a rule the config writes, left by istio-iptables.
+        /// Istio's form of one of meshcap's rules, without the comment: a jump from a built-in chain
+        /// into an ISTIO chain, left by istio-iptables.
         case istio
         /// Somebody else's.
         case other
@@ -39,6 +39,10 @@ public struct ObservedRule: Sendable, Hashable {
     public let table: String
     /// The chain as the backend names it.
     public let chain: String
+    /// The same two in the model's terms: which of its tables (nil for another program's table),
+    /// and the chain (a hook's built-in chain, or a regular one by Istio's name).
+    public let tableKind: TableKind?
+    public let chainName: ChainName
     public let owner: Owner
     /// The model's rule when meshcap wrote it (canonical form), else nil.
     public let rule: Rule?
@@ -140,7 +144,12 @@ public protocol FirewallHost: Sendable {
     func view(of desired: DesiredState) -> String
 }
 
-/// The nft host refused a batch because the ruleset changed after it was read.
-public struct RulesetChanged: Error {
+/// The nft host refused a batch because the ruleset changed after it was read. `HostSession`
+/// reads again and retries once; when it escapes, it is the second time.
+public struct RulesetChanged: Failure {
     public init() {}
+    public var exitStatus: ExitStatus { .hostError }
+    public var lines: [String] {
+        ["the nf_tables ruleset changed after meshcap read it, twice (another program is writing it); nothing was changed"]
+    }
 }

@@ -17,10 +17,10 @@ public enum IptablesTransition {
     /// - Parameters:
     ///   - live: the table as iptables-save shows it; nil if the table does not exist.
     ///   - desired: meshcap's rules for the table; nil to remove meshcap's rules from it.
-    ///   - known: rules in canonical form that, untagged in a built-in chain, are meshcap's
-    ///     (or Istio's) too: the built-in rules of the configs in play.
+    ///   - known: rules in canonical form that, untagged in that very table and built-in chain,
+    ///     are meshcap's (or Istio's) too: the built-in rules of the configs in play.
     /// - Returns: restore input, or nil when nothing would change.
-    public static func input(live: IptablesSave.Table?, desired: Table?, family: Family, known: Set<Rule>,
+    public static func input(live: IptablesSave.Table?, desired: Table?, family: Family, known: Set<KnownRule>,
                              resolve: (String, Bool) -> UInt32?) -> String? {
         guard let name = live?.name ?? desired?.kind.rawValue else { return nil }
         let wanted: [ChainName: [Rule]] = Dictionary(uniqueKeysWithValues: (desired?.chains ?? []).map { chain in
@@ -34,7 +34,7 @@ public enum IptablesTransition {
         var seen = Set<String>()
         for chainName in builtins where seen.insert(chainName).inserted {
             let rules = live?.chain(chainName)?.rules ?? []
-            let owned = rules.indices.filter { isOwned(rules[$0], known: known) }
+            let owned = rules.indices.filter { isOwned(rules[$0], table: name, chain: chainName, known: known) }
             let target = wanted.first { $0.key.description == chainName }?.value ?? []
             let current: [Rule?] = owned.map { rules[$0].rule }
             let unchanged = current == target.map { Optional($0) } && owned.allSatisfy { rules[$0].tagged }
@@ -66,18 +66,34 @@ public enum IptablesTransition {
         return (["*\(name)"] + declarations + deletions + additions + removals + ["COMMIT"]).joined(separator: "\n") + "\n"
     }
 
-    public static func isOwned(_ saved: IptablesSave.SavedRule, known: Set<Rule>) -> Bool {
+    /// Whether a rule in a built-in chain is meshcap's: tagged, a jump into an ISTIO chain, or
+    /// (untagged) a rule `known` places in this table and chain.
+    public static func isOwned(_ saved: IptablesSave.SavedRule, table: String, chain: String, known: Set<KnownRule>) -> Bool {
         if saved.tagged { return true }
         guard let rule = saved.rule else { return false }
         if let jump = rule.target.jumpTarget, ChainName.istioChains.contains(jump) { return true }
-        return known.contains(rule)
+        return known.contains(KnownRule(table: table, chain: chain, rule: rule))
     }
 
-    /// The rules a ruleset puts into built-in chains, in canonical form: what `known` is made of.
-    public static func builtinRules(_ ruleset: Ruleset, resolve: (String, Bool) -> UInt32?) -> Set<Rule> {
+    /// A rule a config puts into a built-in chain, in canonical form, and where.
+    public struct KnownRule: Hashable, Sendable {
+        public let table: String
+        public let chain: String
+        public let rule: Rule
+
+        public init(table: String, chain: String, rule: Rule) {
+            self.table = table
+            self.chain = chain
+            self.rule = rule
+        }
+    }
+
+    /// The rules a ruleset puts into built-in chains: what `known` is made of.
+    public static func builtinRules(_ ruleset: Ruleset, resolve: (String, Bool) -> UInt32?) -> Set<KnownRule> {
         Set(ruleset.tables.flatMap { table in
-            table.chains.filter { if case .builtin = $0.name { true } else { false } }
-                .flatMap { $0.rules.map { IptablesRenderer.canonical($0, resolve: resolve) } }
+            table.chains.filter { if case .builtin = $0.name { true } else { false } }.flatMap { chain in
+                chain.rules.map { KnownRule(table: table.kind.rawValue, chain: chain.name.description, rule: IptablesRenderer.canonical($0, resolve: resolve)) }
+            }
         })
     }
 }

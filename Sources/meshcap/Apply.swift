@@ -41,14 +41,14 @@ struct Apply: ParsableCommand {
         let plan = CapturePlan(loaded.config)
         if let cleanup = run.cleanupOnly {
             Report.say(["\(cleanup.cited): removing the rules instead of applying them"])
-            try Clean.clean(recognising: plan.desired(accounts, for: nil), hosts: host, only: nil, dryRun: dryRun || run.dryRun != nil)
+            try Clean.clean(recognising: plan.desired(accounts, for: nil), hosts: host, only: host.backend, dryRun: dryRun || run.dryRun != nil)
             return
         }
         let dryRun = self.dryRun || run.dryRun != nil
         if let asked = run.dryRun, !self.dryRun { Report.say(["\(asked.cited): printing what would be sent instead of applying it"]) }
         let lock = dryRun ? nil : try HostLock(wait: Double(host.wait))
         let residue = Residue.find()
-        let (firewall, backend, notes) = try host.choose(run, residue: residue)
+        let (firewall, backend, notes) = host.choose(run, residue: residue)
         Report.say(notes)
         let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).apply(plan.desired(accounts, for: backend), dryRun: dryRun)
         withExtendedLifetime(lock) {}
@@ -61,6 +61,6 @@ struct Apply: ParsableCommand {
             Report.say(["applied with \(firewall.name)" + (outcome.retries > 0 ? " (read again after another program changed the ruleset)" : "") + ":"]
                        + (outcome.firewall + outcome.routing).map { "  " + $0 })
         }
-        Report.warning(outcome.ahead + residue.elsewhere(than: firewall.name))
+        Report.warning(outcome.warnings + outcome.ahead + residue.elsewhere(than: firewall.name))
     }
 }

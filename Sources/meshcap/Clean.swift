@@ -34,29 +34,47 @@ struct Clean: ParsableCommand {
     }
 
     /// Cleans every backend asked for (all by default); shared with apply's CLEANUP_ONLY.
+    ///
+    /// The policy routing goes too when everything is cleaned, or when no capture rules are left
+    /// in any backend afterwards: TPROXY rules left in another backend still need their route.
     static func clean(recognising: DesiredState?, hosts options: HostOptions, only: BackendChoice?, dryRun: Bool) throws {
         let lock = dryRun ? nil : try HostLock(wait: Double(options.wait))
         var firewalls: [any FirewallHost] = []
         if only != .iptables { firewalls.append(NftHost()) }
         if only != .nft {
-            for variant in options.iptablesVariant.map({ [$0] }) ?? IptablesVariant.allCases {
-                firewalls.append(IptablesHost(variant: variant, wait: options.wait))
-            }
+            // Unless one is named, the variants whose tools this host has.
+            let variants = options.iptablesVariant.map { [$0] } ?? IptablesVariant.allCases.filter(\.isInstalled)
+            firewalls += variants.map { IptablesHost(variant: $0, wait: options.wait) }
         }
         var said: [String] = []
-        for (index, firewall) in firewalls.enumerated() {
-            let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).clean(recognising: recognising, dryRun: dryRun, routes: index == 0)
-            if dryRun {
-                print(outcome.firewallText, terminator: "")
-                if !outcome.routing.isEmpty { print("# routing over rtnetlink, as ip would be told:\n" + outcome.routing.joined(separator: "\n")) }
+        func report() {
+            if said.isEmpty {
+                Report.say(["nothing to clean: no rules or routing of meshcap's or Istio's on this host"])
+            } else {
+                Report.say([dryRun ? "would remove:" : "removed:"] + said)
             }
-            said += outcome.firewall.map { "  \(firewall.name): \($0)" } + outcome.routing.map { "  \($0)" }
+        }
+        do {
+            for firewall in firewalls {
+                let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).clean(recognising: recognising, dryRun: dryRun)
+                if dryRun { print(outcome.firewallText, terminator: "") }
+                said += outcome.firewall.map { "  \(firewall.name): \($0)" }
+            }
+            let everything = only == nil && options.iptablesVariant == nil
+            let remaining = dryRun || everything ? [] : Residue.find().elsewhere(than: "")
+            if remaining.isEmpty {
+                let routes = try HostSession(firewall: NftHost(), routing: KernelRouting()).cleanRouting(recognising: recognising, dryRun: dryRun)
+                if dryRun && !routes.isEmpty { print("# routing over rtnetlink, as ip would be told:\n" + routes.joined(separator: "\n")) }
+                said += routes.map { "  \($0)" }
+            } else {
+                Report.say(["policy routing kept: capture rules remain elsewhere and may need it"])
+            }
+        } catch {
+            // What was removed before the failure is still removed: say so.
+            report()
+            throw error
         }
         withExtendedLifetime(lock) {}
-        if said.isEmpty {
-            Report.say(["nothing to clean: no rules or routing of meshcap's or Istio's on this host"])
-        } else {
-            Report.say([dryRun ? "would remove:" : "removed:"] + said)
-        }
+        report()
     }
 }

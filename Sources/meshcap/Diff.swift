@@ -28,7 +28,7 @@ struct Diff: ParsableCommand {
         let (loaded, accounts) = try config.load()
         let plan = CapturePlan(loaded.config)
         let residue = Residue.find()
-        let (firewall, backend, notes) = try host.choose(loaded.run, residue: residue)
+        let (firewall, backend, notes) = host.choose(loaded.run, residue: residue)
         let desired = plan.desired(accounts, for: backend)
         Report.say(notes)
         let live = try firewall.observe()

@@ -24,13 +24,9 @@ struct HostOptions: ParsableArguments {
     var wait = 10
 
     /// The backend and variant: flags first, then Istio's keys, then the defaults.
-    func choose(_ run: RunSettings, residue: Residue) throws -> (host: any FirewallHost, backend: BackendChoice, notes: [String]) {
-        let keyVariant = try run.iptablesVariant.map { setting -> IptablesVariant in
-            guard let variant = IptablesVariant(rawValue: setting.value) else {
-                throw ConfigError(origin: setting.origin, message: "FORCE_IPTABLES_BINARY=\(setting.value) is not an iptables variant; allowed: legacy or nft")
-            }
-            return variant
-        }
+    func choose(_ run: RunSettings, residue: Residue) -> (host: any FirewallHost, backend: BackendChoice, notes: [String]) {
+        // The key table accepts only "legacy" and "nft" for FORCE_IPTABLES_BINARY.
+        let keyVariant = run.iptablesVariant.flatMap { IptablesVariant(rawValue: $0.value) }
         let backend = self.backend ?? (run.nativeNftables != nil ? .nft : keyVariant != nil || iptablesVariant != nil ? .iptables : .nft)
         switch backend {
         case .nft:

@@ -34,9 +34,37 @@ import TestSupport
     @Test func twiceIsAFailureAndTheRoutesItAddedAreTakenBack() throws {
         let host = RecordingHost()
         host.changedGenerations = 2
-        #expect(throws: HostError.self) { try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: false) }
+        #expect(throws: RulesetChanged.self) { try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: false) }
+        #expect(RulesetChanged().exitStatus == .hostError)
         #expect(host.commits.isEmpty)
         #expect(host.routes.isEmpty, "routes added for rules that never came stayed behind")
+    }
+
+    /// Undoing can fail too: the error says so instead of claiming nothing changed.
+    @Test func aFailedUndoIsSaid() throws {
+        let host = RecordingHost()
+        host.refusal = HostError("refused")
+        host.routeRemovalRefusal = HostError("route removal refused")
+        do {
+            _ = try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: false)
+            Issue.record("a refused commit went through")
+        } catch let error as HostError {
+            #expect(error.description.hasPrefix("refused; taking back the routing this run added failed too (ip -4 route del local default dev lo table 133: route removal refused"), "\(error)")
+        }
+    }
+
+    /// Once the rules are in force, a stale route that cannot be removed is a warning, and a
+    /// kernel that dropped the ownership tag is said.
+    @Test func afterTheCommitProblemsAreWarnings() throws {
+        let host = RecordingHost()
+        host.keepsTags = false
+        host.routes = [PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 7, table: 7), tagged: true)]
+        host.routeRemovalRefusal = HostError("busy")
+        let outcome = try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: false)
+        #expect(host.commits.count == 1)
+        #expect(outcome.warnings.first == "the rules are applied, but ip -4 rule del fwmark 7 lookup 7 failed: busy")
+        #expect(outcome.warnings.dropFirst().allSatisfy { $0.hasPrefix("this kernel keeps no protocol tag on `ip -4") })
+        #expect(outcome.warnings.count == 3)
     }
 
     @Test func aRefusedCommitTakesBackOnlyWhatThisRunAdded() throws {
@@ -64,9 +92,11 @@ import TestSupport
         let other = PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 99, table: 99), tagged: false)
         host.routes.append(other)
         let outcome = try session.clean(recognising: nil, dryRun: false)
-        #expect(outcome.routing.count == 2)
+        #expect(outcome.firewall == ["removed 1 rulesets"])
+        #expect(try session.cleanRouting(recognising: nil, dryRun: false).count == 2)
         #expect(host.routes == [other])
         #expect(host.installed.isEmpty)
         #expect(try session.clean(recognising: nil, dryRun: false).changedNothing)
+        #expect(try session.cleanRouting(recognising: nil, dryRun: false).isEmpty)
     }
 }

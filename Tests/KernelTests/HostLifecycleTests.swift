@@ -70,6 +70,21 @@ import TestSupport
         #expect(try meshcapIn(changed, ["diff"] + a + kind.arguments).status == 1)
     }
 
+    /// Cleaning one backend keeps the policy routing while TPROXY rules in another still need it.
+    @Test(.needsRoot)
+    func cleaningOneBackendKeepsTheRoutingAnotherNeeds() throws {
+        let ns = try Namespace("keep")
+        let tproxy = ["-m", "TPROXY", "-b", "8080"]
+        #expect(try meshcapIn(ns, ["apply"] + tproxy + HostKind.iptablesNft.arguments).status == 0)
+        #expect(try meshcapIn(ns, ["apply"] + tproxy).status == 0)
+        let partial = try meshcapIn(ns, ["clean", "--backend", "nft"])
+        #expect(partial.stderr.contains("policy routing kept: capture rules remain elsewhere"), "\(partial.stderr)")
+        #expect(try ns.exec("ip", "rule").contains("fwmark 0x539 lookup 133 proto 109"))
+        let rest = try meshcapIn(ns, ["clean", "--backend", "iptables"])
+        #expect(rest.stderr.contains("ip -4 rule del fwmark 1337 lookup 133"), "\(rest.stderr)")
+        #expect(!(try ns.exec("ip", "rule").contains("lookup 133")))
+    }
+
     /// The live rules drift from the config: diff says how, in the backend's syntax, and exits 1.
     @Test(.needsRoot)
     func diffShowsDriftInTheBackendsSyntax() throws {

@@ -14,6 +14,10 @@ public final class RecordingHost: FirewallHost, RoutingHost, @unchecked Sendable
     public var changedGenerations = 0
     /// A commit fails with this (once the generation changes are used up).
     public var refusal: (any Error)?
+    /// Removing a route fails with this.
+    public var routeRemovalRefusal: (any Error)?
+    /// Like a kernel older than the routing protocol attributes: entries are kept, their tag not.
+    public var keepsTags = true
 
     public init() {}
 
@@ -52,12 +56,13 @@ public final class RecordingHost: FirewallHost, RoutingHost, @unchecked Sendable
     public func add(_ entry: RoutingEntry) throws -> Bool {
         routingLog.append("add \(entry)")
         guard !routes.contains(where: { $0.entry == entry }) else { return false }
-        routes.append(PolicyRouting.Observed(entry: entry, tagged: true))
+        routes.append(PolicyRouting.Observed(entry: entry, tagged: keepsTags))
         return true
     }
 
     public func remove(_ observed: PolicyRouting.Observed) throws -> Bool {
         routingLog.append("remove \(observed.entry)")
+        if let routeRemovalRefusal { throw routeRemovalRefusal }
         guard let index = routes.firstIndex(where: { $0.entry == observed.entry }) else { return false }
         routes.remove(at: index)
         return true

@@ -12,14 +12,24 @@ public enum IptablesVariant: String, Sendable, CaseIterable {
     case nft
     case legacy
 
+    /// The tool for a family and verb (`save`, `restore`). iptables before 1.8 has only the
+    /// legacy tables and names its tools without the variant.
     public func tool(_ family: Family, _ verb: String) -> String {
-        "\(family == .ipv4 ? "iptables" : "ip6tables")-\(rawValue)-\(verb)"
+        let base = family == .ipv4 ? "iptables" : "ip6tables"
+        let named = "\(base)-\(rawValue)-\(verb)"
+        if self == .legacy, Command.locate(named) == nil, Command.locate("\(base)-\(verb)") != nil,
+           Self.system() == .legacy { return "\(base)-\(verb)" }
+        return named
     }
 
-    /// The variant the host's `iptables` command is (its --version says), nil without iptables.
+    /// Whether this variant's tools are on the host at all.
+    public var isInstalled: Bool { Command.locate(tool(.ipv4, "save")) != nil }
+
+    /// The variant the host's `iptables` command is (its --version says "(nf_tables)" or
+    /// "(legacy)"; before 1.8 it says neither and is legacy), nil without iptables.
     public static func system() -> IptablesVariant? {
         guard let result = try? Command.run("iptables", ["--version"]), result.status == 0 else { return nil }
-        return result.stdout.contains("(legacy)") ? .legacy : .nft
+        return result.stdout.contains("(nf_tables)") ? .nft : .legacy
     }
 }
 
@@ -53,7 +63,7 @@ public struct IptablesHost: FirewallHost {
         return text.lines.filter { !$0.isEmpty }
     }
 
-    func save(_ family: Family, table: String? = nil) throws -> String {
+    func save(_ family: Family, table: String? = nil) throws(HostError) -> String {
         if variant == .legacy {
             let present = Self.legacyTables(family)
             if let table, !present.contains(table) { return "" }
@@ -81,12 +91,13 @@ public struct IptablesHost: FirewallHost {
                     var before: [String] = []
                     for saved in chain.rules {
                         let owner: ObservedRule.Owner = meshcapChain || saved.tagged ? .meshcap
-                            : IptablesTransition.isOwned(saved, known: []) ? .istio : .other
+                            : IptablesTransition.isOwned(saved, table: table.name, chain: chain.name, known: []) ? .istio : .other
                         if owner == .other && !seenMeshcap, let why = Self.decisive(saved) {
                             before.append("\(family == .ipv4 ? "iptables" : "ip6tables") \(table.name) \(chain.name): `\(saved.text)` (\(why)) runs before meshcap's rules")
                         }
                         if owner != .other { seenMeshcap = true }
-                        rules.append(ObservedRule(family: family, table: table.name, chain: chain.name, owner: owner, rule: owner == .other ? nil : saved.rule,
+                        rules.append(ObservedRule(family: family, table: table.name, chain: chain.name, tableKind: TableKind(rawValue: table.name),
+                                                  chainName: Self.chainName(chain.name), owner: owner, rule: owner == .other ? nil : saved.rule,
                                                   rendering: .text(saved.text), packets: saved.packets, bytes: saved.bytes))
                     }
                     // What comes before meshcap's first rule in a built-in chain decides first.
@@ -126,7 +137,7 @@ public struct IptablesHost: FirewallHost {
         var steps: [(family: Family, table: String, tool: String, input: String)] = []
         for family in Family.allCases {
             let ruleset = desired(family)
-            var known = Set<Rule>()
+            var known = Set<IptablesTransition.KnownRule>()
             for source in [ruleset, config?.ruleset(.xtables(family))].compactMap({ $0 }) {
                 known.formUnion(IptablesTransition.builtinRules(source, resolve: resolve))
             }
@@ -150,29 +161,39 @@ public struct IptablesHost: FirewallHost {
         return Changes(summary: summary, steps: .iptables(steps))
     }
 
+    /// Each step is one table's transaction. Whatever stops a step (the tool refusing, or the
+    /// tool or a snapshot failing to run at all), the tables already changed are put back.
+    ///
+    /// The undo restores each table as it was saved just before its step. A rule another program
+    /// added to that table in the milliseconds between would be undone with it: iptables offers
+    /// no generation to bind to, as nf_tables does for the nft backend.
     public func commit(_ changes: Changes) throws {
         guard case .iptables(let steps) = changes.steps else { preconditionFailure("an iptables host commits restore input") }
-        var done: [(family: Family, table: String, snapshot: String)] = []
+        var done: [(family: Family, table: String, tool: String, snapshot: String)] = []
         for step in steps {
-            // The table as it is right now: what a failure further on puts back.
-            let snapshot = try save(step.family, table: step.table)
-            let result = try Command.run(variant.tool(step.family, "restore"), ["--noflush", "--wait=\(wait)"], input: step.input)
-            guard result.status == 0 else {
-                let failure = "\(variant.tool(step.family, "restore")) (\(step.family == .ipv4 ? "IPv4" : "IPv6") \(step.table)) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))"
-                throw HostError(failure + rollBack(done))
+            let place = "\(step.tool) (\(step.family == .ipv4 ? "IPv4" : "IPv6") \(step.table))"
+            do {
+                // The table as it is right now: what a failure further on puts back.
+                let snapshot = try save(step.family, table: step.table)
+                let result = try Command.run(step.tool, ["--noflush", "--wait=\(wait)"], input: step.input)
+                guard result.status == 0 else {
+                    throw HostError("\(place) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))")
+                }
+                done.append((step.family, step.table, step.tool, snapshot))
+            } catch let error as HostError {
+                throw error.appending(rollBack(done))
             }
-            done.append((step.family, step.table, snapshot))
         }
     }
 
     /// Puts back the tables already changed, newest first; says what is in force.
-    func rollBack(_ done: [(family: Family, table: String, snapshot: String)]) -> String {
+    func rollBack(_ done: [(family: Family, table: String, tool: String, snapshot: String)]) -> String {
         guard !done.isEmpty else { return "; nothing was changed" }
         var failures: [String] = []
         for step in done.reversed() {
             // A table that did not exist is put back empty: no rules, default policies.
             let snapshot = step.snapshot.isEmpty ? "*\(step.table)\nCOMMIT\n" : step.snapshot
-            let result = try? Command.run(variant.tool(step.family, "restore"), ["--counters", "--wait=\(wait)"], input: snapshot)
+            let result = try? Command.run(step.tool, ["--counters", "--wait=\(wait)"], input: snapshot)
             if result?.status != 0 { failures.append("\(step.family) \(step.table): \(result?.stderr.trimmed ?? "could not run")") }
         }
         let tables = done.map { "\($0.family == .ipv4 ? "IPv4" : "IPv6") \($0.table)" }.joined(separator: ", ")
@@ -192,7 +213,7 @@ public struct IptablesHost: FirewallHost {
                     let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
                     if meshcapChain { tableLines.append(":\(chain.name)") }
                     // meshcap's chains whole; in the built-in chains, meshcap's rules (and Istio's jumps).
-                    for rule in chain.rules where meshcapChain || (chain.policy != nil && IptablesTransition.isOwned(rule, known: [])) {
+                    for rule in chain.rules where meshcapChain || (chain.policy != nil && IptablesTransition.isOwned(rule, table: table.name, chain: chain.name, known: [])) {
                         tableLines.append(rule.rule.map { IptablesRenderer.appendLine(Self.chainName(chain.name), $0, family: family, tagged: rule.tagged) } ?? rule.text)
                     }
                 }

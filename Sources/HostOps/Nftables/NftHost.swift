@@ -17,7 +17,9 @@ public struct NftHost: FirewallHost {
     public func observe() throws -> LiveRules {
         let snapshot = try RuleDump.snapshot(tables: Self.tables)
         let rules = snapshot.rules.map { dumped in
-            ObservedRule(family: nil, table: dumped.table, chain: dumped.chain, owner: dumped.rule == nil ? .other : .meshcap,
+            ObservedRule(family: nil, table: dumped.table, chain: dumped.chain,
+                         tableKind: TableKind.allCases.first { NftNames.table($0) == dumped.table }, chainName: RuleDecoder.chainName(dumped.chain),
+                         owner: dumped.rule == nil ? .other : .meshcap,
                          rule: dumped.rule, rendering: dumped.rule.map { .nftStatement($0) } ?? .text(dumped.bytecode ?? ""),
                          packets: dumped.packets, bytes: dumped.bytes)
         }
@@ -52,16 +54,15 @@ public struct NftHost: FirewallHost {
             return Changes(summary: [], steps: .nft(NetlinkBatch(operations: []), generation: snapshot.generation))
         }
         let batch = try NetlinkBatch.replacing(with: ruleset, resolve: desired.resolve)
+        let dropped = Set(snapshot.chains.map(\.table)).subtracting(ruleset.tables.map { NftNames.table($0.kind) }).sorted()
         let summary = ruleset.tables.map { "\(NftNames.table($0.kind)): \($0.chains.reduce(0) { $0 + $1.rules.count }) rules in \($0.chains.count) chains" }
+            + dropped.map { "table inet \($0) deleted (the config has no rules for it)" }
         return Changes(summary: summary, steps: .nft(batch, generation: snapshot.generation))
     }
 
     public func removal(from live: LiveRules, recognising: DesiredState?) throws -> Changes {
         guard case .nft(let snapshot) = live.reading else { preconditionFailure("an nft host reads nft") }
-        let present = TableKind.allCases.filter { kind in
-            snapshot.chains.contains { $0.family == UInt32(NFPROTO_INET) && $0.table == NftNames.table(kind) }
-                || snapshot.rules.contains { $0.table == NftNames.table(kind) }
-        }
+        let present = TableKind.allCases.filter { kind in snapshot.chains.contains { $0.table == NftNames.table(kind) } }
         let batch = NetlinkBatch(operations: present.map { .deleteTable($0) })
         return Changes(summary: present.map { "table inet \(NftNames.table($0)) deleted" }, steps: .nft(batch, generation: snapshot.generation))
     }
@@ -127,7 +128,8 @@ public struct NftHost: FirewallHost {
     static func shape(of snapshot: RuleDump.Snapshot) -> Shape {
         var shape = Shape()
         for chain in snapshot.chains where chain.family == UInt32(NFPROTO_INET) && tables.contains(chain.table) {
-            shape.chains.append(describe(table: chain.table, chain: chain.name, type: chain.type, hook: chain.hook, priority: chain.priority))
+            shape.chains.append(describe(table: chain.table, chain: chain.name, type: chain.type, hook: chain.hook, priority: chain.priority)
+                                + (chain.policy.map { $0 == UInt32(NF_ACCEPT) ? "" : " policy \($0)" } ?? ""))
         }
         for rule in snapshot.rules { shape.rules["\(rule.table) \(rule.chain)", default: []].append(rule.rule) }
         return shape

@@ -39,7 +39,8 @@ public enum RuleDump {
     /// How often a reading is tried when the ruleset keeps changing under it (NLM_F_DUMP_INTR).
     static let attempts = 20
 
-    /// One consistent reading of the inet tables asked for: their chains and rules.
+    /// One reading of the inet tables asked for, their chains and rules, each dump retried until
+    /// no change interrupted it.
     public struct Snapshot: Sendable {
         /// The ruleset generation all of it belongs to: a batch bound to it is refused if anything
         /// changed since.
@@ -180,7 +181,14 @@ public enum RuleDump {
     /// The ports in an anonymous set; nil if the set vanished meanwhile.
     static func setElements(_ socket: NetlinkSocket, table: String, set name: String) throws -> [Port]? {
         let query = NftnlSetQuery(table: table, name: name)
-        guard let messages = try dump(socket, type: NFT_MSG_GETSETELEM, payload: query.build) else { return nil }
+        let messages: [[UInt8]]
+        do {
+            // A set the rule dump named can be gone by now (ENOENT): read everything again.
+            guard let read = try dump(socket, type: NFT_MSG_GETSETELEM, payload: query.build) else { return nil }
+            messages = read
+        } catch let error as HostError where error.errno == ENOENT {
+            return nil
+        }
         var ports: [Port] = []
         for message in messages {
             for key in withMessage(message, NftnlSetQuery.keys) ?? [] where key.count == 2 {

@@ -3,10 +3,12 @@ import Glibc
 import MeshCapture
 
 /// meshcap's policy routing on the host, over rtnetlink (no `ip` binary): the TPROXY mark rule,
-/// its local-only route table, and ::6 on lo. Each entry meshcap makes carries its own protocol
+/// its local-only route table, and ::6 on lo. Each entry meshcap makes asks for its own protocol
 /// number (`proto 109` in `ip rule` / `ip route`, IFA_PROTO for the address), so it is found
 /// again exactly, as the ownership comment finds iptables rules; an entry of the config's shape
-/// without it (made by Istio or by hand) is recognised when a config names it.
+/// without it (made by Istio or by hand, or on a kernel too old to keep the number: IFA_PROTO
+/// came with 5.18, FRA_PROTOCOL with 4.17; apply says when it was dropped) is recognised when
+/// a config names it.
 public enum PolicyRouting {
     /// "m": rt_protos leaves numbers above the kernel's to the daemons that own routes.
     public static let protocolTag: UInt8 = 109
@@ -29,7 +31,10 @@ public enum PolicyRouting {
             let rules = try request(type: RTM_GETRULE, flags: NLM_F_DUMP, header: ruleHeader(family, table: 0))
                 .exchange(on: socket, what: "cannot read the policy routing rules")
             for message in rules {
-                guard let fields = Fields(message, headerLength: 12), fields.header[7] == UInt8(truncatingIfNeeded: k(FR_ACT_TO_TBL)),
+                // Of this family, selecting no TOS and not inverted (`not fwmark ...` is not meshcap's).
+                guard let fields = Fields(message, headerLength: 12), fields.header[0] == addressFamily(family), fields.header[3] == 0,
+                      ArraySlice(fields.header).u32(at: 8) & 0x2 /* FIB_RULE_INVERT */ == 0,
+                      fields.header[7] == UInt8(truncatingIfNeeded: k(FR_ACT_TO_TBL)),
                       let mark = fields.u32(k(FRA_FWMARK)),
                       fields.u32(k(FRA_FWMASK)).map({ $0 == .max }) ?? true,
                       // Only a rule that selects by the mark and nothing else is of meshcap's shape.
@@ -42,7 +47,9 @@ public enum PolicyRouting {
             let routes = try request(type: RTM_GETROUTE, flags: NLM_F_DUMP, header: routeHeader(family, table: 0, protocol: 0))
                 .exchange(on: socket, what: "cannot read the routes")
             for message in routes {
-                guard let fields = Fields(message, headerLength: 12), fields.header[7] == UInt8(truncatingIfNeeded: k(RTN_LOCAL)), fields.header[1] == 0,
+                // A kernel without the family asked for answers with every family's routes.
+                guard let fields = Fields(message, headerLength: 12), fields.header[0] == addressFamily(family),
+                      fields.header[7] == UInt8(truncatingIfNeeded: k(RTN_LOCAL)), fields.header[1] == 0,
                       fields.u32(UInt32(k(RTA_OIF))) == loopback, fields.u32(UInt32(k(RTA_GATEWAY))) == nil
                 else { continue }
                 let table = fields.u32(UInt32(k(RTA_TABLE))) ?? UInt32(fields.header[4])
@@ -101,7 +108,7 @@ public enum PolicyRouting {
             if adding { message.attribute(UInt16(truncatingIfNeeded: k(IFA_PROTO)), [protocolTag]) }
         }
         do {
-            _ = try message.exchange(on: socket, what: "cannot \(adding ? "add" : "remove") \(entry)")
+            _ = try message.exchange(on: socket, what: "cannot \(adding ? entry.description : entry.removal)")
             return true
         } catch {
             let gone = [ENOENT, ESRCH, EADDRNOTAVAIL]

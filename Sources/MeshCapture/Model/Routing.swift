@@ -28,5 +28,15 @@ public enum RoutingEntry: Sendable, Hashable, Comparable, CustomStringConvertibl
         }
     }
 
+    /// As `ip` would be told to remove it.
+    public var removal: String {
+        let ip = family == .ipv4 ? "ip -4" : "ip -6"
+        switch self {
+        case .markRule(_, let mark, let table): return "\(ip) rule del fwmark \(mark) lookup \(table)"
+        case .localDefault(_, let table): return "\(ip) route del local default dev lo table \(table)"
+        case .loopbackAddress(let prefix): return "\(ip) addr del \(prefix) dev lo"
+        }
+    }
+
     public static func < (lhs: RoutingEntry, rhs: RoutingEntry) -> Bool { lhs.description < rhs.description }
 }

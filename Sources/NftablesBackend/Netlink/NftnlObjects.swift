@@ -159,7 +159,6 @@ public final class NftnlRule {
         return found
     }
 
-    public var family: UInt32 { nftnl_rule_get_u32(pointer, UInt16(NFTNL_RULE_FAMILY.rawValue)) }
     public var table: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue)).map { String(cString: $0) } ?? "" }
     public var chain: String { nftnl_rule_get_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue)).map { String(cString: $0) } ?? "" }
     public var handle: UInt64 { nftnl_rule_get_u64(pointer, UInt16(NFTNL_RULE_HANDLE.rawValue)) }
