@@ -19,22 +19,17 @@ public enum RoutingEntry: Sendable, Hashable, Comparable, CustomStringConvertibl
     }
 
     /// As `ip` would be told to make it.
-    public var description: String {
-        let ip = family == .ipv4 ? "ip -4" : "ip -6"
-        switch self {
-        case .markRule(_, let mark, let table): return "\(ip) rule add fwmark \(mark) lookup \(table)"
-        case .localDefault(_, let table): return "\(ip) route add local default dev lo table \(table)"
-        case .loopbackAddress(let prefix): return "\(ip) addr add \(prefix) dev lo"
-        }
-    }
+    public var description: String { command("add") }
 
     /// As `ip` would be told to remove it.
-    public var removal: String {
+    public var removal: String { command("del") }
+
+    private func command(_ verb: String) -> String {
         let ip = family == .ipv4 ? "ip -4" : "ip -6"
         switch self {
-        case .markRule(_, let mark, let table): return "\(ip) rule del fwmark \(mark) lookup \(table)"
-        case .localDefault(_, let table): return "\(ip) route del local default dev lo table \(table)"
-        case .loopbackAddress(let prefix): return "\(ip) addr del \(prefix) dev lo"
+        case .markRule(_, let mark, let table): return "\(ip) rule \(verb) fwmark \(mark) lookup \(table)"
+        case .localDefault(_, let table): return "\(ip) route \(verb) local default dev lo table \(table)"
+        case .loopbackAddress(let prefix): return "\(ip) addr \(verb) \(prefix) dev lo"
         }
     }
 
