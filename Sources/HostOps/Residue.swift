@@ -34,12 +34,13 @@ public struct Residue: Sendable {
     }
 
     /// The variant an iptables apply should use, and why; a warning when both hold ISTIO chains.
-    public func variant(forced: IptablesVariant?) -> (variant: IptablesVariant, reason: String, warning: String?) {
+    /// - Parameter forced: the variant the user named, and where they named it.
+    public func variant(forced: (variant: IptablesVariant, by: String)?) -> (variant: IptablesVariant, reason: String, warning: String?) {
         let holding = IptablesVariant.allCases.filter { iptables[$0] != nil }
         let both = holding.count == 2
             ? "ISTIO chains are in both iptables variants (iptables-nft and iptables-legacy): the kernel runs both, and `iptables -t nat -L` shows only one; remove the other with `meshcap clean --backend iptables --iptables-variant X`"
             : nil
-        if let forced { return (forced, "--iptables-variant \(forced.rawValue)", both) }
+        if let forced { return (forced.variant, forced.by, both) }
         let system = IptablesVariant.system() ?? .nft
         if holding.count == 1, let only = holding.first {
             return (only, "iptables-\(only.rawValue) already holds the ISTIO chains", nil)

@@ -7,10 +7,9 @@ public enum UnifiedDiff {
         case added(String)
     }
 
-    /// The diff with `context` lines around each change; empty when the texts are equal.
-    public static func of(_ old: String, _ new: String, oldLabel: String, newLabel: String, context: Int = 3) -> String {
-        let a = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let b = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    /// The diff of two lists of lines, with `context` lines around each change; empty when the
+    /// lists are equal.
+    public static func of(_ a: [String], _ b: [String], oldLabel: String, newLabel: String, context: Int = 3) -> String {
         let edits = script(a, b)
         guard edits.contains(where: { if case .same = $0 { false } else { true } }) else { return "" }
         var out = ["--- \(oldLabel)", "+++ \(newLabel)"]
@@ -37,7 +36,9 @@ public enum UnifiedDiff {
             let lines = edits[hunk]
             let oldCount = lines.filter { if case .added = $0 { false } else { true } }.count
             let newCount = lines.filter { if case .removed = $0 { false } else { true } }.count
-            out.append("@@ -\(oldCount == 0 ? oldStart - 1 : oldStart),\(oldCount) +\(newCount == 0 ? newStart - 1 : newStart),\(newCount) @@")
+            // As diff -u writes ranges: an empty one starts at the line before, a count of 1 is left out.
+            func range(_ start: Int, _ count: Int) -> String { count == 1 ? "\(start)" : "\(count == 0 ? start - 1 : start),\(count)" }
+            out.append("@@ -\(range(oldStart, oldCount)) +\(range(newStart, newCount)) @@")
             for edit in lines {
                 switch edit {
                 case .same(let line): out.append(" " + line)

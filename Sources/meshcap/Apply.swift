@@ -52,11 +52,11 @@ struct Apply: ParsableCommand {
         Report.say(notes)
         let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).apply(plan.desired(accounts, for: backend), dryRun: dryRun)
         withExtendedLifetime(lock) {}
-        if dryRun {
+        if outcome.changedNothing {
+            Report.say(["no change: the live rules (\(firewall.name)) already are this config's" + (dryRun ? "; nothing would be sent" : "")])
+        } else if dryRun {
             print(outcome.firewallText, terminator: "")
             if !outcome.routing.isEmpty { print("# routing over rtnetlink, as ip would be told:\n" + outcome.routing.joined(separator: "\n")) }
-        } else if outcome.changedNothing {
-            Report.say(["no change: the live rules (\(firewall.name)) already are this config's"])
         } else {
             Report.say(["applied with \(firewall.name)" + (outcome.retries > 0 ? " (read again after another program changed the ruleset)" : "") + ":"]
                        + (outcome.firewall + outcome.routing).map { "  " + $0 })

@@ -62,12 +62,15 @@ struct Clean: ParsableCommand {
             }
             let everything = only == nil && options.iptablesVariant == nil
             let remaining = dryRun || everything ? [] : Residue.find().elsewhere(than: "")
+            let routing = HostSession(firewall: NftHost(), routing: KernelRouting())
             if remaining.isEmpty {
-                let routes = try HostSession(firewall: NftHost(), routing: KernelRouting()).cleanRouting(recognising: recognising, dryRun: dryRun)
+                let routes = try routing.cleanRouting(recognising: recognising, dryRun: dryRun)
                 if dryRun && !routes.isEmpty { print("# routing over rtnetlink, as ip would be told:\n" + routes.joined(separator: "\n")) }
                 said += routes.map { "  \($0)" }
             } else {
-                Report.say(["policy routing kept: capture rules remain elsewhere and may need it"])
+                // Listed, not removed: a dry run of the removal.
+                let kept = try routing.cleanRouting(recognising: recognising, dryRun: true)
+                if !kept.isEmpty { Report.say(["policy routing kept (\(kept.count) entries): capture rules remain elsewhere and may need it"]) }
             }
         } catch {
             // What was removed before the failure is still removed: say so.

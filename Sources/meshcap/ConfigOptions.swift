@@ -1,8 +1,9 @@
 import ArgumentParser
+import Foundation
 import MeshCapture
 
-/// The config every rule-making command reads: files, then istio-iptables flags on top, and the
-/// host files Istio would fill gaps from.
+/// The config every rule-making command reads: files, the environment, istio-iptables flags on
+/// top, and the host files Istio would fill gaps from.
 struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("config"), help: ArgumentHelp("A KEY=VALUE file (cluster.env style), or - for standard input; repeatable, later files win.", valueName: "file"))
     var files: [String] = []
@@ -30,8 +31,10 @@ struct ConfigOptions: ParsableArguments {
     /// files in one line, notes with --verbose.
     func load() throws -> (LoadedConfig, AccountDatabase) {
         let accounts = try AccountDatabase(passwdPath: passwdFile, groupPath: groupFile)
-        let loaded = try ConfigLoader.load(files: files, flags: istioFlags, accounts: accounts, resolvConf: resolvConf, strict: strict)
+        let loaded = try ConfigLoader.load(files: files, environment: ProcessInfo.processInfo.environment, flags: istioFlags,
+                                           accounts: accounts, resolvConf: resolvConf, strict: strict)
         Report.warning(loaded.warnings)
+        if !loaded.fromEnvironment.isEmpty { Report.say(["from the environment: " + loaded.fromEnvironment.joined(separator: "; ")]) }
         if !loaded.fromHost.isEmpty { Report.say(["filled in: " + loaded.fromHost.joined(separator: "; ")]) }
         if verbose { Report.note(loaded.notes) }
         return (loaded, accounts)

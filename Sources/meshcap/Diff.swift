@@ -14,7 +14,8 @@ struct Diff: ParsableCommand {
         discussion: """
             The diff is in the backend's own syntax (nft statements, or iptables-save lines), '-' for what is live \
             and '+' for what the config makes, with the policy routing below. Other software's rules that see \
-            packets before meshcap's are named too.
+            packets before meshcap's are named too. meshcap's rules in another backend (or iptables variant) \
+            are drift as well: they capture the same packets.
 
             Examples:
               meshcap diff --config cluster.env
@@ -35,13 +36,21 @@ struct Diff: ParsableCommand {
         let routing = try KernelRouting().observe()
         let liveRouting = routing.filter { $0.tagged || desired.routing.contains($0.entry) }.map(\.entry.description).sorted()
         let wantedRouting = desired.routing.map(\.description).sorted()
-        let left = ([firewall.view(of: live)] + (liveRouting.isEmpty ? [] : ["# routing"] + liveRouting)).joined(separator: "\n")
-        let right = ([firewall.view(of: desired)] + (wantedRouting.isEmpty ? [] : ["# routing"] + wantedRouting)).joined(separator: "\n")
-        Report.warning(live.ahead + residue.elsewhere(than: firewall.name))
-        let diff = UnifiedDiff.of(left + "\n", right + "\n", oldLabel: "live (\(firewall.name))", newLabel: "config")
-        guard !diff.isEmpty else {
-            Report.say(["no drift: the live rules (\(firewall.name)) are this config's"])
-            return
+        func lines(_ view: String, _ routing: [String]) -> [String] {
+            view.split(separator: "\n").map(String.init) + (routing.isEmpty ? [] : ["# routing"] + routing)
+        }
+        let left = lines(firewall.view(of: live), liveRouting), right = lines(firewall.view(of: desired), wantedRouting)
+        let elsewhere = residue.elsewhere(than: firewall.name)
+        Report.warning(live.ahead + elsewhere)
+        let diff = UnifiedDiff.of(left, right, oldLabel: "live (\(firewall.name))", newLabel: "config")
+        if diff.isEmpty {
+            // Capture rules in another backend are drift too: packets are captured twice.
+            guard !elsewhere.isEmpty else {
+                Report.say(["no drift: the live rules (\(firewall.name)) are this config's"])
+                return
+            }
+            Report.say(["the live rules (\(firewall.name)) are this config's, but other capture rules are live as well (above)"])
+            throw DriftFound()
         }
         print(diff, terminator: "")
         throw DriftFound()

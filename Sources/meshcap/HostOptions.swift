@@ -26,13 +26,14 @@ struct HostOptions: ParsableArguments {
     /// The backend and variant: flags first, then Istio's keys, then the defaults.
     func choose(_ run: RunSettings, residue: Residue) -> (host: any FirewallHost, backend: BackendChoice, notes: [String]) {
         // The key table accepts only "legacy" and "nft" for FORCE_IPTABLES_BINARY.
-        let keyVariant = run.iptablesVariant.flatMap { IptablesVariant(rawValue: $0.value) }
+        let keyVariant = run.iptablesVariant.flatMap { setting in IptablesVariant(rawValue: setting.value).map { ($0, setting.cited) } }
+        let flagVariant = iptablesVariant.map { ($0, "--iptables-variant \($0.rawValue)") }
         let backend = self.backend ?? (run.nativeNftables != nil ? .nft : keyVariant != nil || iptablesVariant != nil ? .iptables : .nft)
         switch backend {
         case .nft:
             return (NftHost(), .nft, [])
         case .iptables:
-            let choice = residue.variant(forced: iptablesVariant ?? keyVariant)
+            let choice = residue.variant(forced: flagVariant ?? keyVariant)
             return (IptablesHost(variant: choice.variant, wait: wait), .iptables,
                     ["using iptables-\(choice.variant.rawValue): \(choice.reason)"] + (choice.warning.map { ["warning: " + $0] } ?? []))
         }

@@ -13,6 +13,8 @@ import TestSupport
         let arguments: [String]
         /// A line in a config file given too, or nil.
         let configLine: String?
+        /// Variables added to meshcap's environment.
+        var environment: [String: String] = [:]
         let status: Int32
         let stderr: String
         /// Whether stdout is the batch `compile --backend netlink` prints.
@@ -25,10 +27,14 @@ import TestSupport
              stderr: "DRY_RUN=true (flag -n): printing what would be sent instead of applying it", printsBatch: true),
         Mode(testDescription: "DRY_RUN=true in a file", arguments: [], configLine: "DRY_RUN=true", status: 0,
              stderr: "DRY_RUN=true (", printsBatch: true),
+        Mode(testDescription: "DRY_RUN=true in the environment", arguments: [], configLine: nil, environment: ["DRY_RUN": "true"], status: 0,
+             stderr: "DRY_RUN=true (environment variable DRY_RUN): printing what would be sent", printsBatch: true),
         Mode(testDescription: "SKIP_RULE_APPLY=true", arguments: ["--skip-rule-apply"], configLine: nil, status: 0,
              stderr: "SKIP_RULE_APPLY=true (flag --skip-rule-apply): nothing was applied", printsBatch: false),
         Mode(testDescription: "NETWORK_NAMESPACE", arguments: ["--network-namespace", "elsewhere"], configLine: nil, status: 2,
              stderr: "NETWORK_NAMESPACE=elsewhere: meshcap apply programs the namespace it runs in", printsBatch: false),
+        Mode(testDescription: "NETWORK_NAMESPACE in the environment", arguments: [], configLine: nil, environment: ["NETWORK_NAMESPACE": "elsewhere"], status: 2,
+             stderr: "environment variable NETWORK_NAMESPACE: NETWORK_NAMESPACE=elsewhere", printsBatch: false),
     ]
 
     @Test(.needsRoot, arguments: modes)
@@ -47,13 +53,16 @@ import TestSupport
             try (line + "\n").write(to: file, atomically: true, encoding: .utf8)
             arguments += ["--config", file.path]
         }
-        let result = try run("ip", ["netns", "exec", ns.name, meshcap, "apply"] + arguments + mode.arguments)
+        let environment = ProcessInfo.processInfo.environment.merging(mode.environment) { $1 }
+        let result = try run("ip", ["netns", "exec", ns.name, meshcap, "apply"] + arguments + mode.arguments, environment: environment)
         #expect(result.status == mode.status, "\(result.stderr)")
         #expect(result.stderr.contains(mode.stderr), "\(result.stderr)")
         if mode.printsBatch {
-            // The batch against the live rules (another config's, so all of it), then the routing.
-            let batch = try run(meshcap, ["compile", "--backend", "netlink", "--config", Self.profile])
-            #expect(result.stdout == batch.stdout + "# routing over rtnetlink, as ip would be told:\nip -6 addr add ::6/128 dev lo\n")
+            // The batch against the live rules (another config's, so all of it but the mangle
+            // table, which neither config has and which is left alone), then the routing.
+            let batch = try run(meshcap, ["compile", "--backend", "netlink", "--config", Self.profile]).stdout
+                .replacingOccurrences(of: "add table inet istio-proxy-mangle\ndelete table inet istio-proxy-mangle\n", with: "")
+            #expect(result.stdout == batch + "# routing over rtnetlink, as ip would be told:\nip -6 addr add ::6/128 dev lo\n")
             #expect(result.stdout.contains("add rule inet istio-proxy-nat istio-output"))
         } else {
             #expect(result.stdout.isEmpty)
@@ -71,5 +80,19 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("CLEANUP_ONLY=true (flag --cleanup-only): removing the rules instead of applying them"))
         #expect(try ns.exec("nft", "list", "ruleset") == "table ip foreign {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tcounter packets 0 bytes 0 accept\n\t}\n}\n")
+    }
+
+    /// FORCE_IPTABLES_BINARY picks the variant, and the report names the line that said so.
+    @Test(.needsRoot)
+    func theVariantsSourceIsNamed() throws {
+        let ns = try Namespace("variant")
+        let work = try temporaryDirectory("variant")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let file = work.appendingPathComponent("force.env")
+        try "FORCE_IPTABLES_BINARY=legacy\n".write(to: file, atomically: true, encoding: .utf8)
+        let result = try run("ip", ["netns", "exec", ns.name, meshcap, "apply", "--config", Self.profile, "--config", file.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("using iptables-legacy: FORCE_IPTABLES_BINARY=legacy (\(file.path):1)"), "\(result.stderr)")
+        #expect(try ns.exec("iptables-legacy-save", "-t", "nat").contains(":ISTIO_OUTPUT"))
     }
 }

@@ -70,6 +70,22 @@ import TestSupport
         #expect(try meshcapIn(changed, ["diff"] + a + kind.arguments).status == 1)
     }
 
+    /// With nft, a table the new config leaves as it was is not rebuilt: its handles, and so its
+    /// counters, survive a change to its neighbour.
+    @Test(.needsRoot)
+    func anUnchangedTableKeepsItsHandles() throws {
+        let ns = try Namespace("keept")
+        let config = Self.configs[1].arguments
+        #expect(try meshcapIn(ns, ["apply"] + config).status == 0)
+        let (raw, nat) = (try ns.exec("nft", "-a", "list", "table", "inet", "istio-proxy-raw"), try ns.exec("nft", "-a", "list", "table", "inet", "istio-proxy-nat"))
+        let changed = try meshcapIn(ns, ["apply"] + config + ["-b", "8080"])
+        #expect(changed.status == 0, "\(changed.stderr)")
+        #expect(changed.stderr.contains("istio-proxy-nat:") && !changed.stderr.contains("istio-proxy-raw"), "\(changed.stderr)")
+        #expect(try ns.exec("nft", "-a", "list", "table", "inet", "istio-proxy-raw") == raw)
+        #expect(try ns.exec("nft", "-a", "list", "table", "inet", "istio-proxy-nat") != nat)
+        #expect(try meshcapIn(ns, ["diff"] + config + ["-b", "8080"]).status == 0)
+    }
+
     /// Cleaning one backend keeps the policy routing while TPROXY rules in another still need it.
     @Test(.needsRoot)
     func cleaningOneBackendKeepsTheRoutingAnotherNeeds() throws {
@@ -78,11 +94,29 @@ import TestSupport
         #expect(try meshcapIn(ns, ["apply"] + tproxy + HostKind.iptablesNft.arguments).status == 0)
         #expect(try meshcapIn(ns, ["apply"] + tproxy).status == 0)
         let partial = try meshcapIn(ns, ["clean", "--backend", "nft"])
-        #expect(partial.stderr.contains("policy routing kept: capture rules remain elsewhere"), "\(partial.stderr)")
+        #expect(partial.stderr.contains("policy routing kept (2 entries): capture rules remain elsewhere"), "\(partial.stderr)")
         #expect(try ns.exec("ip", "rule").contains("fwmark 0x539 lookup 133 proto 109"))
         let rest = try meshcapIn(ns, ["clean", "--backend", "iptables"])
         #expect(rest.stderr.contains("ip -4 rule del fwmark 1337 lookup 133"), "\(rest.stderr)")
         #expect(!(try ns.exec("ip", "rule").contains("lookup 133")))
+    }
+
+    /// meshcap's rules in two backends capture the same packets: diff calls that drift, and a
+    /// clean of one says nothing about routing there is none of.
+    @Test(.needsRoot)
+    func captureInTwoBackendsIsDrift() throws {
+        let ns = try Namespace("twice")
+        let config = Self.configs[0].arguments
+        #expect(try meshcapIn(ns, ["apply"] + config).status == 0)
+        let dry = try meshcapIn(ns, ["apply", "--dry-run"] + config)
+        #expect(dry.status == 0 && dry.stdout.isEmpty && dry.stderr.contains("no change: the live rules (nft) already are this config's; nothing would be sent"), "\(dry.stderr)")
+        #expect(try meshcapIn(ns, ["apply"] + config + HostKind.iptablesNft.arguments).status == 0)
+        let diff = try meshcapIn(ns, ["diff"] + config + HostKind.iptablesNft.arguments)
+        #expect(diff.status == 1 && diff.stdout.isEmpty, "\(diff.stdout)")
+        #expect(diff.stderr.contains("meshcap's nft tables (istio-proxy-nat) are present too and capture as well"), "\(diff.stderr)")
+        let clean = try meshcapIn(ns, ["clean", "--backend", "nft"])
+        #expect(clean.status == 0 && !clean.stderr.contains("policy routing"), "\(clean.stderr)")
+        #expect(try meshcapIn(ns, ["diff"] + config + HostKind.iptablesNft.arguments).status == 0)
     }
 
     /// The live rules drift from the config: diff says how, in the backend's syntax, and exits 1.

@@ -150,7 +150,7 @@ import TestSupport
             let parts = pair.split(separator: "=")
             return parts.count == 2 ? (String(parts[0]), Int(parts[1]) ?? -1) : nil
         })
-        print("re-apply under load (\(kind.rawValue)): \(applies) applies, connections: \(counts)")
+        print("re-apply under load (\(kind.rawValue)): \(applies) applies; of \(parsed.values.reduce(0, +)) connections, \(parsed["proxy-outbound"] ?? 0) reached the proxy, \(parsed["peer"] ?? 0) the destination directly, \(parsed["failed"] ?? 0) failed")
         #expect((parsed["proxy-outbound"] ?? 0) >= 5000, "\(counts)")
         #expect(parsed["peer"] == nil, "connections escaped the proxy: \(counts)")
         #expect(parsed["failed"] == nil, "connections failed: \(counts)")

@@ -5,9 +5,9 @@ import Testing
 let noAccounts = AccountDatabase(users: ["root": 0, "istio-proxy": 1337], groups: ["root": 0, "java": 10001])
 
 /// Loads `files` (texts, written to 0.env, 1.env, ... in a fresh directory) and `flags`.
-func load(_ files: [String] = [], flags: [String] = [], accounts: AccountDatabase = noAccounts,
+func load(_ files: [String] = [], environment: [String: String] = [:], flags: [String] = [], accounts: AccountDatabase = noAccounts,
           resolvConf: String = "/dev/null", strict: Bool = false) throws -> LoadedConfig {
-    try loadNamingFiles(files, flags: flags, accounts: accounts, resolvConf: resolvConf, strict: strict).loaded
+    try loadNamingFiles(files, environment: environment, flags: flags, accounts: accounts, resolvConf: resolvConf, strict: strict).loaded
 }
 
 /// Like `load`, and the warnings with the directory left out ("0.env:3: ...").
@@ -16,7 +16,7 @@ func warnings(_ files: [String], flags: [String] = []) throws -> [String] {
     return loaded.warnings.map { $0.replacingOccurrences(of: directory + "/", with: "") }
 }
 
-func loadNamingFiles(_ files: [String], flags: [String], accounts: AccountDatabase = noAccounts,
+func loadNamingFiles(_ files: [String], environment: [String: String] = [:], flags: [String], accounts: AccountDatabase = noAccounts,
                      resolvConf: String = "/dev/null", strict: Bool = false) throws -> (loaded: LoadedConfig, directory: String) {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-config-\(UUID())")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -26,7 +26,7 @@ func loadNamingFiles(_ files: [String], flags: [String], accounts: AccountDataba
         try text.write(to: url, atomically: true, encoding: .utf8)
         return url.path
     }
-    return (try ConfigLoader.load(files: paths, flags: flags, accounts: accounts, resolvConf: resolvConf, strict: strict), directory.path)
+    return (try ConfigLoader.load(files: paths, environment: environment, flags: flags, accounts: accounts, resolvConf: resolvConf, strict: strict), directory.path)
 }
 
 /// The messages of a failed load, without the temporary file names.

@@ -104,6 +104,25 @@ import Testing
         #expect(try load(flags: ["-n"]).run.dryRun?.origin == .flag("-n"))
         #expect(errors(["DRY_RUN=maybe"]) == [#"DRY_RUN="maybe": "maybe" is not a boolean; allowed: true or false"#])
     }
+
+    /// As istio-iptables reads its settings from the environment: over the files, under the
+    /// flags, said on standard error, and only for keys with an effect.
+    @Test func theEnvironmentLayersBetweenFilesAndFlags() throws {
+        let environment = ["DRY_RUN": "true", "PROXY_UID": "1000", "ISTIO_INBOUND_PORTS": "9090", "HOST_IP": "10.0.0.9", "CLEANUP_ONLY": "", "PATH": "/bin"]
+        let loaded = try load(["PROXY_UID=2000\nISTIO_INBOUND_PORTS=8080"], environment: environment, flags: ["-b", "7070"])
+        #expect(loaded.run.dryRun?.origin == .environment("DRY_RUN"))
+        #expect(loaded.run.cleanupOnly == nil)
+        #expect(loaded.config.proxyUsers == [.id(1000)])
+        #expect(loaded.config.inboundPorts == .only([7070]))
+        #expect(loaded.fromEnvironment == ["DRY_RUN=true", "ISTIO_INBOUND_PORTS=9090", "PROXY_UID=1000"])
+        #expect(loaded.warnings.count == 1 && loaded.warnings[0].hasPrefix("PROXY_UID=1000 (environment variable PROXY_UID) is not the UID of ENVOY_USER"), "\(loaded.warnings)")
+        do {
+            _ = try load(environment: ["PROXY_PORT": "99999"])
+            Issue.record("an out-of-range PROXY_PORT from the environment was accepted")
+        } catch let failure as ConfigErrors {
+            #expect(failure.errors.map(\.description) == [#"environment variable PROXY_PORT: PROXY_PORT="99999": 99999 is outside 1–65535; allowed: one port 1–65535"#])
+        }
+    }
 }
 
 extension Origin {

@@ -30,8 +30,8 @@ import Testing
     }
 
     @Test func hunksLookLikeDiffU() {
-        let old = (1...10).map { "line \($0)" }.joined(separator: "\n")
-        let new = old.replacingOccurrences("line 5", "line five")
+        let old = (1...10).map { "line \($0)" }
+        let new = old.map { $0 == "line 5" ? "line five" : $0 }
         #expect(UnifiedDiff.of(old, new, oldLabel: "live", newLabel: "config") == """
             --- live
             +++ config
@@ -48,10 +48,10 @@ import Testing
             """)
         #expect(UnifiedDiff.of(old, old, oldLabel: "a", newLabel: "b").isEmpty)
     }
-}
 
-extension String {
-    func replacingOccurrences(_ target: String, _ replacement: String) -> String {
-        split(separator: "\n", omittingEmptySubsequences: false).map { $0 == target ? replacement : String($0) }.joined(separator: "\n")
+    /// As `diff -u /dev/null file` prints it: no stray context or removed lines.
+    @Test func fromNothing() {
+        #expect(UnifiedDiff.of([], ["a", "b"], oldLabel: "live", newLabel: "config") == "--- live\n+++ config\n@@ -0,0 +1,2 @@\n+a\n+b\n")
+        #expect(UnifiedDiff.of(["a"], [], oldLabel: "live", newLabel: "config") == "--- live\n+++ config\n@@ -1 +0,0 @@\n-a\n")
     }
 }

@@ -4,7 +4,7 @@ import MeshCapture
 import NftablesBackend
 
 /// The nft host: meshcap's three `inet` tables over netlink. A change is one batch that
-/// replaces the tables, bound to the ruleset generation read before it was built, so a writer
+/// replaces the tables that differ from the plan, bound to the ruleset generation read before it was built, so a writer
 /// that changed anything in between makes the kernel refuse the whole batch instead of having
 /// its change overwritten (the caller reads again and retries once).
 public struct NftHost: FirewallHost {
@@ -50,13 +50,16 @@ public struct NftHost: FirewallHost {
         guard case .nft(let snapshot) = live.reading, let ruleset = desired.ruleset(.inet) else {
             preconditionFailure("an nft host reads nft and applies an inet ruleset")
         }
-        if Self.shape(of: snapshot) == Self.shape(of: ruleset, resolve: desired.resolve) {
-            return Changes(summary: [], steps: .nft(NetlinkBatch(operations: []), generation: snapshot.generation))
+        // Only tables whose shape differs are replaced, so an unchanged table keeps its handles
+        // and counters (verify reads them) while its neighbour is reconfigured.
+        let live = Self.shapes(of: snapshot), wanted = Self.shapes(of: ruleset, resolve: desired.resolve)
+        let changed = Set(TableKind.allCases.filter { live[NftNames.table($0)] != wanted[NftNames.table($0)] })
+        let batch = try NetlinkBatch.replacing(changed, with: ruleset, resolve: desired.resolve)
+        let summary = ruleset.tables.filter { changed.contains($0.kind) }.map {
+            "\(NftNames.table($0.kind)): \($0.chains.reduce(0) { $0 + $1.rules.count }) rules in \($0.chains.count) chains"
+        } + changed.filter { kind in !ruleset.tables.contains { $0.kind == kind } }.map(NftNames.table).sorted().map {
+            "table inet \($0) deleted (the config has no rules for it)"
         }
-        let batch = try NetlinkBatch.replacing(with: ruleset, resolve: desired.resolve)
-        let dropped = Set(snapshot.chains.map(\.table)).subtracting(ruleset.tables.map { NftNames.table($0.kind) }).sorted()
-        let summary = ruleset.tables.map { "\(NftNames.table($0.kind)): \($0.chains.reduce(0) { $0 + $1.rules.count }) rules in \($0.chains.count) chains" }
-            + dropped.map { "table inet \($0) deleted (the config has no rules for it)" }
         return Changes(summary: summary, steps: .nft(batch, generation: snapshot.generation))
     }
 
@@ -118,41 +121,44 @@ public struct NftHost: FirewallHost {
         return " (type \(type) hook \(hook.rawValue) priority \(priority))"
     }
 
-    /// Tables, chains (with their hooks) and rules in canonical form, in order: equal shapes
-    /// mean nothing to change.
+    /// A table's chains (with their hooks) and rules in canonical form, in order: equal shapes
+    /// mean nothing to change in that table.
     struct Shape: Equatable {
         var chains: [String] = []
         var rules: [String: [Rule?]] = [:]
     }
 
-    static func shape(of snapshot: RuleDump.Snapshot) -> Shape {
-        var shape = Shape()
+    static func shapes(of snapshot: RuleDump.Snapshot) -> [String: Shape] {
+        var shapes: [String: Shape] = [:]
         for chain in snapshot.chains where chain.family == UInt32(NFPROTO_INET) && tables.contains(chain.table) {
-            shape.chains.append(describe(table: chain.table, chain: chain.name, type: chain.type, hook: chain.hook, priority: chain.priority)
-                                + (chain.policy.map { $0 == UInt32(NF_ACCEPT) ? "" : " policy \($0)" } ?? ""))
+            shapes[chain.table, default: Shape()].chains.append(
+                describe(chain: chain.name, type: chain.type, hook: chain.hook, priority: chain.priority)
+                + (chain.policy.map { $0 == UInt32(NF_ACCEPT) ? "" : " policy \($0)" } ?? ""))
         }
-        for rule in snapshot.rules { shape.rules["\(rule.table) \(rule.chain)", default: []].append(rule.rule) }
-        return shape
+        for rule in snapshot.rules { shapes[rule.table, default: Shape()].rules[rule.chain, default: []].append(rule.rule) }
+        return shapes
     }
 
-    static func shape(of ruleset: Ruleset, resolve: OwnerResolver) -> Shape {
-        var shape = Shape()
+    static func shapes(of ruleset: Ruleset, resolve: OwnerResolver) -> [String: Shape] {
+        var shapes: [String: Shape] = [:]
         for table in ruleset.tables {
+            var shape = Shape()
             for chain in table.chains {
-                let name = NftNames.table(table.kind), chainName = NftNames.chain(chain.name)
+                let name = NftNames.chain(chain.name)
                 if case .builtin(let hook) = chain.name {
                     let base = NftNames.baseChain(table.kind, hook)
-                    shape.chains.append(describe(table: name, chain: chainName, type: base.type, hook: hook, priority: Int32(base.priority)))
+                    shape.chains.append(describe(chain: name, type: base.type, hook: hook, priority: Int32(base.priority)))
                 } else {
-                    shape.chains.append(describe(table: name, chain: chainName, type: nil, hook: nil, priority: nil))
+                    shape.chains.append(describe(chain: name, type: nil, hook: nil, priority: nil))
                 }
-                if !chain.rules.isEmpty { shape.rules["\(name) \(chainName)"] = chain.rules.map { RuleDecoder.canonical($0, resolve: resolve) } }
+                if !chain.rules.isEmpty { shape.rules[name] = chain.rules.map { RuleDecoder.canonical($0, resolve: resolve) } }
             }
+            shapes[NftNames.table(table.kind)] = shape
         }
-        return shape
+        return shapes
     }
 
-    static func describe(table: String, chain: String, type: String?, hook: Hook?, priority: Int32?) -> String {
-        "\(table) \(chain) \(type ?? "-") \(hook?.rawValue ?? "-") \(priority.map(String.init) ?? "-")"
+    static func describe(chain: String, type: String?, hook: Hook?, priority: Int32?) -> String {
+        "\(chain) \(type ?? "-") \(hook?.rawValue ?? "-") \(priority.map(String.init) ?? "-")"
     }
 }

@@ -10,17 +10,24 @@ public struct LoadedConfig: Sendable {
     /// What was filled in as Istio fills it in ("PROXY_UID=998 (user istio-proxy in /etc/passwd)"),
     /// so a rules file compiled in CI says which machine's files it assumed.
     public let fromHost: [String]
+    /// Settings taken from the environment ("DRY_RUN=true"): always said, as nothing on the
+    /// command line shows them.
+    public let fromEnvironment: [String]
 }
 
-/// Turns `--config` files and istio-iptables flags into one `InterceptConfig`. Files are read in
-/// order, later ones winning; flags win over files. Every value is validated (not only the one
+/// Turns `--config` files, the environment and istio-iptables flags into one `InterceptConfig`.
+/// Files are read in order, later ones winning; the environment wins over files (a one-off
+/// `DRY_RUN=true meshcap apply`), flags over both. Every value is validated (not only the one
 /// that wins), and every error is collected before failing.
 public enum ConfigLoader {
     /// - Parameters:
     ///   - files: paths, or `-` for standard input (once).
+    ///   - environment: istio-iptables reads every setting it has a flag for from a variable of
+    ///     the key's name as well; meshcap does the same for the keys that have an effect. Empty
+    ///     variables count as unset, as in a shell.
     ///   - resolvConf: read only when DNS capture needs servers and none are given.
     ///   - strict: unknown keys and keys set twice are errors, not warnings.
-    public static func load(files: [String], flags: [String], accounts: AccountDatabase,
+    public static func load(files: [String], environment: [String: String] = [:], flags: [String], accounts: AccountDatabase,
                             resolvConf: String = ResolvConf.defaultPath, strict: Bool = false) throws(ConfigErrors) -> LoadedConfig {
         var errors: [ConfigError] = []
         var warnings: [String] = [], notes: [String] = []
@@ -49,6 +56,8 @@ public enum ConfigLoader {
                 errors += error.errors
             }
         }
+        let fromEnvironment = Self.environmentSettings(environment)
+        settings += fromEnvironment
         switch parseFlags(flags) {
         case .success(let parsed): settings += parsed
         case .failure(let failure): errors += failure.errors
@@ -121,7 +130,14 @@ public enum ConfigLoader {
             warnings.append("\(asked.origin): \(asked.key)=\(asked.value) writes no DNS rule: \(gap)")
         }
         return LoadedConfig(config: config, run: run, warnings: warnings, notes: notes + config.inertSettings,
-                            fromHost: user.facts + ipv6.facts + dns.facts)
+                            fromHost: user.facts + ipv6.facts + dns.facts, fromEnvironment: fromEnvironment.map { "\($0.key)=\($0.value)" })
+    }
+
+    static func environmentSettings(_ environment: [String: String]) -> [Setting] {
+        ConfigKey.all.filter { if case .none = $0.effect { false } else { true } }
+            .flatMap { [$0.name] + $0.aliases }
+            .sorted()
+            .compactMap { name in environment[name].flatMap { $0.isEmpty ? nil : Setting(key: name, value: $0, origin: .environment(name)) } }
     }
 
     /// A key set twice where no layering explains it: the same name twice in one file, the same
@@ -137,6 +153,7 @@ public enum ConfigLoader {
             switch setting.origin {
             case .file(let path, _): place = "\(path)\u{0}\(setting.key)"
             case .flag: place = "flags\u{0}\(setting.key)"
+            case .environment: place = "environment\u{0}\(setting.key)"
             }
             places[place, default: []].append(setting)
         }
@@ -146,7 +163,7 @@ public enum ConfigLoader {
             case .file(let path, _):
                 let lines = repeated.compactMap { if case .file(_, let line) = $0.origin { String(line) } else { nil } }
                 reports.append(("\(last.key) is set \(repeated.count) times in \(path) (lines \(lines.joined(separator: ", "))); the last, \(last.cited), wins", last.origin))
-            case .flag:
+            case .flag, .environment:
                 reports.append(("\(last.key) is given \(repeated.count) times as a flag; the last, \(last.value), wins", last.origin))
             }
         }
@@ -166,7 +183,8 @@ public enum ConfigLoader {
         func rank(_ origin: Origin?) -> (Int, Int) {
             switch origin {
             case .file(let path, let line): (files.firstIndex(of: path == "stdin" ? "-" : path) ?? files.count, line)
-            case .flag: (files.count, 0)
+            case .environment: (files.count, 0)
+            case .flag: (files.count + 1, 0)
             case nil: (-1, 0)
             }
         }

@@ -2,11 +2,15 @@
 public enum Origin: Sendable, Hashable, CustomStringConvertible {
     case file(path: String, line: Int)
     case flag(String)
+    /// A variable in meshcap's environment, as istio-iptables reads its settings from the
+    /// environment too.
+    case environment(String)
 
     public var description: String {
         switch self {
         case .file(let path, let line): "\(path):\(line)"
         case .flag(let flag): "flag \(flag)"
+        case .environment(let name): "environment variable \(name)"
         }
     }
 }

@@ -19,12 +19,15 @@ public struct NetlinkBatch: Sendable {
 
     public init(operations: [Operation]) { self.operations = operations }
 
-    /// Create-if-missing and delete each of meshcap's tables, then build the ruleset's tables.
-    public static func replacing(with ruleset: Ruleset, resolve: @escaping OwnerResolver) throws -> NetlinkBatch {
+    /// Create-if-missing and delete each of meshcap's tables named in `tables` (all three unless
+    /// said otherwise), then build the ruleset's tables among them. Tables left out are not
+    /// touched: their handles and counters stay.
+    public static func replacing(_ tables: Set<TableKind> = Set(TableKind.allCases), with ruleset: Ruleset,
+                                 resolve: @escaping OwnerResolver) throws -> NetlinkBatch {
         precondition(ruleset.layout == .inet, "netlink batches carry an inet ruleset")
-        var operations: [Operation] = TableKind.allCases.flatMap { [Operation.addTable($0), .deleteTable($0)] }
+        var operations: [Operation] = TableKind.allCases.filter(tables.contains).flatMap { [Operation.addTable($0), .deleteTable($0)] }
         var nextSetID: UInt32 = 1
-        for table in ruleset.tables {
+        for table in ruleset.tables where tables.contains(table.kind) {
             operations.append(.addTable(table.kind))
             operations += table.chains.map { .addChain(table.kind, $0.name) }
             for chain in table.chains {
