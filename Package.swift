@@ -31,7 +31,7 @@ let package = Package(
         ], plugins: ["BuildInfo"]),
         // Paths, processes and diffs shared by the test targets.
         .target(name: "TestSupport", dependencies: ["MeshCapture", "HostOps"], path: "Tests/TestSupport"),
-        .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture"]),
+        .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture", "TestSupport"]),
         .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"]),
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.
         .testTarget(name: "CLITests", dependencies: ["meshcap", "TestSupport"]),

@@ -47,31 +47,33 @@ public struct CapturePlan: Sendable {
     var natTable: TableDeclaration {
         table(.nat) {
             chain(.prerouting) {
-                for interface in config.excludeInterfaces { Rule(.inInterface(interface), then: .return) }
-                for interface in config.kubeVirtInterfaces { Rule(.inInterface(interface), then: .return).inserted(at: 0) }
-                if capturesInbound && !tproxy { Rule(.l4proto(.tcp), then: .jump(.istioInbound)) }
+                for interface in config.excludeInterfaces { Rule(.inInterface(interface), then: .return).for(.interface(interface, .inbound, .exclude)) }
+                for interface in config.kubeVirtInterfaces {
+                    Rule(.inInterface(interface), then: .return).for(.interface(interface, .inbound, .exclude)).inserted(at: 0)
+                }
+                if capturesInbound && !tproxy { Rule(.l4proto(.tcp), then: .jump(.istioInbound)).for(.entry(.inbound)) }
                 virtualInterfaceRedirects
             }
             chain(.output) {
-                for interface in config.excludeInterfaces { Rule(.outInterface(interface), then: .return) }
-                Rule(then: .jump(.istioOutput))
+                for interface in config.excludeInterfaces { Rule(.outInterface(interface), then: .return).for(.interface(interface, .outbound, .exclude)) }
+                Rule(then: .jump(.istioOutput)).for(.entry(.outbound))
             }
             chain(.istioInbound) {
-                Rule(.l4proto(.tcp), .destinationPort(.tcp, [config.inboundTunnelPort]), then: .return)
+                Rule(.l4proto(.tcp), .destinationPort(.tcp, [config.inboundTunnelPort]), then: .return).for(.inboundPort(config.inboundTunnelPort, .tunnel))
                 if !tproxy { inboundCapture(new: .jump(.istioInRedirect)) }
             }
-            chain(.istioRedirect) { Rule(.l4proto(.tcp), then: .redirect(toPort: config.proxyPort)) }
-            chain(.istioInRedirect) { Rule(.l4proto(.tcp), then: .redirect(toPort: config.inboundCapturePort)) }
+            chain(.istioRedirect) { Rule(.l4proto(.tcp), then: .redirect(toPort: config.proxyPort)).for(.handoff(.outbound)) }
+            chain(.istioInRedirect) { Rule(.l4proto(.tcp), then: .redirect(toPort: config.inboundCapturePort)).for(.handoff(.inbound)) }
             chain(.istioOutput) { outputChain }
             chain(.istioOutputDNS) {
                 if config.capturesDNS {
                     for proto in [L4Protocol.tcp, .udp] {
                         if config.captureAllDNS {
-                            Rule(.destinationPort(proto, [Istio.dnsPort]), then: .redirect(toPort: Istio.agentDNSPort))
+                            Rule(.destinationPort(proto, [Istio.dnsPort]), then: .redirect(toPort: Istio.agentDNSPort)).for(.dns(nil, proto))
                         } else {
                             for server in dnsServers {
                                 Rule(.destination(server), .destinationPort(proto, [Istio.dnsPort]),
-                                     then: .redirect(toPort: Istio.agentDNSPort))
+                                     then: .redirect(toPort: Istio.agentDNSPort)).for(.dns(server.address, proto))
                             }
                         }
                     }
@@ -88,12 +90,13 @@ public struct CapturePlan: Sendable {
             []
         case .all:
             for interface in config.kubeVirtInterfaces {
-                Rule(.inInterface(interface), then: .jump(.istioRedirect)).inserted(at: 0)
+                Rule(.inInterface(interface), then: .jump(.istioRedirect)).for(.interface(interface, .outbound, .capture)).inserted(at: 0)
             }
         case .only(let prefixes):
             for prefix in prefixes.ipv4First {
                 for interface in config.kubeVirtInterfaces {
-                    Rule(.inInterface(interface), .destination(prefix), then: .jump(.istioRedirect)).inserted(at: 0)
+                    Rule(.inInterface(interface), .destination(prefix), then: .jump(.istioRedirect))
+                        .for(.interface(interface, .outbound, .capture)).inserted(at: 0)
                 }
             }
         }
@@ -106,19 +109,21 @@ public struct CapturePlan: Sendable {
             []
         case .all:
             for port in config.inboundPortsExclude {
-                Rule(.l4proto(.tcp), .destinationPort(.tcp, [port]), then: .return)
+                Rule(.l4proto(.tcp), .destinationPort(.tcp, [port]), then: .return).for(.inboundPort(port, .exclude))
             }
+            // With TPROXY a port's packets are its diverted established ones plus its new ones:
+            // both rules count for the port.
             if tproxy {
-                Rule(.l4proto(.tcp), .conntrackState([.established, .related]), then: .jump(.istioDivert))
+                Rule(.l4proto(.tcp), .conntrackState([.established, .related]), then: .jump(.istioDivert)).for(.inboundOtherPorts)
             }
-            Rule(.l4proto(.tcp), then: new)
+            Rule(.l4proto(.tcp), then: new).for(.inboundOtherPorts)
         case .only(let ports):
             for port in ports {
                 if tproxy {
                     Rule(.l4proto(.tcp), .conntrackState([.established, .related]),
-                         .destinationPort(.tcp, [port]), then: .jump(.istioDivert))
+                         .destinationPort(.tcp, [port]), then: .jump(.istioDivert)).for(.inboundPort(port, .capture))
                 }
-                Rule(.l4proto(.tcp), .destinationPort(.tcp, [port]), then: new)
+                Rule(.l4proto(.tcp), .destinationPort(.tcp, [port]), then: new).for(.inboundPort(port, .capture))
             }
         }
     }

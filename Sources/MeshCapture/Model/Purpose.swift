@@ -1,0 +1,95 @@
+/// What in the config a rule implements. The plan attaches it to each rule it declares; it rides
+/// through resolution and changes nothing a backend writes (two rules with the same matches and
+/// target are the same rule, whatever they are for). `verify` reads counters back through it:
+/// "inbound port 8080: 42 connections captured".
+public enum Purpose: Sendable, Hashable {
+    public enum Direction: String, Sendable, Hashable, CaseIterable, Codable {
+        case inbound
+        case outbound
+    }
+
+    /// What happens to the traffic a rule matches.
+    public enum Action: String, Sendable, Hashable, Codable {
+        /// Sent to the proxy.
+        case capture
+        /// Left alone because the config says so (a port, a range, a group, an interface).
+        case exclude
+        /// The HBONE tunnel port: never captured.
+        case tunnel
+        /// The proxy's own traffic: never captured again.
+        case bypass
+        /// Traffic over lo or to a loopback address: left alone.
+        case loopback
+        /// Envoy's inbound passthrough to the app: left alone.
+        case passthrough
+        /// DNS sent to the agent.
+        case agent
+        /// DNS put into its conntrack zone.
+        case zone
+        /// Conntrack-INVALID packets dropped.
+        case drop
+        /// TPROXY's marks, set or carried.
+        case mark
+    }
+
+    /// A hook's jump into meshcap's chains: every packet meshcap looks at in that direction.
+    case entry(Direction)
+    /// The rule that hands connections to the proxy (REDIRECT, TPROXY): every capture in that direction.
+    case handoff(Direction)
+    /// A step inside meshcap's chains whose packets another rule's row already counts (the jump
+    /// to the DNS chain, ISTIO_DIVERT's mark, ISTIO_DROP's drop).
+    case path(ChainName)
+    /// Inbound TCP to a port: captured, excluded, or the tunnel port.
+    case inboundPort(Port, Action)
+    /// Inbound TCP to every port not excluded (`*`).
+    case inboundOtherPorts
+    /// Outbound to a destination range: captured or excluded.
+    case outboundRange(Prefix, Action)
+    /// Outbound to every destination (`*`).
+    case outboundOtherRanges
+    /// Outbound to a destination port: excluded (TCP and UDP) or captured (TCP).
+    case outboundPort(Port, L4Protocol, Action)
+    /// The proxy's UID or GID: its traffic bypasses capture; its calls to its own workload
+    /// through a service address (over lo) are captured for the inbound port.
+    case proxy(Owner, group: Bool, Action)
+    /// Outbound of a group the config excludes.
+    case ownerGroup(Owner)
+    /// Outbound of every group but the listed ones (an include list): left alone.
+    case otherGroups([Owner])
+    /// An interface whose traffic is left alone, or (KubeVirt) whose guests' traffic is captured.
+    case interface(String, Direction, Action)
+    /// Traffic to a loopback address, over lo (nil: any address), or from Envoy's passthrough source.
+    case host(Prefix?, Action)
+    /// DNS to a server (nil: any) over TCP or UDP, sent to the agent.
+    case dns(IPAddress?, L4Protocol)
+    /// DNS packets put into a conntrack zone.
+    case dnsZone(UInt16)
+    /// Conntrack-INVALID packets.
+    case invalid
+    /// TPROXY's mark plumbing (save and restore the mark, Envoy's outbound mark, already-marked packets).
+    case tproxyMark(Direction)
+
+    /// The verify row it adds to: direction, what (a port, a range, an owner...), and action.
+    /// nil for entries, handoffs and paths, which make the totals or are counted elsewhere.
+    public var row: (direction: Direction, subject: String, action: Action)? {
+        switch self {
+        case .entry, .handoff, .path: nil
+        case .inboundPort(let port, let action): (.inbound, "port \(port)", action)
+        case .inboundOtherPorts: (.inbound, "other ports", .capture)
+        case .outboundRange(let prefix, let action): (.outbound, prefix.description, action)
+        case .outboundOtherRanges: (.outbound, "other destinations", .capture)
+        case .outboundPort(let port, let proto, let action): (.outbound, "port \(port)/\(proto.rawValue)", action)
+        case .proxy(let owner, let group, let action):
+            (.outbound, "\(group ? "gid" : "uid") \(owner)" + (action == .capture ? " to itself over lo" : ""), action)
+        case .ownerGroup(let group): (.outbound, "gid \(group)", .exclude)
+        case .otherGroups(let groups): (.outbound, "gid other than \(groups.map(\.description).joined(separator: ","))", .exclude)
+        case .interface(let name, let direction, let action): (direction, "interface \(name)", action)
+        case .host(let prefix, let action):
+            (action == .passthrough ? .inbound : .outbound, prefix.map { (action == .passthrough ? "from " : "to ") + $0.description } ?? "over lo", action)
+        case .dns(let server, let proto): (.outbound, "dns \(server.map(\.description) ?? "any server") \(proto.rawValue)", .agent)
+        case .dnsZone(let zone): (.outbound, "dns conntrack zone \(zone)", .zone)
+        case .invalid: (.inbound, "conntrack invalid", .drop)
+        case .tproxyMark(let direction): (direction, "tproxy marks", .mark)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+/// The plan read backwards: what a rule found on a host is for, from where it sits and what it
+/// matches. `verify` without a config reads rows through it; a test holds it to the plan's own
+/// annotations for every profile and every corpus case, so the two cannot drift apart.
+extension Purpose {
+    /// - Parameters:
+    ///   - rules: the chain's rules as read, in order; `index` is this rule's place among them.
+    /// - Returns: nil for a rule meshcap does not write there.
+    public static func recognised(table: TableKind, chain: ChainName, rules: [Rule], index: Int) -> Purpose? {
+        let rule = rules[index]
+        let m = Fields(rule)
+        switch (table, chain, rule.target) {
+        case (.nat, .prerouting, .return), (.mangle, .prerouting, .return):
+            return m.inInterface.map { .interface($0, .inbound, .exclude) }
+        case (.nat, .prerouting, .jump(.istioInbound)), (.mangle, .prerouting, .jump(.istioInbound)):
+            return .entry(.inbound)
+        case (.nat, .prerouting, .jump(.istioRedirect)):
+            return m.inInterface.map { .interface($0, .outbound, .capture) }
+        case (.nat, .output, .return):
+            return m.outInterface.map { .interface($0, .outbound, .exclude) }
+        case (.nat, .output, .jump(.istioOutput)):
+            return .entry(.outbound)
+        case (.nat, .istioInbound, .return):
+            // The tunnel port's return is declared first in nat ISTIO_INBOUND; later ones are exclusions.
+            return m.destinationPort.map { .inboundPort($0, index == 0 ? .tunnel : .exclude) }
+        case (_, .istioInbound, .jump(.istioInRedirect)), (_, .istioInbound, .jump(.istioDivert)), (_, .istioInbound, .jump(.istioTProxy)):
+            return m.destinationPort.map { .inboundPort($0, .capture) } ?? .inboundOtherPorts
+        case (.mangle, .istioInbound, .return):
+            if let source = m.source { return .host(source, .passthrough) }
+            if let (_, negated) = m.mark { return negated ? .host(nil, .loopback) : .tproxyMark(.inbound) }
+            return m.destinationPort.map { .inboundPort($0, .exclude) }
+        case (.nat, .istioRedirect, .redirect):
+            return .handoff(.outbound)
+        case (.nat, .istioInRedirect, .redirect), (.mangle, .istioTProxy, .tproxy):
+            return .handoff(.inbound)
+        case (.nat, .istioOutput, .jump(.istioOutputDNS)), (.raw, .output, .jump(.istioOutputDNS)):
+            return .path(.istioOutputDNS)
+        case (.nat, .istioOutput, .jump(.istioInRedirect)):
+            return m.owner.map { .proxy($0.owner, group: $0.group, .capture) }
+        case (.nat, .istioOutput, .jump(.istioRedirect)):
+            if let port = m.destinationPort { return .outboundPort(port, .tcp, .capture) }
+            return m.destination.map { .outboundRange($0, .capture) } ?? .outboundOtherRanges
+        case (.nat, .istioOutput, .return):
+            return outputReturn(m, rules: rules, index: index)
+        case (.nat, .istioOutputDNS, .redirect):
+            return m.dnsProtocol.map { .dns(m.destination?.address, $0) }
+        case (.raw, .prerouting, .jump(.istioInbound)):
+            return .path(.istioInbound)
+        case (.raw, _, .conntrackZone(let zone)):
+            return .dnsZone(zone)
+        case (.mangle, .prerouting, .jump(.istioDrop)):
+            return .invalid
+        case (.mangle, .istioDrop, .drop):
+            return .path(.istioDrop)
+        case (.mangle, .prerouting, .saveMarkToConnection):
+            return .tproxyMark(.inbound)
+        case (.mangle, .output, .return):
+            return m.mark != nil ? .tproxyMark(.outbound) : m.outInterface.map { .interface($0, .outbound, .exclude) }
+        case (.mangle, .output, .setMark), (.mangle, .output, .restoreMarkFromConnection):
+            return .tproxyMark(.outbound)
+        case (.mangle, .istioDivert, _):
+            return .path(.istioDivert)
+        default:
+            return nil
+        }
+    }
+
+    /// nat ISTIO_OUTPUT's returns, the chain with the most kinds of them.
+    static func outputReturn(_ m: Fields, rules: [Rule], index: Int) -> Purpose? {
+        if let port = m.destinationPort, let proto = m.portProtocol, !m.portNegated { return .outboundPort(port, proto, .exclude) }
+        if m.outInterface == Istio.loopbackInterface {
+            if let source = m.source { return .host(source, .passthrough) }
+            if m.owner?.negated == true { return .host(nil, .loopback) }
+        }
+        if let owner = m.owner {
+            if owner.negated { return .otherGroups(m.negatedGroups) }
+            // The proxy's GID also sends its own calls over lo to the inbound port; an excluded group does not.
+            let isProxy = !owner.group || rules.contains { $0.target == .jump(.istioInRedirect) && Fields($0).owner?.owner == owner.owner }
+            return isProxy ? .proxy(owner.owner, group: owner.group, .bypass) : .ownerGroup(owner.owner)
+        }
+        if let destination = m.destination {
+            // The host's own address comes first of its family; an excluded range may be loopback too.
+            let first = !rules[..<index].contains { $0.target == .return && Fields($0).destination?.family == destination.family }
+            return first && destination.address.isLoopback ? .host(destination, .loopback) : .outboundRange(destination, .exclude)
+        }
+        return nil
+    }
+
+    /// The matches of a rule, by kind.
+    struct Fields {
+        var inInterface: String?
+        var outInterface: String?
+        var source: Prefix?
+        var destination: Prefix?
+        var destinationPort: Port?
+        var portProtocol: L4Protocol?
+        var portNegated = false
+        var dnsProtocol: L4Protocol?
+        var owner: (owner: Owner, group: Bool, negated: Bool)?
+        var negatedGroups: [Owner] = []
+        var mark: (UInt32, negated: Bool)?
+
+        init(_ rule: Rule) {
+            for match in rule.matches {
+                switch match {
+                case .inInterface(let name): inInterface = name
+                case .outInterface(let name): outInterface = name
+                case .source(let prefix, false): source = prefix
+                case .destination(let prefix, false): destination = prefix
+                case .destinationPort(let proto, let ports, let negated):
+                    portProtocol = proto
+                    portNegated = negated
+                    if ports.count == 1 { destinationPort = ports[0] }
+                    if ports == [Istio.dnsPort] && !negated { dnsProtocol = proto }
+                case .socketUser(let user, let negated): owner = (user, false, negated)
+                case .socketGroup(let group, let negated):
+                    owner = (group, true, negated)
+                    if negated { negatedGroups.append(group) }
+                case .mark(let value, let negated): mark = (value, negated)
+                default: break
+                }
+            }
+        }
+    }
+}
