@@ -23,10 +23,13 @@ let package = Package(
         .target(name: "NftablesBackend", dependencies: ["MeshCapture", "CNftnl", "CMnl"]),
         // The only place with side effects on a host: sending batches, reading rules back.
         .target(name: "HostOps", dependencies: ["MeshCapture", "NftablesBackend", "CNftnl", "CMnl"]),
+        // `verify`: counters read back through what each rule is for, verdicts, and the formats
+        // they are written in; saved dumps read as a live host is.
+        .target(name: "Verify", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps"]),
         // Stamps the commit into `meshcap --version`.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         .executableTarget(name: "meshcap", dependencies: [
-            "MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps",
+            "MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "Verify",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], plugins: ["BuildInfo"]),
         // Paths, processes and diffs shared by the test targets.
@@ -34,6 +37,7 @@ let package = Package(
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture", "TestSupport"]),
         .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"]),
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.
+        .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "HostOps", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["meshcap", "TestSupport"]),
         // Loads rules into fresh network namespaces and sends traffic through them; needs root
         // (and ../shared/conformance for the corpus).

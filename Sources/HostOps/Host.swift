@@ -50,6 +50,27 @@ public struct ObservedRule: Sendable, Hashable {
     public let packets: UInt64
     public let bytes: UInt64
 
+    /// A rule read from somewhere else than a live host (a saved dump), with its text as read.
+    public init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,
+                owner: Owner, rule: Rule?, text: String, packets: UInt64, bytes: UInt64) {
+        self.init(family: family, table: table, chain: chain, tableKind: tableKind, chainName: chainName, owner: owner,
+                  rule: rule, rendering: .text(text), packets: packets, bytes: bytes)
+    }
+
+    init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,
+         owner: Owner, rule: Rule?, rendering: Rendering, packets: UInt64, bytes: UInt64) {
+        self.family = family
+        self.table = table
+        self.chain = chain
+        self.tableKind = tableKind
+        self.chainName = chainName
+        self.owner = owner
+        self.rule = rule
+        self.rendering = rendering
+        self.packets = packets
+        self.bytes = bytes
+    }
+
     /// How the text is had: as read (iptables-save), or rendered from the rule when asked (nft:
     /// rendering 10,000 statements costs more than reading them).
     enum Rendering: Sendable, Hashable {
@@ -66,18 +87,30 @@ public struct ObservedRule: Sendable, Hashable {
     }
 }
 
+/// Another program's rule or chain that sees packets before meshcap's and could decide their fate.
+public struct Ahead: Sendable, Hashable {
+    /// Where it is and why it matters, in one sentence.
+    public let sentence: String
+    /// What it has taken so far: its counter, when it has one.
+    public let packets: UInt64?
+
+    public init(sentence: String, packets: UInt64?) {
+        self.sentence = sentence
+        self.packets = packets
+    }
+}
+
 /// One reading of a host's firewall through one backend.
 public struct LiveRules: Sendable {
     /// meshcap's rules, Istio's leftovers, and other software's rules in the built-in chains
     /// (iptables) or at the hooks meshcap uses (nft).
     public let rules: [ObservedRule]
-    /// Other software's rules or chains that see packets before meshcap's and could decide their
-    /// fate, one sentence each.
-    public let ahead: [String]
+    /// Other software's rules or chains that see packets before meshcap's and could decide their fate.
+    public let ahead: [Ahead]
     let reading: Reading
 
     /// A reading a stand-in host makes up.
-    public static func recorded(rules: [ObservedRule] = [], ahead: [String] = []) -> LiveRules {
+    public static func recorded(rules: [ObservedRule] = [], ahead: [Ahead] = []) -> LiveRules {
         LiveRules(rules: rules, ahead: ahead, reading: .recorded)
     }
 
@@ -110,7 +143,7 @@ public struct Changes: Sendable {
     public var text: String {
         switch steps {
         case .nft(let batch, _): batch.operations.isEmpty ? "" : batch.text
-        case .iptables(let inputs): inputs.map { "# \($0.tool) --noflush\n\($0.input)" }.joined()
+        case .iptables(let inputs): inputs.map { "# \($0.tool) --noflush --counters\n\($0.input)" }.joined()
         case .recorded(let text): text
         }
     }
@@ -138,6 +171,9 @@ public protocol FirewallHost: Sendable {
     func removal(from live: LiveRules, recognising: DesiredState?) throws -> Changes
     /// Sends the changes: all of them or, on failure, none (the previous rules in force again).
     func commit(_ changes: Changes) throws
+    /// Zeroes the counters of meshcap's rules as read (and Istio's), and of no one else's;
+    /// returns how many rules.
+    func resetCounters(_ live: LiveRules) throws -> Int
     /// meshcap's part of a reading (and what stands in its tables or chains), as text in the
     /// backend's own syntax: what `diff` compares with `view(of: desired)`.
     func view(of live: LiveRules) -> String

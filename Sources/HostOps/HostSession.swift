@@ -44,7 +44,7 @@ public struct HostSession: Sendable {
         let stale = present.filter { $0.tagged && !desired.routing.contains($0.entry) }
         let routingLines = missing.map(\.description) + stale.map(\.entry.removal)
         if dryRun {
-            return Outcome(changes: planned, routing: routingLines, ahead: live.ahead, warnings: [], retries: 0)
+            return Outcome(changes: planned, routing: routingLines, ahead: live.ahead.map(\.sentence), warnings: [], retries: 0)
         }
 
         var added: [RoutingEntry] = []
@@ -72,7 +72,7 @@ public struct HostSession: Sendable {
                 warnings.append("this kernel keeps no protocol tag on `\(entry)`: meshcap cannot tell it is its own, so clean and a later apply leave it unless given this config")
             }
         }
-        return Outcome(changes: committed.changes, routing: routingLines, ahead: live.ahead, warnings: warnings, retries: committed.retries)
+        return Outcome(changes: committed.changes, routing: routingLines, ahead: live.ahead.map(\.sentence), warnings: warnings, retries: committed.retries)
     }
 
     /// Removes meshcap's rules from this firewall, and Istio's (its chains and jumps; and, when

@@ -13,6 +13,8 @@ import MeshCapture
 ///   untagged rule identical to one the config puts there (Istio's own, from the same config).
 /// - An ISTIO chain whose rules are already the wanted ones is left alone; one that differs is
 ///   declared (which flushes it) and refilled; one the config no longer has is flushed and deleted.
+/// - A rule written again unchanged keeps its counters (`[packets:bytes]`, for
+///   `iptables-restore --counters`): only what the config changes starts from zero.
 public enum IptablesTransition {
     /// - Parameters:
     ///   - live: the table as iptables-save shows it; nil if the table does not exist.
@@ -27,6 +29,7 @@ public enum IptablesTransition {
             (chain.name, chain.rules.map { IptablesRenderer.canonical($0, resolve: resolve) })
         })
         var declarations: [String] = [], deletions: [String] = [], additions: [String] = [], removals: [String] = []
+        var counters = CarriedCounters()
 
         // Built-in chains: meshcap's block in each.
         let builtins = (live?.chains.filter { $0.policy != nil }.map(\.name) ?? [])
@@ -41,11 +44,12 @@ public enum IptablesTransition {
                 && owned == Array((owned.first ?? 0)..<((owned.first ?? 0) + owned.count))
             if unchanged { continue }
             deletions += owned.map { "-D " + rules[$0].text.dropFirst("-A ".count) }
+            counters.remember(chainName, owned.map { rules[$0] })
             // After the deletions, the block starts where the first of meshcap's rules stood.
             let position = owned.first.map { first in 1 + rules[..<first].indices.filter { !owned.contains($0) }.count }
             for (offset, rule) in target.enumerated() {
                 let words = IptablesRenderer.words(rule, family: family, tagged: true).joined(separator: " ")
-                additions.append(position.map { "-I \(chainName) \($0 + offset) \(words)" } ?? "-A \(chainName) \(words)")
+                additions.append(counters.take(chainName, rule) + (position.map { "-I \(chainName) \($0 + offset) \(words)" } ?? "-A \(chainName) \(words)"))
             }
         }
 
@@ -53,9 +57,11 @@ public enum IptablesTransition {
         let liveChains = live?.chains.filter { ChainName.istioChains.contains(.regular($0.name)) } ?? []
         for (chainName, rules) in wanted.sorted(by: { $0.key.description < $1.key.description }) {
             guard case .regular(let regular) = chainName else { continue }
-            if let current = liveChains.first(where: { $0.name == regular }), current.rules.map(\.rule) == rules.map({ Optional($0) }) { continue }
+            let current = liveChains.first { $0.name == regular }
+            if let current, current.rules.map(\.rule) == rules.map({ Optional($0) }) { continue }
             declarations.append(":\(regular) - [0:0]")
-            additions += rules.map { IptablesRenderer.appendLine(chainName, $0, family: family) }
+            counters.remember(regular, current?.rules ?? [])
+            additions += rules.map { counters.take(regular, $0) + IptablesRenderer.appendLine(chainName, $0, family: family) }
         }
         for chain in liveChains where wanted[.regular(chain.name)] == nil {
             declarations.append(":\(chain.name) - [0:0]")
@@ -64,6 +70,25 @@ public enum IptablesTransition {
 
         guard !(declarations.isEmpty && deletions.isEmpty && additions.isEmpty && removals.isEmpty) else { return nil }
         return (["*\(name)"] + declarations + deletions + additions + removals + ["COMMIT"]).joined(separator: "\n") + "\n"
+    }
+
+    /// The counters of the live rules a transition rewrites, handed to the first equal rule
+    /// written into the same chain.
+    struct CarriedCounters {
+        var byChain: [String: [Rule: ArraySlice<(packets: UInt64, bytes: UInt64)>]] = [:]
+
+        mutating func remember(_ chain: String, _ rules: [IptablesSave.SavedRule]) {
+            for saved in rules where saved.packets != 0 || saved.bytes != 0 {
+                guard let rule = saved.rule else { continue }
+                byChain[chain, default: [:]][rule, default: []].append((saved.packets, saved.bytes))
+            }
+        }
+
+        /// "[packets:bytes] " for the rule, or nothing for a new one.
+        mutating func take(_ chain: String, _ rule: Rule) -> String {
+            guard let counter = byChain[chain]?[rule]?.popFirst() else { return "" }
+            return "[\(counter.packets):\(counter.bytes)] "
+        }
     }
 
     /// Whether a rule in a built-in chain is meshcap's: tagged, a jump into an ISTIO chain, or

@@ -2,12 +2,6 @@ import ArgumentParser
 import HostOps
 import MeshCapture
 
-/// Drift between the live rules and the config's: exit 1, with the diff on standard output.
-struct DriftFound: Failure {
-    var exitStatus: ExitStatus { .problemFound }
-    var lines: [String] { [] }
-}
-
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare the live rules with what apply would make: exit 0 when equal, 1 with a unified diff when not (root).",
@@ -41,7 +35,7 @@ struct Diff: ParsableCommand {
         }
         let left = lines(firewall.view(of: live), liveRouting), right = lines(firewall.view(of: desired), wantedRouting)
         let elsewhere = residue.elsewhere(than: firewall.name)
-        Report.warning(live.ahead + elsewhere)
+        Report.warning(live.ahead.map(\.sentence) + elsewhere)
         let diff = UnifiedDiff.of(left, right, oldLabel: "live (\(firewall.name))", newLabel: "config")
         if diff.isEmpty {
             // Capture rules in another backend are drift too: packets are captured twice.
@@ -50,9 +44,9 @@ struct Diff: ParsableCommand {
                 return
             }
             Report.say(["the live rules (\(firewall.name)) are this config's, but other capture rules are live as well (above)"])
-            throw DriftFound()
+            throw ProblemFound()
         }
         print(diff, terminator: "")
-        throw DriftFound()
+        throw ProblemFound()
     }
 }

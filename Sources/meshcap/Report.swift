@@ -19,3 +19,9 @@ enum Report {
         Glibc.exit(status)
     }
 }
+
+/// diff found drift, verify found capture broken: exit 1, what was found already printed.
+struct ProblemFound: Failure {
+    var exitStatus: ExitStatus { .problemFound }
+    var lines: [String] { [] }
+}

@@ -48,6 +48,9 @@ public final class RecordingHost: FirewallHost, RoutingHost, @unchecked Sendable
         installed = changes.text == "remove" ? [] : changes.text.split(separator: "\n").map(String.init)
     }
 
+    /// Nothing here counts packets.
+    public func resetCounters(_ live: LiveRules) throws -> Int { 0 }
+
     public func view(of live: LiveRules) -> String { installed.joined(separator: "\n") }
     public func view(of desired: DesiredState) -> String { Self.lines(desired).joined(separator: "\n") }
 

@@ -12,15 +12,17 @@ public enum IptablesVariant: String, Sendable, CaseIterable {
     case nft
     case legacy
 
-    /// The tool for a family and verb (`save`, `restore`). iptables before 1.8 has only the
-    /// legacy tables and names its tools without the variant.
-    public func tool(_ family: Family, _ verb: String) -> String {
+    /// The command for a family (`iptables-nft`, `ip6tables-legacy`). iptables before 1.8 has
+    /// only the legacy tables and names its commands without the variant.
+    public func command(_ family: Family) -> String {
         let base = family == .ipv4 ? "iptables" : "ip6tables"
-        let named = "\(base)-\(rawValue)-\(verb)"
-        if self == .legacy, Command.locate(named) == nil, Command.locate("\(base)-\(verb)") != nil,
-           Self.system() == .legacy { return "\(base)-\(verb)" }
+        let named = "\(base)-\(rawValue)"
+        if self == .legacy, Command.locate(named) == nil, Command.locate(base) != nil, Self.system() == .legacy { return base }
         return named
     }
+
+    /// The tool for a family and verb (`save`, `restore`): `iptables-nft-save`.
+    public func tool(_ family: Family, _ verb: String) -> String { "\(command(family))-\(verb)" }
 
     /// Whether this variant's tools are on the host at all.
     public var isInstalled: Bool { Command.locate(tool(.ipv4, "save")) != nil }
@@ -78,34 +80,70 @@ public struct IptablesHost: FirewallHost {
 
     public func observe() throws -> LiveRules {
         var saves: [Family: IptablesSave] = [:]
-        var rules: [ObservedRule] = []
-        var ahead: [String] = []
+        var rules: [ObservedRule] = [], ahead: [Ahead] = []
         for family in Family.allCases {
             let saved = IptablesSave.parse(try save(family), family: family)
             saves[family] = saved
-            for table in saved.tables where Self.tables.contains(table.name) {
-                for chain in table.chains {
-                    let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
-                    guard meshcapChain || chain.policy != nil else { continue }
-                    var seenMeshcap = false
-                    var before: [String] = []
-                    for saved in chain.rules {
-                        let owner: ObservedRule.Owner = meshcapChain || saved.tagged ? .meshcap
-                            : IptablesTransition.isOwned(saved, table: table.name, chain: chain.name, known: []) ? .istio : .other
-                        if owner == .other && !seenMeshcap, let why = Self.decisive(saved) {
-                            before.append("\(family == .ipv4 ? "iptables" : "ip6tables") \(table.name) \(chain.name): `\(saved.text)` (\(why)) runs before meshcap's rules")
-                        }
-                        if owner != .other { seenMeshcap = true }
-                        rules.append(ObservedRule(family: family, table: table.name, chain: chain.name, tableKind: TableKind(rawValue: table.name),
-                                                  chainName: Self.chainName(chain.name), owner: owner, rule: owner == .other ? nil : saved.rule,
-                                                  rendering: .text(saved.text), packets: saved.packets, bytes: saved.bytes))
-                    }
-                    // What comes before meshcap's first rule in a built-in chain decides first.
-                    if seenMeshcap && !meshcapChain { ahead += before }
-                }
-            }
+            let classified = Self.classify(saved)
+            rules += classified.rules
+            ahead += classified.ahead
         }
         return LiveRules(rules: rules, ahead: ahead, reading: .iptables(saves))
+    }
+
+    /// One family's tables as iptables-save prints them, sorted into meshcap's, Istio's and
+    /// other software's rules (in nat, mangle and raw), and the foreign rules ahead of meshcap's:
+    /// the same for a live host and a saved `iptables-save -c`.
+    public static func classify(_ save: IptablesSave) -> (rules: [ObservedRule], ahead: [Ahead]) {
+        var rules: [ObservedRule] = [], ahead: [Ahead] = []
+        let tool = save.family == .ipv4 ? "iptables" : "ip6tables"
+        for table in save.tables where tables.contains(table.name) {
+            for chain in table.chains {
+                let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
+                guard meshcapChain || chain.policy != nil else { continue }
+                var seenMeshcap = false
+                var before: [Ahead] = []
+                for saved in chain.rules {
+                    let owner: ObservedRule.Owner = meshcapChain || saved.tagged ? .meshcap
+                        : IptablesTransition.isOwned(saved, table: table.name, chain: chain.name, known: []) ? .istio : .other
+                    if owner == .other && !seenMeshcap, let why = decisive(saved) {
+                        before.append(Ahead(sentence: "\(tool) \(table.name) \(chain.name): `\(saved.text)` (\(why)) runs before meshcap's rules", packets: saved.packets))
+                    }
+                    if owner != .other { seenMeshcap = true }
+                    rules.append(ObservedRule(family: save.family, table: table.name, chain: chain.name, tableKind: TableKind(rawValue: table.name),
+                                              chainName: chainName(chain.name), owner: owner, rule: owner == .other ? nil : saved.rule,
+                                              rendering: .text(saved.text), packets: saved.packets, bytes: saved.bytes))
+                }
+                // What comes before meshcap's first rule in a built-in chain decides first.
+                if seenMeshcap && !meshcapChain { ahead += before }
+            }
+        }
+        return (rules, ahead)
+    }
+
+    /// Zeroes the counters of meshcap's rules (and Istio's) and of no one else's: each ISTIO
+    /// chain whole, and in the built-in chains each of its rules by number, as read.
+    public func resetCounters(_ live: LiveRules) throws -> Int {
+        var zeroed = 0, position: [String: Int] = [:], chainsDone = Set<String>()
+        for observed in live.rules {
+            guard let family = observed.family else { continue }
+            let place = "\(family) \(observed.table) \(observed.chain)"
+            position[place, default: 0] += 1
+            guard observed.owner != .other else { continue }
+            var arguments = ["-w", String(wait), "-t", observed.table, "-Z", observed.chain]
+            if ChainName.istioChains.contains(observed.chainName) {
+                zeroed += 1
+                guard chainsDone.insert(place).inserted else { continue }
+            } else {
+                zeroed += 1
+                arguments.append(String(position[place] ?? 0))
+            }
+            let result = try Command.run(variant.command(family), arguments)
+            guard result.status == 0 else {
+                throw HostError("\(variant.command(family)) \(arguments.joined(separator: " ")) failed (exit \(result.status)): \(result.stderr.trimmed)")
+            }
+        }
+        return zeroed
     }
 
     /// Why a foreign rule ahead of meshcap's may take a packet before meshcap sees it; nil if it
@@ -175,7 +213,7 @@ public struct IptablesHost: FirewallHost {
             do {
                 // The table as it is right now: what a failure further on puts back.
                 let snapshot = try save(step.family, table: step.table)
-                let result = try Command.run(step.tool, ["--noflush", "--wait=\(wait)"], input: step.input)
+                let result = try Command.run(step.tool, ["--noflush", "--counters", "--wait=\(wait)"], input: step.input)
                 guard result.status == 0 else {
                     throw HostError("\(place) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))")
                 }

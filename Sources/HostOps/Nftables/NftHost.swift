@@ -29,9 +29,9 @@ public struct NftHost: FirewallHost {
     /// Other tables' base chains with rules, at the hooks meshcap's chains use and of the same
     /// type, that run first (a lower priority) or at the same priority (then their order is not
     /// defined): their rules may take a packet before meshcap's see it.
-    static func ahead(_ chains: [DumpedChain], all: [DumpedChain]) throws -> [String] {
+    static func ahead(_ chains: [DumpedChain], all: [DumpedChain]) throws -> [Ahead] {
         let mine = chains.filter { $0.family == UInt32(NFPROTO_INET) && tables.contains($0.table) && $0.hook != nil }
-        var found: [String] = []
+        var found: [Ahead] = []
         for chain in all where chain.hook != nil && !(chain.family == UInt32(NFPROTO_INET) && tables.contains(chain.table)) {
             // Rules are counted only for the few chains that qualify otherwise.
             guard let ours = mine.first(where: { $0.hook == chain.hook && $0.type == chain.type }),
@@ -41,7 +41,8 @@ public struct NftHost: FirewallHost {
             let names: [UInt32: String] = [UInt32(NFPROTO_INET): "inet", UInt32(NFPROTO_IPV4): "ip", UInt32(NFPROTO_IPV6): "ip6"]
             let family = names[chain.family] ?? "family \(chain.family)"
             let when = priority < own ? "runs before meshcap's \(ours.table) \(ours.name)" : "runs at the same priority as meshcap's \(ours.table) \(ours.name) (their order is not defined)"
-            found.append("nft chain \(family) \(chain.table) \(chain.name) (\(chain.type ?? "?") hook \(chain.hook?.rawValue ?? "?") priority \(priority), \(count) rules) \(when)")
+            // Its rules' counters are not read: their verdicts are not decoded either.
+            found.append(Ahead(sentence: "nft chain \(family) \(chain.table) \(chain.name) (\(chain.type ?? "?") hook \(chain.hook?.rawValue ?? "?") priority \(priority), \(count) rules) \(when)", packets: nil))
         }
         return found
     }
@@ -54,7 +55,8 @@ public struct NftHost: FirewallHost {
         // and counters (verify reads them) while its neighbour is reconfigured.
         let live = Self.shapes(of: snapshot), wanted = Self.shapes(of: ruleset, resolve: desired.resolve)
         let changed = Set(TableKind.allCases.filter { live[NftNames.table($0)] != wanted[NftNames.table($0)] })
-        let batch = try NetlinkBatch.replacing(changed, with: ruleset, resolve: desired.resolve)
+        let carried = Self.carriedCounters(snapshot, ruleset, resolve: desired.resolve)
+        let batch = try NetlinkBatch.replacing(changed, with: ruleset, resolve: desired.resolve) { carried[CounterKey(table: $0, chain: $1, index: $2)] }
         let summary = ruleset.tables.filter { changed.contains($0.kind) }.map {
             "\(NftNames.table($0.kind)): \($0.chains.reduce(0) { $0 + $1.rules.count }) rules in \($0.chains.count) chains"
         } + changed.filter { kind in !ruleset.tables.contains { $0.kind == kind } }.map(NftNames.table).sorted().map {
@@ -68,6 +70,11 @@ public struct NftHost: FirewallHost {
         let present = TableKind.allCases.filter { kind in snapshot.chains.contains { $0.table == NftNames.table(kind) } }
         let batch = NetlinkBatch(operations: present.map { .deleteTable($0) })
         return Changes(summary: present.map { "table inet \(NftNames.table($0)) deleted" }, steps: .nft(batch, generation: snapshot.generation))
+    }
+
+    public func resetCounters(_ live: LiveRules) throws -> Int {
+        guard case .nft(let snapshot) = live.reading else { preconditionFailure("an nft host reads nft") }
+        return try RuleDump.resetCounters(tables: Array(Set(snapshot.chains.map(\.table))).sorted())
     }
 
     public func commit(_ changes: Changes) throws {
@@ -119,6 +126,37 @@ public struct NftHost: FirewallHost {
     static func hookText(type: String?, hook: Hook?, priority: Int32?) -> String {
         guard let type, let hook, let priority else { return "" }
         return " (type \(type) hook \(hook.rawValue) priority \(priority))"
+    }
+
+    struct CounterKey: Hashable {
+        let table: TableKind
+        let chain: ChainName
+        let index: Int
+    }
+
+    /// The counters of live rules the new ruleset keeps as they are, by where each lands: in each
+    /// chain, a wanted rule takes the numbers of the first live rule equal to it not yet taken,
+    /// so a re-apply that rebuilds a table zeroes only the rules it changes.
+    static func carriedCounters(_ snapshot: RuleDump.Snapshot, _ ruleset: Ruleset, resolve: OwnerResolver) -> [CounterKey: Counter] {
+        // Per chain, each counted live rule's numbers, oldest first, keyed by the rule.
+        var live: [String: [Rule: ArraySlice<Counter>]] = [:]
+        for dumped in snapshot.rules where dumped.packets != 0 || dumped.bytes != 0 {
+            guard let rule = dumped.rule else { continue }
+            live["\(dumped.table) \(dumped.chain)", default: [:]][rule, default: []].append(Counter(packets: dumped.packets, bytes: dumped.bytes))
+        }
+        var carried: [CounterKey: Counter] = [:]
+        for table in ruleset.tables {
+            for chain in table.chains {
+                let key = "\(NftNames.table(table.kind)) \(NftNames.chain(chain.name))"
+                guard live[key] != nil else { continue }
+                for (index, rule) in chain.rules.enumerated() {
+                    let wanted = RuleDecoder.canonical(rule, resolve: resolve)
+                    guard let counter = live[key]?[wanted]?.popFirst() else { continue }
+                    carried[CounterKey(table: table.kind, chain: chain.name, index: index)] = counter
+                }
+            }
+        }
+        return carried
     }
 
     /// A table's chains (with their hooks) and rules in canonical form, in order: equal shapes

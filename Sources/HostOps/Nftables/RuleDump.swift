@@ -67,6 +67,21 @@ public enum RuleDump {
         return try dump(socket, type: NFT_MSG_GETRULE, family: Int32(chain.family), tolerateInterruption: true, payload: filter.build)?.count ?? 0
     }
 
+    /// NFT_MSG_GETRULE_RESET (Linux 4.17 and later; older uapi headers lack the name): a rule
+    /// dump that zeroes each counter as it reads it.
+    static let getRuleReset = nf_tables_msg_types(rawValue: 25)
+
+    /// Zeroes the counters of every rule in the given inet tables, nobody else's; how many rules.
+    public static func resetCounters(tables: [String]) throws -> Int {
+        let socket = try NetlinkSocket()
+        var count = 0
+        for table in tables {
+            let filter = NftnlRuleFilter(family: UInt32(NFPROTO_INET), table: table)
+            count += try dump(socket, type: getRuleReset, tolerateInterruption: true, payload: filter.build)?.count ?? 0
+        }
+        return count
+    }
+
     static func dumpedChain(_ chain: NftnlChain) -> DumpedChain {
         DumpedChain(family: chain.family, table: chain.table, name: chain.name, type: chain.type,
                     hook: chain.hook.flatMap { NetlinkBatch.Operation.hook(number: $0.number) }, priority: chain.hook?.priority,

@@ -3,13 +3,13 @@
 /// target are the same rule, whatever they are for). `verify` reads counters back through it:
 /// "inbound port 8080: 42 connections captured".
 public enum Purpose: Sendable, Hashable {
-    public enum Direction: String, Sendable, Hashable, CaseIterable, Codable {
+    public enum Direction: String, Sendable, Hashable, CaseIterable {
         case inbound
         case outbound
     }
 
     /// What happens to the traffic a rule matches.
-    public enum Action: String, Sendable, Hashable, Codable {
+    public enum Action: String, Sendable, Hashable {
         /// Sent to the proxy.
         case capture
         /// Left alone because the config says so (a port, a range, a group, an interface).

@@ -22,8 +22,12 @@ public struct NetlinkBatch: Sendable {
     /// Create-if-missing and delete each of meshcap's tables named in `tables` (all three unless
     /// said otherwise), then build the ruleset's tables among them. Tables left out are not
     /// touched: their handles and counters stay.
+    ///
+    /// - Parameter counters: where a rebuilt rule's counter starts (a rule that was live
+    ///   unchanged keeps its numbers); nil: from zero.
     public static func replacing(_ tables: Set<TableKind> = Set(TableKind.allCases), with ruleset: Ruleset,
-                                 resolve: @escaping OwnerResolver) throws -> NetlinkBatch {
+                                 resolve: @escaping OwnerResolver,
+                                 counters: (TableKind, ChainName, Int) -> Counter? = { _, _, _ in nil }) throws -> NetlinkBatch {
         precondition(ruleset.layout == .inet, "netlink batches carry an inet ruleset")
         var operations: [Operation] = TableKind.allCases.filter(tables.contains).flatMap { [Operation.addTable($0), .deleteTable($0)] }
         var nextSetID: UInt32 = 1
@@ -33,7 +37,10 @@ public struct NetlinkBatch: Sendable {
             for chain in table.chains {
                 for (index, rule) in chain.rules.enumerated() {
                     var context = EncodingContext(nextSetID: nextSetID, resolve: resolve)
-                    let expressions = try NftStatement.of(rule).flatMap { try $0.expressions(&context) }
+                    var expressions = try NftStatement.of(rule).flatMap { try $0.expressions(&context) }
+                    if let start = counters(table.kind, chain.name, index) {
+                        expressions = expressions.map { if case .counter = $0 { .counter(start) } else { $0 } }
+                    }
                     nextSetID = context.nextSetID
                     for set in context.sets { operations += [.addSet(table.kind, set), .addElements(table.kind, set)] }
                     operations.append(.addRule(table.kind, chain.name, index: index + 1, rule, expressions))

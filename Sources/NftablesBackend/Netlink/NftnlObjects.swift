@@ -9,6 +9,7 @@ struct NftnlExpr {
     fileprivate let pointer: OpaquePointer
 
     func set(_ attribute: Int, _ value: UInt32) { nftnl_expr_set_u32(pointer, UInt16(attribute), value) }
+    func set(_ attribute: Int, _ value: UInt64) { nftnl_expr_set_u64(pointer, UInt16(attribute), value) }
     func set(_ attribute: Int, _ value: String) { nftnl_expr_set_str(pointer, UInt16(attribute), value) }
     func set(_ attribute: Int, bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = nftnl_expr_set(pointer, UInt16(attribute), $0.baseAddress, UInt32($0.count)) }
@@ -201,11 +202,12 @@ final class NftnlSet {
 public final class NftnlRuleFilter {
     private let pointer: OpaquePointer
 
-    public init(family: UInt32, table: String, chain: String) {
+    /// A dump of one table's rules, or of one chain's.
+    public init(family: UInt32, table: String, chain: String? = nil) {
         pointer = allocated(nftnl_rule_alloc(), "rule")
         nftnl_rule_set_u32(pointer, UInt16(NFTNL_RULE_FAMILY.rawValue), family)
         nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue), table)
-        nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
+        if let chain { nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue), chain) }
     }
 
     deinit { nftnl_rule_free(pointer) }

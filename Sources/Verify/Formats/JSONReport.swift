@@ -1,0 +1,75 @@
+/// `--json`: the report as one JSON object, keys in a fixed order, so a saved report diffs
+/// cleanly. Written by hand: meshcap links no Foundation (see `TextFile`).
+///
+/// Schema `meshcap.verify/v1` (README § verify):
+///   { "schema", "source", "against_config", "healthy",
+///     "rows": [{ "direction", "family", "subject", "action", "labels": {…}, "packets", "bytes", "rules" }],
+///     "totals": [{ "direction", "seen", "captured" }],
+///     "problems": [{ "kind", "message" }],
+///     "other_rules": [{ "table", "chain", "rule", "packets", "bytes" }],
+///     "notes": [string] }
+public enum JSONReport {
+    public static func render(_ report: VerifyReport) -> String {
+        let value: JSON = .object([
+            ("schema", .string(report.schema)),
+            ("source", .string(report.source)),
+            ("against_config", .bool(report.againstConfig)),
+            ("healthy", .bool(report.healthy)),
+            ("rows", .array(report.rows.map { row in
+                .object([("direction", .string(row.direction.rawValue)), ("family", .string(row.family)), ("subject", .string(row.subject)),
+                         ("action", .string(row.action.rawValue)),
+                         ("labels", .object(row.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+                         ("packets", .number(row.packets)), ("bytes", .number(row.bytes)), ("rules", .number(UInt64(row.rules)))])
+            })),
+            ("totals", .array(report.totals.map { .object([("direction", .string($0.direction.rawValue)), ("seen", .number($0.seen)), ("captured", .number($0.captured))]) })),
+            ("problems", .array(report.verdicts.map { .object([("kind", .string($0.kind.rawValue)), ("message", .string($0.message))]) })),
+            ("other_rules", .array(report.others.map {
+                .object([("table", .string($0.table)), ("chain", .string($0.chain)), ("rule", .string($0.rule)), ("packets", .number($0.packets)), ("bytes", .number($0.bytes))])
+            })),
+            ("notes", .array(report.notes.map { .string($0) })),
+        ])
+        return value.text(indent: "") + "\n"
+    }
+}
+
+/// Just enough JSON to write a report: objects keep their keys' order.
+enum JSON {
+    case string(String)
+    case number(UInt64)
+    case bool(Bool)
+    case array([JSON])
+    case object([(String, JSON)])
+
+    func text(indent: String) -> String {
+        let inner = indent + "  "
+        switch self {
+        case .string(let value): return Self.quoted(value)
+        case .number(let value): return String(value)
+        case .bool(let value): return value ? "true" : "false"
+        case .array(let items):
+            guard !items.isEmpty else { return "[]" }
+            return "[\n" + items.map { inner + $0.text(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+        case .object(let members):
+            guard !members.isEmpty else { return "{}" }
+            return "{\n" + members.map { "\(inner)\(Self.quoted($0.0)): \($0.1.text(indent: inner))" }.joined(separator: ",\n") + "\n\(indent)}"
+        }
+    }
+
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,20 @@
+/// Why capture looks broken: each makes `verify` exit 1.
+public struct Verdict: Sendable, Hashable {
+    public enum Kind: String, Sendable {
+        /// No capture rules at all in the backend read.
+        case noRules = "no-rules"
+        /// A direction's rules are there, but the hook's jump into them is not.
+        case missingEntry = "missing-entry"
+        /// The live rules are not the config's.
+        case drift
+        /// meshcap's (or Istio's) rules in another backend or iptables variant capture too.
+        case capturedTwice = "captured-twice"
+        /// Another program's rule ahead of meshcap's has taken packets.
+        case otherRulesAhead = "other-rules-ahead"
+        /// Connections left through OUTPUT past every exclusion, and none was redirected.
+        case nothingRedirected = "nothing-redirected"
+    }
+
+    public let kind: Kind
+    public let message: String
+}

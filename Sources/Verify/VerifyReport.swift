@@ -1,0 +1,187 @@
+import HostOps
+import IptablesBackend
+import MeshCapture
+import NftablesBackend
+
+/// What `verify` says: packets per port, range, owner and the rest, totals per direction, and
+/// verdicts. Built from a reading and, when given, the config the rules should be: then each
+/// live rule is matched to the config's and counts for what the plan says it is for, and what
+/// does not match is drift. Without a config, what each rule is for is recognised from where it
+/// sits (`Purpose.recognised`).
+///
+/// `JSONReport` writes it as JSON, versioned by `schema`.
+public struct VerifyReport: Sendable {
+    public static let currentSchema = "meshcap.verify/v1"
+
+    /// Packets meshcap's rules looked at in a direction, and how many went to the proxy.
+    public struct Total: Sendable, Hashable {
+        public let direction: Purpose.Direction
+        /// Through the hook's jump into meshcap's chains (nat: the first packet of each connection).
+        public let seen: UInt64
+        /// Through the REDIRECT or TPROXY rules.
+        public let captured: UInt64
+    }
+
+    /// Another program's rule in a chain meshcap's rules are in.
+    public struct OtherRule: Sendable, Hashable {
+        public let table: String
+        public let chain: String
+        public let rule: String
+        public let packets: UInt64
+        public let bytes: UInt64
+    }
+
+    public let schema: String
+    public let source: String
+    /// Whether a config was given (rows from the plan, drift checked) or rows were recognised.
+    public let againstConfig: Bool
+    public let rows: [CounterRow]
+    public let totals: [Total]
+    public let verdicts: [Verdict]
+    public let others: [OtherRule]
+    /// What is worth knowing but proves nothing broken (another nft chain at the same hook whose
+    /// counters meshcap does not read; a live rule it cannot place).
+    public let notes: [String]
+
+    public var healthy: Bool { verdicts.isEmpty }
+
+    public init(_ reading: CounterReading, desired: DesiredState?) {
+        var rows: [CounterRow.Key: CounterRow] = [:], order: [CounterRow.Key] = []
+        var seen: [Purpose.Direction: UInt64] = [:], captured: [Purpose.Direction: UInt64] = [:]
+        var entries = Set<Purpose.Direction>(), handoffs = Set<Purpose.Direction>()
+        var passedBy: UInt64 = 0
+        var notes: [String] = [], missing = 0, extra = 0
+
+        let places = Self.places(reading.rules)
+        for place in places {
+            let live = place.rules
+            var wanted = desired.map { Self.wanted(at: place, in: $0) } ?? [:]
+            for (index, observed) in live.enumerated() {
+                guard let rule = observed.rule else { continue }
+                var purpose: Purpose?
+                if desired != nil {
+                    purpose = wanted[rule]?.popFirst()
+                    if purpose == nil { extra += 1 }
+                }
+                purpose = purpose ?? Purpose.recognised(table: place.table, chain: place.chain, rules: live.compactMap(\.rule), index: index)
+                guard let purpose else {
+                    notes.append("\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes there")
+                    continue
+                }
+                switch purpose {
+                case .entry(let direction):
+                    entries.insert(direction)
+                    seen[direction, default: 0] += observed.packets
+                case .handoff(let direction):
+                    handoffs.insert(direction)
+                    captured[direction, default: 0] += observed.packets
+                default:
+                    break
+                }
+                let family = (observed.family ?? rule.family).map { $0 == .ipv4 ? "ipv4" : "ipv6" } ?? "all"
+                guard var row = CounterRow(purpose, family: family) else { continue }
+                if place.table == .nat, row.direction == .outbound, [.exclude, .bypass, .loopback, .passthrough, .agent].contains(row.action) {
+                    passedBy += observed.packets
+                }
+                if let existing = rows[row.key] { row = existing } else { order.append(row.key) }
+                row.packets += observed.packets
+                row.bytes += observed.bytes
+                row.rules += 1
+                rows[row.key] = row
+            }
+            missing += wanted.values.reduce(0) { $0 + $1.count }
+        }
+        if let desired {
+            // Whole chains of the config's that are not live at all.
+            let present = Set(places.map(\.id))
+            for ruleset in desired.rulesets {
+                for table in ruleset.tables {
+                    for chain in table.chains where !present.contains(Place.ID(layout: ruleset.layout, table: table.kind, chain: chain.name)) {
+                        missing += chain.rules.count
+                    }
+                }
+            }
+        }
+
+        var verdicts: [Verdict] = []
+        if places.allSatisfy({ $0.rules.allSatisfy { $0.rule == nil } }) {
+            verdicts.append(Verdict(kind: .noRules, message: "no capture rules of meshcap's or Istio's in \(reading.source): nothing is captured (`meshcap apply` puts them there)"))
+        } else {
+            for direction in Purpose.Direction.allCases where handoffs.contains(direction) && !entries.contains(direction) {
+                let hook = direction == .inbound ? "PREROUTING into ISTIO_INBOUND" : "OUTPUT into ISTIO_OUTPUT"
+                verdicts.append(Verdict(kind: .missingEntry, message: "the jump from \(hook) is missing: no \(direction) traffic reaches meshcap's rules"))
+            }
+        }
+        if desired != nil, missing + extra > 0, !verdicts.contains(where: { $0.kind == .noRules }) {
+            verdicts.append(Verdict(kind: .drift, message: "the live rules are not the config's: \(missing) of its rules are not live, \(extra) live rules are not its own (`meshcap diff` shows them)"))
+        }
+        verdicts += reading.elsewhere.map { Verdict(kind: .capturedTwice, message: $0) }
+        for ahead in reading.ahead {
+            if let packets = ahead.packets {
+                if packets > 0 { verdicts.append(Verdict(kind: .otherRulesAhead, message: "\(ahead.sentence), and has taken \(packets) packets")) }
+            } else {
+                notes.append(ahead.sentence)
+            }
+        }
+        let outbound = seen[.outbound] ?? 0
+        if handoffs.contains(.outbound), captured[.outbound] ?? 0 == 0, outbound > passedBy {
+            verdicts.append(Verdict(kind: .nothingRedirected, message: "\(outbound - passedBy) connections left through OUTPUT past every exclusion, and none was redirected to the proxy: are the services' addresses in the captured ranges (ISTIO_SERVICE_CIDR)?"))
+        }
+
+        schema = Self.currentSchema
+        source = reading.source
+        againstConfig = desired != nil
+        // Inbound first, then outbound; within each, in the order the rules run.
+        self.rows = Purpose.Direction.allCases.flatMap { direction in order.compactMap { rows[$0] }.filter { $0.direction == direction } }
+        totals = Purpose.Direction.allCases.filter { entries.contains($0) || handoffs.contains($0) }
+            .map { Total(direction: $0, seen: seen[$0] ?? 0, captured: captured[$0] ?? 0) }
+        self.verdicts = verdicts
+        others = reading.rules.filter { $0.owner == .other }.map {
+            OtherRule(table: $0.table, chain: $0.chain, rule: $0.text, packets: $0.packets, bytes: $0.bytes)
+        }
+        self.notes = notes
+    }
+
+    /// meshcap's (and Istio's) live rules of one chain of one layout, in order.
+    struct Place {
+        struct ID: Hashable {
+            let layout: Layout
+            let table: TableKind
+            let chain: ChainName
+        }
+
+        let id: ID
+        var rules: [ObservedRule]
+        var layout: Layout { id.layout }
+        var table: TableKind { id.table }
+        var chain: ChainName { id.chain }
+    }
+
+    static func places(_ rules: [ObservedRule]) -> [Place] {
+        var places: [Place.ID: Place] = [:], order: [Place.ID] = []
+        for rule in rules where rule.owner != .other {
+            guard let table = rule.tableKind else { continue }
+            let id = Place.ID(layout: rule.family.map(Layout.xtables) ?? .inet, table: table, chain: rule.chainName)
+            if places[id] == nil { order.append(id); places[id] = Place(id: id, rules: []) }
+            places[id]?.rules.append(rule)
+        }
+        let tableOrder = TableKind.allCases
+        return order.compactMap { places[$0] }.enumerated().sorted {
+            (tableOrder.firstIndex(of: $0.element.table) ?? 0, $0.offset) < (tableOrder.firstIndex(of: $1.element.table) ?? 0, $1.offset)
+        }.map(\.element)
+    }
+
+    /// The config's rules for one place, in the backend's canonical form (the form rules are
+    /// read back in), each with its purposes in order.
+    static func wanted(at place: Place, in desired: DesiredState) -> [Rule: ArraySlice<Purpose>] {
+        guard let chain = desired.ruleset(place.layout)?.tables.first(where: { $0.kind == place.table })?.chains.first(where: { $0.name == place.chain })
+        else { return [:] }
+        var wanted: [Rule: ArraySlice<Purpose>] = [:]
+        for rule in chain.rules {
+            let canonical = place.layout == .inet ? RuleDecoder.canonical(rule, resolve: desired.resolve)
+                : IptablesRenderer.canonical(rule, resolve: desired.resolve)
+            if let purpose = rule.purpose { wanted[canonical, default: []].append(purpose) }
+        }
+        return wanted
+    }
+}

@@ -1,0 +1,152 @@
+import ArgumentParser
+import Glibc
+import HostOps
+import MeshCapture
+import Verify
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Read the live counters: packets per port, range and owner, and whether capture looks broken (exit 1) (root).",
+        discussion: """
+            Without a config, what each rule is for is recognised from where it sits; with one (the same \
+            --config files and flags as apply), the live rules are matched to the config's and a difference is \
+            a problem. Problems: no capture rules, a hook's jump missing, rules in another backend or iptables \
+            variant too, another program's rule ahead of meshcap's that took packets, connections through \
+            OUTPUT while nothing was ever redirected, drift from the config. Reading changes nothing.
+
+            Examples:
+              meshcap verify
+              meshcap verify --config cluster.env --json
+              meshcap verify --prometheus /var/lib/node_exporter/textfile/meshcap.prom
+              meshcap verify --watch 2
+              meshcap verify --reset                  # print, then zero meshcap's counters (only meshcap's)
+            """)
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var host: HostOptions
+
+    @Flag(help: "Print the report as JSON (schema meshcap.verify/v1).")
+    var json = false
+
+    @Option(help: ArgumentHelp("Write the report in the node_exporter textfile format to this file (atomically), or - for standard output.", valueName: "file"))
+    var prometheus: String?
+
+    @Option(help: ArgumentHelp("Read again every this many seconds, with per-second rates, until interrupted.", valueName: "seconds"))
+    var watch: Double?
+
+    @Option(help: ArgumentHelp("With --watch: stop after this many readings.", valueName: "n"))
+    var count: Int?
+
+    @Flag(help: "After reading, zero the counters of meshcap's rules (and Istio's), no one else's.")
+    var reset = false
+
+    func validate() throws {
+        if let watch, !(watch >= 0.1 && watch <= 86_400) {
+            throw ValidationError("--watch \(watch): allowed: seconds from 0.1 to 86400")
+        }
+        if let count, count < 1 { throw ValidationError("--count \(count): allowed: 1 or more") }
+        if count != nil && watch == nil { throw ValidationError("--count needs --watch") }
+        if json && prometheus != nil { throw ValidationError("--json and --prometheus: choose one output") }
+        if watch != nil && (json || prometheus != nil) { throw ValidationError("--watch prints the table for people; without it, --json and --prometheus print one reading") }
+    }
+
+    func run() throws {
+        var desired: DesiredState?
+        var run = RunSettings()
+        if config.given {
+            let (loaded, accounts) = try config.load()
+            run = loaded.run
+            desired = CapturePlan(loaded.config).desired(accounts, for: nil)
+        }
+        let residue = Residue.find()
+        let (firewall, backend) = chooseHost(run, residue: residue)
+        let wanted = desired.map { DesiredState(rulesets: $0.rulesets.filter { backend == .nft ? $0.layout == .inet : $0.layout != .inet },
+                                                routing: $0.routing, resolve: $0.resolve) }
+
+        var previous: (report: VerifyReport, time: Double)?
+        var readings = 0
+        while true {
+            let live = try firewall.observe()
+            let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name))
+            let report = VerifyReport(reading, desired: wanted)
+            let now = Self.seconds()
+            readings += 1
+            if let watch {
+                let rates = previous.map { Self.rates(report, since: $0.report, over: now - $0.time) }
+                if isatty(1) != 0 { print("\u{1b}[H\u{1b}[2J", terminator: "") }
+                print("every \(watch) s, reading \(readings)" + (rates == nil ? " (rates from the next one)" : ""))
+                print(HumanTable.render(report, rates: rates), terminator: "")
+                fflush(nil)
+                previous = (report, now)
+                if let count, readings >= count { return try finish(report, live: live, firewall: firewall) }
+                var pause = timespec(tv_sec: Int(watch), tv_nsec: Int((watch - watch.rounded(.down)) * 1e9)), left = timespec()
+                while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
+                continue
+            }
+            if json {
+                print(JSONReport.render(report), terminator: "")
+            } else if let prometheus {
+                try write(Prometheus.render(report), to: prometheus)
+            } else {
+                print(HumanTable.render(report), terminator: "")
+            }
+            return try finish(report, live: live, firewall: firewall)
+        }
+    }
+
+    /// --reset, then the exit status the report calls for.
+    func finish(_ report: VerifyReport, live: LiveRules, firewall: any FirewallHost) throws {
+        if reset {
+            let lock = try HostLock(wait: Double(host.wait))
+            let zeroed = try firewall.resetCounters(live)
+            withExtendedLifetime(lock) {}
+            Report.say(["counters of \(zeroed) rules zeroed (\(firewall.name))"])
+        }
+        if !report.healthy { throw ProblemFound() }
+    }
+
+    /// Where the rules are, unless told: meshcap's nft tables, else the iptables variant holding
+    /// ISTIO chains, else what apply would choose.
+    func chooseHost(_ run: RunSettings, residue: Residue) -> (any FirewallHost, BackendChoice) {
+        let told = host.backend != nil || host.iptablesVariant != nil || run.nativeNftables != nil || run.iptablesVariant != nil
+        if !told {
+            if !residue.nftTables.isEmpty { return (NftHost(), .nft) }
+            if let variant = IptablesVariant.allCases.first(where: { residue.iptables[$0] != nil }) {
+                return (IptablesHost(variant: variant, wait: host.wait), .iptables)
+            }
+        }
+        let (firewall, backend, notes) = host.choose(run, residue: residue)
+        Report.say(notes)
+        return (firewall, backend)
+    }
+
+    /// Packets per second per row since the last reading.
+    static func rates(_ report: VerifyReport, since last: VerifyReport, over seconds: Double) -> [CounterRow.Key: Double] {
+        let before = Dictionary(last.rows.map { ($0.key, $0.packets) }) { first, _ in first }
+        var rates: [CounterRow.Key: Double] = [:]
+        for row in report.rows where seconds > 0 {
+            // A counter that went down was zeroed or rebuilt meanwhile: count from zero.
+            let old = before[row.key] ?? 0
+            rates[row.key] = Double(row.packets >= old ? row.packets - old : row.packets) / seconds
+        }
+        return rates
+    }
+
+    static func seconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    /// Standard output, or a file replaced in one rename: node_exporter never reads half of one.
+    func write(_ text: String, to path: String) throws {
+        guard path != "-" else { return print(text, terminator: "") }
+        let temporary = try TextFile.writeBeside(path, text)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw HostError("cannot rename \(temporary) to \(path)", errno: code)
+        }
+    }
+}

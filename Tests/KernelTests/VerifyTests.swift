@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `meshcap verify` against real traffic: connections of known number through rules meshcap
+/// applied, with each of nft, iptables-nft and iptables-legacy, both families; the report's rows
+/// hold exactly what was sent, in every output format, and reading changes nothing.
+@Suite(.serialized) struct VerifyTests {
+    static let config = ["-i", "\(TestNetwork.peerAddress)/32,\(TestNetwork.peerAddress6)/128", "-b", "8080", "-o", "9090", "--ipv6"]
+
+    /// One reading, as --json gives it: rows summed over families by (direction, subject, action).
+    struct Reading {
+        let status: Int32
+        let rows: [String: Int]
+        let totals: [String: (seen: Int, captured: Int)]
+        let problems: [String]
+        let others: [(rule: String, packets: Int)]
+        let stderr: String
+
+        subscript(_ direction: String, _ subject: String, _ action: String) -> Int { rows["\(direction) \(subject) \(action)"] ?? -1 }
+    }
+
+    static func verify(_ ns: Namespace, _ arguments: [String] = []) throws -> Reading {
+        let result = try meshcapIn(ns, ["verify", "--json"] + arguments)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(object["schema"] as? String == "meshcap.verify/v1", "\(result.stdout)\(result.stderr)")
+        var rows: [String: Int] = [:]
+        for row in object["rows"] as? [[String: Any]] ?? [] {
+            let key = "\(row["direction"] ?? "") \(row["subject"] ?? "") \(row["action"] ?? "")"
+            rows[key, default: 0] += row["packets"] as? Int ?? 0
+        }
+        var totals: [String: (Int, Int)] = [:]
+        for total in object["totals"] as? [[String: Any]] ?? [] {
+            totals[total["direction"] as? String ?? ""] = (total["seen"] as? Int ?? -1, total["captured"] as? Int ?? -1)
+        }
+        let problems = (object["problems"] as? [[String: Any]] ?? []).map { "\($0["kind"] ?? ""): \($0["message"] ?? "")" }
+        let others = (object["other_rules"] as? [[String: Any]] ?? []).map { ($0["rule"] as? String ?? "", $0["packets"] as? Int ?? -1) }
+        return Reading(status: result.status, rows: rows, totals: totals, problems: problems, others: others, stderr: result.stderr)
+    }
+
+    /// Sends the traffic the expectations below count, and checks each connection went where it should.
+    static func sendTraffic(_ network: TestNetwork) throws {
+        let (workload, peer) = (network.workload, network.peer)
+        let (peer4, peer6, workload4) = (TestNetwork.peerAddress, TestNetwork.peerAddress6, TestNetwork.workloadAddress)
+        for _ in 0..<5 { #expect(try network.connect(from: workload, to: peer4, port: 8080).hasPrefix("proxy-outbound")) }
+        for _ in 0..<3 { #expect(try network.connect(from: workload, to: peer6, port: 8080).hasPrefix("proxy-outbound")) }
+        for _ in 0..<2 { #expect(try network.connect(from: workload, to: peer4, port: 9090).hasPrefix("peer")) }
+        for _ in 0..<4 { #expect(try network.connect(from: workload, to: peer4, port: 8080, uid: 1337).hasPrefix("peer")) }
+        for _ in 0..<6 { #expect(try network.connect(from: peer, to: workload4, port: 8080).hasPrefix("proxy-inbound")) }
+    }
+
+    @Test(.needsRoot, arguments: HostKind.allCases)
+    func countsWhatWasSentOnTheRightRows(_ kind: HostKind) throws {
+        let network = try TestNetwork()
+        let workload = network.workload
+        for (ns, port, name) in [(workload, 15001, "proxy-outbound"), (workload, 15006, "proxy-inbound"), (network.peer, 8080, "peer"), (network.peer, 9090, "peer")] {
+            try network.serve(in: ns, port: port, name: name)
+        }
+        let applied = try meshcapIn(workload, ["apply"] + Self.config + kind.arguments)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        try Self.sendTraffic(network)
+
+        let before = try HostState(workload, handles: true)
+        let reading = try Self.verify(workload)
+        #expect(try HostState(workload, handles: true) == before, "verify changed the ruleset")
+        #expect(reading.status == 0 && reading.problems.isEmpty, "\(reading.problems) \(reading.stderr)")
+        #expect(reading["outbound", "\(TestNetwork.peerAddress)/32", "capture"] == 5)
+        #expect(reading["outbound", "\(TestNetwork.peerAddress6)/128", "capture"] == 3)
+        #expect(reading["outbound", "port 9090/tcp", "exclude"] == 2)
+        #expect(reading["outbound", "uid 1337", "bypass"] == 4)
+        #expect(reading["inbound", "port 8080", "capture"] == 6)
+        #expect(reading.totals["outbound"]?.captured == 8 && reading.totals["inbound"]?.captured == 6, "\(reading.totals)")
+        #expect((reading.totals["outbound"]?.seen ?? 0) >= 14 && (reading.totals["inbound"]?.seen ?? 0) >= 6, "\(reading.totals)")
+        // The same numbers against the config, in the table and in Prometheus' format.
+        let againstConfig = try Self.verify(workload, Self.config)
+        #expect(againstConfig.status == 0 && againstConfig.rows == reading.rows, "\(againstConfig.problems)")
+        let table = try meshcapIn(workload, ["verify"])
+        #expect(table.stdout.contains("outbound: \(reading.totals["outbound"]?.seen ?? -1) looked at, 8 sent to the proxy"), "\(table.stdout)")
+        let prometheus = try meshcapIn(workload, ["verify", "--prometheus", "-"]).stdout
+        #expect(prometheus.contains(#"action="capture",cidr="\#(TestNetwork.peerAddress)/32",direction="outbound",family="ipv4"} 5"#), "\(prometheus)")
+        #expect(prometheus.contains(#"meshcap_captured_packets_total{direction="inbound"} 6"#))
+        #expect(prometheus.contains("meshcap_capture_healthy 1"))
+        print("verify (\(kind.rawValue)):\n\(table.stdout)")
+
+        // A changed config keeps the counts of the rules it keeps; a new rule starts at zero.
+        let changed = try meshcapIn(workload, ["apply"] + Self.config + ["-x", "203.0.113.0/24"] + kind.arguments)
+        #expect(changed.status == 0 && !changed.stderr.contains("no change"), "\(changed.stderr)")
+        let after = try Self.verify(workload)
+        #expect(after["outbound", "\(TestNetwork.peerAddress)/32", "capture"] == 5 && after["inbound", "port 8080", "capture"] == 6, "\(after.rows)")
+        #expect(after["outbound", "203.0.113.0/24", "exclude"] == 0)
+        #expect(after.totals["outbound"]?.captured == 8)
+
+        // --reset zeroes meshcap's counters and no one else's.
+        try workload.exec("nft", "add", "table", "inet", "bystander")
+        try workload.exec("nft", "add", "chain", "inet", "bystander", "out", "{ type filter hook output priority 0; }")
+        try workload.exec("nft", "add", "rule", "inet", "bystander", "out", "counter")
+        _ = try network.connect(from: workload, to: TestNetwork.peerAddress, port: 9090)
+        let bystander = try workload.exec("nft", "list", "table", "inet", "bystander")
+        let reset = try meshcapIn(workload, ["verify", "--reset"])
+        #expect(reset.status == 0 && reset.stderr.contains("counters of"), "\(reset.stderr)")
+        let zeroed = try Self.verify(workload)
+        #expect(zeroed.rows.values.allSatisfy { $0 == 0 }, "\(zeroed.rows)")
+        #expect(try workload.exec("nft", "list", "table", "inet", "bystander") == bystander)
+        #expect(!bystander.contains("packets 0 "), "\(bystander)")
+    }
+
+    /// Each way capture breaks is named, with exit 1.
+    @Test(.needsRoot)
+    func brokenCaptureIsNamed() throws {
+        let network = try TestNetwork()
+        let workload = network.workload
+        try network.serve(in: network.peer, port: 8080, name: "peer")
+        let iptables = HostKind.iptablesNft.arguments
+
+        let empty = try Self.verify(workload)
+        #expect(empty.status == 1 && empty.problems.contains { $0.hasPrefix("no-rules:") }, "\(empty.problems)")
+
+        // Nothing redirected: the service range misses the peer, yet connections leave.
+        #expect(try meshcapIn(workload, ["apply", "-i", "203.0.113.0/24"] + iptables).status == 0)
+        for _ in 0..<2 { #expect(try network.connect(from: workload, to: TestNetwork.peerAddress, port: 8080).hasPrefix("peer")) }
+        let missed = try Self.verify(workload)
+        #expect(missed.status == 1 && missed.problems.contains { $0.hasPrefix("nothing-redirected: 2 connections") }, "\(missed.problems)")
+
+        // Drift: verified against another config.
+        let drift = try Self.verify(workload, ["-i", "198.18.0.0/15"] + iptables)
+        #expect(drift.problems.contains { $0.hasPrefix("drift: the live rules are not the config's: 1 of its rules are not live, 1 live rules") }, "\(drift.problems)")
+
+        // Another program's rule ahead of meshcap's takes the traffic.
+        try workload.exec("iptables-nft", "-t", "nat", "-I", "OUTPUT", "1", "-p", "tcp", "--dport", "8080", "-j", "ACCEPT")
+        _ = try network.connect(from: workload, to: TestNetwork.peerAddress, port: 8080)
+        let ahead = try Self.verify(workload)
+        #expect(ahead.problems.contains { $0.hasPrefix("other-rules-ahead:") && $0.hasSuffix("has taken 1 packets") }, "\(ahead.problems)")
+        #expect(ahead.others.contains { $0.rule.contains("--dport 8080 -j ACCEPT") && $0.packets == 1 })
+        try workload.exec("iptables-nft", "-t", "nat", "-D", "OUTPUT", "-p", "tcp", "--dport", "8080", "-j", "ACCEPT")
+
+        // The jump into ISTIO_OUTPUT gone.
+        try workload.exec("iptables-nft", "-t", "nat", "-D", "OUTPUT", "-m", "comment", "--comment", "meshcap", "-j", "ISTIO_OUTPUT")
+        let unhooked = try Self.verify(workload)
+        #expect(unhooked.problems.contains { $0.hasPrefix("missing-entry: the jump from OUTPUT into ISTIO_OUTPUT is missing") }, "\(unhooked.problems)")
+
+        // Rules in two backends.
+        #expect(try meshcapIn(workload, ["apply", "-i", "203.0.113.0/24"]).status == 0)
+        let twice = try Self.verify(workload, ["--backend", "nft"])
+        #expect(twice.problems.contains { $0.hasPrefix("captured-twice: iptables-nft holds ISTIO chains") }, "\(twice.problems)")
+    }
+}

@@ -1,0 +1,44 @@
+import HostOps
+import MeshCapture
+import Testing
+@testable import Verify
+
+/// The output formats: what a parser on the other side (jq, Prometheus) needs them to be.
+@Suite struct FormatTests {
+    /// A reading made up of two rules, one with a subject that needs escaping everywhere.
+    static let report: VerifyReport = {
+        let rules = [
+            ObservedRule(family: .ipv4, table: "nat", chain: "ISTIO_INBOUND", tableKind: .nat, chainName: .istioInbound, owner: .meshcap,
+                         rule: Rule(.l4proto(.tcp), .destinationPort(.tcp, [8080]), then: .jump(.istioInRedirect)),
+                         text: "-A ISTIO_INBOUND -p tcp -m tcp --dport 8080 -j ISTIO_IN_REDIRECT", packets: 12_345_678_901, bytes: 99),
+            ObservedRule(family: .ipv4, table: "nat", chain: "PREROUTING", tableKind: .nat, chainName: .prerouting, owner: .meshcap,
+                         rule: Rule(.inInterface("we\"i\\rd\n"), then: .return), text: "-A PREROUTING -i weird -j RETURN", packets: 1, bytes: 2),
+            ObservedRule(family: .ipv4, table: "nat", chain: "ISTIO_IN_REDIRECT", tableKind: .nat, chainName: .istioInRedirect, owner: .meshcap,
+                         rule: Rule(.l4proto(.tcp), then: .redirect(toPort: 15006)), text: "-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006",
+                         packets: 3, bytes: 4),
+        ]
+        return VerifyReport(CounterReading(source: "test", rules: rules), desired: nil)
+    }()
+
+    @Test func jsonEscapesAndKeepsLargeCounts() {
+        let json = JSONReport.render(Self.report)
+        #expect(json.contains(#""packets": 12345678901"#))
+        #expect(json.contains(#""subject": "interface we\"i\\rd\n""#), "\(json)")
+        #expect(json.hasPrefix("{\n  \"schema\": \"meshcap.verify/v1\",\n"))
+    }
+
+    @Test func prometheusLabelsAreEscapedAndSorted() {
+        let text = Prometheus.render(Self.report)
+        #expect(text.contains(#"meshcap_packets_total{action="capture",direction="inbound",family="ipv4",port="8080",protocol="tcp"} 12345678901"#), "\(text)")
+        #expect(text.contains(#"subject="interface we\"i\\rd\n"} 1"#), "\(text)")
+        // A REDIRECT without the jump into ISTIO_INBOUND: nothing reaches it, a problem, said as a gauge.
+        #expect(text.contains("meshcap_capture_healthy 0"))
+        #expect(text.contains(#"meshcap_problems{kind="missing-entry"} 1"#))
+    }
+
+    @Test func ratesHaveOneDecimal() {
+        #expect(HumanTable.oneDecimal(12.345) == "12.3")
+        #expect(HumanTable.oneDecimal(0.05) == "0.1")
+        #expect(HumanTable.oneDecimal(0) == "0.0")
+    }
+}
