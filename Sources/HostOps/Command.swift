@@ -21,6 +21,7 @@ public enum Command {
     static let searchPath = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
 
     public static func locate(_ program: String) -> String? {
+        if program.hasPrefix("/") { return access(program, X_OK) == 0 ? program : nil }
         let path = (getenv("PATH").map { String(cString: $0) } ?? "").split(separator: ":").map(String.init)
         for directory in path + searchPath where access("\(directory)/\(program)", X_OK) == 0 {
             return "\(directory)/\(program)"

@@ -13,6 +13,8 @@ public struct Verdict: Sendable, Hashable {
         case otherRulesAhead = "other-rules-ahead"
         /// Connections left through OUTPUT past every exclusion, and none was redirected.
         case nothingRedirected = "nothing-redirected"
+        /// A `--probe` connection did not go where the config sends it.
+        case probeFailed = "probe-failed"
     }
 
     public let kind: Kind

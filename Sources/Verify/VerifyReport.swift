@@ -37,11 +37,13 @@ public struct VerifyReport: Sendable {
     public let againstConfig: Bool
     public let rows: [CounterRow]
     public let totals: [Total]
-    public let verdicts: [Verdict]
+    public private(set) var verdicts: [Verdict]
     public let others: [OtherRule]
     /// What is worth knowing but proves nothing broken (another nft chain at the same hook whose
     /// counters meshcap does not read; a live rule it cannot place).
-    public let notes: [String]
+    public private(set) var notes: [String]
+    /// With `--probe`: each path tried and what became of it.
+    public private(set) var probes: [ProbeResult] = []
 
     public var healthy: Bool { verdicts.isEmpty }
 
@@ -49,24 +51,38 @@ public struct VerifyReport: Sendable {
         var rows: [CounterRow.Key: CounterRow] = [:], order: [CounterRow.Key] = []
         var seen: [Purpose.Direction: UInt64] = [:], captured: [Purpose.Direction: UInt64] = [:]
         var entries = Set<Purpose.Direction>(), handoffs = Set<Purpose.Direction>()
+        // Directions with rules only the hook's jump leads to: inbound ports captured, ISTIO_OUTPUT.
+        var reachedOnlyByEntry = Set<Purpose.Direction>()
         var passedBy: UInt64 = 0
         var notes: [String] = [], missing = 0, extra = 0
 
         let places = Self.places(reading.rules)
         for place in places {
             let live = place.rules
+            // Recognition reads a rule's neighbours: the chain's rules, once.
+            let modelRules = live.compactMap(\.rule)
             var wanted = desired.map { Self.wanted(at: place, in: $0) } ?? [:]
-            for (index, observed) in live.enumerated() {
+            var index = -1
+            for observed in live {
                 guard let rule = observed.rule else { continue }
+                index += 1
                 var purpose: Purpose?
                 if desired != nil {
                     purpose = wanted[rule]?.popFirst()
                     if purpose == nil { extra += 1 }
                 }
-                purpose = purpose ?? Purpose.recognised(table: place.table, chain: place.chain, rules: live.compactMap(\.rule), index: index)
+                purpose = purpose ?? Purpose.recognised(table: place.table, chain: place.chain, rules: modelRules, index: index)
                 guard let purpose else {
                     notes.append("\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes there")
                     continue
+                }
+                switch purpose {
+                case .inboundPort(_, .capture), .inboundOtherPorts:
+                    reachedOnlyByEntry.insert(.inbound)
+                case _ where place.chain == .istioOutput:
+                    reachedOnlyByEntry.insert(.outbound)
+                default:
+                    break
                 }
                 switch purpose {
                 case .entry(let direction):
@@ -107,7 +123,7 @@ public struct VerifyReport: Sendable {
         if places.allSatisfy({ $0.rules.allSatisfy { $0.rule == nil } }) {
             verdicts.append(Verdict(kind: .noRules, message: "no capture rules of meshcap's or Istio's in \(reading.source): nothing is captured (`meshcap apply` puts them there)"))
         } else {
-            for direction in Purpose.Direction.allCases where handoffs.contains(direction) && !entries.contains(direction) {
+            for direction in Purpose.Direction.allCases where reachedOnlyByEntry.contains(direction) && !entries.contains(direction) {
                 let hook = direction == .inbound ? "PREROUTING into ISTIO_INBOUND" : "OUTPUT into ISTIO_OUTPUT"
                 verdicts.append(Verdict(kind: .missingEntry, message: "the jump from \(hook) is missing: no \(direction) traffic reaches meshcap's rules"))
             }
@@ -140,6 +156,13 @@ public struct VerifyReport: Sendable {
             OtherRule(table: $0.table, chain: $0.chain, rule: $0.text, packets: $0.packets, bytes: $0.bytes)
         }
         self.notes = notes
+    }
+
+    /// Adds `--probe`'s results: each failed path is a problem.
+    public mutating func add(probes results: [ProbeResult], notes: [String]) {
+        probes = results
+        self.notes += notes
+        verdicts += results.filter { $0.outcome == .failed }.map { Verdict(kind: .probeFailed, message: "\($0.path.name): \($0.detail)") }
     }
 
     /// meshcap's (and Istio's) live rules of one chain of one layout, in order.

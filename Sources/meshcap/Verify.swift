@@ -41,6 +41,9 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "After reading, zero the counters of meshcap's rules (and Istio's), no one else's.")
     var reset = false
 
+    @Flag(help: "First send real connections along each path of the config (needs --config or flags): meshcap listens on the capture ports itself, and makes a peer namespace for inbound. Not while the proxy holds the ports.")
+    var probe = false
+
     func validate() throws {
         if let watch, !(watch >= 0.1 && watch <= 86_400) {
             throw ValidationError("--watch \(watch): allowed: seconds from 0.1 to 86400")
@@ -49,15 +52,22 @@ struct VerifyCommand: ParsableCommand {
         if count != nil && watch == nil { throw ValidationError("--count needs --watch") }
         if json && prometheus != nil { throw ValidationError("--json and --prometheus: choose one output") }
         if watch != nil && (json || prometheus != nil) { throw ValidationError("--watch prints the table for people; without it, --json and --prometheus print one reading") }
+        if probe && !config.given { throw ValidationError("--probe needs the config the rules were applied from (--config FILE or istio-iptables flags): it tries that config's paths") }
+        if probe && watch != nil { throw ValidationError("--probe and --watch: probe once, then watch") }
     }
 
     func run() throws {
         var desired: DesiredState?
         var run = RunSettings()
+        var probes: (results: [ProbeResult], notes: [String])?
         if config.given {
             let (loaded, accounts) = try config.load()
             run = loaded.run
             desired = CapturePlan(loaded.config).desired(accounts, for: nil)
+            if probe {
+                let paths = ProbePath.paths(for: loaded.config, resolve: accounts.resolver, peerGateway: ProbePeer.gateway)
+                probes = Prober.run(paths, config: loaded.config, executable: Self.executable)
+            }
         }
         let residue = Residue.find()
         let (firewall, backend) = chooseHost(run, residue: residue)
@@ -69,7 +79,8 @@ struct VerifyCommand: ParsableCommand {
         while true {
             let live = try firewall.observe()
             let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name))
-            let report = VerifyReport(reading, desired: wanted)
+            var report = VerifyReport(reading, desired: wanted)
+            if let probes { report.add(probes: probes.results, notes: probes.notes) }
             let now = Self.seconds()
             readings += 1
             if let watch {
@@ -131,6 +142,13 @@ struct VerifyCommand: ParsableCommand {
             rates[row.key] = Double(row.packets >= old ? row.packets - old : row.packets) / seconds
         }
         return rates
+    }
+
+    /// This binary, for the probe's child processes.
+    static var executable: String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
     }
 
     static func seconds() -> Double {

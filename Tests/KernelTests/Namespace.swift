@@ -62,6 +62,10 @@ final class Namespace {
     /// Runs a command inside the namespace; a non-zero exit is an error carrying its stderr.
     @discardableResult
     func exec(_ arguments: String..., input: String? = nil) throws -> String {
+        try exec(arguments, input: input)
+    }
+
+    func exec(_ arguments: [String], input: String? = nil) throws -> String {
         let result = try run("ip", ["netns", "exec", name] + arguments, input: input)
         guard result.status == 0 else {
             throw LoadFailure(description: "\(arguments.joined(separator: " ")) in \(name) exited \(result.status): \(result.stderr)")

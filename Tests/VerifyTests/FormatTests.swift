@@ -31,7 +31,7 @@ import Testing
         let text = Prometheus.render(Self.report)
         #expect(text.contains(#"meshcap_packets_total{action="capture",direction="inbound",family="ipv4",port="8080",protocol="tcp"} 12345678901"#), "\(text)")
         #expect(text.contains(#"subject="interface we\"i\\rd\n"} 1"#), "\(text)")
-        // A REDIRECT without the jump into ISTIO_INBOUND: nothing reaches it, a problem, said as a gauge.
+        // A captured port without the jump into ISTIO_INBOUND: nothing reaches it, a problem, said as a gauge.
         #expect(text.contains("meshcap_capture_healthy 0"))
         #expect(text.contains(#"meshcap_problems{kind="missing-entry"} 1"#))
     }

@@ -291,7 +291,8 @@ public struct IptablesHost: FirewallHost {
 }
 
 extension String {
-    var trimmed: String {
+    /// A tool's message on one line: blanks around it dropped, line breaks made "; ".
+    public var trimmed: String {
         String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()).replacingOccurrences(of: "\n", with: "; ")
     }
 

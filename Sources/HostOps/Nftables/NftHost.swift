@@ -16,9 +16,13 @@ public struct NftHost: FirewallHost {
 
     public func observe() throws -> LiveRules {
         let snapshot = try RuleDump.snapshot(tables: Self.tables)
+        // Names in the model's terms, once per table and chain rather than once per rule.
+        let kinds = Dictionary(uniqueKeysWithValues: TableKind.allCases.map { (NftNames.table($0), $0) })
+        var chainNames: [String: ChainName] = [:]
+        for chain in Set(snapshot.rules.map(\.chain)) { chainNames[chain] = RuleDecoder.chainName(chain) }
         let rules = snapshot.rules.map { dumped in
             ObservedRule(family: nil, table: dumped.table, chain: dumped.chain,
-                         tableKind: TableKind.allCases.first { NftNames.table($0) == dumped.table }, chainName: RuleDecoder.chainName(dumped.chain),
+                         tableKind: kinds[dumped.table], chainName: chainNames[dumped.chain] ?? RuleDecoder.chainName(dumped.chain),
                          owner: dumped.rule == nil ? .other : .meshcap,
                          rule: dumped.rule, rendering: dumped.rule.map { .nftStatement($0) } ?? .text(dumped.bytecode ?? ""),
                          packets: dumped.packets, bytes: dumped.bytes)

@@ -76,6 +76,15 @@ public struct Prefix: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public var description: String { "\(address)/\(length)" }
 
+    /// Whether the address lies in this prefix.
+    public func contains(_ address: IPAddress) -> Bool {
+        switch (self.address, address) {
+        case (.v4(let network), .v4(let value)): length == 0 || value >> (32 - length) == network >> (32 - length)
+        case (.v6(let network), .v6(let value)): length == 0 || value >> (128 - length) == network >> (128 - length)
+        default: false
+        }
+    }
+
     public static func < (lhs: Prefix, rhs: Prefix) -> Bool {
         (lhs.address, lhs.length) < (rhs.address, rhs.length)
     }

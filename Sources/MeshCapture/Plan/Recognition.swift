@@ -79,8 +79,9 @@ extension Purpose {
         }
         if let destination = m.destination {
             // The host's own address comes first of its family; an excluded range may be loopback too.
-            let first = !rules[..<index].contains { $0.target == .return && Fields($0).destination?.family == destination.family }
-            return first && destination.address.isLoopback ? .host(destination, .loopback) : .outboundRange(destination, .exclude)
+            let isHost = destination.address.isLoopback
+                && !rules[..<index].contains { $0.target == .return && Fields($0).destination?.family == destination.family }
+            return isHost ? .host(destination, .loopback) : .outboundRange(destination, .exclude)
         }
         return nil
     }

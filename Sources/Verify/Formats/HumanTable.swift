@@ -27,6 +27,11 @@ public enum HumanTable {
             lines.append("other software's rules in the same chains:")
             lines += report.others.map { "  \($0.table) \($0.chain): \($0.rule)  (\($0.packets) packets)" }
         }
+        if !report.probes.isEmpty {
+            lines.append("probes:")
+            let width = report.probes.map(\.path.name.count).max() ?? 0
+            lines += report.probes.map { "  \($0.path.name)\(String(repeating: " ", count: width - $0.path.name.count))  \($0.outcome.rawValue): \($0.detail)" }
+        }
         lines += report.notes.map { "note: \($0)" }
         lines += report.healthy ? ["capture looks right"] : report.verdicts.map { "PROBLEM (\($0.kind.rawValue)): \($0.message)" }
         return lines.joined(separator: "\n") + "\n"

@@ -7,6 +7,7 @@
 ///     "totals": [{ "direction", "seen", "captured" }],
 ///     "problems": [{ "kind", "message" }],
 ///     "other_rules": [{ "table", "chain", "rule", "packets", "bytes" }],
+///     "probes": [{ "path", "family", "target", "captured", "result", "detail" }],   (with --probe)
 ///     "notes": [string] }
 public enum JSONReport {
     public static func render(_ report: VerifyReport) -> String {
@@ -25,6 +26,11 @@ public enum JSONReport {
             ("problems", .array(report.verdicts.map { .object([("kind", .string($0.kind.rawValue)), ("message", .string($0.message))]) })),
             ("other_rules", .array(report.others.map {
                 .object([("table", .string($0.table)), ("chain", .string($0.chain)), ("rule", .string($0.rule)), ("packets", .number($0.packets)), ("bytes", .number($0.bytes))])
+            })),
+            ("probes", .array(report.probes.map {
+                .object([("path", .string($0.path.name)), ("family", .string($0.path.family == .ipv4 ? "ipv4" : "ipv6")),
+                         ("target", .string($0.path.target.description)), ("captured", .bool($0.path.captured)),
+                         ("result", .string($0.outcome.rawValue)), ("detail", .string($0.detail))])
             })),
             ("notes", .array(report.notes.map { .string($0) })),
         ])

@@ -20,6 +20,12 @@ public enum Prometheus {
         var kinds: [String: Int] = [:]
         for verdict in report.verdicts { kinds[verdict.kind.rawValue, default: 0] += 1 }
         for (kind, count) in kinds.sorted(by: { $0.key < $1.key }) { lines.append("meshcap_problems{kind=\"\(kind)\"} \(count)") }
+        if !report.probes.isEmpty {
+            family("meshcap_probe_passed", "gauge", "1 when the --probe path went where the config sends it, 0 when not (skipped paths are left out).")
+            for probe in report.probes where probe.outcome != .skipped {
+                lines.append("meshcap_probe_passed{path=\"\(escaped(probe.path.name))\"} \(probe.outcome == .passed ? 1 : 0)")
+            }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -1,0 +1,112 @@
+import Glibc
+import HostOps
+import MeshCapture
+
+/// What became of one probe path.
+public struct ProbeResult: Sendable, Hashable {
+    public enum Outcome: String, Sendable {
+        case passed
+        case failed
+        /// Not tried: its capture port is taken (the proxy runs) or the peer could not be made.
+        case skipped
+    }
+
+    public let path: ProbePath
+    public let outcome: Outcome
+    /// What happened: "arrived on 15001 for 10.96.0.1:80", "went out (timed out)".
+    public let detail: String
+}
+
+/// `verify --probe`: meshcap stands in for the proxy on its capture ports, opens real
+/// connections along each path, and sees which arrive where. Like Istio's validation mode, but
+/// for every path, both directions and both families, before Envoy runs.
+///
+/// Paths run in three rounds (this host as root, as the proxy's UID, the peer), arrivals
+/// collected after each, so two paths to one endpoint with opposite expectations do not mix.
+/// A path that is not captured sends its SYN to the network: to one address of each range.
+public enum Prober {
+    public static func run(_ paths: [ProbePath], config: InterceptConfig, executable: String, timeout: Double = 1.5) -> (results: [ProbeResult], notes: [String]) {
+        var notes: [String] = []
+        var listeners: [Port: CaptureListener] = [:]
+        for (port, transparent) in [(config.proxyPort, false), (config.inboundCapturePort, config.interceptionMode == .tproxy)] where listeners[port] == nil {
+            do {
+                listeners[port] = try CaptureListener(port: port, families: config.families, transparent: transparent)
+                notes.append("meshcap listened on port \(port) for the probe")
+            } catch {
+                notes.append("port \(port) is taken (is the proxy running?): paths captured to it are skipped (\(error.description))")
+            }
+        }
+        var peer: ProbePeer?
+        if paths.contains(where: { $0.origin == .peer }) {
+            do { peer = try ProbePeer(families: config.families) } catch { notes.append("no probe peer for inbound paths: \((error as? Failure)?.lines.joined(separator: "; ") ?? "\(error)")") }
+        }
+
+        var results: [ProbeResult] = []
+        let rounds = Dictionary(grouping: paths, by: \.origin)
+        for origin in rounds.keys.sorted(by: { Self.rank($0) < Self.rank($1) }) {
+            let round = rounds[origin] ?? []
+            // A path can be judged only if meshcap listens where a capture of it would arrive.
+            let (ready, unready) = round.partitioned { listeners[$0.capturePort] != nil }
+            results += unready.map { ProbeResult(path: $0, outcome: .skipped, detail: "port \($0.capturePort) is taken") }
+            guard !ready.isEmpty else { continue }
+            if origin == .peer && peer == nil {
+                results += ready.map { ProbeResult(path: $0, outcome: .skipped, detail: "no probe peer") }
+                continue
+            }
+            let attempts = Self.attempt(ready.map(\.target), from: origin, peer: peer, executable: executable, timeout: timeout)
+            var arrivals: [Endpoint: Port] = [:]
+            for (port, listener) in listeners { for destination in listener.arrivals() { arrivals[destination] = port } }
+            for (path, attempt) in zip(ready, attempts) {
+                let arrived = arrivals[path.target]
+                switch (path.captured, arrived) {
+                case (true, let port?) where port == path.capturePort:
+                    results.append(ProbeResult(path: path, outcome: .passed, detail: "arrived on \(port) for \(path.target)"))
+                case (true, let port?):
+                    results.append(ProbeResult(path: path, outcome: .failed, detail: "arrived on \(port), not \(path.capturePort), for \(path.target)"))
+                case (true, nil):
+                    results.append(ProbeResult(path: path, outcome: .failed, detail: "not captured: \(path.target) \(attempt)"))
+                case (false, let port?):
+                    results.append(ProbeResult(path: path, outcome: .failed, detail: "captured: arrived on \(port) for \(path.target)"))
+                case (false, nil):
+                    results.append(ProbeResult(path: path, outcome: .passed, detail: "not captured (\(path.target) \(attempt))"))
+                }
+            }
+        }
+        withExtendedLifetime(peer) {}
+        return (paths.compactMap { path in results.first { $0.path == path } }, notes)
+    }
+
+    static func rank(_ origin: ProbePath.Origin) -> Int {
+        switch origin {
+        case .host: 0
+        case .proxy: 1
+        case .peer: 2
+        }
+    }
+
+    /// The connection attempts of one round: in this process, or in a child (as the proxy's
+    /// user, or in the peer's namespace) running `meshcap probe-connect`.
+    static func attempt(_ targets: [Endpoint], from origin: ProbePath.Origin, peer: ProbePeer?, executable: String, timeout: Double) -> [String] {
+        let connect = ["probe-connect", "--timeout", String(timeout)] + targets.map(\.description)
+        let command: (String, [String])
+        switch origin {
+        case .host:
+            return ConnectionAttempt.connect(targets, timeout: timeout)
+        case .proxy(let uid, let gid):
+            command = (executable, connect + ["--uid", String(uid), "--gid", String(gid)])
+        case .peer:
+            command = ("ip", ["netns", "exec", peer?.namespace ?? "", executable] + connect)
+        }
+        guard let result = try? Command.run(command.0, command.1), result.status == 0 else {
+            return targets.map { _ in "could not be tried" }
+        }
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        return targets.indices.map { lines.indices.contains($0) ? lines[$0] : "no answer" }
+    }
+}
+
+extension Array {
+    func partitioned(_ belongs: (Element) -> Bool) -> ([Element], [Element]) {
+        (filter(belongs), filter { !belongs($0) })
+    }
+}
