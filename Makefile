@@ -53,6 +53,7 @@ goldens: build
 bench: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product meshcap
 	python3 Benchmarks/apply_bench.py --meshcap .build/release/meshcap
+	python3 Benchmarks/verify_bench.py --meshcap .build/release/meshcap
 
 clean:
 	rm -rf .build

@@ -26,7 +26,7 @@ public struct Residue: Sendable {
         let legacy = IptablesHost(variant: .legacy, wait: 0)
         for family in Family.allCases where !IptablesHost.legacyTables(family).isEmpty {
             guard let text = try? legacy.save(family) else { continue }
-            if IptablesSave.parse(text, family: family).tables.contains(where: { $0.chains.contains { ChainName.istioChains.contains(.regular($0.name)) } }) {
+            if IptablesSave.chainNames(text).contains(where: { ChainName.istioChains.contains(.regular($0)) }) {
                 iptables[.legacy, default: []].append(family)
             }
         }

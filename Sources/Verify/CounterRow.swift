@@ -10,8 +10,7 @@ public struct CounterRow: Sendable, Hashable {
     /// What the row is about as people read it: "port 8080", "10.96.0.0/12", "uid 1337".
     public let subject: String
     public let action: Purpose.Action
-    /// The subject as Prometheus labels: `port`, `cidr`, `protocol` where they apply, else `subject`.
-    public let labels: [String: String]
+    let purpose: Purpose
     public internal(set) var packets: UInt64
     public internal(set) var bytes: UInt64
     /// How many live rules add to it.
@@ -23,13 +22,14 @@ public struct CounterRow: Sendable, Hashable {
         self.family = family
         subject = row.subject
         action = row.action
-        labels = Self.labels(purpose, subject: row.subject)
+        self.purpose = purpose
         packets = 0
         bytes = 0
         rules = 0
     }
 
-    static func labels(_ purpose: Purpose, subject: String) -> [String: String] {
+    /// The subject as Prometheus labels: `port`, `cidr`, `protocol` where they apply, else `subject`.
+    public var labels: [String: String] {
         switch purpose {
         case .inboundPort(let port, _): ["port": String(port), "protocol": "tcp"]
         case .outboundPort(let port, let proto, _): ["port": String(port), "protocol": proto.rawValue]

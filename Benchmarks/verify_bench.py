@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""make bench: the time `meshcap verify` takes to read and report counters, against the tools an
+operator reads them with today (`nft list ruleset`, `iptables-save -c`), on the same rules, in
+the same run, as ratios.
+
+Runs as root inside a network namespace it creates and deletes. 10,000 excluded prefixes (one
+rule each) plus the sidecar default's rules, applied by meshcap with each backend in turn;
+rounds interleave the tools; medians of wall time (posix_spawn to wait4), CPU and peak RSS.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from apply_bench import profiles, timed, which  # noqa: E402
+
+
+def inner(args):
+    with tempfile.TemporaryDirectory(prefix="meshcap-vbench-") as work:
+        env = profiles(work)[1][1]
+        for backend, flags, reference in (
+            ("nft", ["--backend", "nft"], [which("nft"), "list", "ruleset"]),
+            ("iptables-nft", ["--backend", "iptables", "--iptables-variant", "nft"], [which("iptables-nft-save"), "-c"]),
+            ("iptables-legacy", ["--backend", "iptables", "--iptables-variant", "legacy"], [which("iptables-legacy-save"), "-c"]),
+        ):
+            subprocess.run([args.meshcap, "clean"], check=True, capture_output=True)
+            subprocess.run([args.meshcap, "apply", "--config", env] + flags, check=True, capture_output=True)
+            tools = {
+                "meshcap verify": [args.meshcap, "verify"] + flags,
+                "meshcap verify --json": [args.meshcap, "verify", "--json"] + flags,
+                " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(reference)): reference,
+            }
+            samples = {tool: [] for tool in tools}
+            for round_ in range(args.rounds + 1):
+                for tool, argv in tools.items():
+                    result = timed(argv, allowed=(0, 1))
+                    if round_ > 0:
+                        samples[tool].append(result)
+            report(backend, samples, args.rounds)
+        subprocess.run([args.meshcap, "clean"], check=True, capture_output=True)
+
+
+def report(backend, samples, rounds):
+    print(f"\nverify, {backend}, 10,013 rules: median of {rounds} rounds (min-max)")
+    print(f"  {'tool':<28}{'wall ms':>22}{'CPU ms':>9}{'peak MiB':>10}")
+    medians = {}
+    for tool, runs in samples.items():
+        walls = [r[0] for r in runs]
+        medians[tool] = statistics.median(walls)
+        print(f"  {tool:<28}{medians[tool]:>10.1f} ({min(walls):.1f}-{max(walls):.1f})"
+              f"{statistics.median(r[1] for r in runs):>9.1f}{max(r[2] for r in runs):>10.1f}")
+    reference = list(samples)[-1]
+    for tool in list(samples)[:-1]:
+        print(f"  ratio {tool} / {reference} = {medians[tool] / medians[reference]:.2f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meshcap", required=True)
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.meshcap = os.path.abspath(args.meshcap)
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (it creates a network namespace)")
+    if args.inner:
+        return inner(args)
+    namespace = f"mcvbench-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "netns", "exec", namespace, sys.executable, os.path.abspath(__file__),
+                        "--meshcap", args.meshcap, "--rounds", str(args.rounds), "--inner"], check=True)
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace])
+
+
+if __name__ == "__main__":
+    main()
