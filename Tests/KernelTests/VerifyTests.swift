@@ -143,4 +143,20 @@ import TestSupport
         let twice = try Self.verify(workload, ["--backend", "nft"])
         #expect(twice.problems.contains { $0.hasPrefix("captured-twice: iptables-nft holds ISTIO chains") }, "\(twice.problems)")
     }
+
+    /// --watch reads again with rates; option mistakes are exit 2 before anything is read.
+    @Test(.needsRoot)
+    func watchReadsAgainAndMistakesAreBadInput() throws {
+        let ns = try Namespace("watch")
+        #expect(try meshcapIn(ns, ["apply", "-i", "10.96.0.0/12", "-b", "8080"]).status == 0)
+        let watched = try meshcapIn(ns, ["verify", "--watch", "0.2", "--count", "2"])
+        #expect(watched.status == 0, "\(watched.stderr)")
+        #expect(watched.stdout.contains("every 0.2 s, reading 1 (rates from the next one)\n") && watched.stdout.contains("every 0.2 s, reading 2\n"), "\(watched.stdout)")
+        #expect(watched.stdout.split(separator: "\n").filter { $0.hasPrefix("direction") }.map { $0.hasSuffix("packets/s") } == [false, true])
+        for (arguments, message) in [(["--count", "2"], "--count needs --watch"), (["--watch", "0"], "--watch 0.0: allowed: seconds from 0.1 to 86400"),
+                                     (["--probe"], "--probe needs the config"), (["--json", "--prometheus", "-"], "choose one output")] {
+            let result = try meshcapIn(ns, ["verify"] + arguments)
+            #expect(result.status == 2 && result.stderr.contains(message) && result.stdout.isEmpty, "\(arguments): \(result.stderr)")
+        }
+    }
 }
