@@ -91,7 +91,9 @@ public struct ObservedRule: Sendable, Hashable {
 public struct Ahead: Sendable, Hashable {
     /// Where it is and why it matters, in one sentence.
     public let sentence: String
-    /// What it has taken so far: its counter, when it has one.
+    /// What it has taken so far, where its counter says so: a rule that ends a packet's way
+    /// (ACCEPT, DROP, REDIRECT ...). nil for a jump, whose counter counts what it passed on
+    /// whether its chain kept it or not, and for another nft chain (its verdicts are not read).
     public let packets: UInt64?
 
     public init(sentence: String, packets: UInt64?) {

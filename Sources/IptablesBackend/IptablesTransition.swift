@@ -44,12 +44,12 @@ public enum IptablesTransition {
                 && owned == Array((owned.first ?? 0)..<((owned.first ?? 0) + owned.count))
             if unchanged { continue }
             deletions += owned.map { "-D " + rules[$0].text.dropFirst("-A ".count) }
-            counters.remember(chainName, owned.map { rules[$0] })
+            for index in owned { counters.remember(rules[index], in: chainName) }
             // After the deletions, the block starts where the first of meshcap's rules stood.
             let position = owned.first.map { first in 1 + rules[..<first].indices.filter { !owned.contains($0) }.count }
             for (offset, rule) in target.enumerated() {
                 let words = IptablesRenderer.words(rule, family: family, tagged: true).joined(separator: " ")
-                additions.append(counters.take(chainName, rule) + (position.map { "-I \(chainName) \($0 + offset) \(words)" } ?? "-A \(chainName) \(words)"))
+                additions.append(counters.prefix(rule, in: chainName) + (position.map { "-I \(chainName) \($0 + offset) \(words)" } ?? "-A \(chainName) \(words)"))
             }
         }
 
@@ -60,8 +60,8 @@ public enum IptablesTransition {
             let current = liveChains.first { $0.name == regular }
             if let current, current.rules.map(\.rule) == rules.map({ Optional($0) }) { continue }
             declarations.append(":\(regular) - [0:0]")
-            counters.remember(regular, current?.rules ?? [])
-            additions += rules.map { counters.take(regular, $0) + IptablesRenderer.appendLine(chainName, $0, family: family) }
+            for rule in current?.rules ?? [] { counters.remember(rule, in: regular) }
+            additions += rules.map { counters.prefix($0, in: regular) + IptablesRenderer.appendLine(chainName, $0, family: family) }
         }
         for chain in liveChains where wanted[.regular(chain.name)] == nil {
             declarations.append(":\(chain.name) - [0:0]")
@@ -70,25 +70,6 @@ public enum IptablesTransition {
 
         guard !(declarations.isEmpty && deletions.isEmpty && additions.isEmpty && removals.isEmpty) else { return nil }
         return (["*\(name)"] + declarations + deletions + additions + removals + ["COMMIT"]).joined(separator: "\n") + "\n"
-    }
-
-    /// The counters of the live rules a transition rewrites, handed to the first equal rule
-    /// written into the same chain.
-    struct CarriedCounters {
-        var byChain: [String: [Rule: ArraySlice<(packets: UInt64, bytes: UInt64)>]] = [:]
-
-        mutating func remember(_ chain: String, _ rules: [IptablesSave.SavedRule]) {
-            for saved in rules where saved.packets != 0 || saved.bytes != 0 {
-                guard let rule = saved.rule else { continue }
-                byChain[chain, default: [:]][rule, default: []].append((saved.packets, saved.bytes))
-            }
-        }
-
-        /// "[packets:bytes] " for the rule, or nothing for a new one.
-        mutating func take(_ chain: String, _ rule: Rule) -> String {
-            guard let counter = byChain[chain]?[rule]?.popFirst() else { return "" }
-            return "[\(counter.packets):\(counter.bytes)] "
-        }
     }
 
     /// Whether a rule in a built-in chain is meshcap's: tagged, a jump into an ISTIO chain, or
@@ -120,5 +101,16 @@ public enum IptablesTransition {
                 chain.rules.map { KnownRule(table: table.kind.rawValue, chain: chain.name.description, rule: IptablesRenderer.canonical($0, resolve: resolve)) }
             }
         })
+    }
+}
+
+extension CarriedCounters {
+    mutating func remember(_ saved: IptablesSave.SavedRule, in chain: String) {
+        if let rule = saved.rule { remember(rule, in: chain, packets: saved.packets, bytes: saved.bytes) }
+    }
+
+    /// "[packets:bytes] " before a rule's line, for `iptables-restore --counters`; nothing for a new rule.
+    mutating func prefix(_ rule: Rule, in chain: String) -> String {
+        take(rule, in: chain).map { "[\($0.packets):\($0.bytes)] " } ?? ""
     }
 }

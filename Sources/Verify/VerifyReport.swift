@@ -49,27 +49,36 @@ public struct VerifyReport: Sendable {
 
     public init(_ reading: CounterReading, desired: DesiredState?) {
         var rows: [CounterRow.Key: CounterRow] = [:], order: [CounterRow.Key] = []
+        // Through the hooks' jumps, and to the proxy, per direction.
         var seen: [Purpose.Direction: UInt64] = [:], captured: [Purpose.Direction: UInt64] = [:]
-        var entries = Set<Purpose.Direction>(), handoffs = Set<Purpose.Direction>()
-        // Directions with rules only the hook's jump leads to: inbound ports captured, ISTIO_OUTPUT.
-        var reachedOnlyByEntry = Set<Purpose.Direction>()
-        var passedBy: UInt64 = 0
-        var notes: [String] = [], missing = 0, extra = 0
+        // Per layout and direction: the hook's jump, and chains only it leads to (captured
+        // inbound ports; ISTIO_OUTPUT).
+        var entered = Set<Entry>(), needEntry = Set<Entry>()
+        // nat ISTIO_OUTPUT: whether it sends anything to ISTIO_REDIRECT, and the packets it
+        // ended elsewhere (returns, the proxy's own calls, DNS to the agent).
+        var capturesOutbound = false, endedElsewhere: UInt64 = 0
+        var notes: [String] = [], missing = 0, extra = 0, reordered = 0
 
         let places = Self.places(reading.rules)
         for place in places {
             let live = place.rules
             // Recognition reads a rule's neighbours: the chain's rules, once.
             let modelRules = live.compactMap(\.rule)
-            var wanted = desired.map { Self.wanted(at: place, in: $0) } ?? [:]
+            let config = desired.map { Self.wanted(at: place, in: $0) }
+            var wanted = config?.purposes ?? [:]
+            var unmatched = 0
             var index = -1
             for observed in live {
-                guard let rule = observed.rule else { continue }
+                guard let rule = observed.rule else {
+                    if desired != nil { unmatched += 1 }
+                    notes.append("\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes")
+                    continue
+                }
                 index += 1
                 var purpose: Purpose?
                 if desired != nil {
                     purpose = wanted[rule]?.popFirst()
-                    if purpose == nil { extra += 1 }
+                    if purpose == nil { unmatched += 1 }
                 }
                 purpose = purpose ?? Purpose.recognised(table: place.table, chain: place.chain, rules: modelRules, index: index)
                 guard let purpose else {
@@ -77,35 +86,40 @@ public struct VerifyReport: Sendable {
                     continue
                 }
                 switch purpose {
+                case .entry(let direction):
+                    entered.insert(Entry(layout: place.layout, direction: direction))
+                    seen[direction, default: 0] += observed.packets
+                case .handoff(let direction):
+                    captured[direction, default: 0] += observed.packets
                 case .inboundPort(_, .capture), .inboundOtherPorts:
-                    reachedOnlyByEntry.insert(.inbound)
-                case _ where place.chain == .istioOutput:
-                    reachedOnlyByEntry.insert(.outbound)
+                    needEntry.insert(Entry(layout: place.layout, direction: .inbound))
                 default:
                     break
                 }
-                switch purpose {
-                case .entry(let direction):
-                    entries.insert(direction)
-                    seen[direction, default: 0] += observed.packets
-                case .handoff(let direction):
-                    handoffs.insert(direction)
-                    captured[direction, default: 0] += observed.packets
-                default:
-                    break
+                if place.table == .nat && place.chain == .istioOutput {
+                    needEntry.insert(Entry(layout: place.layout, direction: .outbound))
+                    switch rule.target {
+                    case .jump(.istioRedirect): capturesOutbound = true
+                    // Packets the DNS chain does not redirect come back: counted there, not here.
+                    case .jump(.istioOutputDNS): break
+                    default: endedElsewhere += observed.packets
+                    }
+                } else if place.table == .nat && place.chain == .istioOutputDNS {
+                    endedElsewhere += observed.packets
                 }
                 let family = (observed.family ?? rule.family).map { $0 == .ipv4 ? "ipv4" : "ipv6" } ?? "all"
                 guard var row = CounterRow(purpose, family: family) else { continue }
-                if place.table == .nat, row.direction == .outbound, [.exclude, .bypass, .loopback, .passthrough, .agent].contains(row.action) {
-                    passedBy += observed.packets
-                }
                 if let existing = rows[row.key] { row = existing } else { order.append(row.key) }
                 row.packets += observed.packets
                 row.bytes += observed.bytes
                 row.rules += 1
                 rows[row.key] = row
             }
-            missing += wanted.values.reduce(0) { $0 + $1.count }
+            let unlive = wanted.values.reduce(0) { $0 + $1.count }
+            // The same rules in another order run differently: drift too.
+            if let config, unlive == 0, unmatched == 0, modelRules != config.sequence { reordered += 1 }
+            missing += unlive
+            extra += unmatched
         }
         if let desired {
             // Whole chains of the config's that are not live at all.
@@ -123,13 +137,14 @@ public struct VerifyReport: Sendable {
         if places.allSatisfy({ $0.rules.allSatisfy { $0.rule == nil } }) {
             verdicts.append(Verdict(kind: .noRules, message: "no capture rules of meshcap's or Istio's in \(reading.source): nothing is captured (`meshcap apply` puts them there)"))
         } else {
-            for direction in Purpose.Direction.allCases where reachedOnlyByEntry.contains(direction) && !entries.contains(direction) {
-                let hook = direction == .inbound ? "PREROUTING into ISTIO_INBOUND" : "OUTPUT into ISTIO_OUTPUT"
-                verdicts.append(Verdict(kind: .missingEntry, message: "the jump from \(hook) is missing: no \(direction) traffic reaches meshcap's rules"))
+            for entry in needEntry.subtracting(entered).sorted() {
+                let hook = entry.direction == .inbound ? "PREROUTING into ISTIO_INBOUND" : "OUTPUT into ISTIO_OUTPUT"
+                verdicts.append(Verdict(kind: .missingEntry, message: "the jump from \(hook)\(entry.where) is missing: no \(entry.direction) traffic reaches meshcap's rules there"))
             }
         }
-        if desired != nil, missing + extra > 0, !verdicts.contains(where: { $0.kind == .noRules }) {
-            verdicts.append(Verdict(kind: .drift, message: "the live rules are not the config's: \(missing) of its rules are not live, \(extra) live rules are not its own (`meshcap diff` shows them)"))
+        if desired != nil, missing + extra + reordered > 0, !verdicts.contains(where: { $0.kind == .noRules }) {
+            let order = reordered > 0 ? ", \(reordered) chains hold its rules in another order" : ""
+            verdicts.append(Verdict(kind: .drift, message: "the live rules are not the config's: \(missing) of its rules are not live, \(extra) live rules are not its own\(order) (`meshcap diff` shows them)"))
         }
         verdicts += reading.elsewhere.map { Verdict(kind: .capturedTwice, message: $0) }
         for ahead in reading.ahead {
@@ -140,8 +155,8 @@ public struct VerifyReport: Sendable {
             }
         }
         let outbound = seen[.outbound] ?? 0
-        if handoffs.contains(.outbound), captured[.outbound] ?? 0 == 0, outbound > passedBy {
-            verdicts.append(Verdict(kind: .nothingRedirected, message: "\(outbound - passedBy) connections left through OUTPUT past every exclusion, and none was redirected to the proxy: are the services' addresses in the captured ranges (ISTIO_SERVICE_CIDR)?"))
+        if capturesOutbound, captured[.outbound] ?? 0 == 0, outbound > endedElsewhere {
+            verdicts.append(Verdict(kind: .nothingRedirected, message: "\(outbound - endedElsewhere) connections left through OUTPUT past every exclusion, and none was redirected to the proxy: are the services' addresses in the captured ranges (ISTIO_SERVICE_CIDR)?"))
         }
 
         schema = Self.currentSchema
@@ -149,7 +164,7 @@ public struct VerifyReport: Sendable {
         againstConfig = desired != nil
         // Inbound first, then outbound; within each, in the order the rules run.
         self.rows = Purpose.Direction.allCases.flatMap { direction in order.compactMap { rows[$0] }.filter { $0.direction == direction } }
-        totals = Purpose.Direction.allCases.filter { entries.contains($0) || handoffs.contains($0) }
+        totals = Purpose.Direction.allCases.filter { seen[$0] != nil || captured[$0] != nil }
             .map { Total(direction: $0, seen: seen[$0] ?? 0, captured: captured[$0] ?? 0) }
         self.verdicts = verdicts
         others = reading.rules.filter { $0.owner == .other }.map {
@@ -195,16 +210,28 @@ public struct VerifyReport: Sendable {
     }
 
     /// The config's rules for one place, in the backend's canonical form (the form rules are
-    /// read back in), each with its purposes in order.
-    static func wanted(at place: Place, in desired: DesiredState) -> [Rule: ArraySlice<Purpose>] {
+    /// read back in): in order, and each with its purposes in order.
+    static func wanted(at place: Place, in desired: DesiredState) -> (sequence: [Rule], purposes: [Rule: ArraySlice<Purpose>]) {
         guard let chain = desired.ruleset(place.layout)?.tables.first(where: { $0.kind == place.table })?.chains.first(where: { $0.name == place.chain })
-        else { return [:] }
-        var wanted: [Rule: ArraySlice<Purpose>] = [:]
+        else { return ([], [:]) }
+        var sequence: [Rule] = [], purposes: [Rule: ArraySlice<Purpose>] = [:]
         for rule in chain.rules {
             let canonical = place.layout == .inet ? RuleDecoder.canonical(rule, resolve: desired.resolve)
                 : IptablesRenderer.canonical(rule, resolve: desired.resolve)
-            if let purpose = rule.purpose { wanted[canonical, default: []].append(purpose) }
+            sequence.append(canonical)
+            if let purpose = rule.purpose { purposes[canonical, default: []].append(purpose) }
         }
-        return wanted
+        return (sequence, purposes)
+    }
+
+    /// A hook's jump in one layout: the IPv4 and IPv6 tables each need their own.
+    struct Entry: Hashable, Comparable {
+        let layout: Layout
+        let direction: Purpose.Direction
+
+        /// " (IPv6)", or nothing for IPv4 and nft's inet tables.
+        var `where`: String { layout == .xtables(.ipv6) ? " (IPv6)" : "" }
+
+        static func < (a: Entry, b: Entry) -> Bool { (a.where, a.direction.rawValue) < (b.where, b.direction.rawValue) }
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Glibc
 import MeshCapture
 
 /// The config every rule-making command reads: files, the environment, istio-iptables flags on
@@ -31,7 +31,7 @@ struct ConfigOptions: ParsableArguments {
     /// files in one line, notes with --verbose.
     func load() throws -> (LoadedConfig, AccountDatabase) {
         let accounts = try AccountDatabase(passwdPath: passwdFile, groupPath: groupFile)
-        let loaded = try ConfigLoader.load(files: files, environment: ProcessInfo.processInfo.environment, flags: istioFlags,
+        let loaded = try ConfigLoader.load(files: files, environment: { getenv($0).map { String(cString: $0) } }, flags: istioFlags,
                                            accounts: accounts, resolvConf: resolvConf, strict: strict)
         Report.warning(loaded.warnings)
         if !loaded.fromEnvironment.isEmpty { Report.say(["from the environment: " + loaded.fromEnvironment.joined(separator: "; ")]) }

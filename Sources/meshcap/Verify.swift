@@ -38,7 +38,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --watch: stop after this many readings.", valueName: "n"))
     var count: Int?
 
-    @Flag(help: "After reading, zero the counters of meshcap's rules (and Istio's), no one else's.")
+    @Flag(help: "After reading, zero the counters of meshcap's rules (and Istio's), no one else's. iptables zeroes rules by number: another program inserting rules at that moment may shift them.")
     var reset = false
 
     @Flag(help: "First send real connections along each path of the config (needs --config or flags): meshcap listens on the capture ports itself, and makes a peer namespace for inbound. Not while the proxy holds the ports.")
@@ -54,25 +54,27 @@ struct VerifyCommand: ParsableCommand {
         if watch != nil && (json || prometheus != nil) { throw ValidationError("--watch prints the table for people; without it, --json and --prometheus print one reading") }
         if probe && !config.given { throw ValidationError("--probe needs the config the rules were applied from (--config FILE or istio-iptables flags): it tries that config's paths") }
         if probe && watch != nil { throw ValidationError("--probe and --watch: probe once, then watch") }
+        if reset && watch != nil && count == nil { throw ValidationError("--reset with --watch needs --count: the counters are zeroed after the last reading") }
     }
 
     func run() throws {
-        var desired: DesiredState?
+        var plan: (CapturePlan, AccountDatabase)?
         var run = RunSettings()
         var probes: (results: [ProbeResult], notes: [String])?
         if config.given {
             let (loaded, accounts) = try config.load()
             run = loaded.run
-            desired = CapturePlan(loaded.config).desired(accounts, for: nil)
+            plan = (CapturePlan(loaded.config), accounts)
             if probe {
                 let paths = ProbePath.paths(for: loaded.config, resolve: accounts.resolver, peerGateway: ProbePeer.gateway)
                 probes = Prober.run(paths, config: loaded.config, executable: Self.executable)
             }
         }
+        // Held from the reading to the reset: iptables zeroes rules by number, as read.
+        let lock = reset ? try HostLock(wait: Double(host.wait)) : nil
         let residue = Residue.find()
         let (firewall, backend) = chooseHost(run, residue: residue)
-        let wanted = desired.map { DesiredState(rulesets: $0.rulesets.filter { backend == .nft ? $0.layout == .inet : $0.layout != .inet },
-                                                routing: $0.routing, resolve: $0.resolve) }
+        let wanted = plan.map { $0.0.desired($0.1, for: backend) }
 
         var previous: (report: VerifyReport, time: Double)?
         var readings = 0
@@ -81,7 +83,7 @@ struct VerifyCommand: ParsableCommand {
             let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name))
             var report = VerifyReport(reading, desired: wanted)
             if let probes { report.add(probes: probes.results, notes: probes.notes) }
-            let now = Self.seconds()
+            let now = MonotonicClock.seconds()
             readings += 1
             if let watch {
                 let rates = previous.map { Self.rates(report, since: $0.report, over: now - $0.time) }
@@ -90,7 +92,7 @@ struct VerifyCommand: ParsableCommand {
                 print(HumanTable.render(report, rates: rates), terminator: "")
                 fflush(nil)
                 previous = (report, now)
-                if let count, readings >= count { try finish(report, live: live, firewall: firewall) }
+                if let count, readings >= count { try finish(report, live: live, firewall: firewall, lock: lock) }
                 var pause = timespec(tv_sec: Int(watch), tv_nsec: Int((watch - watch.rounded(.down)) * 1e9)), left = timespec()
                 while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
                 continue
@@ -102,14 +104,13 @@ struct VerifyCommand: ParsableCommand {
             } else {
                 print(HumanTable.render(report), terminator: "")
             }
-            try finish(report, live: live, firewall: firewall)
+            try finish(report, live: live, firewall: firewall, lock: lock)
         }
     }
 
     /// --reset, then the exit status the report calls for.
-    func finish(_ report: VerifyReport, live: LiveRules, firewall: any FirewallHost) throws -> Never {
+    func finish(_ report: VerifyReport, live: LiveRules, firewall: any FirewallHost, lock: HostLock?) throws -> Never {
         if reset {
-            let lock = try HostLock(wait: Double(host.wait))
             let zeroed = try firewall.resetCounters(live)
             withExtendedLifetime(lock) {}
             Report.say(["counters of \(zeroed) rules zeroed (\(firewall.name))"])
@@ -151,12 +152,6 @@ struct VerifyCommand: ParsableCommand {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         return length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
-    }
-
-    static func seconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     /// Standard output, or a file replaced in one rename: node_exporter never reads half of one.

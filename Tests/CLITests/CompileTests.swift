@@ -92,3 +92,17 @@ import TestSupport
         #expect(result.stdout.contains("istio-iptables flags"))
     }
 }
+
+/// meshcap's own code imports no Foundation (README § How it is built: in the static binary it
+/// costs start-up and 50 MB). What ArgumentParser links in debug builds is not ours to check.
+@Suite struct LinkageTests {
+    @Test func noSourceImportsFoundation() throws {
+        let sources = packageRoot.appendingPathComponent("Sources")
+        let files = FileManager.default.enumerator(atPath: sources.path)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".swift") } ?? []
+        #expect(files.count > 50)
+        let importing = try files.filter { file in
+            try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8).split(separator: "\n").contains { $0.hasPrefix("import Foundation") }
+        }
+        #expect(importing.isEmpty, "\(importing)")
+    }
+}

@@ -30,8 +30,8 @@ import TestSupport
         // Per family: the range captured, port 9090 excluded, the proxy's UID, inbound 8080.
         #expect(probe.status == 0 && probe.passed == 8 && probe.problems.isEmpty, "\(probe.output)")
         #expect(Self.said(probe.output, "inbound to port 8080 is captured (IPv6)", "passed: arrived on 15006 for [2001:db8:6d63::1]:8080"), "\(probe.output)")
-        // The probe's peer is gone afterwards.
-        #expect(!(try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)).contains("meshcap-probe-"))
+        // The probe's peer is gone afterwards: its namespace and its end of the veth.
+        #expect(!((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).contains { $0.hasPrefix("meshcap-probe-") })
         #expect(try network.workload.exec("ip", "-o", "link").contains("mcprobe") == false)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+@testable import HostOps
 import Testing
 import TestSupport
 
@@ -90,18 +91,26 @@ import TestSupport
         #expect(after["outbound", "203.0.113.0/24", "exclude"] == 0)
         #expect(after.totals["outbound"]?.captured == 8)
 
-        // --reset zeroes meshcap's counters and no one else's.
+        // --reset zeroes meshcap's counters and no one else's: a bystander nft table, and (with
+        // iptables) a counting rule at the head of nat OUTPUT, ahead of meshcap's numbered rules.
         try workload.exec("nft", "add", "table", "inet", "bystander")
         try workload.exec("nft", "add", "chain", "inet", "bystander", "out", "{ type filter hook output priority 0; }")
         try workload.exec("nft", "add", "rule", "inet", "bystander", "out", "counter")
+        let iptables = kind == .iptablesLegacy ? "iptables-legacy" : "iptables-nft"
+        if kind != .nft { try workload.exec(iptables, "-t", "nat", "-I", "OUTPUT", "1", "-p", "tcp") }
         _ = try network.connect(from: workload, to: TestNetwork.peerAddress, port: 9090)
         let bystander = try workload.exec("nft", "list", "table", "inet", "bystander")
+        let counting = kind == .nft ? "" : try workload.exec("\(iptables)-save", "-c", "-t", "nat").split(separator: "\n").filter { $0.hasSuffix("-A OUTPUT -p tcp") }.joined()
         let reset = try meshcapIn(workload, ["verify", "--reset"])
         #expect(reset.status == 0 && reset.stderr.contains("counters of"), "\(reset.stderr)")
         let zeroed = try Self.verify(workload)
-        #expect(zeroed.rows.values.allSatisfy { $0 == 0 }, "\(zeroed.rows)")
+        #expect(zeroed.rows.values.allSatisfy { $0 == 0 } && zeroed.totals.values.allSatisfy { $0 == (0, 0) }, "\(zeroed.rows) \(zeroed.totals)")
         #expect(try workload.exec("nft", "list", "table", "inet", "bystander") == bystander)
         #expect(!bystander.contains("packets 0 "), "\(bystander)")
+        if kind != .nft {
+            #expect(counting.hasPrefix("[1:") && !counting.hasPrefix("[0:"), "\(counting)")
+            #expect(try workload.exec("\(iptables)-save", "-c", "-t", "nat").contains(counting), "the foreign rule's counter was zeroed")
+        }
     }
 
     /// Each way capture breaks is named, with exit 1.
@@ -158,5 +167,27 @@ import TestSupport
             let result = try meshcapIn(ns, ["verify"] + arguments)
             #expect(result.status == 2 && result.stderr.contains(message) && result.stdout.isEmpty, "\(arguments): \(result.stderr)")
         }
+    }
+
+    /// Kernels before 6.2 cannot zero a rule's counter in place; meshcap rebuilds its tables from
+    /// what they hold. The rebuild is tried here directly: same rules, counters from zero.
+    @Test(.needsRoot)
+    func rebuildingZeroesCountersAndKeepsTheRules() throws {
+        let network = try TestNetwork()
+        try network.serve(in: network.workload, port: 15001, name: "proxy-outbound")
+        #expect(try meshcapIn(network.workload, ["apply"] + Self.config).status == 0)
+        for _ in 0..<3 { _ = try network.connect(from: network.workload, to: TestNetwork.peerAddress, port: 8080) }
+        let before = try network.workload.exec("nft", "list", "ruleset")
+        #expect(before.contains("counter packets 3 "), "\(before)")
+        try network.workload.inside {
+            guard case .nft(let snapshot) = try NftHost().observe().reading else {
+                Issue.record("not an nft reading")
+                return
+            }
+            try NftApply.apply(NftHost.rebuilding(snapshot), generation: snapshot.generation)
+        }
+        let after = try network.workload.exec("nft", "list", "ruleset")
+        #expect(!after.contains("counter packets 3 ") && after.contains("counter packets 0 "))
+        #expect(HostState.withoutCounters(after) == HostState.withoutCounters(before))
     }
 }

@@ -26,7 +26,7 @@ func loadNamingFiles(_ files: [String], environment: [String: String] = [:], fla
         try text.write(to: url, atomically: true, encoding: .utf8)
         return url.path
     }
-    return (try ConfigLoader.load(files: paths, environment: environment, flags: flags, accounts: accounts, resolvConf: resolvConf, strict: strict), directory.path)
+    return (try ConfigLoader.load(files: paths, environment: { environment[$0] }, flags: flags, accounts: accounts, resolvConf: resolvConf, strict: strict), directory.path)
 }
 
 /// The messages of a failed load, without the temporary file names.

@@ -106,8 +106,10 @@ public struct IptablesHost: FirewallHost {
                 for saved in chain.rules {
                     let owner: ObservedRule.Owner = meshcapChain || saved.tagged ? .meshcap
                         : IptablesTransition.isOwned(saved, table: table.name, chain: chain.name, known: []) ? .istio : .other
-                    if owner == .other && !seenMeshcap, let why = decisive(saved) {
-                        before.append(Ahead(sentence: "\(tool) \(table.name) \(chain.name): `\(saved.text)` (\(why)) runs before meshcap's rules", packets: saved.packets))
+                    if owner == .other && !seenMeshcap, let (why, ends) = decisive(saved) {
+                        // A jump's counter says how many packets it passed on, not how many its chain kept.
+                        before.append(Ahead(sentence: "\(tool) \(table.name) \(chain.name): `\(saved.text)` (\(why)) runs before meshcap's rules",
+                                            packets: ends ? saved.packets : nil))
                     }
                     if owner != .other { seenMeshcap = true }
                     rules.append(ObservedRule(family: save.family, table: table.name, chain: chain.name, tableKind: TableKind(rawValue: table.name),
@@ -140,23 +142,24 @@ public struct IptablesHost: FirewallHost {
             }
             let result = try Command.run(variant.command(family), arguments)
             guard result.status == 0 else {
-                throw HostError("\(variant.command(family)) \(arguments.joined(separator: " ")) failed (exit \(result.status)): \(result.stderr.trimmed)")
+                throw HostError("\(variant.command(family)) \(arguments.joined(separator: " ")) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))")
             }
         }
         return zeroed
     }
 
-    /// Why a foreign rule ahead of meshcap's may take a packet before meshcap sees it; nil if it
-    /// cannot (a counter, a LOG, a MARK).
-    static func decisive(_ rule: IptablesSave.SavedRule) -> String? {
+    /// Why a foreign rule ahead of meshcap's may take a packet before meshcap sees it, and
+    /// whether the rule itself ends the packet's way (a jump may or may not); nil if it cannot
+    /// (a counter, a LOG, a MARK).
+    static func decisive(_ rule: IptablesSave.SavedRule) -> (why: String, ends: Bool)? {
         let words = IptablesParser.words(Substring(rule.text))
         guard let jump = words.firstIndex(of: "-j"), jump + 1 < words.count else { return nil }
         let target = words[jump + 1]
         let terminal = ["ACCEPT", "DROP", "REJECT", "RETURN", "DNAT", "REDIRECT", "SNAT", "MASQUERADE", "TPROXY"]
         let passes = ["LOG", "MARK", "CONNMARK", "CT", "NFLOG", "TRACE", "CHECKSUM"]
-        if terminal.contains(target) { return "it ends with \(target)" }
+        if terminal.contains(target) { return ("it ends with \(target)", true) }
         if passes.contains(target) { return nil }
-        return "it jumps to \(target)"
+        return ("it jumps to \(target)", false)
     }
 
     public func changes(to desired: DesiredState, from live: LiveRules) throws -> Changes {

@@ -59,7 +59,7 @@ public struct NftHost: FirewallHost {
         // and counters (verify reads them) while its neighbour is reconfigured.
         let live = Self.shapes(of: snapshot), wanted = Self.shapes(of: ruleset, resolve: desired.resolve)
         let changed = Set(TableKind.allCases.filter { live[NftNames.table($0)] != wanted[NftNames.table($0)] })
-        let carried = Self.carriedCounters(snapshot, ruleset, resolve: desired.resolve)
+        let carried = Self.carriedCounters(snapshot, ruleset, in: changed, resolve: desired.resolve)
         let batch = try NetlinkBatch.replacing(changed, with: ruleset, resolve: desired.resolve) { carried[CounterKey(table: $0, chain: $1, index: $2)] }
         let summary = ruleset.tables.filter { changed.contains($0.kind) }.map {
             "\(NftNames.table($0.kind)): \($0.chains.reduce(0) { $0 + $1.rules.count }) rules in \($0.chains.count) chains"
@@ -78,7 +78,32 @@ public struct NftHost: FirewallHost {
 
     public func resetCounters(_ live: LiveRules) throws -> Int {
         guard case .nft(let snapshot) = live.reading else { preconditionFailure("an nft host reads nft") }
-        return try RuleDump.resetCounters(tables: Array(Set(snapshot.chains.map(\.table))).sorted())
+        do {
+            return try RuleDump.resetCounters(tables: Array(Set(snapshot.chains.map(\.table))).sorted())
+        } catch let error as HostError where error.errno == EINVAL || error.errno == EOPNOTSUPP {
+            // Before Linux 6.2 no rule counter can be zeroed in place: rebuild the tables as they are.
+            try commit(Changes(summary: [], steps: .nft(try Self.rebuilding(snapshot), generation: snapshot.generation)))
+            return snapshot.rules.count
+        }
+    }
+
+    /// One batch that replaces meshcap's tables with the rules they hold, counters from zero
+    /// (new handles, too). Only for tables of rules meshcap writes: another rule could not be
+    /// written back as it was.
+    static func rebuilding(_ snapshot: RuleDump.Snapshot) throws -> NetlinkBatch {
+        guard snapshot.rules.allSatisfy({ $0.rule != nil }) else {
+            throw HostError("this kernel (before Linux 6.2) zeroes rule counters only by rebuilding meshcap's tables, and they hold a rule meshcap does not write; nothing was changed")
+        }
+        let tables = TableKind.allCases.compactMap { kind -> Table? in
+            let name = NftNames.table(kind)
+            let chains = snapshot.chains.filter { $0.family == UInt32(NFPROTO_INET) && $0.table == name }
+            guard !chains.isEmpty else { return nil }
+            return Table(kind: kind, chains: chains.map { chain in
+                Chain(name: RuleDecoder.chainName(chain.name),
+                      rules: snapshot.rules.filter { $0.table == name && $0.chain == chain.name }.compactMap(\.rule))
+            })
+        }
+        return try NetlinkBatch.replacing(Set(tables.map(\.kind)), with: Ruleset(layout: .inet, tables: tables)) { _, _ in nil }
     }
 
     public func commit(_ changes: Changes) throws {
@@ -138,25 +163,20 @@ public struct NftHost: FirewallHost {
         let index: Int
     }
 
-    /// The counters of live rules the new ruleset keeps as they are, by where each lands: in each
-    /// chain, a wanted rule takes the numbers of the first live rule equal to it not yet taken,
-    /// so a re-apply that rebuilds a table zeroes only the rules it changes.
-    static func carriedCounters(_ snapshot: RuleDump.Snapshot, _ ruleset: Ruleset, resolve: OwnerResolver) -> [CounterKey: Counter] {
-        // Per chain, each counted live rule's numbers, oldest first, keyed by the rule.
-        var live: [String: [Rule: ArraySlice<Counter>]] = [:]
-        for dumped in snapshot.rules where dumped.packets != 0 || dumped.bytes != 0 {
-            guard let rule = dumped.rule else { continue }
-            live["\(dumped.table) \(dumped.chain)", default: [:]][rule, default: []].append(Counter(packets: dumped.packets, bytes: dumped.bytes))
+    /// Where each rule of the tables about to be rebuilt that equals a live one starts counting:
+    /// from that rule's numbers (`CarriedCounters`), by table, chain and place in the chain.
+    static func carriedCounters(_ snapshot: RuleDump.Snapshot, _ ruleset: Ruleset, in tables: Set<TableKind>, resolve: OwnerResolver) -> [CounterKey: Counter] {
+        var live = CarriedCounters()
+        for dumped in snapshot.rules {
+            if let rule = dumped.rule { live.remember(rule, in: "\(dumped.table) \(dumped.chain)", packets: dumped.packets, bytes: dumped.bytes) }
         }
         var carried: [CounterKey: Counter] = [:]
-        for table in ruleset.tables {
+        for table in ruleset.tables where tables.contains(table.kind) {
             for chain in table.chains {
-                let key = "\(NftNames.table(table.kind)) \(NftNames.chain(chain.name))"
-                guard live[key] != nil else { continue }
+                let name = "\(NftNames.table(table.kind)) \(NftNames.chain(chain.name))"
                 for (index, rule) in chain.rules.enumerated() {
-                    let wanted = RuleDecoder.canonical(rule, resolve: resolve)
-                    guard let counter = live[key]?[wanted]?.popFirst() else { continue }
-                    carried[CounterKey(table: table.kind, chain: chain.name, index: index)] = counter
+                    guard let count = live.take(RuleDecoder.canonical(rule, resolve: resolve), in: name) else { continue }
+                    carried[CounterKey(table: table.kind, chain: chain.name, index: index)] = Counter(packets: count.packets, bytes: count.bytes)
                 }
             }
         }

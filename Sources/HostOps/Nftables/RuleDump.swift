@@ -67,8 +67,8 @@ public enum RuleDump {
         return try dump(socket, type: NFT_MSG_GETRULE, family: Int32(chain.family), tolerateInterruption: true, payload: filter.build)?.count ?? 0
     }
 
-    /// NFT_MSG_GETRULE_RESET (Linux 4.17 and later; older uapi headers lack the name): a rule
-    /// dump that zeroes each counter as it reads it.
+    /// NFT_MSG_GETRULE_RESET (Linux 6.2 and later, so Debian 12's headers lack the name): a
+    /// rule dump that zeroes each counter as it reads it. Older kernels refuse it (EINVAL).
     static let getRuleReset = nf_tables_msg_types(rawValue: 25)
 
     /// Zeroes the counters of every rule in the given inet tables, nobody else's; how many rules.

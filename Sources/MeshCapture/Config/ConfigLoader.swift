@@ -22,12 +22,12 @@ public struct LoadedConfig: Sendable {
 public enum ConfigLoader {
     /// - Parameters:
     ///   - files: paths, or `-` for standard input (once).
-    ///   - environment: istio-iptables reads every setting it has a flag for from a variable of
-    ///     the key's name as well; meshcap does the same for the keys that have an effect. Empty
-    ///     variables count as unset, as in a shell.
+    ///   - environment: a variable's value by name (`getenv`). istio-iptables reads every setting
+    ///     it has a flag for from a variable of the key's name as well; meshcap does the same for
+    ///     the keys that have an effect. Empty variables count as unset, as in a shell.
     ///   - resolvConf: read only when DNS capture needs servers and none are given.
     ///   - strict: unknown keys and keys set twice are errors, not warnings.
-    public static func load(files: [String], environment: [String: String] = [:], flags: [String], accounts: AccountDatabase,
+    public static func load(files: [String], environment: (String) -> String? = { _ in nil }, flags: [String], accounts: AccountDatabase,
                             resolvConf: String = ResolvConf.defaultPath, strict: Bool = false) throws(ConfigErrors) -> LoadedConfig {
         var errors: [ConfigError] = []
         var warnings: [String] = [], notes: [String] = []
@@ -133,11 +133,11 @@ public enum ConfigLoader {
                             fromHost: user.facts + ipv6.facts + dns.facts, fromEnvironment: fromEnvironment.map { "\($0.key)=\($0.value)" })
     }
 
-    static func environmentSettings(_ environment: [String: String]) -> [Setting] {
+    static func environmentSettings(_ environment: (String) -> String?) -> [Setting] {
         ConfigKey.all.filter { if case .none = $0.effect { false } else { true } }
             .flatMap { [$0.name] + $0.aliases }
             .sorted()
-            .compactMap { name in environment[name].flatMap { $0.isEmpty ? nil : Setting(key: name, value: $0, origin: .environment(name)) } }
+            .compactMap { name in environment(name).flatMap { $0.isEmpty ? nil : Setting(key: name, value: $0, origin: .environment(name)) } }
     }
 
     /// A key set twice where no layering explains it: the same name twice in one file, the same
@@ -163,7 +163,9 @@ public enum ConfigLoader {
             case .file(let path, _):
                 let lines = repeated.compactMap { if case .file(_, let line) = $0.origin { String(line) } else { nil } }
                 reports.append(("\(last.key) is set \(repeated.count) times in \(path) (lines \(lines.joined(separator: ", "))); the last, \(last.cited), wins", last.origin))
-            case .flag, .environment:
+            case .environment:
+                continue  // a variable has one value
+            case .flag:
                 reports.append(("\(last.key) is given \(repeated.count) times as a flag; the last, \(last.value), wins", last.origin))
             }
         }

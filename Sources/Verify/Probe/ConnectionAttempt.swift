@@ -15,10 +15,10 @@ public enum ConnectionAttempt {
             let result = endpoint.withSocketAddress { Glibc.connect(socket, $0, $1) }
             if result == 0 { outcomes[index] = "connected" } else if errno != EINPROGRESS { outcomes[index] = Self.describe(errno) }
         }
-        let deadline = Self.now() + timeout
-        while outcomes.contains(""), Self.now() < deadline {
+        let deadline = MonotonicClock.seconds() + timeout
+        while outcomes.contains(""), MonotonicClock.seconds() < deadline {
             var polled = sockets.enumerated().filter { outcomes[$0.offset].isEmpty }.map { pollfd(fd: $0.element, events: Int16(POLLOUT), revents: 0) }
-            let wait = Int32(max(1, (deadline - Self.now()) * 1000))
+            let wait = Int32(max(1, (deadline - MonotonicClock.seconds()) * 1000))
             guard poll(&polled, nfds_t(polled.count), wait) > 0 else { continue }
             for entry in polled where entry.revents != 0 {
                 guard let index = sockets.firstIndex(of: entry.fd) else { continue }
@@ -36,9 +36,4 @@ public enum ConnectionAttempt {
 
     static func describe(_ code: Int32) -> String { code == ECONNREFUSED ? "refused" : String(cString: strerror(code)) }
 
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
 }

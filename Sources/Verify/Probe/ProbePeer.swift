@@ -19,27 +19,21 @@ public final class ProbePeer {
         let pid = getpid()
         namespace = "\(Self.prefix)\(pid)"
         link = "mcprobe\(pid % 100_000)"
-        do {
-            try Self.ip(["netns", "add", namespace])
-            try Self.ip(["link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", namespace])
-            for family in families.sorted() {
-                let (length, extra) = family == .ipv4 ? ("30", []) : ("126", ["nodad"])
-                try Self.ip(["addr", "add", "\(Self.gateway(family))/\(length)", "dev", link] + extra)
-                try Self.ip(["-n", namespace, "addr", "add", "\(Self.address(family))/\(length)", "dev", "eth0"] + extra)
-            }
-            for arguments in [["link", "set", link, "up"], ["-n", namespace, "link", "set", "eth0", "up"], ["-n", namespace, "link", "set", "lo", "up"]] {
-                try Self.ip(arguments)
-            }
-        } catch {
-            remove()
-            throw error
+        // From here on a failure runs deinit, which removes what was made.
+        try Self.ip(["netns", "add", namespace])
+        try Self.ip(["link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", namespace])
+        for family in families.sorted() {
+            let (length, extra) = family == .ipv4 ? ("30", []) : ("126", ["nodad"])
+            try Self.ip(["addr", "add", "\(Self.gateway(family))/\(length)", "dev", link] + extra)
+            try Self.ip(["-n", namespace, "addr", "add", "\(Self.address(family))/\(length)", "dev", "eth0"] + extra)
+        }
+        for arguments in [["link", "set", link, "up"], ["-n", namespace, "link", "set", "eth0", "up"], ["-n", namespace, "link", "set", "lo", "up"]] {
+            try Self.ip(arguments)
         }
     }
 
-    deinit { remove() }
-
     /// Deleting the namespace deletes both ends of the veth.
-    func remove() { _ = try? Command.run("ip", ["netns", "del", namespace]) }
+    deinit { _ = try? Command.run("ip", ["netns", "del", namespace]) }
 
     static func ip(_ arguments: [String]) throws(HostError) {
         let result = try Command.run("ip", arguments)

@@ -58,6 +58,11 @@ public enum Prober {
             for (port, listener) in listeners { for destination in listener.arrivals() { arrivals[destination] = port } }
             for (path, attempt) in zip(ready, attempts) {
                 let arrived = arrivals[path.target]
+                // A connection that never left (no route, a child that could not start) proves nothing.
+                guard arrived != nil || Self.wentOut.contains(attempt) else {
+                    results.append(ProbeResult(path: path, outcome: .skipped, detail: "could not be tried: \(path.target) \(attempt)"))
+                    continue
+                }
                 switch (path.captured, arrived) {
                 case (true, let port?) where port == path.capturePort:
                     results.append(ProbeResult(path: path, outcome: .passed, detail: "arrived on \(port) for \(path.target)"))
@@ -75,6 +80,9 @@ public enum Prober {
         withExtendedLifetime(peer) {}
         return (paths.compactMap { path in results.first { $0.path == path } }, notes)
     }
+
+    /// The outcomes of a connection that was sent: answered, refused, or unanswered.
+    static let wentOut: Set<String> = ["connected", "refused", "timed out"]
 
     static func rank(_ origin: ProbePath.Origin) -> Int {
         switch origin {

@@ -1,0 +1,63 @@
+import Foundation
+import IptablesBackend
+import MeshCapture
+import NftablesBackend
+import Testing
+import TestSupport
+
+/// verify recognises rules as they are read back (each backend's canonical form: implied
+/// protocols dropped, /0 prefixes gone, owners as numbers), not as the plan declares them: the
+/// purpose recognised from the read-back chain is the plan's, for every profile and corpus case.
+@Suite struct RecognitionTests {
+    static func mismatches(_ config: InterceptConfig, resolve: OwnerResolver) -> [String] {
+        var found: [String] = []
+        for layout in [Layout.inet] + config.families.sorted().map(Layout.xtables) {
+            for table in CapturePlan(config).ruleset(for: layout).tables {
+                for chain in table.chains {
+                    let readBack = chain.rules.map { layout == .inet ? RuleDecoder.canonical($0, resolve: resolve) : IptablesRenderer.canonical($0, resolve: resolve) }
+                    for (index, rule) in chain.rules.enumerated() {
+                        let recognised = Purpose.recognised(table: table.kind, chain: chain.name, rules: readBack, index: index)
+                        // Read back, owners are numbers: the plan's names resolve to them.
+                        if recognised != rule.purpose.map({ Self.numbered($0, resolve) }) {
+                            found.append("\(layout) \(table.kind) \(chain.name) #\(index) \(readBack[index]): planned \(rule.purpose.map { "\($0)" } ?? "nothing"), recognised \(recognised.map { "\($0)" } ?? "nothing")")
+                        }
+                    }
+                }
+            }
+        }
+        return found
+    }
+
+    static func numbered(_ purpose: Purpose, _ resolve: OwnerResolver) -> Purpose {
+        func number(_ owner: Owner, _ group: Bool) -> Owner {
+            if case .name(let name) = owner, let id = resolve(name, group) { .id(id) } else { owner }
+        }
+        switch purpose {
+        case .proxy(let owner, let group, let action): return .proxy(number(owner, group), group: group, action)
+        case .ownerGroup(let group): return .ownerGroup(number(group, true))
+        case .otherGroups(let groups): return .otherGroups(groups.map { number($0, true) })
+        default: return purpose
+        }
+    }
+
+    @Test func profiles() throws {
+        let directory = packageRoot.appendingPathComponent("Rules")
+        let accounts = try AccountDatabase(passwdPath: directory.appendingPathComponent("vm-host/passwd").path,
+                                           groupPath: directory.appendingPathComponent("vm-host/group").path)
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path).filter({ $0.hasSuffix(".env") }).sorted() {
+            let config = try ConfigLoader.load(files: [directory.appendingPathComponent(name).path], flags: [], accounts: accounts, resolvConf: "/dev/null").config
+            let wrong = Self.mismatches(config) { accounts.id(of: $0, isGroup: $1) }
+            #expect(wrong.isEmpty, "\(name):\n\(wrong.joined(separator: "\n"))")
+        }
+    }
+
+    @Test(.needsCorpus) func istiosCases() throws {
+        let cases = Prerequisites.corpus.appendingPathComponent("cases")
+        let accounts = try AccountDatabase(groupPath: Prerequisites.corpus.appendingPathComponent("canon.group").path)
+        for name in try FileManager.default.contentsOfDirectory(atPath: cases.path).filter({ $0.hasSuffix(".env") }).sorted() {
+            let config = try ConfigLoader.load(files: [cases.appendingPathComponent(name).path], flags: [], accounts: accounts).config
+            let wrong = Self.mismatches(config) { accounts.id(of: $0, isGroup: $1) }
+            #expect(wrong.isEmpty, "\(name):\n\(wrong.joined(separator: "\n"))")
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import HostOps
+import IptablesBackend
+import MeshCapture
+import Testing
+@testable import Verify
+
+/// Problems from readings made of a plan's own rules, with chosen counters: each problem fires
+/// when it should and not on the healthy hosts that look most like it.
+@Suite struct VerdictTests {
+    static func config(_ flags: [String]) throws -> InterceptConfig {
+        try ConfigLoader.load(files: [], flags: flags + ["-u", "1337"], accounts: AccountDatabase(users: [:], groups: [:])).config
+    }
+
+    /// The iptables reading of `config`'s rules, read back as iptables-save would give them,
+    /// each rule's packets from `count` (nil: the rule is not there).
+    static func reading(_ config: InterceptConfig, ahead: [Ahead] = [], count: (TableKind, ChainName, Rule, Family) -> UInt64? = { _, _, _, _ in 0 }) -> CounterReading {
+        var rules: [ObservedRule] = []
+        for family in config.families.sorted() {
+            for table in CapturePlan(config).ruleset(for: .xtables(family)).tables {
+                for chain in table.chains {
+                    for rule in chain.rules {
+                        guard let packets = count(table.kind, chain.name, rule, family) else { continue }
+                        rules.append(ObservedRule(family: family, table: table.kind.rawValue, chain: chain.name.description, tableKind: table.kind,
+                                                  chainName: chain.name, owner: .meshcap, rule: IptablesRenderer.canonical(rule) { _, _ in nil },
+                                                  text: "", packets: packets, bytes: packets * 60))
+                    }
+                }
+            }
+        }
+        return CounterReading(source: "test", rules: rules, ahead: ahead)
+    }
+
+    static func desired(_ config: InterceptConfig) -> DesiredState {
+        DesiredState(rulesets: config.families.sorted().map { CapturePlan(config).ruleset(for: .xtables($0)) }, routing: []) { _, _ in nil }
+    }
+
+    static func kinds(_ report: VerifyReport) -> [Verdict.Kind] { report.verdicts.map(\.kind) }
+
+    @Test func healthyRulesHaveNoProblems() throws {
+        let config = try Self.config(["-i", "10.96.0.0/12", "-b", "8080"])
+        #expect(VerifyReport(Self.reading(config), desired: Self.desired(config)).verdicts.isEmpty)
+        #expect(VerifyReport(Self.reading(config), desired: nil).verdicts.isEmpty)
+    }
+
+    /// An inbound-only VM: every connection through OUTPUT is Envoy's passthrough to the app or
+    /// the proxy's own; none to the service range. Nothing to complain about.
+    @Test func passthroughAndTheProxysOwnTrafficAreNotMissedCaptures() throws {
+        let config = try Self.config(["-i", "10.96.0.0/12", "-b", "8080"])
+        let reading = Self.reading(config) { table, chain, rule, _ in
+            switch (chain, rule.purpose) {
+            case (.output, .entry?): 30
+            case (_, .host(_, .passthrough)?) where table == .nat: 20
+            case (_, .proxy(_, _, .bypass)?): 10
+            default: 0
+            }
+        }
+        #expect(!Self.kinds(VerifyReport(reading, desired: nil)).contains(.nothingRedirected))
+    }
+
+    @Test func connectionsPastEveryExclusionWithNoneRedirectedAreNamed() throws {
+        let config = try Self.config(["-i", "10.96.0.0/12"])
+        let reading = Self.reading(config) { _, chain, rule, _ in chain == .output && rule.purpose == .entry(.outbound) ? 7 : 0 }
+        let report = VerifyReport(reading, desired: nil)
+        #expect(report.verdicts.map(\.message) == ["7 connections left through OUTPUT past every exclusion, and none was redirected to the proxy: are the services' addresses in the captured ranges (ISTIO_SERVICE_CIDR)?"])
+        // Without any range captured there is nothing to miss.
+        let inboundOnly = try Self.config(["-b", "8080"])
+        #expect(VerifyReport(Self.reading(inboundOnly) { _, chain, _, _ in chain == .output ? 7 : 0 }, desired: nil).verdicts.isEmpty)
+    }
+
+    @Test func aJumpAheadIsANoteAndATerminalRuleThatTookPacketsIsAProblem() throws {
+        let config = try Self.config(["-i", "10.96.0.0/12"])
+        let jump = Ahead(sentence: "iptables nat PREROUTING: `-A PREROUTING -j DOCKER` (it jumps to DOCKER) runs before meshcap's rules", packets: nil)
+        let accept = Ahead(sentence: "iptables nat OUTPUT: `-A OUTPUT -j ACCEPT` (it ends with ACCEPT) runs before meshcap's rules", packets: 3)
+        let report = VerifyReport(Self.reading(config, ahead: [jump, accept]), desired: nil)
+        #expect(Self.kinds(report) == [.otherRulesAhead] && report.notes == [jump.sentence])
+    }
+
+    @Test func theIPv6JumpMissingAloneIsNamed() throws {
+        let config = try Self.config(["-i", "10.96.0.0/12,fd00::/108", "--ipv6"])
+        let reading = Self.reading(config) { _, chain, _, family in chain == .output && family == .ipv6 ? nil : 0 }
+        let report = VerifyReport(reading, desired: nil)
+        #expect(report.verdicts.map(\.message) == ["the jump from OUTPUT into ISTIO_OUTPUT (IPv6) is missing: no outbound traffic reaches meshcap's rules there"])
+    }
+
+    @Test func theConfigsRulesInAnotherOrderAreDrift() throws {
+        let config = try Self.config(["-i", "10.96.0.0/12", "-x", "10.96.0.1/32"])
+        var reading = Self.reading(config)
+        // Swap the exclusion and the capture in ISTIO_OUTPUT: the capture now takes 10.96.0.1 too.
+        let places = reading.rules.indices.filter { reading.rules[$0].chainName == .istioOutput }
+        var rules = reading.rules
+        rules.swapAt(places[places.count - 1], places[places.count - 2])
+        reading = CounterReading(source: "test", rules: rules)
+        let report = VerifyReport(reading, desired: Self.desired(config))
+        #expect(report.verdicts.map(\.message) == ["the live rules are not the config's: 0 of its rules are not live, 0 live rules are not its own, 1 chains hold its rules in another order (`meshcap diff` shows them)"])
+    }
+}
