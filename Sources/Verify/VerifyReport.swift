@@ -50,12 +50,12 @@ public struct VerifyReport: Sendable {
         var seen: [Purpose.Direction: UInt64] = [:], captured: [Purpose.Direction: UInt64] = [:]
         var entries = Set<Purpose.Direction>(), handoffs = Set<Purpose.Direction>()
         var passedBy: UInt64 = 0
-        var notes: [String] = [], missing = 0, extra = 0
+        var notes = reading.notes, missing = 0, extra = 0
 
         let places = Self.places(reading.rules)
         for place in places {
             let live = place.rules
-            var wanted = desired.map { Self.wanted(at: place, in: $0) } ?? [:]
+            var wanted = desired.map { Self.wanted(at: place, in: $0, precision: reading.precision) } ?? [:]
             for (index, observed) in live.enumerated() {
                 guard let rule = observed.rule else { continue }
                 var purpose: Purpose?
@@ -71,21 +71,21 @@ public struct VerifyReport: Sendable {
                 switch purpose {
                 case .entry(let direction):
                     entries.insert(direction)
-                    seen[direction, default: 0] += observed.packets
+                    seen[direction, default: 0].add(observed.packets)
                 case .handoff(let direction):
                     handoffs.insert(direction)
-                    captured[direction, default: 0] += observed.packets
+                    captured[direction, default: 0].add(observed.packets)
                 default:
                     break
                 }
                 let family = (observed.family ?? rule.family).map { $0 == .ipv4 ? "ipv4" : "ipv6" } ?? "all"
                 guard var row = CounterRow(purpose, family: family) else { continue }
                 if place.table == .nat, row.direction == .outbound, [.exclude, .bypass, .loopback, .passthrough, .agent].contains(row.action) {
-                    passedBy += observed.packets
+                    passedBy.add(observed.packets)
                 }
                 if let existing = rows[row.key] { row = existing } else { order.append(row.key) }
-                row.packets += observed.packets
-                row.bytes += observed.bytes
+                row.packets.add(observed.packets)
+                row.bytes.add(observed.bytes)
                 row.rules += 1
                 rows[row.key] = row
             }
@@ -173,15 +173,25 @@ public struct VerifyReport: Sendable {
 
     /// The config's rules for one place, in the backend's canonical form (the form rules are
     /// read back in), each with its purposes in order.
-    static func wanted(at place: Place, in desired: DesiredState) -> [Rule: ArraySlice<Purpose>] {
+    static func wanted(at place: Place, in desired: DesiredState, precision: CounterReading.Precision) -> [Rule: ArraySlice<Purpose>] {
         guard let chain = desired.ruleset(place.layout)?.tables.first(where: { $0.kind == place.table })?.chains.first(where: { $0.name == place.chain })
         else { return [:] }
         var wanted: [Rule: ArraySlice<Purpose>] = [:]
         for rule in chain.rules {
-            let canonical = place.layout == .inet ? RuleDecoder.canonical(rule, resolve: desired.resolve)
+            var canonical = place.layout == .inet ? RuleDecoder.canonical(rule, resolve: desired.resolve)
                 : IptablesRenderer.canonical(rule, resolve: desired.resolve)
+            if precision == .nftListing { canonical = RuleDecoder.listed(canonical) }
             if let purpose = rule.purpose { wanted[canonical, default: []].append(purpose) }
         }
         return wanted
+    }
+}
+
+extension UInt64 {
+    /// Counters add up without trapping: a saved dump can hold any number, and two near the top
+    /// would overflow a sum.
+    mutating func add(_ other: UInt64) {
+        let (sum, overflow) = addingReportingOverflow(other)
+        self = overflow ? .max : sum
     }
 }
