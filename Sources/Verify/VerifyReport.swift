@@ -56,16 +56,27 @@ public struct VerifyReport: Sendable {
         for place in places {
             let live = place.rules
             var wanted = desired.map { Self.wanted(at: place, in: $0, precision: reading.precision) } ?? [:]
-            for (index, observed) in live.enumerated() {
-                guard let rule = observed.rule else { continue }
+            // What a rule is for depends on its place among the chain's rules meshcap reads.
+            let parsed = live.compactMap(\.rule)
+            var position = 0
+            for observed in live {
+                // Made only when said: an nft rule's text is rendered on demand.
+                func foreign() -> String {
+                    "\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes there"
+                }
+                guard let rule = observed.rule else {
+                    notes.append(foreign())
+                    continue
+                }
+                defer { position += 1 }
                 var purpose: Purpose?
                 if desired != nil {
                     purpose = wanted[rule]?.popFirst()
                     if purpose == nil { extra += 1 }
                 }
-                purpose = purpose ?? Purpose.recognised(table: place.table, chain: place.chain, rules: live.compactMap(\.rule), index: index)
+                purpose = purpose ?? Purpose.recognised(table: place.table, chain: place.chain, rules: parsed, index: position)
                 guard let purpose else {
-                    notes.append("\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes there")
+                    notes.append(foreign())
                     continue
                 }
                 switch purpose {

@@ -123,6 +123,27 @@ import TestSupport
         #expect(report.verdicts.map(\.kind) == [.capturedTwice], "\(report.verdicts)")
     }
 
+    /// A rule meshcap does not write, inside one of its chains, ahead of its own: the rules after
+    /// it are still recognised by their place among meshcap's (found by fuzzing: it crashed).
+    @Test func aForeignRuleInsideMeshcapsChain() throws {
+        let text = """
+            *nat
+            :OUTPUT ACCEPT [0:0]
+            :ISTIO_OUTPUT - [0:0]
+            :ISTIO_REDIRECT - [0:0]
+            [9:540] -A OUTPUT -m comment --comment meshcap -j ISTIO_OUTPUT
+            [9:540] -A ISTIO_OUTPUT -j LOG --log-prefix "seen "
+            [4:240] -A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN
+            [2:120] -A ISTIO_OUTPUT -d 10.96.0.0/12 -j ISTIO_REDIRECT
+            [2:120] -A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
+            COMMIT
+
+            """
+        let report = VerifyReport(try SavedDump.read(text, name: "x"), desired: nil)
+        #expect(report.rows.map { "\($0.subject) \($0.action.rawValue) \($0.packets)" } == ["uid 1337 bypass 4", "10.96.0.0/12 capture 2"])
+        #expect(report.notes == ["iptables-save -c (x) nat ISTIO_OUTPUT: `-A ISTIO_OUTPUT -j LOG --log-prefix \"seen \"` is in meshcap's chains but not a rule meshcap writes there"])
+    }
+
     /// A foreign rule ahead of meshcap's in an `iptables -nvL` listing is named with what it took.
     @Test func foreignRuleAheadInAListing() throws {
         let text = """
