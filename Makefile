@@ -9,7 +9,7 @@ APT_PACKAGES := iptables nftables iproute2 util-linux pkg-config libnftnl-dev li
 TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3
 HEADERS := /usr/include/libnftnl/common.h /usr/include/libmnl/libmnl.h /usr/include/libiptc/libiptc.h
 
-.PHONY: deps build demo test goldens bench clean
+.PHONY: deps build demo test fuzz goldens bench clean
 
 deps:
 	@missing=; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
@@ -37,6 +37,27 @@ test: deps
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
 	@! grep -E '^/.*(Sources|Tests)/.*warning:' .build/build.log || { echo "meshcap: compiler warnings above"; exit 1; }
 	$(SWIFT) test
+
+# Each saved-dump reader under libFuzzer and AddressSanitizer, FUZZ_SECONDS each, seeded with the
+# real dumps in Tests/VerifyTests/Dumps (new inputs kept in .build/fuzz/corpus). A crash, an input
+# slower than 2 s or a run over 2 GB fails, the input saved in .build/fuzz/crashes; replay one
+# with the plain debug build: .build/debug/FuzzNftJSON FILE.
+FUZZ_TARGETS := FuzzIptablesSave FuzzIptablesListing FuzzNftListing FuzzNftJSON
+FUZZ_SECONDS ?= 45
+FUZZ_BUILD := $(SWIFT) build -c debug --scratch-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+fuzz: deps
+	for t in $(FUZZ_TARGETS); do $(FUZZ_BUILD) --product $$t 2>&1 | grep -v 'Cannot export local symbol' || exit 1; done
+	@mkdir -p .build/fuzz/crashes
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p .build/fuzz/corpus/$$t; \
+		SWIFT_BACKTRACE=enable=no .build/fuzz/debug/$$t .build/fuzz/corpus/$$t Tests/VerifyTests/Dumps \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=2 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+			-artifact_prefix=.build/fuzz/crashes/$$t- > .build/fuzz/$$t.log 2>&1; \
+		status=$$?; \
+		runs=$$(grep -m1 '^stat::number_of_executed_units' .build/fuzz/$$t.log | tr -dc 0-9); \
+		if [ $$status -ne 0 ] || [ -z "$$runs" ]; then tail -40 .build/fuzz/$$t.log; echo "fuzz: $$t failed (exit $$status): .build/fuzz/$$t.log, .build/fuzz/crashes"; exit 1; fi; \
+		echo "fuzz: $$t: $$runs inputs in $(FUZZ_SECONDS) s, no crash"; \
+	done
 
 # Regenerates Goldens/<profile>/ with the CLI itself (rules.v4/.v6/.nft, batch.netlink); review the diff.
 # No host files: the goldens must not depend on this machine's accounts or resolver.

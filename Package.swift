@@ -32,12 +32,20 @@ let package = Package(
             "MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "Verify",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], plugins: ["BuildInfo"]),
+        // libFuzzer targets, one per saved-dump reader: `make fuzz` builds them with
+        // -sanitize=fuzzer; a plain build makes each replay the files it is given.
+        .target(name: "FuzzSupport", dependencies: ["Verify", "MeshCapture", "HostOps"], path: "Fuzz/Support"),
+        .executableTarget(name: "FuzzIptablesSave", dependencies: ["FuzzSupport"], path: "Fuzz/IptablesSave"),
+        .executableTarget(name: "FuzzIptablesListing", dependencies: ["FuzzSupport"], path: "Fuzz/IptablesListing"),
+        .executableTarget(name: "FuzzNftListing", dependencies: ["FuzzSupport"], path: "Fuzz/NftListing"),
+        .executableTarget(name: "FuzzNftJSON", dependencies: ["FuzzSupport"], path: "Fuzz/NftJSON"),
         // Paths, processes and diffs shared by the test targets.
         .target(name: "TestSupport", dependencies: ["MeshCapture", "HostOps"], path: "Tests/TestSupport"),
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture", "TestSupport"]),
         .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"]),
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.
-        .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "HostOps", "TestSupport"]),
+        .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "IptablesBackend", "HostOps", "TestSupport"],
+                    exclude: ["Dumps"]),
         .testTarget(name: "CLITests", dependencies: ["meshcap", "TestSupport"]),
         // Loads rules into fresh network namespaces and sends traffic through them; needs root
         // (and ../shared/conformance for the corpus).

@@ -11,6 +11,11 @@ public struct Residue: Sendable {
     /// The iptables variants holding ISTIO chains, with the families they hold them in.
     public let iptables: [IptablesVariant: [Family]]
 
+    public init(nftTables: [String], iptables: [IptablesVariant: [Family]]) {
+        self.nftTables = nftTables
+        self.iptables = iptables
+    }
+
     /// Reads without creating anything and, on most hosts, without running a program: one
     /// netlink chain dump shows meshcap's nft tables and iptables-nft's ISTIO chains (its tables
     /// are nf_tables ones); the legacy tools run only when the kernel lists legacy tables.

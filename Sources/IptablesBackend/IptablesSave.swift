@@ -9,6 +9,11 @@ public struct IptablesSave: Sendable, Hashable {
         /// As printed: built-in chains first, then regular chains by name.
         public var chains: [Chain]
 
+        public init(name: String, chains: [Chain]) {
+            self.name = name
+            self.chains = chains
+        }
+
         public func chain(_ name: String) -> Chain? { chains.first { $0.name == name } }
     }
 
@@ -17,6 +22,12 @@ public struct IptablesSave: Sendable, Hashable {
         /// "ACCEPT" for a built-in chain, nil for a regular one.
         public let policy: String?
         public var rules: [SavedRule]
+
+        public init(name: String, policy: String?, rules: [SavedRule]) {
+            self.name = name
+            self.policy = policy
+            self.rules = rules
+        }
     }
 
     public struct SavedRule: Sendable, Hashable {
@@ -28,6 +39,16 @@ public struct IptablesSave: Sendable, Hashable {
         public let tagged: Bool
         public let packets: UInt64
         public let bytes: UInt64
+
+        /// A rule read from another listing than iptables-save's (`iptables -nvL`), its text in
+        /// iptables-save's words.
+        public init(text: String, rule: Rule?, tagged: Bool, packets: UInt64, bytes: UInt64) {
+            self.text = text
+            self.rule = rule
+            self.tagged = tagged
+            self.packets = packets
+            self.bytes = bytes
+        }
     }
 
     public let family: Family

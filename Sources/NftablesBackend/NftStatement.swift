@@ -10,8 +10,9 @@ public struct UnresolvedOwner: Failure, CustomStringConvertible {
 }
 
 /// One nft statement of a rule: what `nft` prints and what it sends, side by side, so the text
-/// backend and the netlink encoder cannot drift apart.
-enum NftStatement {
+/// backend and the netlink encoder cannot drift apart. A saved `nft list ruleset` is read back
+/// through the same statements (`rule(_:)`).
+public enum NftStatement: Sendable, Hashable {
     case match(Match)
     case counter
     case verdict(Target)
@@ -25,7 +26,7 @@ enum NftStatement {
     /// A rule's statements: its matches, then its target's statements with the counter before
     /// the last one, where Istio's nftables backend puts it
     /// (`... tproxy ip to :15006 meta mark set 1337 counter accept`).
-    static func of(_ rule: Rule) -> [NftStatement] {
+    public static func of(_ rule: Rule) -> [NftStatement] {
         var actions: [NftStatement]
         switch rule.target {
         case .accept, .drop, .return, .jump: actions = [.verdict(rule.target)]
@@ -38,6 +39,30 @@ enum NftStatement {
         }
         actions.insert(.counter, at: actions.count - 1)
         return rule.matches.map(NftStatement.match) + actions
+    }
+
+    /// The rule these statements are, counter included where `of` puts it; nil for a sequence
+    /// meshcap does not write (no counter, a target's parts missing or out of order).
+    public static func rule(_ statements: [NftStatement]) -> Rule? {
+        var matches: [Match] = []
+        for case .match(let match) in statements.prefix(while: { if case .match = $0 { true } else { false } }) {
+            matches.append(match)
+        }
+        let actions = statements.dropFirst(matches.count).filter { $0 != .counter }
+        let target: Target
+        switch (actions.first, actions.dropFirst().first, actions.count) {
+        case (.verdict(let verdict)?, _, 1): target = verdict
+        case (.redirect(let port)?, _, 1): target = .redirect(toPort: port)
+        case (.tproxy(let port, _)?, .setMark(let mark)?, 3): target = .tproxy(toPort: port, mark: mark)
+        case (.setMark(let mark)?, _, 1): target = .setMark(mark)
+        case (.markToConnection?, _, 1): target = .saveMarkToConnection
+        case (.connectionToMark?, _, 1): target = .restoreMarkFromConnection
+        case (.zone(let zone)?, _, 1): target = .conntrackZone(zone)
+        default: return nil
+        }
+        let rule = Rule(matches: matches, target: target)
+        // Exact: written again, the rule gives the same statements in the same places.
+        return of(rule) == statements ? rule : nil
     }
 
     var text: String {

@@ -11,11 +11,26 @@ public struct CounterReading: Sendable {
     public let ahead: [Ahead]
     /// Capture rules in another backend or iptables variant, one sentence each.
     public let elsewhere: [String]
+    /// What the reader of the report should know about the reading itself (counts rounded).
+    public let notes: [String]
+    public let precision: Precision
 
-    public init(source: String, rules: [ObservedRule], ahead: [Ahead] = [], elsewhere: [String] = []) {
+    /// How much of each rule the reading saw.
+    public enum Precision: Sendable {
+        /// Every rule as the kernel holds it (or as iptables prints it: it leaves nothing out).
+        case exact
+        /// As `nft list ruleset` prints it: without the `meta l4proto` checks a later port match
+        /// depends on (see `RuleDecoder.listed`); the config's rules are compared in that form.
+        case nftListing
+    }
+
+    public init(source: String, rules: [ObservedRule], ahead: [Ahead] = [], elsewhere: [String] = [], notes: [String] = [],
+                precision: Precision = .exact) {
         self.source = source
         self.rules = rules
         self.ahead = ahead
         self.elsewhere = elsewhere
+        self.notes = notes
+        self.precision = precision
     }
 }

@@ -57,21 +57,25 @@ public struct VerifyReport: Sendable {
         // nat ISTIO_OUTPUT: whether it sends anything to ISTIO_REDIRECT, and the packets it
         // ended elsewhere (returns, the proxy's own calls, DNS to the agent).
         var capturesOutbound = false, endedElsewhere: UInt64 = 0
-        var notes: [String] = [], missing = 0, extra = 0, reordered = 0
+        var notes = reading.notes, missing = 0, extra = 0, reordered = 0
 
         let places = Self.places(reading.rules)
         for place in places {
             let live = place.rules
             // Recognition reads a rule's neighbours: the chain's rules, once.
             let modelRules = live.compactMap(\.rule)
-            let config = desired.map { Self.wanted(at: place, in: $0) }
+            let config = desired.map { Self.wanted(at: place, in: $0, precision: reading.precision) }
             var wanted = config?.purposes ?? [:]
             var unmatched = 0
             var index = -1
             for observed in live {
+                // Made only when said: an nft rule's text is rendered on demand.
+                func foreign() -> String {
+                    "\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes there"
+                }
                 guard let rule = observed.rule else {
                     if desired != nil { unmatched += 1 }
-                    notes.append("\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes")
+                    notes.append(foreign())
                     continue
                 }
                 index += 1
@@ -82,15 +86,15 @@ public struct VerifyReport: Sendable {
                 }
                 purpose = purpose ?? Purpose.recognised(table: place.table, chain: place.chain, rules: modelRules, index: index)
                 guard let purpose else {
-                    notes.append("\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes there")
+                    notes.append(foreign())
                     continue
                 }
                 switch purpose {
                 case .entry(let direction):
                     entered.insert(Entry(layout: place.layout, direction: direction))
-                    seen[direction, default: 0] += observed.packets
+                    seen[direction, default: 0].add(observed.packets)
                 case .handoff(let direction):
-                    captured[direction, default: 0] += observed.packets
+                    captured[direction, default: 0].add(observed.packets)
                 case .inboundPort(_, .capture), .inboundOtherPorts:
                     needEntry.insert(Entry(layout: place.layout, direction: .inbound))
                 default:
@@ -102,16 +106,16 @@ public struct VerifyReport: Sendable {
                     case .jump(.istioRedirect): capturesOutbound = true
                     // Packets the DNS chain does not redirect come back: counted there, not here.
                     case .jump(.istioOutputDNS): break
-                    default: endedElsewhere += observed.packets
+                    default: endedElsewhere.add(observed.packets)
                     }
                 } else if place.table == .nat && place.chain == .istioOutputDNS {
-                    endedElsewhere += observed.packets
+                    endedElsewhere.add(observed.packets)
                 }
                 let family = (observed.family ?? rule.family).map { $0 == .ipv4 ? "ipv4" : "ipv6" } ?? "all"
                 guard var row = CounterRow(purpose, family: family) else { continue }
                 if let existing = rows[row.key] { row = existing } else { order.append(row.key) }
-                row.packets += observed.packets
-                row.bytes += observed.bytes
+                row.packets.add(observed.packets)
+                row.bytes.add(observed.bytes)
                 row.rules += 1
                 rows[row.key] = row
             }
@@ -211,13 +215,14 @@ public struct VerifyReport: Sendable {
 
     /// The config's rules for one place, in the backend's canonical form (the form rules are
     /// read back in): in order, and each with its purposes in order.
-    static func wanted(at place: Place, in desired: DesiredState) -> (sequence: [Rule], purposes: [Rule: ArraySlice<Purpose>]) {
+    static func wanted(at place: Place, in desired: DesiredState, precision: CounterReading.Precision) -> (sequence: [Rule], purposes: [Rule: ArraySlice<Purpose>]) {
         guard let chain = desired.ruleset(place.layout)?.tables.first(where: { $0.kind == place.table })?.chains.first(where: { $0.name == place.chain })
         else { return ([], [:]) }
         var sequence: [Rule] = [], purposes: [Rule: ArraySlice<Purpose>] = [:]
         for rule in chain.rules {
-            let canonical = place.layout == .inet ? RuleDecoder.canonical(rule, resolve: desired.resolve)
+            var canonical = place.layout == .inet ? RuleDecoder.canonical(rule, resolve: desired.resolve)
                 : IptablesRenderer.canonical(rule, resolve: desired.resolve)
+            if precision == .nftListing { canonical = RuleDecoder.listed(canonical) }
             sequence.append(canonical)
             if let purpose = rule.purpose { purposes[canonical, default: []].append(purpose) }
         }
@@ -233,5 +238,14 @@ public struct VerifyReport: Sendable {
         var `where`: String { layout == .xtables(.ipv6) ? " (IPv6)" : "" }
 
         static func < (a: Entry, b: Entry) -> Bool { (a.where, a.direction.rawValue) < (b.where, b.direction.rawValue) }
+    }
+}
+
+extension UInt64 {
+    /// Counters add up without trapping: a saved dump can hold any number, and two near the top
+    /// would overflow a sum.
+    mutating func add(_ other: UInt64) {
+        let (sum, overflow) = addingReportingOverflow(other)
+        self = overflow ? .max : sum
     }
 }

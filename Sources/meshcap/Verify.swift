@@ -21,6 +21,7 @@ struct VerifyCommand: ParsableCommand {
               meshcap verify --prometheus /var/lib/node_exporter/textfile/meshcap.prom
               meshcap verify --watch 2
               meshcap verify --reset                  # print, then zero meshcap's counters (only meshcap's)
+              meshcap verify --from vm1-iptables-save.txt --config cluster.env
             """)
 
     @OptionGroup var config: ConfigOptions
@@ -44,6 +45,9 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "First send real connections along each path of the config (needs --config or flags): meshcap listens on the capture ports itself, and makes a peer namespace for inbound. Not while the proxy holds the ports.")
     var probe = false
 
+    @Option(help: ArgumentHelp("Read a saved dump instead of this host, or - for standard input: the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], nft list ruleset or nft -j list ruleset.", valueName: "file"))
+    var from: String?
+
     func validate() throws {
         if let watch, !(watch >= 0.1 && watch <= 86_400) {
             throw ValidationError("--watch \(watch): allowed: seconds from 0.1 to 86400")
@@ -55,9 +59,27 @@ struct VerifyCommand: ParsableCommand {
         if probe && !config.given { throw ValidationError("--probe needs the config the rules were applied from (--config FILE or istio-iptables flags): it tries that config's paths") }
         if probe && watch != nil { throw ValidationError("--probe and --watch: probe once, then watch") }
         if reset && watch != nil && count == nil { throw ValidationError("--reset with --watch needs --count: the counters are zeroed after the last reading") }
+        if from != nil && (watch != nil || reset || probe) { throw ValidationError("--from reads a saved dump once: --watch, --reset and --probe need a live host") }
+        if from == "-" && config.files.contains("-") { throw ValidationError("--from - and --config -: only one can be standard input") }
     }
 
     func run() throws {
+        if let from {
+            // A saved dump: the same report, the config's rules for the backend that wrote it.
+            let input = try InputFile.read(from, role: "saved dump", standardInput: true)
+            let text = input.lines.joined(separator: "\n")
+            let format = try SavedDump.format(of: text, name: input.name)
+            let reading = try SavedDump.read(text, as: format, name: input.name)
+            var desired: DesiredState?
+            if config.given {
+                let (loaded, accounts) = try config.load()
+                desired = CapturePlan(loaded.config).desired(accounts, for: format.isNftables ? .nft : .iptables)
+            }
+            let report = VerifyReport(reading, desired: desired)
+            try emit(report)
+            if !report.healthy { throw ProblemFound() }
+            return
+        }
         var plan: (CapturePlan, AccountDatabase)?
         var run = RunSettings()
         var probes: (results: [ProbeResult], notes: [String])?
@@ -97,14 +119,19 @@ struct VerifyCommand: ParsableCommand {
                 while nanosleep(&pause, &left) != 0 && errno == EINTR { pause = left }
                 continue
             }
-            if json {
-                print(JSONReport.render(report), terminator: "")
-            } else if let prometheus {
-                try write(Prometheus.render(report), to: prometheus)
-            } else {
-                print(HumanTable.render(report), terminator: "")
-            }
+            try emit(report)
             try finish(report, live: live, firewall: firewall, lock: lock)
+        }
+    }
+
+    /// One reading, in the format asked for.
+    func emit(_ report: VerifyReport) throws {
+        if json {
+            print(JSONReport.render(report), terminator: "")
+        } else if let prometheus {
+            try write(Prometheus.render(report), to: prometheus)
+        } else {
+            print(HumanTable.render(report), terminator: "")
         }
     }
 

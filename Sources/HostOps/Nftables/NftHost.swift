@@ -27,20 +27,22 @@ public struct NftHost: FirewallHost {
                          rule: dumped.rule, rendering: dumped.rule.map { .nftStatement($0) } ?? .text(dumped.bytecode ?? ""),
                          packets: dumped.packets, bytes: dumped.bytes)
         }
-        return LiveRules(rules: rules, ahead: try Self.ahead(snapshot.chains, all: RuleDump.allChains()), reading: .nft(snapshot))
+        return LiveRules(rules: rules, ahead: try Self.ahead(snapshot.chains, all: RuleDump.allChains(), ruleCount: RuleDump.ruleCount),
+                         reading: .nft(snapshot))
     }
 
     /// Other tables' base chains with rules, at the hooks meshcap's chains use and of the same
     /// type, that run first (a lower priority) or at the same priority (then their order is not
-    /// defined): their rules may take a packet before meshcap's see it.
-    static func ahead(_ chains: [DumpedChain], all: [DumpedChain]) throws -> [Ahead] {
+    /// defined): their rules may take a packet before meshcap's see it. The same for a live host
+    /// (rules counted over netlink) and a saved `nft list ruleset` (counted in it).
+    public static func ahead(_ chains: [DumpedChain], all: [DumpedChain], ruleCount: (DumpedChain) throws -> Int) rethrows -> [Ahead] {
         let mine = chains.filter { $0.family == UInt32(NFPROTO_INET) && tables.contains($0.table) && $0.hook != nil }
         var found: [Ahead] = []
         for chain in all where chain.hook != nil && !(chain.family == UInt32(NFPROTO_INET) && tables.contains(chain.table)) {
             // Rules are counted only for the few chains that qualify otherwise.
             guard let ours = mine.first(where: { $0.hook == chain.hook && $0.type == chain.type }),
                   let priority = chain.priority, let own = ours.priority, priority <= own else { continue }
-            let count = try RuleDump.ruleCount(chain)
+            let count = try ruleCount(chain)
             guard count > 0 else { continue }
             let names: [UInt32: String] = [UInt32(NFPROTO_INET): "inet", UInt32(NFPROTO_IPV4): "ip", UInt32(NFPROTO_IPV6): "ip6"]
             let family = names[chain.family] ?? "family \(chain.family)"

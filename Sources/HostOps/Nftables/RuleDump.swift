@@ -31,6 +31,25 @@ public struct DumpedChain: Sendable, Hashable {
     public let hook: Hook?
     public let priority: Int32?
     public let policy: UInt32?
+
+    /// A chain read from a saved `nft list ruleset`, its family by nft's name for it (`inet`,
+    /// `ip`, `ip6`, `arp`, `bridge`, `netdev`); nil for a family nft does not name.
+    public init?(family: String, table: String, name: String, type: String?, hook: Hook?, priority: Int32?) {
+        let families = ["ip": NFPROTO_IPV4, "ip6": NFPROTO_IPV6, "inet": NFPROTO_INET, "arp": NFPROTO_ARP,
+                        "bridge": NFPROTO_BRIDGE, "netdev": NFPROTO_NETDEV]
+        guard let number = families[family] else { return nil }
+        self.init(family: UInt32(number), table: table, name: name, type: type, hook: hook, priority: priority, policy: nil)
+    }
+
+    init(family: UInt32, table: String, name: String, type: String?, hook: Hook?, priority: Int32?, policy: UInt32?) {
+        self.family = family
+        self.table = table
+        self.name = name
+        self.type = type
+        self.hook = hook
+        self.priority = priority
+        self.policy = policy
+    }
 }
 
 /// Reads the ruleset back over netlink (NFT_MSG_GETGEN, GETCHAIN, GETRULE and GETSETELEM), without

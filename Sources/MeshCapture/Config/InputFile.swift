@@ -109,9 +109,20 @@ public enum InputFile {
         }
     }
 
+    static func split(_ bytes: [UInt8], name: String, strictText: Bool) throws(ConfigErrors) -> InputText {
+        let (text, errors) = lines(bytes, name: name, strictText: strictText)
+        guard errors.isEmpty else { throw ConfigErrors(errors: errors) }
+        return text
+    }
+
+    /// Text already in memory (a saved dump handed over as a string), split as a file's lines are.
+    public static func lines(of text: String, name: String) -> InputText {
+        lines(Array(text.utf8), name: name, strictText: false).text
+    }
+
     /// Lines end at LF, CRLF or CR. Scanned as bytes: a Swift `Character` holds "\r\n" as one
     /// grapheme, so splitting a String on "\n" would leave a CRLF file as one long line.
-    static func split(_ bytes: [UInt8], name: String, strictText: Bool) throws(ConfigErrors) -> InputText {
+    static func lines(_ bytes: [UInt8], name: String, strictText: Bool) -> (text: InputText, errors: [ConfigError]) {
         let bom: [UInt8] = [0xef, 0xbb, 0xbf]
         let hadByteOrderMark = bytes.starts(with: bom)
         var lines: [String] = []
@@ -147,8 +158,7 @@ public enum InputFile {
             start = index
         }
         if start < bytes.count { take(bytes.count) }
-        guard errors.isEmpty else { throw ConfigErrors(errors: errors) }
-        return InputText(name: name, lines: lines, lineEndings: endings, hadByteOrderMark: hadByteOrderMark)
+        return (InputText(name: name, lines: lines, lineEndings: endings, hadByteOrderMark: hadByteOrderMark), errors)
     }
 
     /// Why a line cannot be read as text, or nil.

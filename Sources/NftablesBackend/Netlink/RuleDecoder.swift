@@ -32,6 +32,19 @@ public enum RuleDecoder {
         return Rule(matches: matches, target: rule.target)
     }
 
+    /// A canonical rule as `nft list` prints it, which says less than the kernel holds: nft leaves
+    /// out a `meta l4proto` check that a later port match of that protocol depends on, wherever
+    /// it stands, so the text cannot tell whether or where the rule had one. Rules read from that
+    /// text, and the config's compared with them, are in this form.
+    public static func listed(_ rule: Rule) -> Rule {
+        var matches: [Match] = []
+        for (index, match) in rule.matches.enumerated() {
+            if case .l4proto(let proto) = match, rule.matches[(index + 1)...].contains(where: { $0.portProtocol == proto }) { continue }
+            matches.append(match)
+        }
+        return Rule(matches: matches, target: rule.target)
+    }
+
     /// The rule these expressions implement, or nil for bytecode meshcap does not write.
     ///
     /// Exact: the rule read is encoded again and must give these very expressions (counter

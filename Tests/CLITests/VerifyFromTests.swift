@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `meshcap verify --from`, as a user runs it: no root, no host read, exit 0 for a healthy dump,
+/// 1 for a broken one, 2 with the file and line for one it cannot read.
+@Suite struct VerifyFromTests {
+    static let dumps = packageRoot.appendingPathComponent("Tests/VerifyTests/Dumps")
+
+    @Test func aHealthyDumpFromAFileOrStandardInput() throws {
+        let path = Self.dumps.appendingPathComponent("iptables-nft-save.txt").path
+        let file = try run(meshcap, ["verify", "--from", path])
+        #expect(file.status == 0 && file.stdout.hasPrefix("meshcap verify: iptables-save -c (\(path))") && file.stdout.contains("capture looks right"),
+                "\(file.stdout)\(file.stderr)")
+        let stdin = try run(meshcap, ["verify", "--from", "-", "--json"], input: try String(contentsOfFile: path, encoding: .utf8))
+        #expect(stdin.status == 0 && stdin.stdout.contains(#""source": "iptables-save -c (stdin)""#), "\(stdin.stderr)")
+    }
+
+    @Test func aBrokenCaptureExitsOne() throws {
+        let text = try String(contentsOf: Self.dumps.appendingPathComponent("nft-list-ruleset.txt"), encoding: .utf8)
+        // Without the jump from the output hook, nothing reaches meshcap's outbound rules.
+        let unhooked = text.replacingOccurrences(of: "counter packets 14 bytes 900 jump istio-output", with: "counter packets 14 bytes 900 return")
+        #expect(unhooked != text)
+        let result = try run(meshcap, ["verify", "--from", "-"], input: unhooked)
+        #expect(result.status == 1 && result.stdout.contains("PROBLEM (missing-entry)"), "\(result.stdout)\(result.stderr)")
+    }
+
+    @Test func anUnreadableDumpExitsTwoWithItsLine() throws {
+        let work = try temporaryDirectory("from")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let file = work.appendingPathComponent("vm1.txt")
+        try "*nat\n:OUTPUT ACCEPT [0:0]\n[1:60] -A OUTPUT -j ACCEPT\n".write(to: file, atomically: true, encoding: .utf8)
+        let cut = try run(meshcap, ["verify", "--from", file.path])
+        #expect(cut.status == 2 && cut.stdout.isEmpty, "\(cut.stdout)")
+        #expect(cut.stderr.hasPrefix("meshcap: \(file.path):3: the dump ends inside table nat (line 1) without its COMMIT: it is cut short; allowed: "), "\(cut.stderr)")
+
+        let fifo = work.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let refused = try run(meshcap, ["verify", "--from", fifo])
+        #expect(refused.status == 2 && refused.stderr.contains("the saved dump \(fifo) is a FIFO, not a regular file"), "\(refused.stderr)")
+
+        let binary = try run(meshcap, ["verify", "--from", "-"], input: "table inet x {\n\u{0}\n}\n")
+        #expect(binary.status == 2 && binary.stderr.contains("stdin:2"), "\(binary.stderr)")
+    }
+
+    @Test func liveOnlyOptionsAreRefused() throws {
+        for options in [["--watch", "1"], ["--reset"]] {
+            let result = try run(meshcap, ["verify", "--from", "x"] + options)
+            #expect(result.status == 2 && result.stderr.contains("--from reads a saved dump once"), "\(result.stderr)")
+        }
+        let twice = try run(meshcap, ["verify", "--from", "-", "--config", "-"])
+        #expect(twice.status == 2 && twice.stderr.contains("only one can be standard input"), "\(twice.stderr)")
+    }
+}
