@@ -57,7 +57,7 @@ public struct VerifyReport: Sendable {
             let live = place.rules
             var wanted = desired.map { Self.wanted(at: place, in: $0, precision: reading.precision) } ?? [:]
             // What a rule is for depends on its place among the chain's rules meshcap reads.
-            let parsed = live.compactMap(\.rule)
+            let recognised = Purpose.recognised(table: place.table, chain: place.chain, rules: live.compactMap(\.rule))
             var position = 0
             for observed in live {
                 // Made only when said: an nft rule's text is rendered on demand.
@@ -74,7 +74,7 @@ public struct VerifyReport: Sendable {
                     purpose = wanted[rule]?.popFirst()
                     if purpose == nil { extra += 1 }
                 }
-                purpose = purpose ?? Purpose.recognised(table: place.table, chain: place.chain, rules: parsed, index: position)
+                purpose = purpose ?? recognised[position]
                 guard let purpose else {
                     notes.append(foreign())
                     continue
