@@ -77,10 +77,13 @@ public struct IptablesSave: Sendable, Hashable {
     public static func parse(_ text: String, family: Family) -> IptablesSave {
         var tables: [Table] = []
         var current: Table?
+        // Where each chain of the current table is: a table may have thousands.
+        var chainIndex: [String: Int] = [:]
         for line in lines(text) {
             if line.hasPrefix("#") { continue }
             if line.hasPrefix("*") {
                 current = Table(name: String(line.dropFirst()), chains: [])
+                chainIndex = [:]
             } else if line == "COMMIT" {
                 if let table = current { tables.append(table) }
                 current = nil
@@ -88,6 +91,7 @@ public struct IptablesSave: Sendable, Hashable {
                 let fields = line.dropFirst().split(separator: " ")
                 guard let name = fields.first else { continue }
                 let policy = fields.count > 1 && fields[1] != "-" ? String(fields[1]) : nil
+                if let count = current?.chains.count, chainIndex[String(name)] == nil { chainIndex[String(name)] = count }
                 current?.chains.append(Chain(name: String(name), policy: policy, rules: []))
             } else {
                 var body = Substring(line)
@@ -99,7 +103,7 @@ public struct IptablesSave: Sendable, Hashable {
                     body = body[body.index(after: close)...].drop { $0 == " " }
                 }
                 let words = IptablesParser.words(body)
-                guard words.count >= 2, words[0] == "-A", let index = current?.chains.firstIndex(where: { $0.name == words[1] }) else { continue }
+                guard words.count >= 2, words[0] == "-A", current != nil, let index = chainIndex[words[1]] else { continue }
                 let parsed = IptablesParser.rule(Array(words.dropFirst(2)), family: family)
                 current?.chains[index].rules.append(SavedRule(text: String(body), rule: parsed?.rule, tagged: parsed?.tagged ?? false,
                                                               packets: packets, bytes: bytes))

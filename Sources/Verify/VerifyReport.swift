@@ -62,8 +62,9 @@ public struct VerifyReport: Sendable {
         let places = Self.places(reading.rules)
         for place in places {
             let live = place.rules
-            // Recognition reads a rule's neighbours: the chain's rules, once.
+            // What a rule is for depends on its place among the chain's rules meshcap reads.
             let modelRules = live.compactMap(\.rule)
+            let recognised = Purpose.recognised(table: place.table, chain: place.chain, rules: modelRules)
             let config = desired.map { Self.wanted(at: place, in: $0, precision: reading.precision) }
             var wanted = config?.purposes ?? [:]
             var unmatched = 0
@@ -84,7 +85,7 @@ public struct VerifyReport: Sendable {
                     purpose = wanted[rule]?.popFirst()
                     if purpose == nil { unmatched += 1 }
                 }
-                purpose = purpose ?? Purpose.recognised(table: place.table, chain: place.chain, rules: modelRules, index: index)
+                purpose = purpose ?? recognised[index]
                 guard let purpose else {
                     notes.append(foreign())
                     continue

@@ -15,8 +15,9 @@ import TestSupport
             for table in CapturePlan(config).ruleset(for: layout).tables {
                 for chain in table.chains {
                     let readBack = chain.rules.map { layout == .inet ? RuleDecoder.canonical($0, resolve: resolve) : IptablesRenderer.canonical($0, resolve: resolve) }
+                    let recognisedRules = Purpose.recognised(table: table.kind, chain: chain.name, rules: readBack)
                     for (index, rule) in chain.rules.enumerated() {
-                        let recognised = Purpose.recognised(table: table.kind, chain: chain.name, rules: readBack, index: index)
+                        let recognised = recognisedRules[index]
                         // Read back, owners are numbers: the plan's names resolve to them.
                         if recognised != rule.purpose.map({ Self.numbered($0, resolve) }) {
                             found.append("\(layout) \(table.kind) \(chain.name) #\(index) \(readBack[index]): planned \(rule.purpose.map { "\($0)" } ?? "nothing"), recognised \(recognised.map { "\($0)" } ?? "nothing")")

@@ -12,8 +12,8 @@ import TestSupport
         for layout in [Layout.inet] + config.families.sorted().map(Layout.xtables) {
             for table in CapturePlan(config).ruleset(for: layout).tables {
                 for chain in table.chains {
-                    for (index, rule) in chain.rules.enumerated() {
-                        let recognised = Purpose.recognised(table: table.kind, chain: chain.name, rules: chain.rules, index: index)
+                    let purposes = Purpose.recognised(table: table.kind, chain: chain.name, rules: chain.rules)
+                    for (index, (rule, recognised)) in zip(chain.rules, purposes).enumerated() {
                         if rule.purpose == nil || recognised != rule.purpose {
                             found.append("\(layout) \(table.kind) \(chain.name) #\(index) \(rule): planned \(rule.purpose.map { "\($0)" } ?? "nothing"), recognised \(recognised.map { "\($0)" } ?? "nothing")")
                         }

@@ -2,11 +2,34 @@
 /// matches. `verify` without a config reads rows through it; a test holds it to the plan's own
 /// annotations for every profile and every corpus case, so the two cannot drift apart.
 extension Purpose {
-    /// - Parameters:
-    ///   - rules: the chain's rules as read, in order; `index` is this rule's place among them.
-    /// - Returns: nil for a rule meshcap does not write there.
-    public static func recognised(table: TableKind, chain: ChainName, rules: [Rule], index: Int) -> Purpose? {
-        let rule = rules[index]
+    /// What each of a chain's rules is for, in order; nil for a rule meshcap does not write there.
+    /// One pass: what a rule is for can depend on the rules around it, and a chain read from a
+    /// dump may hold hundreds of thousands.
+    /// - Parameter rules: the chain's rules as read, in order.
+    public static func recognised(table: TableKind, chain: ChainName, rules: [Rule]) -> [Purpose?] {
+        let context = Context(rules)
+        return rules.enumerated().map { recognised($1, at: $0, table: table, chain: chain, context) }
+    }
+
+    /// What the rules of a chain say about each other.
+    struct Context {
+        /// Owners whose rule jumps into ISTIO_IN_REDIRECT (the proxy's, which also sends its own
+        /// calls over lo to the inbound port).
+        var redirected = Set<Owner>()
+        /// Per family, where the first RETURN to a destination of that family is.
+        var firstDestinationReturn: [Family: Int] = [:]
+
+        init(_ rules: [Rule]) {
+            for (index, rule) in rules.enumerated() {
+                if rule.target == .jump(.istioInRedirect), let owner = Fields(rule).owner?.owner { redirected.insert(owner) }
+                if rule.target == .return, let family = Fields(rule).destination?.family, firstDestinationReturn[family] == nil {
+                    firstDestinationReturn[family] = index
+                }
+            }
+        }
+    }
+
+    static func recognised(_ rule: Rule, at index: Int, table: TableKind, chain: ChainName, _ context: Context) -> Purpose? {
         let m = Fields(rule)
         switch (table, chain, rule.target) {
         case (.nat, .prerouting, .return), (.mangle, .prerouting, .return):
@@ -40,7 +63,7 @@ extension Purpose {
             if let port = m.destinationPort { return .outboundPort(port, .tcp, .capture) }
             return m.destination.map { .outboundRange($0, .capture) } ?? .outboundOtherRanges
         case (.nat, .istioOutput, .return):
-            return outputReturn(m, rules: rules, index: index)
+            return outputReturn(m, index: index, context)
         case (.nat, .istioOutputDNS, .redirect):
             return m.dnsProtocol.map { .dns(m.destination?.address, $0) }
         case (.raw, .prerouting, .jump(.istioInbound)):
@@ -65,7 +88,7 @@ extension Purpose {
     }
 
     /// nat ISTIO_OUTPUT's returns, the chain with the most kinds of them.
-    static func outputReturn(_ m: Fields, rules: [Rule], index: Int) -> Purpose? {
+    static func outputReturn(_ m: Fields, index: Int, _ context: Context) -> Purpose? {
         if let port = m.destinationPort, let proto = m.portProtocol, !m.portNegated { return .outboundPort(port, proto, .exclude) }
         if m.outInterface == Istio.loopbackInterface {
             if let source = m.source { return .host(source, .passthrough) }
@@ -74,14 +97,13 @@ extension Purpose {
         if let owner = m.owner {
             if owner.negated { return .otherGroups(m.negatedGroups) }
             // The proxy's GID also sends its own calls over lo to the inbound port; an excluded group does not.
-            let isProxy = !owner.group || rules.contains { $0.target == .jump(.istioInRedirect) && Fields($0).owner?.owner == owner.owner }
+            let isProxy = !owner.group || context.redirected.contains(owner.owner)
             return isProxy ? .proxy(owner.owner, group: owner.group, .bypass) : .ownerGroup(owner.owner)
         }
         if let destination = m.destination {
             // The host's own address comes first of its family; an excluded range may be loopback too.
-            let isHost = destination.address.isLoopback
-                && !rules[..<index].contains { $0.target == .return && Fields($0).destination?.family == destination.family }
-            return isHost ? .host(destination, .loopback) : .outboundRange(destination, .exclude)
+            let first = context.firstDestinationReturn[destination.family] == index
+            return first && destination.address.isLoopback ? .host(destination, .loopback) : .outboundRange(destination, .exclude)
         }
         return nil
     }

@@ -16,15 +16,23 @@ enum IptablesListing {
         let line: Int
         let policy: String?
         var rules: [IptablesSave.SavedRule] = []
-        /// The targets and addresses seen, for telling the table and family.
+        /// The targets seen, for telling the table.
         var targets: Set<String> = []
-        var family: Family?
     }
 
     /// One table's listing: from its first chain to the next table's.
     struct Listing {
-        var chains: [ListedChain] = []
+        private(set) var chains: [ListedChain] = []
+        /// Their names, to tell at once whether a chain is listed already.
+        private(set) var names = Set<String>()
+        /// As its addresses show.
+        var family: Family?
         var line: Int { chains.first?.line ?? 0 }
+
+        mutating func append(_ chain: ListedChain) {
+            chains.append(chain)
+            names.insert(chain.name)
+        }
     }
 
     static func read(_ dump: DumpText) throws(DumpError) -> CounterReading {
@@ -35,7 +43,7 @@ enum IptablesListing {
         var columns: Bool?
         var rounded = false
         func close() {
-            if let done = chain { current.chains.append(done) }
+            if let done = chain { current.append(done) }
             chain = nil
         }
         for (index, raw) in dump.lines.enumerated() {
@@ -56,7 +64,7 @@ enum IptablesListing {
                 columns = nil
                 continue
             }
-            guard var listed = chain else { throw fail("\(DumpText.quoted(line)) comes before any Chain header: the listing is cut short at the top") }
+            guard let name = chain?.name else { throw fail("\(DumpText.quoted(line)) comes before any Chain header: the listing is cut short at the top") }
             guard let numbered = columns else {
                 let names = line.split(separator: " ").map(String.init)
                 let expected = ["pkts", "bytes", "target", "prot", "opt", "in", "out", "source", "destination"]
@@ -65,17 +73,17 @@ enum IptablesListing {
                 columns = names.first == "num"
                 continue
             }
-            let rule = try self.rule(line, chain: listed.name, numbered: numbered, fail)
+            let rule = try self.rule(line, chain: name, numbered: numbered, fail)
             rounded = rounded || rule.rounded
             if let family = rule.family {
-                if let known = listed.family ?? current.chains.lazy.compactMap(\.family).first, known != family {
+                if let known = current.family, known != family {
                     throw fail("an \(IptablesSaveDump.name(family)) address in a table listed for \(IptablesSaveDump.name(known)): two families in one listing")
                 }
-                listed.family = family
+                current.family = family
             }
-            if let target = rule.target { listed.targets.insert(target) }
-            listed.rules.append(rule.saved)
-            chain = listed
+            // In place: a copy of the chain would copy its rules at every one.
+            if let target = rule.target { chain?.targets.insert(target) }
+            chain?.rules.append(rule.saved)
         }
         if chain != nil && columns == nil {
             throw dump.error(dump.lines.count, "the listing ends after a Chain header, before its column line: it is cut short", allowed: allowed)
@@ -86,8 +94,7 @@ enum IptablesListing {
         var tables: [Family: [IptablesSave.Table]] = [:]
         for listing in listings {
             let table = try self.table(listing, dump)
-            let shown = listing.chains.lazy.compactMap(\.family).first
-            let family = shown ?? (tables[.ipv4, default: []].contains { $0.name == table } ? .ipv6 : .ipv4)
+            let family = listing.family ?? (tables[.ipv4, default: []].contains { $0.name == table } ? .ipv6 : .ipv4)
             if tables[family, default: []].contains(where: { $0.name == table }) {
                 throw dump.error(listing.line, "table \(table) of \(IptablesSaveDump.name(family)) is listed twice", allowed: "one listing per table and family")
             }
@@ -140,7 +147,7 @@ enum IptablesListing {
     /// after a regular one or out of hook order, is another table's.
     static func startsTable(_ name: String, in listing: Listing) -> Bool {
         guard let last = listing.chains.last else { return false }
-        if listing.chains.contains(where: { $0.name == name }) { return true }
+        if listing.names.contains(name) { return true }
         guard let order = hookOrder.firstIndex(of: name) else { return false }
         guard let previous = hookOrder.firstIndex(of: last.name) else { return true }
         return order <= previous

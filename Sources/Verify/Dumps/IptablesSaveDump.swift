@@ -42,7 +42,8 @@ enum IptablesSaveDump {
                 open = Block(table: String(name), line: number, declared: generatedFor, lines: [String(line)])
                 continue
             }
-            guard var block = open else {
+            // Taken out while it grows, so its lines are not copied at every one.
+            guard var block = open.take() else {
                 throw fail("\(DumpText.quoted(line)) is outside a table: the dump is cut short at the top, or this is not iptables-save output")
             }
             if line == "COMMIT" {
@@ -87,10 +88,10 @@ enum IptablesSaveDump {
         }
 
         // Each table to its family: as saved, else as its addresses show, else IPv6 when IPv4 has it already.
-        var families: [Family: [Block]] = [:]
+        var families: [Family: [Block]] = [:], seen = Set<[String]>()
         for block in blocks {
-            let family = block.declared ?? block.shown?.family ?? (families[.ipv4, default: []].contains { $0.table == block.table } ? .ipv6 : .ipv4)
-            if families[family, default: []].contains(where: { $0.table == block.table }) {
+            let family = block.declared ?? block.shown?.family ?? (seen.contains([name(.ipv4), block.table]) ? .ipv6 : .ipv4)
+            guard seen.insert([name(family), block.table]).inserted else {
                 throw dump.error(block.line, "table \(block.table) of \(name(family)) appears twice", allowed: "one iptables-save per family (of one iptables variant)")
             }
             families[family, default: []].append(block)

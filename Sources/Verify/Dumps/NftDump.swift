@@ -21,7 +21,7 @@ struct NftDump {
         let chain: String
         /// Its statements in meshcap's terms; nil when one is not a statement meshcap writes.
         let statements: [NftStatement]?
-        /// As printed, for the report.
+        /// As printed, for the report (not rendered from the model: that costs more than reading).
         let text: String
         let packets: UInt64
         let bytes: UInt64
@@ -40,7 +40,7 @@ struct NftDump {
             observed.append(ObservedRule(family: nil, table: rule.table, chain: rule.chain,
                                          tableKind: TableKind.allCases.first { NftNames.table($0) == rule.table },
                                          chainName: RuleDecoder.chainName(rule.chain), owner: model == nil ? .other : .meshcap,
-                                         rule: model, text: model.map(NftRenderer.statement) ?? rule.text,
+                                         rule: model, text: rule.text,
                                          packets: rule.packets, bytes: rule.bytes))
         }
         var counts: [String: Int] = [:]

@@ -9,13 +9,14 @@ enum NftJSON {
     static let allowed = "what nft -j list ruleset prints: {\"nftables\": [{\"metainfo\": ...}, {\"table\": ...}, {\"chain\": ...}, {\"rule\": ...}, ...]}"
 
     static func read(_ dump: DumpText) throws(DumpError) -> CounterReading {
+        let text = dump.lines.joined(separator: "\n")
         let root: JSONValue
         do {
-            root = try JSONValue.parse(dump.lines.joined(separator: "\n"))
+            root = try JSONValue.parse(text)
         } catch {
             throw dump.error(error.line, "not JSON: \(error.problem) (column \(error.column))".escapedForTerminal, allowed: allowed)
         }
-        let text = Array(dump.lines.joined(separator: "\n").utf8)
+        let bytes = Array(text.utf8)
         guard let items = root["nftables"]?.array else { throw dump.error(root.line, "no \"nftables\" list", allowed: allowed) }
         var ruleset = NftDump()
         var declared = Set<[String]>()
@@ -56,7 +57,7 @@ enum NftJSON {
                     statements = statement.flatMap { one in statements.map { $0 + [one] } }
                 }
                 ruleset.rules.append(NftDump.Rule(family: family, table: table, chain: chain, statements: statements,
-                                                  text: String(decoding: text[expressions.range], as: UTF8.self),
+                                                  text: String(decoding: bytes[expressions.range], as: UTF8.self),
                                                   packets: counter.packets, bytes: counter.bytes))
             default:
                 // metainfo, table, and other tables' sets, maps, elements and objects.
