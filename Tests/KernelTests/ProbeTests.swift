@@ -72,7 +72,7 @@ import TestSupport
         try network.serve(in: network.peer, port: 9090, name: "peer")
         try network.serve(in: network.peer, port: 80, name: "peer")
         #expect(try meshcapIn(network.workload, ["apply"] + Self.config + Self.iptables).status == 0)
-        for command in breakage.commands { try network.workload.exec(["iptables-nft", "-t", "nat"] + command) }
+        for command in breakage.commands { _ = try network.workload.exec(["iptables-nft", "-t", "nat"] + command) }
         let probe = try Self.probe(network)
         #expect(probe.status == 1, "\(probe.output)")
         #expect(probe.problems.count == 1 && probe.problems[0].hasPrefix(breakage.failingPath), "\(probe.problems)\n\(probe.output)")
