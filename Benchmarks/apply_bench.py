@@ -91,8 +91,9 @@ def report(label, rules, results, rounds):
               f"   meshcap/iptables-nft-restore = {ours / medians[('iptables-nft-restore', mode)]:.2f}")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main_in_namespace(doc, inner, prefix, script):
+    """Both benchmarks' entry: as root, re-run `script` with --inner inside a namespace made for it."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--meshcap", required=True)
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
@@ -102,15 +103,15 @@ def main():
         sys.exit("bench: needs root (it creates a network namespace)")
     if args.inner:
         return inner(args)
-    namespace = f"mcbench-{os.getpid()}"
+    namespace = f"{prefix}-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", namespace], check=True)
     try:
         subprocess.run(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"], check=True)
-        subprocess.run(["ip", "netns", "exec", namespace, sys.executable, os.path.abspath(__file__),
+        subprocess.run(["ip", "netns", "exec", namespace, sys.executable, os.path.abspath(script),
                         "--meshcap", args.meshcap, "--rounds", str(args.rounds), "--inner"], check=True)
     finally:
         subprocess.run(["ip", "netns", "del", namespace])
 
 
 if __name__ == "__main__":
-    main()
+    main_in_namespace(__doc__, inner, "mcbench", __file__)

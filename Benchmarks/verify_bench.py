@@ -7,7 +7,6 @@ Runs as root inside a network namespace it creates and deletes. 10,000 excluded 
 rule each) plus the sidecar default's rules, applied by meshcap with each backend in turn;
 rounds interleave the tools; medians of wall time (posix_spawn to wait4), CPU and peak RSS.
 """
-import argparse
 import os
 import statistics
 import subprocess
@@ -15,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apply_bench import profiles, timed, which  # noqa: E402
+from apply_bench import main_in_namespace, profiles, timed, which  # noqa: E402
 
 
 def inner(args):
@@ -57,26 +56,5 @@ def report(backend, samples, rounds):
         print(f"  ratio {tool} / {reference} = {medians[tool] / medians[reference]:.2f}")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--meshcap", required=True)
-    parser.add_argument("--rounds", type=int, default=11)
-    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    args.meshcap = os.path.abspath(args.meshcap)
-    if os.geteuid() != 0:
-        sys.exit("bench: needs root (it creates a network namespace)")
-    if args.inner:
-        return inner(args)
-    namespace = f"mcvbench-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", namespace], check=True)
-    try:
-        subprocess.run(["ip", "netns", "exec", namespace, "ip", "link", "set", "lo", "up"], check=True)
-        subprocess.run(["ip", "netns", "exec", namespace, sys.executable, os.path.abspath(__file__),
-                        "--meshcap", args.meshcap, "--rounds", str(args.rounds), "--inner"], check=True)
-    finally:
-        subprocess.run(["ip", "netns", "del", namespace])
-
-
 if __name__ == "__main__":
-    main()
+    main_in_namespace(__doc__, inner, "mcvbench", __file__)
