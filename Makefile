@@ -75,6 +75,7 @@ bench: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product meshcap
 	python3 Benchmarks/apply_bench.py --meshcap .build/release/meshcap
 	python3 Benchmarks/verify_bench.py --meshcap .build/release/meshcap
+	python3 Benchmarks/dataplane_bench.py --meshcap .build/release/meshcap --rounds 7
 
 clean:
 	rm -rf .build

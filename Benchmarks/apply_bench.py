@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""make bench: apply time of `meshcap apply` (one netlink batch) against `nft -f` and
-`iptables-nft-restore` loading the same rules, measured in the same run, reported as ratios.
+"""make bench: apply time of `meshcap apply` (one netlink batch) against `nft -f`,
+`iptables-nft-restore` and `iptables-legacy-restore` loading Istio's layout of the same config,
+measured in the same run, reported as ratios.
 
 Runs as root inside a network namespace it creates and deletes (never the host's ruleset).
-Profiles: the sidecar default, and 10,000 excluded prefixes (one rule per prefix, as Istio
-emits them). Each round times every tool once on an empty namespace ("fresh") and once over its
-own rules ("replace"); rounds interleave the tools so machine noise hits all of them alike.
-Wall time is posix_spawn to wait4; CPU is the child's user+sys; RSS is the child's peak.
+Profiles: the sidecar default, and 1,000 and 10,000 excluded prefixes. meshcap applies its
+default layout (interval sets from 16 prefixes on) and, as a second line, Istio's one rule per
+prefix (`--layout istio`), which is also what the other tools load. Each round times every tool
+once on an empty namespace ("fresh") and once over its own rules ("replace"); rounds interleave
+the tools so machine noise hits all of them alike. Wall time is posix_spawn to wait4; CPU is the
+child's user+sys; RSS is the child's peak.
 """
 import argparse
 import os
@@ -38,35 +41,47 @@ def which(name):
     sys.exit(f"bench: {name} not found")
 
 
-def profiles(work):
-    big = os.path.join(work, "exclude-10000.env")
+def excluded(work, count):
+    """A config excluding `count` prefixes 100.64.0.0/25, 100.64.1.0/25, ...: distinct, not halves of one."""
+    path = os.path.join(work, f"exclude-{count}.env")
     prefixes = []
-    for i in range(10000):  # 100.64.0.0/25, 100.64.1.0/25, ...: distinct, non-adjacent
+    for i in range(count):
         a = (100 << 24) | (64 << 16) | (i << 8)
         prefixes.append(f"{a >> 24}.{(a >> 16) & 255}.{(a >> 8) & 255}.0/25")
-    with open(big, "w") as f:
+    with open(path, "w") as f:
         f.write("OUTBOUND_IPRANGES_INCLUDE=10.96.0.0/12\nOUTBOUND_IPRANGES_EXCLUDE=" + ",".join(prefixes) + "\n")
-    return [("sidecar default", os.path.join(ROOT, "Rules/sidecar-default.env")), ("10,000 excluded prefixes", big)]
+    return path
+
+
+def profiles(work, counts=(10000,)):
+    return [("sidecar default", os.path.join(ROOT, "Rules/sidecar-default.env"))] + \
+        [(f"{count:,} excluded prefixes", excluded(work, count)) for count in counts]
 
 
 def inner(args):
-    nft, restore = which("nft"), which("iptables-nft-restore")
+    nft, restore, legacy = which("nft"), which("iptables-nft-restore"), which("iptables-legacy-restore")
     with tempfile.TemporaryDirectory(prefix="meshcap-bench-") as work:
-        for label, env in profiles(work):
+        empty = os.path.join(work, "empty.v4")
+        with open(empty, "w") as f:
+            f.write("*nat\nCOMMIT\n")
+        for label, env in profiles(work, (1000, 10000)):
             script, v4 = os.path.join(work, "rules.nft"), os.path.join(work, "rules.v4")
             for backend, path in (("nft", script), ("iptables", v4)):
                 with open(path, "w") as out:
-                    subprocess.run([args.meshcap, "compile", "--config", env, "--backend", backend], stdout=out, check=True)
+                    subprocess.run([args.meshcap, "compile", "--config", env, "--backend", backend, "--layout", "istio"], stdout=out, check=True)
             rules = sum(1 for line in open(v4) if line.startswith("-A "))
             tools = {
                 "meshcap apply (netlink)": [args.meshcap, "apply", "--config", env],
+                "meshcap apply --layout istio": [args.meshcap, "apply", "--config", env, "--layout", "istio"],
                 "nft -f": [nft, "-f", script],
                 "iptables-nft-restore": [restore, v4],
+                "iptables-legacy-restore": [legacy, v4],
             }
             results = {(tool, mode): [] for tool in tools for mode in ("fresh", "replace")}
             for round_ in range(args.rounds + 1):
                 for tool, argv in tools.items():
                     subprocess.run([nft, "flush", "ruleset"], check=True)
+                    subprocess.run([legacy, empty], check=True)
                     fresh = timed(argv)
                     replace = timed(argv)
                     if round_ > 0:  # round 0 warms caches
@@ -77,18 +92,20 @@ def inner(args):
 
 
 def report(label, rules, results, rounds):
-    print(f"\n{label}: {rules} rules, median of {rounds} rounds (min-max)")
-    print(f"  {'tool':<26}{'mode':<9}{'wall ms':>22}{'CPU ms':>9}{'peak MiB':>10}")
-    medians = {}
+    print(f"\n{label}: {rules} rules in Istio's layout, median of {rounds} rounds (min-max)")
+    print(f"  {'tool':<30}{'mode':<9}{'wall ms':>22}{'CPU ms':>9}{'peak MiB':>10}")
+    medians, cpu = {}, {}
     for (tool, mode), samples in results.items():
         walls = [s[0] for s in samples]
         medians[(tool, mode)] = statistics.median(walls)
-        print(f"  {tool:<26}{mode:<9}{statistics.median(walls):>10.1f} ({min(walls):.1f}-{max(walls):.1f})"
+        cpu[(tool, mode)] = statistics.median(s[1] for s in samples)
+        print(f"  {tool:<30}{mode:<9}{statistics.median(walls):>10.1f} ({min(walls):.1f}-{max(walls):.1f})"
               f"{statistics.median(s[1] for s in samples):>9.1f}{max(s[2] for s in samples):>10.1f}")
     for mode in ("fresh", "replace"):
         ours = medians[("meshcap apply (netlink)", mode)]
         print(f"  ratio {mode:<8} meshcap/nft -f = {ours / medians[('nft -f', mode)]:.2f}"
-              f"   meshcap/iptables-nft-restore = {ours / medians[('iptables-nft-restore', mode)]:.2f}")
+              f"   meshcap/iptables-nft-restore = {ours / medians[('iptables-nft-restore', mode)]:.2f}"
+              f"   CPU meshcap/nft -f = {cpu[('meshcap apply (netlink)', mode)] / cpu[('nft -f', mode)]:.2f}")
 
 
 def main_in_namespace(doc, inner, prefix, script):

@@ -49,6 +49,9 @@ public struct ObservedRule: Sendable, Hashable {
     let rendering: Rendering
     public let packets: UInt64
     public let bytes: UInt64
+    /// For a rule that looks up an interval set: each element's counter (the rows `verify`
+    /// shows for it; the rule's own counter is their sum).
+    public let elements: [ElementCount]
 
     /// A rule read from somewhere else than a live host (a saved dump), with its text as read.
     public init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,
@@ -58,7 +61,8 @@ public struct ObservedRule: Sendable, Hashable {
     }
 
     init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,
-         owner: Owner, rule: Rule?, rendering: Rendering, packets: UInt64, bytes: UInt64) {
+         owner: Owner, rule: Rule?, rendering: Rendering, packets: UInt64, bytes: UInt64, elements: [ElementCount] = []) {
+        self.elements = elements
         self.family = family
         self.table = table
         self.chain = chain

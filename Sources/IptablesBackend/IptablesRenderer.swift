@@ -47,6 +47,8 @@ public enum IptablesRenderer {
                 source = not(negated) + ["-s", prefix.description]
             case .destination(let prefix, let negated):
                 destination = not(negated) + ["-d", prefix.description]
+            case .destinationSet(let set):
+                preconditionFailure("set \(set.name) in an iptables rule: the plan writes one rule per prefix for iptables")
             case .inInterface(let name):
                 input = ["-i", name]
             case .outInterface(let name):

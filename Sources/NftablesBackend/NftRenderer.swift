@@ -15,6 +15,11 @@ public enum NftRenderer {
         }
         for table in ruleset.tables {
             lines.append("table inet \(NftNames.table(table.kind)) {")
+            let sets = table.sets
+            for set in sets {
+                lines += ["\tset \(set.name) {", "\t\ttype \(set.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")", "\t\tflags interval", "\t\tcounter",
+                          "\t\telements = { " + set.prefixes.map(NftStatement.element).joined(separator: ", ") + " }", "\t}", ""]
+            }
             for (index, chain) in table.chains.enumerated() {
                 if index > 0 { lines.append("") }
                 lines.append("\tchain \(NftNames.chain(chain.name)) {")

@@ -85,9 +85,12 @@ public enum NftStatement: Sendable, Hashable {
         }
     }
 
+    /// A prefix as nft writes it: a host as a bare address.
+    static func element(_ prefix: Prefix) -> String { prefix.isHost ? prefix.address.description : prefix.description }
+
     private static func text(_ match: Match) -> String {
         func op(_ negated: Bool) -> String { negated ? "!= " : "" }
-        func address(_ prefix: Prefix) -> String { prefix.isHost ? prefix.address.description : prefix.description }
+        func address(_ prefix: Prefix) -> String { element(prefix) }
         func ports(_ ports: [Port]) -> String {
             ports.count == 1 ? String(ports[0]) : "{ " + ports.map(String.init).joined(separator: ", ") + " }"
         }
@@ -102,6 +105,7 @@ public enum NftStatement: Sendable, Hashable {
         case .l4proto(let proto): return "meta l4proto \(proto.rawValue)"
         case .source(let prefix, let negated): return "\(prefix.family == .ipv4 ? "ip" : "ip6") saddr \(op(negated))\(address(prefix))"
         case .destination(let prefix, let negated): return "\(prefix.family == .ipv4 ? "ip" : "ip6") daddr \(op(negated))\(address(prefix))"
+        case .destinationSet(let set): return "\(set.family == .ipv4 ? "ip" : "ip6") daddr @\(set.name)"
         case .inInterface(let name): return "iifname \"\(name)\""
         case .outInterface(let name): return "oifname \"\(name)\""
         case .destinationPort(let proto, let list, let negated): return "\(proto.rawValue) dport \(op(negated))\(ports(list))"

@@ -113,12 +113,19 @@ public struct VerifyReport: Sendable {
                     endedElsewhere.add(observed.packets)
                 }
                 let family = (observed.family ?? rule.family).map { $0 == .ipv4 ? "ipv4" : "ipv6" } ?? "all"
-                guard var row = CounterRow(purpose, family: family) else { continue }
-                if let existing = rows[row.key] { row = existing } else { order.append(row.key) }
-                row.packets.add(observed.packets)
-                row.bytes.add(observed.bytes)
-                row.rules += 1
-                rows[row.key] = row
+                // A set's rule counts through its elements: a row per CIDR, as with a rule per CIDR.
+                var counts = [(purpose, observed.packets, observed.bytes)]
+                if case .outboundRangeSet(_, let action) = purpose {
+                    counts = observed.elements.map { (.outboundRange($0.prefix, action), $0.packets, $0.bytes) }
+                }
+                for (purpose, packets, bytes) in counts {
+                    guard var row = CounterRow(purpose, family: family) else { continue }
+                    if let existing = rows[row.key] { row = existing } else { order.append(row.key) }
+                    row.packets.add(packets)
+                    row.bytes.add(bytes)
+                    row.rules += 1
+                    rows[row.key] = row
+                }
             }
             let unlive = wanted.values.reduce(0) { $0 + $1.count }
             // The same rules in another order run differently: drift too.

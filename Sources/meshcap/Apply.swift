@@ -49,7 +49,7 @@ struct Apply: ParsableCommand {
         let lock = dryRun ? nil : try HostLock(wait: Double(host.wait))
         let residue = Residue.find()
         let (firewall, backend, notes) = host.choose(run, residue: residue)
-        Report.say(notes)
+        Report.say(notes + plan.listNotes(for: backend == .nft ? .inet : .xtables(.ipv4)))
         let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).apply(plan.desired(accounts, for: backend), dryRun: dryRun)
         withExtendedLifetime(lock) {}
         if outcome.changedNothing {

@@ -46,6 +46,7 @@ struct Compile: ParsableCommand {
         guard backend != .iptables || plan.config.families.contains(family) else {
             throw ConfigError(origin: .flag("--family"), message: "--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
         }
+        Report.say(plan.listNotes(for: outputDir == nil && backend == .iptables ? .xtables(family) : .inet))
         if let outputDir {
             var files = [("rules.v4", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))]
             if plan.config.ipv6 { files.append(("rules.v6", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv6))))) }

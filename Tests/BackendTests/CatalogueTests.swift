@@ -15,7 +15,7 @@ import TestSupport
 
     @Test(arguments: Family.allCases)
     func iptablesWordsReadBackAsTheSameRule(_ family: Family) {
-        for rule in Catalogue.rules(family) {
+        for rule in Catalogue.rules(family) where !rule.matches.contains(where: \.needsNftables) {
             for tagged in [false, true] {
                 let words = IptablesRenderer.words(rule, family: family, tagged: tagged)
                 let parsed = IptablesParser.rule(words, family: family)
@@ -82,13 +82,14 @@ import TestSupport
         #expect(checked > 500)
     }
 
-    func encode(_ rule: Rule) throws -> (code: [NftExpression], sets: RuleDecoder.SetPorts) {
+    func encode(_ rule: Rule) throws -> (code: [NftExpression], sets: RuleDecoder.Sets) {
         let ruleset = Ruleset(layout: .inet, tables: [Table(kind: .mangle, chains: [Chain(name: .output, rules: [rule])])])
         let batch = try NetlinkBatch.replacing(with: ruleset) { _, _ in nil }
-        var sets: RuleDecoder.SetPorts = [:]
+        var sets: RuleDecoder.Sets = [:]
         var code: [NftExpression] = []
         for operation in batch.operations {
-            if case .addElements(_, let set) = operation { sets["__set%d"] = set.ports }
+            if case .addElements(_, let set) = operation { sets["__set%d"] = .ports(set.ports) }
+            if case .addIntervalSet(_, let interval) = operation { sets[interval.contents.name] = .prefixes(interval.contents) }
             if case .addRule(_, _, _, _, let expressions) = operation { code = expressions }
         }
         return (code, sets)

@@ -62,7 +62,7 @@ import Testing
             let ruleset = Ruleset(layout: .inet, tables: [Table(kind: .mangle, chains: [Chain(name: .prerouting, rules: [rule])])])
             let batch = try NetlinkBatch.replacing(with: ruleset) { _, _ in nil }
             guard case .addRule(_, _, _, _, let expressions)? = batch.operations.last else { Issue.record("no rule"); continue }
-            #expect(RuleDecoder.decode(expressions, sets: ["__set%d": [53, 15008]]) == RuleDecoder.canonical(rule) { _, _ in nil })
+            #expect(RuleDecoder.decode(expressions, sets: ["__set%d": .ports([53, 15008])]) == RuleDecoder.canonical(rule) { _, _ in nil })
         }
     }
 

@@ -14,7 +14,9 @@ import TestSupport
     /// rule may jump to.
     static func ruleset(_ layout: Layout, _ families: [Family]) -> Ruleset {
         let tables = TableKind.allCases.compactMap { kind -> Table? in
-            let rules = families.flatMap(Catalogue.rules).filter { Catalogue.table(for: $0.target) == kind }
+            let rules = families.flatMap(Catalogue.rules).filter {
+                Catalogue.table(for: $0.target) == kind && (layout == .inet || !$0.matches.contains(where: \.needsNftables))
+            }
             guard !rules.isEmpty else { return nil }
             let others = ChainName.istioChains.subtracting([.istioOutput]).sorted { $0.description < $1.description }
             return Table(kind: kind, chains: [Chain(name: .istioOutput, rules: rules)] + others.map { Chain(name: $0, rules: []) })

@@ -13,7 +13,7 @@ import TestSupport
         let ns = try Namespace("churn")
         // 10,000 rules: a dump of many messages, long enough for a change to land in the middle.
         let excluded = (0..<10_000).map { "100.\(64 + $0 / 256).\($0 % 256).0/25" }.joined(separator: ",")
-        let config = try ConfigLoader.load(files: [], flags: ["-i", "10.96.0.0/12", "-x", excluded],
+        let config = try ConfigLoader.load(files: [], flags: ["-i", "10.96.0.0/12", "-x", excluded, "--layout", "istio"],
                                            accounts: AccountDatabase(users: [:], groups: [:])).config
         let batch = try NetlinkBatch.replacing(with: CapturePlan(config).ruleset(for: .inet)) { _, _ in nil }
         try ns.inside { try NftApply.apply(batch) }

@@ -5,7 +5,7 @@ import MeshCapture
 /// compile until it is named here, and `CatalogueTests` fails until it has an example.
 public enum Catalogue {
     public enum MatchKind: CaseIterable, Sendable {
-        case l4proto, source, destination, inInterface, outInterface, destinationPort, sourcePort
+        case l4proto, source, destination, destinationSet, inInterface, outInterface, destinationPort, sourcePort
         case socketUser, socketGroup, mark, connmark, conntrackState
     }
 
@@ -18,6 +18,7 @@ public enum Catalogue {
         case .l4proto: .l4proto
         case .source: .source
         case .destination: .destination
+        case .destinationSet: .destinationSet
         case .inInterface: .inInterface
         case .outInterface: .outInterface
         case .destinationPort: .destinationPort
@@ -63,6 +64,11 @@ public enum Catalogue {
             // negates loopback hosts (HOST_IPV4_LOOPBACK_CIDR is at least a /8).
             if prefix.length > 0 { all += [.source(prefix, negated: true), .destination(prefix, negated: true)] }
         }
+        // nft only (`needsNftables`): a host, touching prefixes, and the top of the address space.
+        let listed = family == .ipv4
+            ? ["192.0.2.1/32", "10.0.0.0/25", "10.0.0.128/26", "255.255.255.0/24"].map(prefix)
+            : ["2001:db8::1/128", "fd00::/64", "fd00:0:0:1::/64", "ffff::/16"].map(prefix)
+        all.append(.destinationSet(PrefixSet(name: "catalogue-\(family.rawValue)", family: family, prefixes: listed)))
         all += [.inInterface("lo"), .inInterface("eth0.100"), .outInterface("lo"), .outInterface("k6t-eth0")]
         for proto in [L4Protocol.tcp, .udp] {
             for ports in [[53], [15001, 15006], [22, 80, 443]] as [[Port]] {

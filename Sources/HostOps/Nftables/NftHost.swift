@@ -25,7 +25,7 @@ public struct NftHost: FirewallHost {
                          tableKind: kinds[dumped.table], chainName: chainNames[dumped.chain] ?? RuleDecoder.chainName(dumped.chain),
                          owner: dumped.rule == nil ? .other : .meshcap,
                          rule: dumped.rule, rendering: dumped.rule.map { .nftStatement($0) } ?? .text(dumped.bytecode ?? ""),
-                         packets: dumped.packets, bytes: dumped.bytes)
+                         packets: dumped.packets, bytes: dumped.bytes, elements: dumped.elements)
         }
         return LiveRules(rules: rules, ahead: try Self.ahead(snapshot.chains, all: RuleDump.allChains(), ruleCount: RuleDump.ruleCount),
                          reading: .nft(snapshot))

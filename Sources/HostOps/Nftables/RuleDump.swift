@@ -19,6 +19,21 @@ public struct DumpedRule: Sendable {
     /// For a rule that is not meshcap's, its bytecode as `nft --debug=netlink` prints it (how it
     /// is shown); nil for meshcap's (printing every rule would cost more than reading them).
     public let bytecode: String?
+    /// For a rule that looks up an interval set of prefixes: each element's counter.
+    public let elements: [ElementCount]
+}
+
+/// One element of an interval set and what its counter holds.
+public struct ElementCount: Sendable, Hashable {
+    public let prefix: Prefix
+    public let packets: UInt64
+    public let bytes: UInt64
+
+    public init(prefix: Prefix, packets: UInt64, bytes: UInt64) {
+        self.prefix = prefix
+        self.packets = packets
+        self.bytes = bytes
+    }
 }
 
 /// A chain as the kernel holds it, in any table of any family.
@@ -123,26 +138,34 @@ public enum RuleDump {
                 guard let rule = withMessage(message, { NftnlRule(parsing: $0) }) ?? nil, tables.contains(rule.table) else { return nil }
                 return (rule, rule.expressions)
             }
-            // The anonymous sets the rules look up, by table, for their ports.
-            var setPorts: [String: RuleDecoder.SetPorts] = [:]
+            // The sets the rules look up, by table: anonymous sets' ports, named sets' prefixes
+            // and their elements' counters.
+            var sets: [String: [String: SetReading]] = [:]
             var setsVanished = false
             for (rule, expressions) in parsed {
-                for case .lookup(let lookup) in expressions ?? [] where setPorts[rule.table]?[lookup.set] == nil {
-                    guard let ports = try setElements(socket, table: rule.table, set: lookup.set) else { setsVanished = true; continue }
-                    setPorts[rule.table, default: [:]][lookup.set] = ports
+                for case .lookup(let lookup) in expressions ?? [] where sets[rule.table]?[lookup.set] == nil {
+                    guard let reading = try setElements(socket, table: rule.table, set: lookup.set) else { setsVanished = true; continue }
+                    sets[rule.table, default: [:]][lookup.set] = reading
                 }
             }
             // No check that the generation is still `before`: a batch bound to it is refused if
             // anything changed after it was read, which is what matters; a read-only reading may
             // mix a chain list and a rule list a change apart.
             if setsVanished { continue }
+            let contents = sets.mapValues { $0.compactMapValues(\.contents) }
             let rules = parsed.map { rule, expressions in
                 let counter = expressions?.lazy.compactMap { if case .counter(let c) = $0 { c } else { nil } }.first ?? rule.counter
-                let decoded = expressions.flatMap { RuleDecoder.decode($0, sets: setPorts[rule.table] ?? [:]) }
+                let decoded = expressions.flatMap { RuleDecoder.decode($0, sets: contents[rule.table] ?? [:]) }
+                var elements: [ElementCount] = []
+                for case .destinationSet(let set) in decoded?.matches ?? [] {
+                    let counters = sets[rule.table]?[set.name]?.counters ?? [:]
+                    elements += set.prefixes.map { ElementCount(prefix: $0, packets: counters[$0]?.packets ?? 0, bytes: counters[$0]?.bytes ?? 0) }
+                }
                 return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: expressions, rule: decoded,
                                   packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0,
                                   bytecode: decoded != nil ? nil
-                                    : rule.text.split(separator: "\n").filter { $0.hasPrefix("  [") }.map { $0.trimmingPrefix("  ") }.joined(separator: " "))
+                                    : rule.text.split(separator: "\n").filter { $0.hasPrefix("  [") }.map { $0.trimmingPrefix("  ") }.joined(separator: " "),
+                                  elements: elements)
             }
             return Snapshot(generation: before, chains: chains, rules: rules, interruptions: attempt)
         }
@@ -212,8 +235,16 @@ public enum RuleDump {
         }
     }
 
-    /// The ports in an anonymous set; nil if the set vanished meanwhile.
-    static func setElements(_ socket: NetlinkSocket, table: String, set name: String) throws -> [Port]? {
+    /// A set as read: what it holds in the model's terms (nil for contents meshcap does not
+    /// write), and for an interval set of prefixes each element's counter.
+    struct SetReading {
+        let contents: RuleDecoder.SetContents?
+        let counters: [Prefix: Counter]
+    }
+
+    /// What a set holds: ports (2-byte keys, an anonymous set) or prefixes (4- or 16-byte keys,
+    /// an interval set); nil if the set vanished meanwhile.
+    static func setElements(_ socket: NetlinkSocket, table: String, set name: String) throws -> SetReading? {
         let query = NftnlSetQuery(table: table, name: name)
         let messages: [[UInt8]]
         do {
@@ -223,13 +254,21 @@ public enum RuleDump {
         } catch let error as HostError where error.errno == ENOENT {
             return nil
         }
-        var ports: [Port] = []
-        for message in messages {
-            for key in withMessage(message, NftnlSetQuery.keys) ?? [] where key.count == 2 {
-                ports.append(Port(key[0]) << 8 | Port(key[1]))
+        let elements = messages.flatMap { withMessage($0, NftnlSetQuery.elements) ?? [] }
+        switch elements.first?.key.count {
+        case 4?, 16?:
+            let family: Family = elements[0].key.count == 4 ? .ipv4 : .ipv6
+            guard let prefixes = IntervalSet.prefixes(elements.map { ($0.key, $0.intervalEnd) }, family: family) else {
+                return SetReading(contents: nil, counters: [:])
             }
+            var counters: [Prefix: Counter] = [:]
+            let starts = Dictionary(elements.filter { !$0.intervalEnd }.map { ($0.key, $0.counter) }, uniquingKeysWith: { first, _ in first })
+            for prefix in prefixes { counters[prefix] = starts[NftablesBackend.Encoding.bytes(prefix.address)] ?? nil }
+            return SetReading(contents: .prefixes(PrefixSet(name: name, family: family, aggregated: prefixes)), counters: counters)
+        default:
+            let ports = elements.filter { $0.key.count == 2 }.map { Port($0.key[0]) << 8 | Port($0.key[1]) }
+            return SetReading(contents: .ports(ports), counters: [:])
         }
-        return ports
     }
 
     /// Runs `body` on a copied-out message as a `struct nlmsghdr` pointer.

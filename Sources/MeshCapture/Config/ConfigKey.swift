@@ -169,6 +169,13 @@ extension ConfigKey {
                 throw ValueProblem("\(v) is not within 127.0.0.0/8, or is shorter than /8", allowed: allowed)
             }
             c.hostIPv4Loopback = prefix },
+        ConfigKey("MESHCAP_LIST_LAYOUT", flags: ["--layout"], default: defaults.listLayout.rawValue,
+                  "meshcap's own: how nftables holds the CIDR lists: istio (a rule per prefix), sets (an interval set per list and family), auto (sets from \(ListLayout.threshold) prefixes on)") { c, v, _ throws(ValueProblem) in
+            if v.isEmpty { return }
+            guard let layout = ListLayout(rawValue: v) else {
+                throw ValueProblem("\"\(v)\" is not a list layout", allowed: ListLayout.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            c.listLayout = layout },
     ]
 
     /// istio-iptables' settings that say whether to change the host at all. `apply` honours them

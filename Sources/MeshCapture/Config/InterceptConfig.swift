@@ -7,6 +7,31 @@ public enum InterceptionMode: String, Sendable, Hashable {
     case tproxy = "TPROXY"
 }
 
+/// How a long CIDR list is written in nftables (iptables has no sets: one rule per prefix there).
+public enum ListLayout: String, Sendable, Hashable, CaseIterable {
+    /// One rule per prefix, as Istio writes them (what conformance compares).
+    case istio
+    /// One interval set per list and family, with a counter per element.
+    case sets
+    /// Sets for lists longer than `ListLayout.threshold`, Istio's layout below it.
+    case auto
+
+    /// From this many prefixes of one family on, `auto` uses a set. Below it a connection walks
+    /// a handful of rules, which costs next to nothing (`make bench` measures 10,000), and every
+    /// list in Istio's own test cases is shorter (at most 3), so `auto` writes Istio's rules byte
+    /// for byte wherever Istio has a golden.
+    public static let threshold = 16
+
+    /// Whether a list of `count` prefixes of one family goes into a set.
+    public func usesSet(for count: Int) -> Bool {
+        switch self {
+        case .istio: false
+        case .sets: count > 0
+        case .auto: count >= Self.threshold
+        }
+    }
+}
+
 /// Everything that shapes the capture rules, validated. Defaults are Istio's.
 public struct InterceptConfig: Sendable, Hashable {
     public var proxyPort: Port = 15001
@@ -38,6 +63,7 @@ public struct InterceptConfig: Sendable, Hashable {
     public var dnsServersV4: [IPAddress] = []
     public var dnsServersV6: [IPAddress] = []
     public var hostIPv4Loopback = Prefix(host: .v4(0x7f00_0001))
+    public var listLayout: ListLayout = .auto
 
     public init() {}
 

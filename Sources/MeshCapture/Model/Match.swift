@@ -32,6 +32,8 @@ public enum Match: Sendable, Hashable {
     case l4proto(L4Protocol)
     case source(Prefix, negated: Bool = false)
     case destination(Prefix, negated: Bool = false)
+    /// The destination is in a named set of prefixes (nft only: `ip daddr @NAME`).
+    case destinationSet(PrefixSet)
     case inInterface(String)
     case outInterface(String)
     /// One port or a set of ports; a port match implies its protocol.
@@ -60,10 +62,17 @@ public enum Match: Sendable, Hashable {
         return portProtocol
     }
 
+    /// Whether only nftables can express it: iptables has no sets (without ipset), so the plan
+    /// gives the iptables layout one rule per prefix instead.
+    public var needsNftables: Bool {
+        if case .destinationSet = self { true } else { false }
+    }
+
     /// The family an address match ties its rule to; nil for family-neutral matches.
     public var family: Family? {
         switch self {
         case .source(let prefix, _), .destination(let prefix, _): prefix.family
+        case .destinationSet(let set): set.family
         default: nil
         }
     }

@@ -76,6 +76,34 @@ public struct Prefix: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public var description: String { "\(address)/\(length)" }
 
+    /// The highest address in the prefix (`address` is the lowest).
+    public var last: IPAddress { address(raw | (~mask & (UInt128.max >> (128 - address.width)))) }
+
+    /// The prefix one bit shorter that holds this one and its other half; nil for a /0.
+    public var parent: Prefix? {
+        guard length > 0 else { return nil }
+        return Prefix(unchecked: address, length: length - 1).masked
+    }
+
+    /// The prefix that runs from `first` to `last` exactly; nil if no prefix does.
+    public static func exactly(_ first: IPAddress, _ last: IPAddress) -> Prefix? {
+        guard first.family == last.family, first <= last else { return nil }
+        func raw(_ address: IPAddress) -> UInt128 {
+            switch address {
+            case .v4(let value): UInt128(value)
+            case .v6(let value): value
+            }
+        }
+        // A prefix spans a power of two of addresses: the span less one is all one-bits.
+        let span = raw(last) - raw(first)
+        guard span & (span &+ 1) == 0 else { return nil }
+        let hostBits = UInt128.bitWidth - span.leadingZeroBitCount
+        return try? Prefix(network: first, length: first.width - hostBits)
+    }
+
+    /// Whether `other` lies wholly inside this prefix.
+    public func contains(_ other: Prefix) -> Bool { other.length >= length && contains(other.address) }
+
     /// Whether the address lies in this prefix.
     public func contains(_ address: IPAddress) -> Bool {
         switch (self.address, address) {

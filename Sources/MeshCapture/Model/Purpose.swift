@@ -45,6 +45,9 @@ public enum Purpose: Sendable, Hashable {
     case inboundOtherPorts
     /// Outbound to a destination range: captured or excluded.
     case outboundRange(Prefix, Action)
+    /// Outbound to the ranges of one family's set: captured or excluded. Its elements' counters
+    /// make one `outboundRange` row each.
+    case outboundRangeSet(Family, Action)
     /// Outbound to every destination (`*`).
     case outboundOtherRanges
     /// Outbound to a destination port: excluded (TCP and UDP) or captured (TCP).
@@ -70,10 +73,11 @@ public enum Purpose: Sendable, Hashable {
     case tproxyMark(Direction)
 
     /// The verify row it adds to: direction, what (a port, a range, an owner...), and action.
-    /// nil for entries, handoffs and paths, which make the totals or are counted elsewhere.
+    /// nil for entries, handoffs and paths, which make the totals or are counted elsewhere, and
+    /// for a set, whose elements make the rows.
     public var row: (direction: Direction, subject: String, action: Action)? {
         switch self {
-        case .entry, .handoff, .path: nil
+        case .entry, .handoff, .path, .outboundRangeSet: nil
         case .inboundPort(let port, let action): (.inbound, "port \(port)", action)
         case .inboundOtherPorts: (.inbound, "other ports", .capture)
         case .outboundRange(let prefix, let action): (.outbound, prefix.description, action)

@@ -33,3 +33,15 @@ public struct Ruleset: Sendable, Hashable {
 
     public var ruleCount: Int { tables.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.rules.count } } }
 }
+
+extension Table {
+    /// The named sets its rules look up, each once, in the order they are first used: a table
+    /// holds its sets (nft declares them in the table).
+    public var sets: [PrefixSet] {
+        var seen = Set<String>()
+        return chains.flatMap(\.rules).flatMap(\.matches).compactMap { match -> PrefixSet? in
+            guard case .destinationSet(let set) = match, seen.insert(set.name).inserted else { return nil }
+            return set
+        }
+    }
+}

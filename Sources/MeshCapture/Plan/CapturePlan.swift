@@ -5,13 +5,17 @@
 /// see `RulesetDeclaration.resolve`), and the one policy difference noted in `mangleTable`.
 public struct CapturePlan: Sendable {
     public let config: InterceptConfig
+    /// Whether the layout being planned has sets (nftables) for long CIDR lists.
+    private(set) var usesSets = false
 
     public init(_ config: InterceptConfig) {
         self.config = config
     }
 
     public func ruleset(for layout: Layout) -> Ruleset {
-        declaration(for: layout).resolve(for: layout, families: config.families)
+        var plan = self
+        plan.usesSets = layout == .inet
+        return plan.declaration(for: layout).resolve(for: layout, families: config.families)
     }
 
     func declaration(for layout: Layout) -> RulesetDeclaration {

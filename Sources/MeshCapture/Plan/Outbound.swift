@@ -28,7 +28,7 @@ extension CapturePlan {
         if config.capturesDNS { Rule(then: .jump(.istioOutputDNS)).for(.path(.istioOutputDNS)) }
         // Apps that talk to localhost on purpose (Envoy-aware clients, sidecar-to-sidecar).
         for host in loopbacks { Rule(.destination(host), then: .return).for(.host(host, .loopback)) }
-        for prefix in config.outboundRangesExclude.ipv4First { Rule(.destination(prefix), then: .return).for(.outboundRange(prefix, .exclude)) }
+        rangeRules(config.outboundRangesExclude, .exclude, then: .return)
         for port in config.outboundPortsInclude {
             Rule(.destinationPort(.tcp, [port]), then: .jump(.istioRedirect)).for(.outboundPort(port, .tcp, .capture))
         }
@@ -38,7 +38,22 @@ extension CapturePlan {
         case .all:
             Rule(then: .jump(.istioRedirect)).for(.outboundOtherRanges)
         case .only(let prefixes):
-            for prefix in prefixes.ipv4First { Rule(.destination(prefix), then: .jump(.istioRedirect)).for(.outboundRange(prefix, .capture)) }
+            rangeRules(prefixes, .capture, then: .jump(.istioRedirect))
+        }
+    }
+
+    /// A CIDR list, IPv4 first: a rule per prefix, or (nftables, when the list layout says so)
+    /// one lookup of the family's interval set. The prefixes of a list share one target, so a
+    /// set in place of the run of rules sends every packet where the rules would.
+    @ChainBuilder func rangeRules(_ prefixes: [Prefix], _ action: Purpose.Action, then target: Target) -> [ChainEntry] {
+        for family in Family.allCases {
+            let listed = prefixes.filter { $0.family == family }
+            if usesSets && config.listLayout.usesSet(for: listed.count) {
+                let name = "outbound-\(action == .capture ? "include" : "exclude")-\(family.rawValue)"
+                Rule(.destinationSet(PrefixSet(name: name, family: family, prefixes: listed)), then: target).for(.outboundRangeSet(family, action))
+            } else {
+                for prefix in listed { Rule(.destination(prefix), then: target).for(.outboundRange(prefix, action)) }
+            }
         }
     }
 
@@ -64,5 +79,38 @@ extension CapturePlan {
             }
         }
         Rule(owner, then: .return).for(purpose(.bypass))
+    }
+}
+
+extension CapturePlan {
+    /// What the reader of the CIDR lists should know, one sentence each: included ranges that
+    /// excluded ones cut into (exclusions come first in ISTIO_OUTPUT, as in Istio, so the
+    /// excluded part is not captured), and, where a layout writes sets, prefixes a set holds as
+    /// one element.
+    public func listNotes(for layout: Layout) -> [String] {
+        var notes: [String] = []
+        for included in config.outboundRanges.listed {
+            let inside = config.outboundRangesExclude.filter { included.contains($0) && $0 != included }
+            if !inside.isEmpty {
+                let named = inside.prefix(3).map(\.description).joined(separator: ", ") + (inside.count > 3 ? " and \(inside.count - 3) more" : "")
+                let what = inside.count == 1 ? "\(inside[0]) inside it: exclusions are checked first, so that part is"
+                    : "\(inside.count) prefixes inside it (\(named)): exclusions are checked first, so those are"
+                notes.append("OUTBOUND_IPRANGES_INCLUDE has \(included), and OUTBOUND_IPRANGES_EXCLUDE has \(what) not captured")
+            }
+            if let whole = config.outboundRangesExclude.first(where: { $0.contains(included) }) {
+                notes.append("OUTBOUND_IPRANGES_INCLUDE has \(included), and OUTBOUND_IPRANGES_EXCLUDE has \(whole), which holds all of it: exclusions are checked first, so nothing of \(included) is captured")
+            }
+        }
+        guard layout == .inet else { return notes }
+        let lists: [(String, [Prefix])] = [("OUTBOUND_IPRANGES_EXCLUDE", config.outboundRangesExclude),
+                                           ("OUTBOUND_IPRANGES_INCLUDE", config.outboundRanges.listed)]
+        for (key, prefixes) in lists {
+            for family in config.families.sorted() {
+                let listed = prefixes.filter { $0.family == family }
+                guard config.listLayout.usesSet(for: listed.count) else { continue }
+                notes += Aggregation(listed).merges.map { "\(key): \($0)" }
+            }
+        }
+        return notes
     }
 }

@@ -61,6 +61,7 @@ extension Purpose {
             return m.owner.map { .proxy($0.owner, group: $0.group, .capture) }
         case (.nat, .istioOutput, .jump(.istioRedirect)):
             if let port = m.destinationPort { return .outboundPort(port, .tcp, .capture) }
+            if let set = m.destinationSet { return .outboundRangeSet(set.family, .capture) }
             return m.destination.map { .outboundRange($0, .capture) } ?? .outboundOtherRanges
         case (.nat, .istioOutput, .return):
             return outputReturn(m, index: index, context)
@@ -100,6 +101,7 @@ extension Purpose {
             let isProxy = !owner.group || context.redirected.contains(owner.owner)
             return isProxy ? .proxy(owner.owner, group: owner.group, .bypass) : .ownerGroup(owner.owner)
         }
+        if let set = m.destinationSet { return .outboundRangeSet(set.family, .exclude) }
         if let destination = m.destination {
             // The host's own address comes first of its family; an excluded range may be loopback too.
             let first = context.firstDestinationReturn[destination.family] == index
@@ -114,6 +116,7 @@ extension Purpose {
         var outInterface: String?
         var source: Prefix?
         var destination: Prefix?
+        var destinationSet: PrefixSet?
         var destinationPort: Port?
         var portProtocol: L4Protocol?
         var portNegated = false
@@ -129,6 +132,7 @@ extension Purpose {
                 case .outInterface(let name): outInterface = name
                 case .source(let prefix, false): source = prefix
                 case .destination(let prefix, false): destination = prefix
+                case .destinationSet(let set): destinationSet = set
                 case .destinationPort(let proto, let ports, let negated):
                     portProtocol = proto
                     portNegated = negated

@@ -11,6 +11,9 @@ public struct NetlinkBatch: Sendable {
         case addChain(TableKind, ChainName)
         case addSet(TableKind, AnonymousSet)
         case addElements(TableKind, AnonymousSet)
+        case addIntervalSet(TableKind, IntervalSet)
+        /// One message's share of the set's prefixes.
+        case addIntervalElements(TableKind, IntervalSet, Range<Int>)
         /// `index` counts from 1 within the chain, as error messages say it.
         case addRule(TableKind, ChainName, index: Int, Rule, [NftExpression])
     }
@@ -34,9 +37,18 @@ public struct NetlinkBatch: Sendable {
         for table in ruleset.tables where tables.contains(table.kind) {
             operations.append(.addTable(table.kind))
             operations += table.chains.map { .addChain(table.kind, $0.name) }
+            // nft creates a table's named sets after its chains and before their rules.
+            var namedSets: [String: UInt32] = [:]
+            for set in table.sets {
+                let interval = IntervalSet(contents: set, id: nextSetID)
+                namedSets[set.name] = nextSetID
+                nextSetID += 1
+                operations.append(.addIntervalSet(table.kind, interval))
+                operations += interval.chunks.map { .addIntervalElements(table.kind, interval, $0) }
+            }
             for chain in table.chains {
                 for (index, rule) in chain.rules.enumerated() {
-                    var context = EncodingContext(nextSetID: nextSetID, resolve: resolve)
+                    var context = EncodingContext(nextSetID: nextSetID, namedSets: namedSets, resolve: resolve)
                     var expressions = try NftStatement.of(rule).flatMap { try $0.expressions(&context) }
                     if let start = counters(table.kind, chain.name, index) {
                         expressions = expressions.map { if case .counter = $0 { .counter(start) } else { $0 } }
@@ -57,8 +69,8 @@ extension NetlinkBatch.Operation {
         case .addTable: NFT_MSG_NEWTABLE
         case .deleteTable: NFT_MSG_DELTABLE
         case .addChain: NFT_MSG_NEWCHAIN
-        case .addSet: NFT_MSG_NEWSET
-        case .addElements: NFT_MSG_NEWSETELEM
+        case .addSet, .addIntervalSet: NFT_MSG_NEWSET
+        case .addElements, .addIntervalElements: NFT_MSG_NEWSETELEM
         case .addRule: NFT_MSG_NEWRULE
         }
         return UInt16(type.rawValue)
@@ -90,6 +102,10 @@ extension NetlinkBatch.Operation {
             set.makeSet(table: NftNames.table(kind)).build(into: message)
         case .addElements(let kind, let set):
             set.makeSet(table: NftNames.table(kind)).buildElements(into: message)
+        case .addIntervalSet(let kind, let set):
+            set.makeSet(table: NftNames.table(kind)).build(into: message)
+        case .addIntervalElements(let kind, let set, let chunk):
+            set.makeElements(table: NftNames.table(kind), chunk: chunk).buildElements(into: message)
         case .addRule(let kind, let chain, _, _, let expressions):
             let rule = NftnlRule(family: family, table: NftNames.table(kind), chain: NftNames.chain(chain))
             for expression in expressions { expression.append(to: rule) }
@@ -124,6 +140,9 @@ extension NetlinkBatch.Operation {
         case .addChain(let kind, let name): "add chain inet \(NftNames.table(kind)) \(Self.readable(NftNames.chain(name)))"
         case .addSet(let kind, let set): "add anonymous set #\(set.id) to table \(NftNames.table(kind))"
         case .addElements(let kind, let set): "add elements \(set.ports.map(String.init).joined(separator: ", ")) to anonymous set #\(set.id) in table \(NftNames.table(kind))"
+        case .addIntervalSet(let kind, let set): "add set \(set.contents.name) to table \(NftNames.table(kind))"
+        case .addIntervalElements(let kind, let set, let chunk):
+            "add elements \(chunk.lowerBound + 1)-\(chunk.upperBound) of \(set.contents.prefixes.count) (\(set.contents.prefixes[chunk.lowerBound])...) to set \(set.contents.name) in table \(NftNames.table(kind))"
         case .addRule(let kind, let chain, let index, let rule, _):
             "rule #\(index) in chain \(NftNames.chain(chain)) of table \(NftNames.table(kind)) (\(NftRenderer.statement(rule)))"
         }

@@ -188,10 +188,17 @@ final class NftnlSet {
         bytes.withUnsafeBytes { _ = nftnl_set_set_data(pointer, UInt16(attribute.rawValue), $0.baseAddress, UInt32($0.count)) }
     }
 
-    func addElement(key: [UInt8]) {
+    func addElement(key: [UInt8], intervalEnd: Bool = false) {
         let element = allocated(nftnl_set_elem_alloc(), "set element")
         key.withUnsafeBytes { _ = nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_KEY), $0.baseAddress, UInt32($0.count)) }
+        if intervalEnd { nftnl_set_elem_set_u32(element, UInt16(NFTNL_SET_ELEM_FLAGS), NFT_SET_ELEM_INTERVAL_END.rawValue) }
         nftnl_set_elem_add(pointer, element)
+    }
+
+    /// A counter for the set's elements (NFTA_SET_EXPR); the set owns and frees it.
+    func addCounterExpression() {
+        let counter = allocated(nftnl_expr_alloc("counter"), "counter")
+        nftnl_set_set_data(pointer, UInt16(NFTNL_SET_EXPR.rawValue), UnsafeRawPointer(counter), 0)
     }
 
     func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_nlmsg_build_payload(message, pointer) }
@@ -230,20 +237,40 @@ public final class NftnlSetQuery {
 
     public func build(_ message: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_elems_nlmsg_build_payload(message, pointer) }
 
-    /// The element keys of one NEWSETELEM reply.
-    public static func keys(in message: UnsafePointer<nlmsghdr>) -> [[UInt8]] {
+    /// One element as a dump reply holds it.
+    public struct Element: Sendable {
+        public let key: [UInt8]
+        /// An interval set's end of a range (the address after its last).
+        public let intervalEnd: Bool
+        /// The element's counter, when the set gives its elements one.
+        public let counter: Counter?
+    }
+
+    /// The elements of one NEWSETELEM reply.
+    public static func elements(in message: UnsafePointer<nlmsghdr>) -> [Element] {
         let set = allocated(nftnl_set_alloc(), "set")
         defer { nftnl_set_free(set) }
         guard nftnl_set_elems_nlmsg_parse(message, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return [] }
         defer { nftnl_set_elems_iter_destroy(iterator) }
-        var keys: [[UInt8]] = []
+        var elements: [Element] = []
         while let element = nftnl_set_elems_iter_next(iterator) {
             var length: UInt32 = 0
-            if let key = nftnl_set_elem_get(element, UInt16(NFTNL_SET_ELEM_KEY), &length) {
-                keys.append(Array(UnsafeRawBufferPointer(start: key, count: Int(length))))
+            guard let key = nftnl_set_elem_get(element, UInt16(NFTNL_SET_ELEM_KEY), &length) else { continue }
+            let flags = nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_FLAGS)) ? nftnl_set_elem_get_u32(element, UInt16(NFTNL_SET_ELEM_FLAGS)) : 0
+            var counter: Counter?
+            var exprLength: UInt32 = 0
+            if nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_EXPR)),
+               let expression = nftnl_set_elem_get(element, UInt16(NFTNL_SET_ELEM_EXPR), &exprLength) {
+                let pointer = OpaquePointer(expression)
+                if let name = nftnl_expr_get_str(pointer, UInt16(NFTNL_EXPR_NAME)), String(cString: name) == "counter" {
+                    counter = Counter(packets: nftnl_expr_get_u64(pointer, UInt16(NFTNL_EXPR_CTR_PACKETS)),
+                                      bytes: nftnl_expr_get_u64(pointer, UInt16(NFTNL_EXPR_CTR_BYTES)))
+                }
             }
+            elements.append(Element(key: Array(UnsafeRawBufferPointer(start: key, count: Int(length))),
+                                    intervalEnd: flags & NFT_SET_ELEM_INTERVAL_END.rawValue != 0, counter: counter))
         }
-        return keys
+        return elements
     }
 }
 

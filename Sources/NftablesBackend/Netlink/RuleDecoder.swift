@@ -7,8 +7,16 @@ import MeshCapture
 /// match right after it is folded into that match, as nft's own listing does (the two spellings
 /// compile to the same bytecode), and conntrack states in nft's order. `canonical(_:resolve:)` puts a model rule in that form for comparison.
 public enum RuleDecoder {
-    /// The anonymous sets' ports by set name ("__set0"), from a set-element dump.
-    public typealias SetPorts = [String: [Port]]
+    /// What a set a rule looks up holds, from a set-element dump.
+    public enum SetContents: Sendable, Hashable {
+        /// An anonymous set's ports (`{ 53, 15008 }`).
+        case ports([Port])
+        /// A named interval set of prefixes (`@outbound-exclude-ipv4`).
+        case prefixes(PrefixSet)
+    }
+
+    /// The sets of a table by name ("__set0", "outbound-exclude-ipv4").
+    public typealias Sets = [String: SetContents]
 
     /// Also resolves owner names: the kernel keeps only numbers.
     public static func canonical(_ rule: Rule, resolve: OwnerResolver) -> Rule {
@@ -50,30 +58,35 @@ public enum RuleDecoder {
     /// Exact: the rule read is encoded again and must give these very expressions (counter
     /// values and set names aside, set contents compared), so an operator, a register, a length or
     /// a verdict meshcap would not have written makes the rule somebody else's.
-    public static func decode(_ expressions: [NftExpression], sets: SetPorts) -> Rule? {
+    public static func decode(_ expressions: [NftExpression], sets: Sets) -> Rule? {
         guard let candidate = read(expressions, sets: sets) else { return nil }
         var context = EncodingContext(nextSetID: 1, resolve: { _, _ in nil })
         guard let encoded = try? NftStatement.of(candidate).flatMap({ try $0.expressions(&context) }) else { return nil }
-        let encodedSets = Dictionary(context.sets.map { ($0.id, $0.ports) }, uniquingKeysWith: { first, _ in first })
-        let mine = encoded.map { normalized($0) { lookup in lookup.setID.flatMap { encodedSets[$0] } } }
+        let encodedSets = Dictionary(context.sets.map { ($0.id, SetContents.ports($0.ports)) }, uniquingKeysWith: { first, _ in first })
+        // An anonymous set is named by its id when sent; a named set by its name either way.
+        let mine = encoded.map { normalized($0) { lookup in lookup.setID.flatMap { encodedSets[$0] } ?? sets[lookup.set] } }
         let theirs = expressions.map { normalized($0) { lookup in sets[lookup.set] } }
         return mine == theirs ? candidate : nil
     }
 
     /// An expression with what differs between a sent and a read-back rule taken out: counter
-    /// values, and a set's name and id (its ports stand in for it).
-    private static func normalized(_ expression: NftExpression, ports: (Lookup) -> [Port]?) -> NftExpression {
+    /// values, and an anonymous set's name and id (its ports stand in for it).
+    private static func normalized(_ expression: NftExpression, contents: (Lookup) -> SetContents?) -> NftExpression {
         switch expression {
         case .counter: return .counter(Counter())
         case .lookup(let lookup):
-            let contents = ports(lookup).map { $0.map(String.init).joined(separator: ",") } ?? "?"
-            return .lookup(Lookup(lookup.register, set: contents, setID: nil, inverted: lookup.inverted))
+            let described = switch contents(lookup) {
+            case .ports(let ports)?: ports.map(String.init).joined(separator: ",")
+            case .prefixes(let set)?: "@\(set.name)=" + set.prefixes.map(\.description).joined(separator: ",")
+            case nil: "?"
+            }
+            return .lookup(Lookup(lookup.register, set: described, setID: nil, inverted: lookup.inverted))
         default: return expression
         }
     }
 
     /// The rule the expressions look like, read structurally; `decode` checks it exactly.
-    private static func read(_ expressions: [NftExpression], sets: SetPorts) -> Rule? {
+    private static func read(_ expressions: [NftExpression], sets: Sets) -> Rule? {
         var reader = Reader(expressions: expressions)
         var matches: [Match] = []
         var family: Family?
@@ -101,6 +114,12 @@ public enum RuleDecoder {
             case .payload(let payload) where payload.base == Payload.networkHeader:
                 guard let family else { return nil }
                 reader.skip(1)
+                if case .lookup(let lookup)? = reader.peek {
+                    guard case .prefixes(let set)? = sets[lookup.set], set.family == family else { return nil }
+                    reader.skip(1)
+                    matches.append(.destinationSet(set))
+                    continue
+                }
                 var length = Int(payload.length) * 8
                 if case .bitwise(let bitwise)? = reader.peek {
                     length = bitwise.mask.reduce(0) { $0 + $1.nonzeroBitCount }
@@ -126,7 +145,7 @@ public enum RuleDecoder {
                     ports = [port]
                     negated = !cmp.equal
                 case .lookup(let lookup)?:
-                    guard let listed = sets[lookup.set] else { return nil }
+                    guard case .ports(let listed)? = sets[lookup.set] else { return nil }
                     ports = listed
                     negated = lookup.inverted
                 default:

@@ -8,6 +8,9 @@ struct EncodingContext {
     var transport: L4Protocol?
     var sets: [AnonymousSet] = []
     var nextSetID: UInt32
+    /// The ids of the table's named sets created earlier in the batch; a rule read back and
+    /// encoded again has none (its lookup names the set).
+    var namedSets: [String: UInt32] = [:]
     let resolve: OwnerResolver
 }
 
@@ -90,6 +93,11 @@ extension NftStatement {
                 code.append(.bitwise(Bitwise(r1, mask: mask)))
             }
             return code + [.cmp(Cmp(r1, equal: !negated, bytes))]
+        case .destinationSet(let set):
+            let offset: UInt32 = set.family == .ipv4 ? 16 : 24
+            return familyDependency(set.family, &context)
+                + [.payload(Payload(Payload.networkHeader, offset: offset, length: set.family == .ipv4 ? 4 : 16, into: r1)),
+                   .lookup(Lookup(r1, set: set.name, setID: context.namedSets[set.name], inverted: false))]
         case .inInterface(let name):
             return load(Meta.inInterfaceName, Encoding.interfaceName(name))
         case .outInterface(let name):

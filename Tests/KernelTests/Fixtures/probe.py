@@ -12,6 +12,9 @@
                                the destination is then the socket's own local address
   probe.py query HOST PORT [UID]
                                send one datagram (as UID if given), print the answer
+  probe.py connect-each PORT HOST...
+                               connect to each HOST in turn; print one line per HOST, the answer
+                               or "failed"
   probe.py connect-until HOST PORT MIN STOPFILE
                                connect again and again, at least MIN times and until STOPFILE
                                exists; print how many answers came from each server name, and
@@ -114,6 +117,15 @@ def connect(host, port, uid=None):
         print(conn.recv(256).decode().strip())
 
 
+def connect_each(port, hosts):
+    for host in hosts:
+        try:
+            with socket.create_connection((host, port), timeout=3) as conn:
+                print(conn.recv(256).decode().strip(), flush=True)
+        except OSError:
+            print("failed", flush=True)
+
+
 def query(host, port, uid=None):
     become(uid)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -156,6 +168,8 @@ if __name__ == "__main__":
         connect(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
     elif sys.argv[1] == "serve-transparent":
         serve(int(sys.argv[2]), sys.argv[3], transparent=True)
+    elif sys.argv[1] == "connect-each":
+        connect_each(int(sys.argv[2]), sys.argv[3:])
     elif sys.argv[1] == "connect-until":
         connect_until(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     elif sys.argv[1] == "churn":

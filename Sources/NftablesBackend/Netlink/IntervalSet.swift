@@ -1,0 +1,100 @@
+import CNftnl
+import MeshCapture
+
+/// A named interval set of prefixes with a counter per element, sent as nft 1.0.6 sends
+/// `set NAME { type ipv4_addr; flags interval; counter; elements = { ... } }`: the set with a
+/// counter expression (the kernel gives each element its own), then its elements as interval
+/// starts and ends, in messages small enough for netlink's 64 KiB attribute limit.
+public struct IntervalSet: Hashable, Sendable {
+    public let contents: PrefixSet
+    /// How rules in the same batch name it (NFTA_SET_ID).
+    public let id: UInt32
+
+    /// Elements per NEWSETELEM message: an IPv6 range is two elements of about 50 bytes each, so
+    /// 512 ranges stay well under 64 KiB.
+    static let rangesPerMessage = 512
+
+    /// nft's datatype numbers (src/datatype.h: TYPE_IPADDR, TYPE_IP6ADDR).
+    var keyType: UInt32 { contents.family == .ipv4 ? 7 : 8 }
+    var keyLength: UInt32 { contents.family == .ipv4 ? 4 : 16 }
+
+    /// The element messages' ranges of `contents.prefixes`.
+    public var chunks: [Range<Int>] {
+        stride(from: 0, to: contents.prefixes.count, by: Self.rangesPerMessage).map { $0..<min($0 + Self.rangesPerMessage, contents.prefixes.count) }
+    }
+
+    func makeSet(table: String) -> NftnlSet {
+        let nftnl = NftnlSet(family: UInt32(NFPROTO_INET), table: table, name: contents.name, id: id)
+        nftnl.set(NFTNL_SET_FLAGS, NFT_SET_INTERVAL.rawValue)
+        nftnl.set(NFTNL_SET_KEY_TYPE, keyType)
+        nftnl.set(NFTNL_SET_KEY_LEN, keyLength)
+        // The key byte order record (NFTNL_UDATA_SET_KEYBYTEORDER = 0, big-endian = 2), so that
+        // `nft list` prints the keys as addresses.
+        nftnl.set(NFTNL_SET_USERDATA, bytes: [0, 4] + Encoding.host(UInt32(2)))
+        nftnl.addCounterExpression()
+        return nftnl
+    }
+
+    /// One message's elements: each prefix as its first address and, flagged as an interval end,
+    /// the address after its last (none when it ends at the top of the address space). Like nft,
+    /// the first message opens with an end at address zero unless the first prefix starts there.
+    func makeElements(table: String, chunk: Range<Int>) -> NftnlSet {
+        let nftnl = NftnlSet(family: UInt32(NFPROTO_INET), table: table, name: contents.name, id: id)
+        let zero = [UInt8](repeating: 0, count: Int(keyLength))
+        if chunk.lowerBound == 0, let first = contents.prefixes.first, Encoding.bytes(first.address) != zero {
+            nftnl.addElement(key: zero, intervalEnd: true)
+        }
+        for prefix in contents.prefixes[chunk] {
+            nftnl.addElement(key: Encoding.bytes(prefix.address))
+            if let end = Self.after(prefix.last) { nftnl.addElement(key: Encoding.bytes(end), intervalEnd: true) }
+        }
+        return nftnl
+    }
+
+    /// The next address; nil after the last one of the family.
+    static func after(_ address: IPAddress) -> IPAddress? {
+        switch address {
+        case .v4(let value): value == .max ? nil : .v4(value + 1)
+        case .v6(let value): value == .max ? nil : .v6(value + 1)
+        }
+    }
+
+    /// The prefixes a dump's elements (key, is an interval end) describe; nil if a range is not
+    /// exactly one prefix (meshcap writes none such) or the keys are not addresses of `family`.
+    public static func prefixes(_ elements: [(key: [UInt8], intervalEnd: Bool)], family: Family) -> [Prefix]? {
+        let width = family == .ipv4 ? 4 : 16
+        guard elements.allSatisfy({ $0.key.count == width }) else { return nil }
+        func address(_ key: [UInt8]) -> IPAddress {
+            family == .ipv4 ? .v4(key.reduce(0) { $0 << 8 | UInt32($1) }) : .v6(key.reduce(0) { $0 << 8 | UInt128($1) })
+        }
+        // In address order, an end before a start at the same address (touching ranges).
+        let sorted = elements.map { (address: address($0.key), end: $0.intervalEnd) }
+            .sorted { ($0.address, $0.end ? 0 : 1) < ($1.address, $1.end ? 0 : 1) }
+        var prefixes: [Prefix] = [], open: IPAddress?
+        func close(_ last: IPAddress) -> Bool {
+            guard let first = open else { return true }
+            open = nil
+            guard let prefix = Prefix.exactly(first, last) else { return false }
+            prefixes.append(prefix)
+            return true
+        }
+        for element in sorted {
+            if element.end {
+                guard let start = open else { continue }
+                guard element.address > start, close(before(element.address)) else { return nil }
+            } else {
+                guard open == nil else { return nil }
+                open = element.address
+            }
+        }
+        let top: IPAddress = family == .ipv4 ? .v4(.max) : .v6(.max)
+        return close(top) ? prefixes : nil
+    }
+
+    private static func before(_ address: IPAddress) -> IPAddress {
+        switch address {
+        case .v4(let value): .v4(value - 1)
+        case .v6(let value): .v6(value - 1)
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import MeshCapture
+import Testing
+import TestSupport
+
+/// CIDR lists as interval sets (`--layout sets`) send every connection where Istio's
+/// rule-per-prefix layout does: real connections to the first and last address of every listed
+/// prefix and to the addresses just outside it, both families, both layouts, each checked against
+/// where the config says it goes; and `verify` counts them per set element.
+@Suite(.serialized) struct SetLayoutTests {
+    /// The peer answers on every address of these ranges (a local route: AnyIP), and the workload
+    /// routes them to it; the included ranges are inside them.
+    static let answered = ["198.18.0.0/15", "2001:db8:ff::/48"]
+    static let included = ["198.18.0.0/16", "2001:db8:ff::/49"]
+    /// Exclusions inside and at the edge of the included ranges: touching prefixes and halves a set
+    /// joins (198.18.0.0/24 with the two halves of 198.18.1.0/24 are 198.18.0.0/23), a host, a
+    /// prefix inside another, a duplicate, the last /24 inside the included range and the first
+    /// /23 past it.
+    static let excluded = ["198.18.0.0/24", "198.18.1.0/25", "198.18.1.128/25", "198.18.3.7/32", "198.18.8.0/21", "198.18.9.0/24",
+                           "198.18.8.0/21", "198.18.254.0/24", "198.19.0.0/23",
+                           "2001:db8:ff::/64", "2001:db8:ff:0:1::/80", "2001:db8:ff:1::/64", "2001:db8:ff:2::1/128", "2001:db8:ff:7fff::/64"]
+
+    static var config: [String] {
+        ["-i", included.joined(separator: ","), "-x", excluded.joined(separator: ","), "--ipv6", "--backend", "nft"]
+    }
+
+    static func prefix(_ text: String) -> Prefix {
+        guard let prefix = try? Prefix.parse(Substring(text)) else { preconditionFailure("test prefix \(text)") }
+        return prefix
+    }
+
+    static func step(_ address: IPAddress, _ by: Int) -> IPAddress {
+        switch address {
+        case .v4(let value): .v4(by < 0 ? value - 1 : value + 1)
+        case .v6(let value): .v6(by < 0 ? value - 1 : value + 1)
+        }
+    }
+
+    /// Every listed prefix's first and last address and the ones just outside, where the peer answers.
+    static var probes: [IPAddress] {
+        let ranges = answered.map(prefix)
+        let edges = (included + excluded).map(prefix).flatMap { [step($0.address, -1), $0.address, $0.last, step($0.last, 1)] }
+        return Array(Set(edges.filter { address in ranges.contains { $0.contains(address) } })).sorted()
+    }
+
+    /// Where the config sends a connection: exclusions are checked first, then the included ranges.
+    static func expected(_ address: IPAddress) -> String {
+        if excluded.map(prefix).contains(where: { $0.contains(address) }) { return "peer" }
+        return included.map(prefix).contains { $0.contains(address) } ? "proxy-outbound" : "peer"
+    }
+
+    func network() throws -> TestNetwork {
+        let network = try TestNetwork()
+        for (range, gateway) in zip(Self.answered, [TestNetwork.peerAddress, TestNetwork.peerAddress6]) {
+            try network.peer.exec("ip", "route", "add", "local", range, "dev", "lo")
+            try network.workload.exec("ip", "route", "add", range, "via", gateway)
+        }
+        try network.serve(in: network.workload, port: 15001, name: "proxy-outbound")
+        try network.serve(in: network.peer, port: 80, name: "peer")
+        return network
+    }
+
+    /// Which server answered each probe, in `probes` order.
+    func connectEach(_ network: TestNetwork) throws -> [String] {
+        let result = try run("ip", ["netns", "exec", network.workload.name, "python3", TestNetwork.probe, "connect-each", "80"]
+                             + Self.probes.map(\.description))
+        return result.stdout.split(separator: "\n").map { String($0.split(separator: " ").first ?? "") }
+    }
+
+    @Test(.needsRoot)
+    func bothLayoutsSendEveryProbeWhereTheConfigSaysAndVerifyCountsPerElement() throws {
+        let network = try network()
+        let probes = Self.probes
+        #expect(probes.count > 30)
+        let wanted = probes.map(Self.expected)
+        for layout in ["istio", "sets"] {
+            let applied = try meshcapIn(network.workload, ["apply", "--layout", layout] + Self.config)
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let landed = try connectEach(network)
+            #expect(landed.count == probes.count)
+            for (address, (got, want)) in zip(probes, zip(landed, wanted)) where got != want {
+                Issue.record("--layout \(layout): a connection to \(address) reached \(got), not \(want)")
+            }
+        }
+
+        // The sets layout in place: one rule per list and family, and a row per set element
+        // holding exactly the connections sent into it.
+        let listed = try network.workload.exec("nft", "list", "table", "inet", "istio-proxy-nat")
+        #expect(listed.contains("ip daddr @outbound-exclude-ipv4") && listed.contains("ip6 daddr @outbound-include-ipv6"))
+        #expect(!listed.contains("198.18.9.0/24"), "a prefix inside another is not an element of its own")
+        let verify = try VerifyTests.verify(network.workload)
+        #expect(verify.status == 0, "\(verify.problems)")
+        let elements = Aggregation(Self.excluded.map(Self.prefix)).prefixes
+        #expect(elements.contains(Self.prefix("198.18.0.0/23")), "three touching prefixes are one element")
+        for element in elements {
+            let sent = zip(probes, wanted).filter { element.contains($0.0) }.count
+            #expect(verify["outbound", element.description, "exclude"] == sent, "\(element): \(sent) connections sent")
+        }
+        for range in Self.included.map(Self.prefix) {
+            let captured = zip(probes, wanted).filter { range.contains($0.0) && $0.1 == "proxy-outbound" }.count
+            #expect(verify["outbound", range.description, "capture"] == captured, "\(range): \(captured) connections captured")
+        }
+    }
+
+    @Test(.needsRoot)
+    func setsSentOverNetlinkAreWhatNftMakesOfTheText() throws {
+        let viaNetlink = try Namespace("set-nl"), viaNft = try Namespace("set-nft")
+        #expect(try meshcapIn(viaNetlink, ["apply", "--layout", "sets"] + Self.config).status == 0)
+        let compiled = try meshcapIn(viaNft, ["compile", "--layout", "sets"] + Self.config)
+        try viaNft.exec("nft", "-f", "-", input: compiled.stdout)
+        // (Handles aside: apply replaces only the tables that change, the script all three.)
+        for arguments in [["list", "ruleset"], ["--debug=netlink", "list", "ruleset"]] {
+            #expect(try viaNetlink.exec(["nft"] + arguments) == viaNft.exec(["nft"] + arguments), "nft \(arguments.joined(separator: " "))")
+        }
+        // Re-applying changes nothing: the same sets, elements and handles.
+        let before = try viaNetlink.exec("nft", "-a", "list", "ruleset")
+        #expect(try meshcapIn(viaNetlink, ["apply", "--layout", "sets"] + Self.config).stderr.contains("no change"))
+        #expect(try viaNetlink.exec("nft", "-a", "list", "ruleset") == before)
+    }
+}
