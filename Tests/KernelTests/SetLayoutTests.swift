@@ -100,6 +100,11 @@ import TestSupport
             let captured = zip(probes, wanted).filter { range.contains($0.0) && $0.1 == "proxy-outbound" }.count
             #expect(verify["outbound", range.description, "capture"] == captured, "\(range): \(captured) connections captured")
         }
+
+        // --reset zeroes the elements' counters with the rules'.
+        #expect(try meshcapIn(network.workload, ["verify", "--reset"]).status == 0)
+        let reset = try VerifyTests.verify(network.workload)
+        #expect(elements.allSatisfy { reset["outbound", $0.description, "exclude"] == 0 }, "\(reset.rows)")
     }
 
     @Test(.needsRoot)

@@ -80,12 +80,18 @@ public struct NftHost: FirewallHost {
 
     public func resetCounters(_ live: LiveRules) throws -> Int {
         guard case .nft(let snapshot) = live.reading else { preconditionFailure("an nft host reads nft") }
+        func rebuild() throws -> Int {
+            try commit(Changes(summary: [], steps: .nft(try Self.rebuilding(snapshot), generation: snapshot.generation)))
+            return snapshot.rules.count
+        }
+        // A rule dump's reset leaves set elements' counters alone: rebuilding zeroes rules and
+        // elements in one transaction.
+        if snapshot.rules.contains(where: { !$0.elements.isEmpty }) { return try rebuild() }
         do {
             return try RuleDump.resetCounters(tables: Array(Set(snapshot.chains.map(\.table))).sorted())
         } catch let error as HostError where error.errno == EINVAL || error.errno == EOPNOTSUPP {
             // Before Linux 6.2 no rule counter can be zeroed in place: rebuild the tables as they are.
-            try commit(Changes(summary: [], steps: .nft(try Self.rebuilding(snapshot), generation: snapshot.generation)))
-            return snapshot.rules.count
+            return try rebuild()
         }
     }
 
