@@ -17,8 +17,14 @@ public enum NftRenderer {
             lines.append("table inet \(NftNames.table(table.kind)) {")
             let sets = table.sets
             for set in sets {
-                lines += ["\tset \(set.name) {", "\t\ttype \(set.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")", "\t\tflags interval", "\t\tcounter",
-                          "\t\telements = { " + set.prefixes.map(NftStatement.element).joined(separator: ", ") + " }", "\t}", ""]
+                switch set {
+                case .prefixes(let prefixes):
+                    lines += ["\tset \(set.name) {", "\t\ttype \(prefixes.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")", "\t\tflags interval", "\t\tcounter",
+                              "\t\telements = { " + prefixes.prefixes.map(NftStatement.element).joined(separator: ", ") + " }", "\t}", ""]
+                case .ports(let ports):
+                    lines += ["\tset \(set.name) {", "\t\ttype inet_service", "\t\tcounter",
+                              "\t\telements = { " + ports.ports.map(String.init).joined(separator: ", ") + " }", "\t}", ""]
+                }
             }
             for (index, chain) in table.chains.enumerated() {
                 if index > 0 { lines.append("") }

@@ -110,6 +110,7 @@ public enum NftStatement: Sendable, Hashable {
         case .outInterface(let name): return "oifname \"\(name)\""
         case .destinationPort(let proto, let list, let negated): return "\(proto.rawValue) dport \(op(negated))\(ports(list))"
         case .sourcePort(let proto, let list, let negated): return "\(proto.rawValue) sport \(op(negated))\(ports(list))"
+        case .destinationPortSet(let proto, let set): return "\(proto.rawValue) dport @\(set.name)"
         case .socketUser(let id, let negated): return "meta skuid \(op(negated))\(owner(id))"
         case .socketGroup(let id, let negated): return "meta skgid \(op(negated))\(owner(id))"
         case .mark(let value, let negated): return "meta mark \(op(negated))\(value)"

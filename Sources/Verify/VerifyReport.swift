@@ -58,6 +58,8 @@ public struct VerifyReport: Sendable {
         // ended elsewhere (returns, the proxy's own calls, DNS to the agent).
         var capturesOutbound = false, endedElsewhere: UInt64 = 0
         var notes = reading.notes, missing = 0, extra = 0, reordered = 0
+        // Sets whose elements made rows already, by table and name.
+        var expandedSets = Set<String>()
 
         let places = Self.places(reading.rules)
         for place in places {
@@ -115,8 +117,11 @@ public struct VerifyReport: Sendable {
                 let family = (observed.family ?? rule.family).map { $0 == .ipv4 ? "ipv4" : "ipv6" } ?? "all"
                 // A set's rule counts through its elements: a row per CIDR, as with a rule per CIDR.
                 var counts = [(purpose, observed.packets, observed.bytes)]
-                if case .outboundRangeSet(_, let action) = purpose {
-                    counts = observed.elements.map { (.outboundRange($0.prefix, action), $0.packets, $0.bytes) }
+                if let element = Self.elementPurpose(purpose) {
+                    // Two rules may look up one set (TPROXY's divert and capture): its elements count once.
+                    let set = rule.matches.lazy.compactMap(\.namedSet).first?.name ?? ""
+                    counts = expandedSets.insert("\(observed.table) \(set)").inserted
+                        ? observed.elements.map { (element($0.element), $0.packets, $0.bytes) } : []
                 }
                 for (purpose, packets, bytes) in counts {
                     guard var row = CounterRow(purpose, family: family) else { continue }
@@ -183,6 +188,21 @@ public struct VerifyReport: Sendable {
             OtherRule(table: $0.table, chain: $0.chain, rule: $0.text, packets: $0.packets, bytes: $0.bytes)
         }
         self.notes = notes
+    }
+
+    /// For a rule that looks up a set: the row purpose of each of its elements (a CIDR's, a
+    /// port's), as a rule per element would have had; nil for other rules.
+    static func elementPurpose(_ purpose: Purpose) -> ((ElementCount.Element) -> Purpose)? {
+        switch purpose {
+        case .outboundRangeSet(_, let action):
+            return { if case .prefix(let prefix) = $0 { .outboundRange(prefix, action) } else { purpose } }
+        case .inboundPortSet(let action):
+            return { if case .port(let port) = $0 { .inboundPort(port, action) } else { purpose } }
+        case .outboundPortSet(let proto, let action):
+            return { if case .port(let port) = $0 { .outboundPort(port, proto, action) } else { purpose } }
+        default:
+            return nil
+        }
     }
 
     /// Adds `--probe`'s results: each failed path is a problem.

@@ -107,19 +107,110 @@ import TestSupport
         #expect(elements.allSatisfy { reset["outbound", $0.description, "exclude"] == 0 }, "\(reset.rows)")
     }
 
+    /// 20 inbound ports captured and 20 outbound ports excluded, every other port of a range
+    /// (so that each listed port has unlisted neighbours).
+    static let inboundPorts = (0..<20).map { 8000 + 2 * $0 }
+    static let excludedPorts = (0..<20).map { 9000 + 2 * $0 }
+    static var portConfig: [String] {
+        ["-i", "\(TestNetwork.peerAddress)/32,\(TestNetwork.peerAddress6)/128", "--ipv6",
+         "-b", inboundPorts.map(String.init).joined(separator: ","), "-o", excludedPorts.map(String.init).joined(separator: ",")]
+    }
+
+    enum PortLayout: String, CaseIterable {
+        case istio, sets, multiport
+        /// Inbound with TPROXY: two rules look up the inbound set (established and new).
+        case tproxySets
+        var arguments: [String] {
+            switch self {
+            case .istio: ["--backend", "nft", "--layout", "istio"]
+            case .sets: ["--backend", "nft"]
+            case .multiport: ["--backend", "iptables", "--iptables-variant", "nft"]
+            case .tproxySets: ["--backend", "nft", "-m", "TPROXY"]
+            }
+        }
+    }
+
+    /// Every listed port and its unlisted neighbours, inbound from the peer and outbound to it, in
+    /// both families: captured ports reach the proxy's listeners, others do not; with sets,
+    /// verify counts each port's connections on its row.
+    @Test(.needsRoot, arguments: PortLayout.allCases)
+    func portListsSendEveryPortWhereTheConfigSays(_ layout: PortLayout) throws {
+        let network = try TestNetwork()
+        try network.serve(in: network.workload, port: 15001, name: "proxy-outbound")
+        try network.serve(in: network.workload, port: 15006, name: "proxy-inbound", layout == .tproxySets ? .transparent : .tcp)
+        try network.serve(in: network.peer, port: 80, name: "peer")
+        // The peer answers on every port: its own nft sends them all to the listener on 80.
+        try network.peer.exec("nft", "-f", "-", input: "table inet peer {\n chain p {\n type nat hook prerouting priority -100;\n tcp dport != 80 redirect to :80\n }\n}\n")
+        let applied = try meshcapIn(network.workload, ["apply"] + Self.portConfig + layout.arguments)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let inbound = (7999...8040).map { $0 }, outbound = (8999...9040).map { $0 }
+        for (from, to) in [(network.peer, TestNetwork.workloadAddress), (network.peer, TestNetwork.workloadAddress6)] {
+            let landed = try run("ip", ["netns", "exec", from.name, "python3", TestNetwork.probe, "connect-each-port", to] + inbound.map(String.init))
+            for (port, answer) in zip(inbound, landed.stdout.split(separator: "\n")) {
+                let want = Self.inboundPorts.contains(port) ? "proxy-inbound" : "failed"
+                #expect(answer.hasPrefix(want), "\(layout): inbound to \(to) port \(port) reached \(answer), not \(want)")
+            }
+        }
+        for to in [TestNetwork.peerAddress, TestNetwork.peerAddress6] {
+            let landed = try run("ip", ["netns", "exec", network.workload.name, "python3", TestNetwork.probe, "connect-each-port", to] + outbound.map(String.init))
+            for (port, answer) in zip(outbound, landed.stdout.split(separator: "\n")) {
+                let want = Self.excludedPorts.contains(port) ? "peer" : "proxy-outbound"
+                #expect(answer.hasPrefix(want), "\(layout): outbound to \(to) port \(port) reached \(answer), not \(want)")
+            }
+        }
+        let listed = try network.workload.exec(layout == .multiport ? ["iptables-nft-save"] : ["nft", "list", "ruleset"])
+        switch layout {
+        case .istio: #expect(!listed.contains("@"))
+        case .sets, .tproxySets: #expect(listed.contains("tcp dport @inbound-include-ports") && listed.contains("udp dport @outbound-exclude-ports-udp"))
+        case .multiport: #expect(listed.contains("-m multiport --dports 8000,8002,"))
+        }
+        // Two connections per port, one per family; each is one packet in nat. A multiport rule
+        // has one counter for its up to 15 ports: one row for them.
+        let verify = try VerifyTests.verify(network.workload)
+        #expect(verify.status == 0, "\(verify.problems)")
+        if layout == .multiport {
+            for (ports, direction, suffix, action) in [(Self.inboundPorts, "inbound", "", "capture"), (Self.excludedPorts, "outbound", "/tcp", "exclude")] {
+                for chunk in [Array(ports.prefix(15)), Array(ports.dropFirst(15))] {
+                    let subject = chunk.count == 1 ? "port \(chunk[0])" : "ports " + chunk.map(String.init).joined(separator: ",")
+                    #expect(verify[direction, subject + suffix, action] == 2 * chunk.count, "\(direction) \(subject)\(suffix)")
+                }
+            }
+            return
+        }
+        // mangle counts every packet of a connection, nat only its first.
+        for port in Self.inboundPorts {
+            let packets = verify["inbound", "port \(port)", "capture"]
+            #expect(layout == .tproxySets ? packets >= 6 : packets == 2, "inbound port \(port): \(packets)")
+        }
+        if layout == .tproxySets {
+            // Each packet is one lookup by one of the two rules: the elements add up to the rules.
+            let chain = try network.workload.exec("nft", "list", "chain", "inet", "istio-proxy-mangle", "istio-inbound")
+            let ruleCounts = chain.split(separator: "\n").filter { $0.contains("@inbound-include-ports counter packets") }.map { line in
+                Int(line.split(separator: " ").drop { $0 != "packets" }.dropFirst().first ?? "") ?? 0
+            }
+            #expect(ruleCounts.count == 2)
+            #expect(Self.inboundPorts.reduce(0) { $0 + verify["inbound", "port \($1)", "capture"] } == ruleCounts.reduce(0, +))
+        }
+        for port in Self.excludedPorts { #expect(verify["outbound", "port \(port)/tcp", "exclude"] == 2, "outbound port \(port)") }
+    }
+
     @Test(.needsRoot)
     func setsSentOverNetlinkAreWhatNftMakesOfTheText() throws {
         let viaNetlink = try Namespace("set-nl"), viaNft = try Namespace("set-nft")
-        #expect(try meshcapIn(viaNetlink, ["apply", "--layout", "sets"] + Self.config).status == 0)
-        let compiled = try meshcapIn(viaNft, ["compile", "--layout", "sets"] + Self.config)
+        // Prefix sets of both families and port sets of both protocols.
+        let config = Self.config + ["-b", Self.inboundPorts.map(String.init).joined(separator: ","), "-o", "9000,9001"]
+        #expect(try meshcapIn(viaNetlink, ["apply", "--layout", "sets"] + config).status == 0)
+        let compiled = try meshcapIn(viaNft, ["compile", "--layout", "sets"] + config)
         try viaNft.exec("nft", "-f", "-", input: compiled.stdout)
         // (Handles aside: apply replaces only the tables that change, the script all three.)
-        for arguments in [["list", "ruleset"], ["--debug=netlink", "list", "ruleset"]] {
-            #expect(try viaNetlink.exec(["nft"] + arguments) == viaNft.exec(["nft"] + arguments), "nft \(arguments.joined(separator: " "))")
-        }
+        #expect(try viaNetlink.exec("nft", "list", "ruleset") == viaNft.exec("nft", "list", "ruleset"))
+        // The bytecode and the elements as the kernel holds them; a port set is a hash with a
+        // random seed, so its elements come back in no fixed order: compared as sorted lines.
+        let bytecode = { (ns: Namespace) in try ns.exec("nft", "--debug=netlink", "list", "ruleset").split(separator: "\n").sorted() }
+        #expect(try bytecode(viaNetlink) == bytecode(viaNft))
         // Re-applying changes nothing: the same sets, elements and handles.
         let before = try viaNetlink.exec("nft", "-a", "list", "ruleset")
-        #expect(try meshcapIn(viaNetlink, ["apply", "--layout", "sets"] + Self.config).stderr.contains("no change"))
+        #expect(try meshcapIn(viaNetlink, ["apply", "--layout", "sets"] + config).stderr.contains("no change"))
         #expect(try viaNetlink.exec("nft", "-a", "list", "ruleset") == before)
     }
 }

@@ -5,7 +5,7 @@ import MeshCapture
 /// compile until it is named here, and `CatalogueTests` fails until it has an example.
 public enum Catalogue {
     public enum MatchKind: CaseIterable, Sendable {
-        case l4proto, source, destination, destinationSet, inInterface, outInterface, destinationPort, sourcePort
+        case l4proto, source, destination, destinationSet, inInterface, outInterface, destinationPort, sourcePort, destinationPortSet
         case socketUser, socketGroup, mark, connmark, conntrackState
     }
 
@@ -23,6 +23,7 @@ public enum Catalogue {
         case .outInterface: .outInterface
         case .destinationPort: .destinationPort
         case .sourcePort: .sourcePort
+        case .destinationPortSet: .destinationPortSet
         case .socketUser: .socketUser
         case .socketGroup: .socketGroup
         case .mark: .mark
@@ -71,6 +72,7 @@ public enum Catalogue {
         all.append(.destinationSet(PrefixSet(name: "catalogue-\(family.rawValue)", family: family, prefixes: listed)))
         all += [.inInterface("lo"), .inInterface("eth0.100"), .outInterface("lo"), .outInterface("k6t-eth0")]
         for proto in [L4Protocol.tcp, .udp] {
+            all.append(.destinationPortSet(proto, PortSet(name: "catalogue-ports-\(proto.rawValue)", ports: [1, 22, 80, 443, 15001, 65535])))
             for ports in [[53], [15001, 15006], [22, 80, 443]] as [[Port]] {
                 all += [.destinationPort(proto, ports), .destinationPort(proto, ports, negated: true),
                         .sourcePort(proto, ports), .sourcePort(proto, ports, negated: true)]

@@ -19,18 +19,23 @@ public struct DumpedRule: Sendable {
     /// For a rule that is not meshcap's, its bytecode as `nft --debug=netlink` prints it (how it
     /// is shown); nil for meshcap's (printing every rule would cost more than reading them).
     public let bytecode: String?
-    /// For a rule that looks up an interval set of prefixes: each element's counter.
+    /// For a rule that looks up a named set: each element's counter.
     public let elements: [ElementCount]
 }
 
-/// One element of an interval set and what its counter holds.
+/// One element of a named set and what its counter holds.
 public struct ElementCount: Sendable, Hashable {
-    public let prefix: Prefix
+    public enum Element: Sendable, Hashable {
+        case prefix(Prefix)
+        case port(Port)
+    }
+
+    public let element: Element
     public let packets: UInt64
     public let bytes: UInt64
 
-    public init(prefix: Prefix, packets: UInt64, bytes: UInt64) {
-        self.prefix = prefix
+    public init(_ element: Element, packets: UInt64, bytes: UInt64) {
+        self.element = element
         self.packets = packets
         self.bytes = bytes
     }
@@ -157,9 +162,15 @@ public enum RuleDump {
                 let counter = expressions?.lazy.compactMap { if case .counter(let c) = $0 { c } else { nil } }.first ?? rule.counter
                 let decoded = expressions.flatMap { RuleDecoder.decode($0, sets: contents[rule.table] ?? [:]) }
                 var elements: [ElementCount] = []
-                for case .destinationSet(let set) in decoded?.matches ?? [] {
-                    let counters = sets[rule.table]?[set.name]?.counters ?? [:]
-                    elements += set.prefixes.map { ElementCount(prefix: $0, packets: counters[$0]?.packets ?? 0, bytes: counters[$0]?.bytes ?? 0) }
+                for match in decoded?.matches ?? [] {
+                    let items: (name: String, elements: [ElementCount.Element])
+                    switch match {
+                    case .destinationSet(let set): items = (set.name, set.prefixes.map { .prefix($0) })
+                    case .destinationPortSet(_, let set): items = (set.name, set.ports.map { .port($0) })
+                    default: continue
+                    }
+                    let counters = sets[rule.table]?[items.name]?.counters ?? [:]
+                    elements += items.elements.map { ElementCount($0, packets: counters[$0]?.packets ?? 0, bytes: counters[$0]?.bytes ?? 0) }
                 }
                 return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: expressions, rule: decoded,
                                   packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0,
@@ -236,14 +247,15 @@ public enum RuleDump {
     }
 
     /// A set as read: what it holds in the model's terms (nil for contents meshcap does not
-    /// write), and for an interval set of prefixes each element's counter.
+    /// write), and for a named set each element's counter.
     struct SetReading {
         let contents: RuleDecoder.SetContents?
-        let counters: [Prefix: Counter]
+        let counters: [ElementCount.Element: Counter]
     }
 
-    /// What a set holds: ports (2-byte keys, an anonymous set) or prefixes (4- or 16-byte keys,
-    /// an interval set); nil if the set vanished meanwhile.
+    /// What a set holds: ports (2-byte keys; an anonymous set's are `{ 53, 15008 }`, a named
+    /// set's have counters) or prefixes (4- or 16-byte keys, an interval set); nil if the set
+    /// vanished meanwhile.
     static func setElements(_ socket: NetlinkSocket, table: String, set name: String) throws -> SetReading? {
         let query = NftnlSetQuery(table: table, name: name)
         let messages: [[UInt8]]
@@ -258,16 +270,20 @@ public enum RuleDump {
         switch elements.first?.key.count {
         case 4?, 16?:
             let family: Family = elements[0].key.count == 4 ? .ipv4 : .ipv6
-            guard let prefixes = IntervalSet.prefixes(elements.map { ($0.key, $0.intervalEnd) }, family: family) else {
+            guard let prefixes = NamedSetMessages.prefixes(elements.map { ($0.key, $0.intervalEnd) }, family: family) else {
                 return SetReading(contents: nil, counters: [:])
             }
-            var counters: [Prefix: Counter] = [:]
+            var counters: [ElementCount.Element: Counter] = [:]
             let starts = Dictionary(elements.filter { !$0.intervalEnd }.map { ($0.key, $0.counter) }, uniquingKeysWith: { first, _ in first })
-            for prefix in prefixes { counters[prefix] = starts[NftablesBackend.Encoding.bytes(prefix.address)] ?? nil }
+            for prefix in prefixes { counters[.prefix(prefix)] = starts[NftablesBackend.Encoding.bytes(prefix.address)] ?? nil }
             return SetReading(contents: .prefixes(PrefixSet(name: name, family: family, aggregated: prefixes)), counters: counters)
         default:
-            let ports = elements.filter { $0.key.count == 2 }.map { Port($0.key[0]) << 8 | Port($0.key[1]) }
-            return SetReading(contents: .ports(ports), counters: [:])
+            let ports = elements.filter { $0.key.count == 2 }.map { (port: Port($0.key[0]) << 8 | Port($0.key[1]), counter: $0.counter) }
+            // nft names its anonymous sets "__set<N>"; a name of meshcap's is a named set.
+            guard !name.hasPrefix("__set") else { return SetReading(contents: .ports(ports.map(\.port)), counters: [:]) }
+            var counters: [ElementCount.Element: Counter] = [:]
+            for (port, counter) in ports { counters[.port(port)] = counter }
+            return SetReading(contents: .portSet(PortSet(name: name, ports: ports.map(\.port))), counters: counters)
         }
     }
 

@@ -39,6 +39,8 @@ public enum Match: Sendable, Hashable {
     /// One port or a set of ports; a port match implies its protocol.
     case destinationPort(L4Protocol, [Port], negated: Bool = false)
     case sourcePort(L4Protocol, [Port], negated: Bool = false)
+    /// The destination port is in a named set (nft only: `tcp dport @NAME`); implies the protocol.
+    case destinationPortSet(L4Protocol, PortSet)
     /// The local socket's owner (`meta skuid` / `-m owner --uid-owner`); output hooks only.
     case socketUser(Owner, negated: Bool = false)
     case socketGroup(Owner, negated: Bool = false)
@@ -51,7 +53,7 @@ public enum Match: Sendable, Hashable {
     /// The protocol of a port match.
     public var portProtocol: L4Protocol? {
         switch self {
-        case .destinationPort(let proto, _, _), .sourcePort(let proto, _, _): proto
+        case .destinationPort(let proto, _, _), .sourcePort(let proto, _, _), .destinationPortSet(let proto, _): proto
         default: nil
         }
     }
@@ -64,8 +66,15 @@ public enum Match: Sendable, Hashable {
 
     /// Whether only nftables can express it: iptables has no sets (without ipset), so the plan
     /// gives the iptables layout one rule per prefix instead.
-    public var needsNftables: Bool {
-        if case .destinationSet = self { true } else { false }
+    public var needsNftables: Bool { namedSet != nil }
+
+    /// The named set it looks up, if any.
+    public var namedSet: NamedSet? {
+        switch self {
+        case .destinationSet(let set): .prefixes(set)
+        case .destinationPortSet(_, let set): .ports(set)
+        default: nil
+        }
     }
 
     /// The family an address match ties its rule to; nil for family-neutral matches.

@@ -48,6 +48,14 @@ public enum Purpose: Sendable, Hashable {
     /// Outbound to the ranges of one family's set: captured or excluded. Its elements' counters
     /// make one `outboundRange` row each.
     case outboundRangeSet(Family, Action)
+    /// Inbound TCP to the ports of a set: captured or excluded; a row per element, as
+    /// `inboundPort`. With TPROXY two rules look the set up; its elements count once per packet
+    /// of either.
+    case inboundPortSet(Action)
+    /// Outbound to the ports of a set: excluded (TCP and UDP, a set each) or captured (TCP).
+    case outboundPortSet(L4Protocol, Action)
+    /// Several ports in one iptables rule (multiport, at most 15): one row for them all.
+    case portGroup(Direction, [Port], L4Protocol, Action)
     /// Outbound to every destination (`*`).
     case outboundOtherRanges
     /// Outbound to a destination port: excluded (TCP and UDP) or captured (TCP).
@@ -77,7 +85,9 @@ public enum Purpose: Sendable, Hashable {
     /// for a set, whose elements make the rows.
     public var row: (direction: Direction, subject: String, action: Action)? {
         switch self {
-        case .entry, .handoff, .path, .outboundRangeSet: nil
+        case .entry, .handoff, .path, .outboundRangeSet, .inboundPortSet, .outboundPortSet: nil
+        case .portGroup(let direction, let ports, let proto, let action):
+            (direction, "ports \(ports.map(String.init).joined(separator: ","))" + (direction == .outbound ? "/\(proto.rawValue)" : ""), action)
         case .inboundPort(let port, let action): (.inbound, "port \(port)", action)
         case .inboundOtherPorts: (.inbound, "other ports", .capture)
         case .outboundRange(let prefix, let action): (.outbound, prefix.description, action)

@@ -37,11 +37,8 @@ public struct Ruleset: Sendable, Hashable {
 extension Table {
     /// The named sets its rules look up, each once, in the order they are first used: a table
     /// holds its sets (nft declares them in the table).
-    public var sets: [PrefixSet] {
+    public var sets: [NamedSet] {
         var seen = Set<String>()
-        return chains.flatMap(\.rules).flatMap(\.matches).compactMap { match -> PrefixSet? in
-            guard case .destinationSet(let set) = match, seen.insert(set.name).inserted else { return nil }
-            return set
-        }
+        return chains.flatMap(\.rules).flatMap(\.matches).compactMap(\.namedSet).filter { seen.insert($0.name).inserted }
     }
 }

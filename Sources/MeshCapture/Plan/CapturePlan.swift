@@ -112,8 +112,8 @@ public struct CapturePlan: Sendable {
         case .none:
             []
         case .all:
-            for port in config.inboundPortsExclude {
-                Rule(.l4proto(.tcp), .destinationPort(.tcp, [port]), then: .return).for(.inboundPort(port, .exclude))
+            for group in portGroups(config.inboundPortsExclude, .tcp, .inbound, .exclude, set: "inbound-exclude-ports") {
+                Rule(matches: [.l4proto(.tcp), group.match], target: .return, purpose: group.purpose)
             }
             // With TPROXY a port's packets are its diverted established ones plus its new ones:
             // both rules count for the port.
@@ -122,13 +122,32 @@ public struct CapturePlan: Sendable {
             }
             Rule(.l4proto(.tcp), then: new).for(.inboundOtherPorts)
         case .only(let ports):
-            for port in ports {
+            for group in portGroups(ports, .tcp, .inbound, .capture, set: "inbound-include-ports") {
                 if tproxy {
-                    Rule(.l4proto(.tcp), .conntrackState([.established, .related]),
-                         .destinationPort(.tcp, [port]), then: .jump(.istioDivert)).for(.inboundPort(port, .capture))
+                    Rule(matches: [.l4proto(.tcp), .conntrackState([.established, .related]), group.match], target: .jump(.istioDivert), purpose: group.purpose)
                 }
-                Rule(.l4proto(.tcp), .destinationPort(.tcp, [port]), then: new).for(.inboundPort(port, .capture))
+                Rule(matches: [.l4proto(.tcp), group.match], target: new, purpose: group.purpose)
             }
+        }
+    }
+
+    /// How a port list is matched: a rule per port (Istio's layout, and every short list); for a
+    /// long one, a set's lookup in nftables, or multiport rules of at most 15 ports in iptables
+    /// (the most one `-m multiport` takes). The ports of a list share a verdict and never
+    /// overlap, so grouping them changes where no packet goes.
+    func portGroups(_ ports: [Port], _ proto: L4Protocol, _ direction: Purpose.Direction, _ action: Purpose.Action,
+                    set name: String) -> [(match: Match, purpose: Purpose)] {
+        func single(_ port: Port) -> Purpose {
+            direction == .inbound ? .inboundPort(port, action) : .outboundPort(port, proto, action)
+        }
+        guard config.listLayout.usesSet(for: ports.count) else { return ports.map { (.destinationPort(proto, [$0]), single($0)) } }
+        if usesSets {
+            let purpose: Purpose = direction == .inbound ? .inboundPortSet(action) : .outboundPortSet(proto, action)
+            return [(.destinationPortSet(proto, PortSet(name: name, ports: ports)), purpose)]
+        }
+        return stride(from: 0, to: ports.count, by: 15).map { start in
+            let chunk = Array(ports[start..<min(start + 15, ports.count)])
+            return (.destinationPort(proto, chunk), chunk.count == 1 ? single(chunk[0]) : .portGroup(direction, chunk, proto, action))
         }
     }
 }

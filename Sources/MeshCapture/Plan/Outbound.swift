@@ -2,9 +2,13 @@ extension CapturePlan {
     /// nat ISTIO_OUTPUT: what leaves a local socket, top to bottom.
     @ChainBuilder var outputChain: [ChainEntry] {
         // Port exclusions come first, before connections back to this host are redirected.
-        for port in config.outboundPortsExclude {
-            Rule(.destinationPort(.tcp, [port]), then: .return).for(.outboundPort(port, .tcp, .exclude))
-            Rule(.destinationPort(.udp, [port]), then: .return).for(.outboundPort(port, .udp, .exclude))
+        let excluded = [L4Protocol.tcp, .udp].map { proto in
+            portGroups(config.outboundPortsExclude, proto, .outbound, .exclude, set: "outbound-exclude-ports-\(proto.rawValue)")
+        }
+        // Istio's order: each port's TCP rule, then its UDP rule.
+        for (tcp, udp) in zip(excluded[0], excluded[1]) {
+            Rule(matches: [tcp.match], target: .return, purpose: tcp.purpose)
+            Rule(matches: [udp.match], target: .return, purpose: udp.purpose)
         }
         // Envoy's inbound passthrough to the app.
         for source in Istio.passthroughSources {
@@ -29,8 +33,8 @@ extension CapturePlan {
         // Apps that talk to localhost on purpose (Envoy-aware clients, sidecar-to-sidecar).
         for host in loopbacks { Rule(.destination(host), then: .return).for(.host(host, .loopback)) }
         rangeRules(config.outboundRangesExclude, .exclude, then: .return)
-        for port in config.outboundPortsInclude {
-            Rule(.destinationPort(.tcp, [port]), then: .jump(.istioRedirect)).for(.outboundPort(port, .tcp, .capture))
+        for group in portGroups(config.outboundPortsInclude, .tcp, .outbound, .capture, set: "outbound-include-ports") {
+            Rule(matches: [group.match], target: .jump(.istioRedirect), purpose: group.purpose)
         }
         switch config.outboundRanges {
         case .none:

@@ -44,13 +44,13 @@ extension Purpose {
             return .entry(.outbound)
         case (.nat, .istioInbound, .return):
             // The tunnel port's return is declared first in nat ISTIO_INBOUND; later ones are exclusions.
-            return m.destinationPort.map { .inboundPort($0, index == 0 ? .tunnel : .exclude) }
+            return m.destinationPort.map { .inboundPort($0, index == 0 ? .tunnel : .exclude) } ?? m.inboundPorts(.exclude)
         case (_, .istioInbound, .jump(.istioInRedirect)), (_, .istioInbound, .jump(.istioDivert)), (_, .istioInbound, .jump(.istioTProxy)):
-            return m.destinationPort.map { .inboundPort($0, .capture) } ?? .inboundOtherPorts
+            return m.destinationPort.map { .inboundPort($0, .capture) } ?? m.inboundPorts(.capture) ?? .inboundOtherPorts
         case (.mangle, .istioInbound, .return):
             if let source = m.source { return .host(source, .passthrough) }
             if let (_, negated) = m.mark { return negated ? .host(nil, .loopback) : .tproxyMark(.inbound) }
-            return m.destinationPort.map { .inboundPort($0, .exclude) }
+            return m.destinationPort.map { .inboundPort($0, .exclude) } ?? m.inboundPorts(.exclude)
         case (.nat, .istioRedirect, .redirect):
             return .handoff(.outbound)
         case (.nat, .istioInRedirect, .redirect), (.mangle, .istioTProxy, .tproxy):
@@ -61,6 +61,7 @@ extension Purpose {
             return m.owner.map { .proxy($0.owner, group: $0.group, .capture) }
         case (.nat, .istioOutput, .jump(.istioRedirect)):
             if let port = m.destinationPort { return .outboundPort(port, .tcp, .capture) }
+            if let ports = m.outboundPorts(.capture) { return ports }
             if let set = m.destinationSet { return .outboundRangeSet(set.family, .capture) }
             return m.destination.map { .outboundRange($0, .capture) } ?? .outboundOtherRanges
         case (.nat, .istioOutput, .return):
@@ -91,6 +92,7 @@ extension Purpose {
     /// nat ISTIO_OUTPUT's returns, the chain with the most kinds of them.
     static func outputReturn(_ m: Fields, index: Int, _ context: Context) -> Purpose? {
         if let port = m.destinationPort, let proto = m.portProtocol, !m.portNegated { return .outboundPort(port, proto, .exclude) }
+        if let ports = m.outboundPorts(.exclude) { return ports }
         if m.outInterface == Istio.loopbackInterface {
             if let source = m.source { return .host(source, .passthrough) }
             if m.owner?.negated == true { return .host(nil, .loopback) }
@@ -118,6 +120,9 @@ extension Purpose {
         var destination: Prefix?
         var destinationSet: PrefixSet?
         var destinationPort: Port?
+        /// Several ports in one rule (iptables multiport), not negated.
+        var destinationPorts: [Port]?
+        var portSet: PortSet?
         var portProtocol: L4Protocol?
         var portNegated = false
         var dnsProtocol: L4Protocol?
@@ -136,8 +141,11 @@ extension Purpose {
                 case .destinationPort(let proto, let ports, let negated):
                     portProtocol = proto
                     portNegated = negated
-                    if ports.count == 1 { destinationPort = ports[0] }
+                    if ports.count == 1 { destinationPort = ports[0] } else if !negated { destinationPorts = ports }
                     if ports == [Istio.dnsPort] && !negated { dnsProtocol = proto }
+                case .destinationPortSet(let proto, let set):
+                    portProtocol = proto
+                    portSet = set
                 case .socketUser(let user, let negated): owner = (user, false, negated)
                 case .socketGroup(let group, let negated):
                     owner = (group, true, negated)
@@ -147,5 +155,20 @@ extension Purpose {
                 }
             }
         }
+    }
+}
+
+extension Purpose.Fields {
+    /// Inbound ports matched together: a set's, or a multiport rule's.
+    func inboundPorts(_ action: Purpose.Action) -> Purpose? {
+        if portSet != nil { return .inboundPortSet(action) }
+        return destinationPorts.map { .portGroup(.inbound, $0, .tcp, action) }
+    }
+
+    /// Outbound ports matched together, of the rule's protocol.
+    func outboundPorts(_ action: Purpose.Action) -> Purpose? {
+        guard let proto = portProtocol else { return nil }
+        if portSet != nil { return .outboundPortSet(proto, action) }
+        return destinationPorts.map { .portGroup(.outbound, $0, proto, action) }
     }
 }

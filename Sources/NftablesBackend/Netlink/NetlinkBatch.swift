@@ -11,9 +11,9 @@ public struct NetlinkBatch: Sendable {
         case addChain(TableKind, ChainName)
         case addSet(TableKind, AnonymousSet)
         case addElements(TableKind, AnonymousSet)
-        case addIntervalSet(TableKind, IntervalSet)
-        /// One message's share of the set's prefixes.
-        case addIntervalElements(TableKind, IntervalSet, Range<Int>)
+        case addNamedSet(TableKind, NamedSetMessages)
+        /// One message's share of the set's prefixes or ports.
+        case addNamedSetElements(TableKind, NamedSetMessages, Range<Int>)
         /// `index` counts from 1 within the chain, as error messages say it.
         case addRule(TableKind, ChainName, index: Int, Rule, [NftExpression])
     }
@@ -40,11 +40,11 @@ public struct NetlinkBatch: Sendable {
             // nft creates a table's named sets after its chains and before their rules.
             var namedSets: [String: UInt32] = [:]
             for set in table.sets {
-                let interval = IntervalSet(contents: set, id: nextSetID)
+                let messages = NamedSetMessages(set: set, id: nextSetID)
                 namedSets[set.name] = nextSetID
                 nextSetID += 1
-                operations.append(.addIntervalSet(table.kind, interval))
-                operations += interval.chunks.map { .addIntervalElements(table.kind, interval, $0) }
+                operations.append(.addNamedSet(table.kind, messages))
+                operations += messages.chunks.map { .addNamedSetElements(table.kind, messages, $0) }
             }
             for chain in table.chains {
                 for (index, rule) in chain.rules.enumerated() {
@@ -69,8 +69,8 @@ extension NetlinkBatch.Operation {
         case .addTable: NFT_MSG_NEWTABLE
         case .deleteTable: NFT_MSG_DELTABLE
         case .addChain: NFT_MSG_NEWCHAIN
-        case .addSet, .addIntervalSet: NFT_MSG_NEWSET
-        case .addElements, .addIntervalElements: NFT_MSG_NEWSETELEM
+        case .addSet, .addNamedSet: NFT_MSG_NEWSET
+        case .addElements, .addNamedSetElements: NFT_MSG_NEWSETELEM
         case .addRule: NFT_MSG_NEWRULE
         }
         return UInt16(type.rawValue)
@@ -102,9 +102,9 @@ extension NetlinkBatch.Operation {
             set.makeSet(table: NftNames.table(kind)).build(into: message)
         case .addElements(let kind, let set):
             set.makeSet(table: NftNames.table(kind)).buildElements(into: message)
-        case .addIntervalSet(let kind, let set):
+        case .addNamedSet(let kind, let set):
             set.makeSet(table: NftNames.table(kind)).build(into: message)
-        case .addIntervalElements(let kind, let set, let chunk):
+        case .addNamedSetElements(let kind, let set, let chunk):
             set.makeElements(table: NftNames.table(kind), chunk: chunk).buildElements(into: message)
         case .addRule(let kind, let chain, _, _, let expressions):
             let rule = NftnlRule(family: family, table: NftNames.table(kind), chain: NftNames.chain(chain))
@@ -140,9 +140,9 @@ extension NetlinkBatch.Operation {
         case .addChain(let kind, let name): "add chain inet \(NftNames.table(kind)) \(Self.readable(NftNames.chain(name)))"
         case .addSet(let kind, let set): "add anonymous set #\(set.id) to table \(NftNames.table(kind))"
         case .addElements(let kind, let set): "add elements \(set.ports.map(String.init).joined(separator: ", ")) to anonymous set #\(set.id) in table \(NftNames.table(kind))"
-        case .addIntervalSet(let kind, let set): "add set \(set.contents.name) to table \(NftNames.table(kind))"
-        case .addIntervalElements(let kind, let set, let chunk):
-            "add elements \(chunk.lowerBound + 1)-\(chunk.upperBound) of \(set.contents.prefixes.count) (\(set.contents.prefixes[chunk.lowerBound])...) to set \(set.contents.name) in table \(NftNames.table(kind))"
+        case .addNamedSet(let kind, let set): "add set \(set.set.name) to table \(NftNames.table(kind))"
+        case .addNamedSetElements(let kind, let set, let chunk):
+            "add elements \(chunk.lowerBound + 1)-\(chunk.upperBound) of \(set.count) to set \(set.set.name) in table \(NftNames.table(kind))"
         case .addRule(let kind, let chain, let index, let rule, _):
             "rule #\(index) in chain \(NftNames.chain(chain)) of table \(NftNames.table(kind)) (\(NftRenderer.statement(rule)))"
         }

@@ -13,6 +13,8 @@ public enum RuleDecoder {
         case ports([Port])
         /// A named interval set of prefixes (`@outbound-exclude-ipv4`).
         case prefixes(PrefixSet)
+        /// A named set of ports (`@inbound-include-ports`).
+        case portSet(PortSet)
     }
 
     /// The sets of a table by name ("__set0", "outbound-exclude-ipv4").
@@ -78,6 +80,7 @@ public enum RuleDecoder {
             let described = switch contents(lookup) {
             case .ports(let ports)?: ports.map(String.init).joined(separator: ",")
             case .prefixes(let set)?: "@\(set.name)=" + set.prefixes.map(\.description).joined(separator: ",")
+            case .portSet(let set)?: "@\(set.name)=" + set.ports.map(String.init).joined(separator: ",")
             case nil: "?"
             }
             return .lookup(Lookup(lookup.register, set: described, setID: nil, inverted: lookup.inverted))
@@ -145,6 +148,11 @@ public enum RuleDecoder {
                     ports = [port]
                     negated = !cmp.equal
                 case .lookup(let lookup)?:
+                    if case .portSet(let set)? = sets[lookup.set] {
+                        reader.skip(1)
+                        matches.append(.destinationPortSet(proto, set))
+                        continue
+                    }
                     guard case .ports(let listed)? = sets[lookup.set] else { return nil }
                     ports = listed
                     negated = lookup.inverted

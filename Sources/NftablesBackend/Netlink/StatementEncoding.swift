@@ -114,6 +114,10 @@ extension NftStatement {
             context.nextSetID += 1
             context.sets.append(set)
             return code + [.lookup(Lookup(r1, set: "__set%d", setID: set.id, inverted: negated))]
+        case .destinationPortSet(let proto, let set):
+            return transportDependency(proto, &context)
+                + [.payload(Payload(Payload.transportHeader, offset: 2, length: 2, into: r1)),
+                   .lookup(Lookup(r1, set: set.name, setID: context.namedSets[set.name], inverted: false))]
         case .socketUser(let owner, let negated):
             return load(Meta.socketUser, equal: !negated, Encoding.host(try resolve(owner, group: false, context)))
         case .socketGroup(let owner, let negated):

@@ -15,6 +15,8 @@
   probe.py connect-each PORT HOST...
                                connect to each HOST in turn; print one line per HOST, the answer
                                or "failed"
+  probe.py connect-each-port HOST PORT...
+                               the same, to each PORT of one HOST
   probe.py connect-until HOST PORT MIN STOPFILE
                                connect again and again, at least MIN times and until STOPFILE
                                exists; print how many answers came from each server name, and
@@ -117,8 +119,8 @@ def connect(host, port, uid=None):
         print(conn.recv(256).decode().strip())
 
 
-def connect_each(port, hosts):
-    for host in hosts:
+def connect_each(targets):
+    for host, port in targets:
         try:
             with socket.create_connection((host, port), timeout=3) as conn:
                 print(conn.recv(256).decode().strip(), flush=True)
@@ -169,7 +171,9 @@ if __name__ == "__main__":
     elif sys.argv[1] == "serve-transparent":
         serve(int(sys.argv[2]), sys.argv[3], transparent=True)
     elif sys.argv[1] == "connect-each":
-        connect_each(int(sys.argv[2]), sys.argv[3:])
+        connect_each([(host, int(sys.argv[2])) for host in sys.argv[3:]])
+    elif sys.argv[1] == "connect-each-port":
+        connect_each([(sys.argv[2], int(port)) for port in sys.argv[3:]])
     elif sys.argv[1] == "connect-until":
         connect_until(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
     elif sys.argv[1] == "churn":

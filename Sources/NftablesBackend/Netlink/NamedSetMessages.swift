@@ -1,52 +1,68 @@
 import CNftnl
 import MeshCapture
 
-/// A named interval set of prefixes with a counter per element, sent as nft 1.0.6 sends
-/// `set NAME { type ipv4_addr; flags interval; counter; elements = { ... } }`: the set with a
-/// counter expression (the kernel gives each element its own), then its elements as interval
-/// starts and ends, in messages small enough for netlink's 64 KiB attribute limit.
-public struct IntervalSet: Hashable, Sendable {
-    public let contents: PrefixSet
+/// A named set as nft 1.0.6 sends `set NAME { type ipv4_addr; flags interval; counter; elements =
+/// { ... } }` (or `type inet_service; counter;` for ports): the set with a counter expression (the
+/// kernel gives each element its own), then its elements, prefixes as interval starts and ends,
+/// in messages small enough for netlink's 64 KiB attribute limit.
+public struct NamedSetMessages: Hashable, Sendable {
+    public let set: NamedSet
     /// How rules in the same batch name it (NFTA_SET_ID).
     public let id: UInt32
 
     /// Elements per NEWSETELEM message: an IPv6 range is two elements of about 50 bytes each, so
     /// 512 ranges stay well under 64 KiB.
-    static let rangesPerMessage = 512
+    static let itemsPerMessage = 512
 
-    /// nft's datatype numbers (src/datatype.h: TYPE_IPADDR, TYPE_IP6ADDR).
-    var keyType: UInt32 { contents.family == .ipv4 ? 7 : 8 }
-    var keyLength: UInt32 { contents.family == .ipv4 ? 4 : 16 }
+    /// nft's datatype numbers (src/datatype.h: TYPE_IPADDR, TYPE_IP6ADDR, TYPE_INET_SERVICE) and key lengths.
+    var key: (type: UInt32, length: UInt32) {
+        switch set {
+        case .prefixes(let prefixes): prefixes.family == .ipv4 ? (7, 4) : (8, 16)
+        case .ports: (13, 2)
+        }
+    }
 
-    /// The element messages' ranges of `contents.prefixes`.
+    var count: Int {
+        switch set {
+        case .prefixes(let prefixes): prefixes.prefixes.count
+        case .ports(let ports): ports.ports.count
+        }
+    }
+
+    /// The element messages' shares of the set's prefixes or ports.
     public var chunks: [Range<Int>] {
-        stride(from: 0, to: contents.prefixes.count, by: Self.rangesPerMessage).map { $0..<min($0 + Self.rangesPerMessage, contents.prefixes.count) }
+        stride(from: 0, to: count, by: Self.itemsPerMessage).map { $0..<min($0 + Self.itemsPerMessage, count) }
     }
 
     func makeSet(table: String) -> NftnlSet {
-        let nftnl = NftnlSet(family: UInt32(NFPROTO_INET), table: table, name: contents.name, id: id)
-        nftnl.set(NFTNL_SET_FLAGS, NFT_SET_INTERVAL.rawValue)
-        nftnl.set(NFTNL_SET_KEY_TYPE, keyType)
-        nftnl.set(NFTNL_SET_KEY_LEN, keyLength)
+        let nftnl = NftnlSet(family: UInt32(NFPROTO_INET), table: table, name: set.name, id: id)
+        if case .prefixes = set { nftnl.set(NFTNL_SET_FLAGS, NFT_SET_INTERVAL.rawValue) }
+        nftnl.set(NFTNL_SET_KEY_TYPE, key.type)
+        nftnl.set(NFTNL_SET_KEY_LEN, key.length)
         // The key byte order record (NFTNL_UDATA_SET_KEYBYTEORDER = 0, big-endian = 2), so that
-        // `nft list` prints the keys as addresses.
+        // `nft list` prints the keys as addresses and ports.
         nftnl.set(NFTNL_SET_USERDATA, bytes: [0, 4] + Encoding.host(UInt32(2)))
         nftnl.addCounterExpression()
         return nftnl
     }
 
-    /// One message's elements: each prefix as its first address and, flagged as an interval end,
-    /// the address after its last (none when it ends at the top of the address space). Like nft,
+    /// One message's elements. A prefix is its first address and, flagged as an interval end,
+    /// the address after its last (none when it ends at the top of the address space); like nft,
     /// the first message opens with an end at address zero unless the first prefix starts there.
     func makeElements(table: String, chunk: Range<Int>) -> NftnlSet {
-        let nftnl = NftnlSet(family: UInt32(NFPROTO_INET), table: table, name: contents.name, id: id)
-        let zero = [UInt8](repeating: 0, count: Int(keyLength))
-        if chunk.lowerBound == 0, let first = contents.prefixes.first, Encoding.bytes(first.address) != zero {
-            nftnl.addElement(key: zero, intervalEnd: true)
-        }
-        for prefix in contents.prefixes[chunk] {
-            nftnl.addElement(key: Encoding.bytes(prefix.address))
-            if let end = Self.after(prefix.last) { nftnl.addElement(key: Encoding.bytes(end), intervalEnd: true) }
+        let nftnl = NftnlSet(family: UInt32(NFPROTO_INET), table: table, name: set.name, id: id)
+        switch set {
+        case .ports(let ports):
+            for port in ports.ports[chunk] { nftnl.addElement(key: Encoding.bigEndian(port)) }
+        case .prefixes(let prefixes):
+            let zero = [UInt8](repeating: 0, count: Int(key.length))
+            if chunk.lowerBound == 0, let first = prefixes.prefixes.first, Encoding.bytes(first.address) != zero {
+                nftnl.addElement(key: zero, intervalEnd: true)
+            }
+            for prefix in prefixes.prefixes[chunk] {
+                nftnl.addElement(key: Encoding.bytes(prefix.address))
+                if let end = Self.after(prefix.last) { nftnl.addElement(key: Encoding.bytes(end), intervalEnd: true) }
+            }
         }
         return nftnl
     }

@@ -1,0 +1,26 @@
+/// A named nftables set of ports, with a counter on each element: how meshcap's tables hold a
+/// long port list (`tcp dport @inbound-include-ports`), one lookup where Istio writes one rule
+/// per port, the element counters keeping `verify`'s count per port. `ListLayout` says when.
+public struct PortSet: Sendable, Hashable {
+    public let name: String
+    /// Sorted, each once.
+    public let ports: [Port]
+
+    public init(name: String, ports: [Port]) {
+        self.name = name
+        self.ports = Array(Set(ports)).sorted()
+    }
+}
+
+/// A set a table declares and its rules look up by name.
+public enum NamedSet: Sendable, Hashable {
+    case prefixes(PrefixSet)
+    case ports(PortSet)
+
+    public var name: String {
+        switch self {
+        case .prefixes(let set): set.name
+        case .ports(let set): set.name
+        }
+    }
+}
