@@ -4,6 +4,7 @@ import MeshCapture
 
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "apply",
         abstract: "Program the rules on this host (root): idempotent, atomic per table, other software's rules untouched.",
         discussion: """
             nft (default): meshcap's three inet tables are replaced in one netlink batch, bound to the ruleset \

@@ -4,6 +4,7 @@ import MeshCapture
 
 struct Clean: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "clean",
         abstract: "Remove meshcap's rules and routing, and what Istio's istio-iptables left behind (root).",
         discussion: """
             Removes meshcap's inet tables, the ISTIO chains and the jumps into them in nat, mangle and raw (both \

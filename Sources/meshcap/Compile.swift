@@ -20,6 +20,7 @@ extension Family: ExpressibleByArgument {}
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compile",
         abstract: "Print the rules for a config, or write them all to a directory.",
         discussion: """
             Examples:

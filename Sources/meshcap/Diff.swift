@@ -4,6 +4,7 @@ import MeshCapture
 
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "diff",
         abstract: "Compare the live rules with what apply would make: exit 0 when equal, 1 with a unified diff when not (root).",
         discussion: """
             The diff is in the backend's own syntax (nft statements, or iptables-save lines), '-' for what is live \

@@ -3,6 +3,7 @@ import MeshCapture
 
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "keys",
         abstract: "List every accepted config key: meaning, default, VM aliases and flags.")
 
     func run() {
