@@ -192,7 +192,7 @@ public struct VerifyReport: Sendable {
 
     /// For a rule that looks up a set: the row purpose of each of its elements (a CIDR's, a
     /// port's), as a rule per element would have had; nil for other rules.
-    static func elementPurpose(_ purpose: Purpose) -> ((ElementCount.Element) -> Purpose)? {
+    static func elementPurpose(_ purpose: Purpose) -> ((SetElement) -> Purpose)? {
         switch purpose {
         case .outboundRangeSet(_, let action):
             return { if case .prefix(let prefix) = $0 { .outboundRange(prefix, action) } else { purpose } }

@@ -101,6 +101,14 @@ import TestSupport
             #expect(verify["outbound", range.description, "capture"] == captured, "\(range): \(captured) connections captured")
         }
 
+        // A changed config rebuilds the nat table; the sets' elements keep their numbers.
+        let changed = try meshcapIn(network.workload, ["apply", "--layout", "sets", "-b", "8080"] + Self.config)
+        #expect(changed.status == 0 && changed.stderr.contains("istio-proxy-nat:"), "\(changed.stderr)")
+        let after = try VerifyTests.verify(network.workload)
+        for element in elements {
+            #expect(after["outbound", element.description, "exclude"] == verify["outbound", element.description, "exclude"], "\(element) after a re-apply")
+        }
+
         // --reset zeroes the elements' counters with the rules'.
         #expect(try meshcapIn(network.workload, ["verify", "--reset"]).status == 0)
         let reset = try VerifyTests.verify(network.workload)

@@ -62,7 +62,17 @@ public struct NftHost: FirewallHost {
         let live = Self.shapes(of: snapshot), wanted = Self.shapes(of: ruleset, resolve: desired.resolve)
         let changed = Set(TableKind.allCases.filter { live[NftNames.table($0)] != wanted[NftNames.table($0)] })
         let carried = Self.carriedCounters(snapshot, ruleset, in: changed, resolve: desired.resolve)
-        let batch = try NetlinkBatch.replacing(changed, with: ruleset, resolve: desired.resolve) { carried[CounterKey(table: $0, chain: $1, index: $2)] }
+        // A set's elements keep their numbers too, element by element (the set's name is its place).
+        var elements: [String: [SetElement: Counter]] = [:]
+        for dumped in snapshot.rules {
+            guard let set = dumped.rule?.matches.lazy.compactMap(\.namedSet).first else { continue }
+            for count in dumped.elements where count.packets != 0 || count.bytes != 0 {
+                elements["\(dumped.table) \(set.name)", default: [:]][count.element] = Counter(packets: count.packets, bytes: count.bytes)
+            }
+        }
+        let batch = try NetlinkBatch.replacing(changed, with: ruleset, resolve: desired.resolve,
+                                               counters: { carried[CounterKey(table: $0, chain: $1, index: $2)] },
+                                               elementCounters: { elements["\(NftNames.table($0)) \($1)"] ?? [:] })
         let summary = ruleset.tables.filter { changed.contains($0.kind) }.map {
             "\(NftNames.table($0.kind)): \($0.chains.reduce(0) { $0 + $1.rules.count }) rules in \($0.chains.count) chains"
         } + changed.filter { kind in !ruleset.tables.contains { $0.kind == kind } }.map(NftNames.table).sorted().map {

@@ -25,16 +25,11 @@ public struct DumpedRule: Sendable {
 
 /// One element of a named set and what its counter holds.
 public struct ElementCount: Sendable, Hashable {
-    public enum Element: Sendable, Hashable {
-        case prefix(Prefix)
-        case port(Port)
-    }
-
-    public let element: Element
+    public let element: SetElement
     public let packets: UInt64
     public let bytes: UInt64
 
-    public init(_ element: Element, packets: UInt64, bytes: UInt64) {
+    public init(_ element: SetElement, packets: UInt64, bytes: UInt64) {
         self.element = element
         self.packets = packets
         self.bytes = bytes
@@ -162,15 +157,9 @@ public enum RuleDump {
                 let counter = expressions?.lazy.compactMap { if case .counter(let c) = $0 { c } else { nil } }.first ?? rule.counter
                 let decoded = expressions.flatMap { RuleDecoder.decode($0, sets: contents[rule.table] ?? [:]) }
                 var elements: [ElementCount] = []
-                for match in decoded?.matches ?? [] {
-                    let items: (name: String, elements: [ElementCount.Element])
-                    switch match {
-                    case .destinationSet(let set): items = (set.name, set.prefixes.map { .prefix($0) })
-                    case .destinationPortSet(_, let set): items = (set.name, set.ports.map { .port($0) })
-                    default: continue
-                    }
-                    let counters = sets[rule.table]?[items.name]?.counters ?? [:]
-                    elements += items.elements.map { ElementCount($0, packets: counters[$0]?.packets ?? 0, bytes: counters[$0]?.bytes ?? 0) }
+                for set in decoded?.matches.compactMap(\.namedSet) ?? [] {
+                    let counters = sets[rule.table]?[set.name]?.counters ?? [:]
+                    elements += set.elements.map { ElementCount($0, packets: counters[$0]?.packets ?? 0, bytes: counters[$0]?.bytes ?? 0) }
                 }
                 return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: expressions, rule: decoded,
                                   packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0,
@@ -250,7 +239,7 @@ public enum RuleDump {
     /// write), and for a named set each element's counter.
     struct SetReading {
         let contents: RuleDecoder.SetContents?
-        let counters: [ElementCount.Element: Counter]
+        let counters: [SetElement: Counter]
     }
 
     /// What a set holds: ports (2-byte keys; an anonymous set's are `{ 53, 15008 }`, a named
@@ -273,7 +262,7 @@ public enum RuleDump {
             guard let prefixes = NamedSetMessages.prefixes(elements.map { ($0.key, $0.intervalEnd) }, family: family) else {
                 return SetReading(contents: nil, counters: [:])
             }
-            var counters: [ElementCount.Element: Counter] = [:]
+            var counters: [SetElement: Counter] = [:]
             let starts = Dictionary(elements.filter { !$0.intervalEnd }.map { ($0.key, $0.counter) }, uniquingKeysWith: { first, _ in first })
             for prefix in prefixes { counters[.prefix(prefix)] = starts[NftablesBackend.Encoding.bytes(prefix.address)] ?? nil }
             return SetReading(contents: .prefixes(PrefixSet(name: name, family: family, aggregated: prefixes)), counters: counters)
@@ -281,7 +270,7 @@ public enum RuleDump {
             let ports = elements.filter { $0.key.count == 2 }.map { (port: Port($0.key[0]) << 8 | Port($0.key[1]), counter: $0.counter) }
             // nft names its anonymous sets "__set<N>"; a name of meshcap's is a named set.
             guard !name.hasPrefix("__set") else { return SetReading(contents: .ports(ports.map(\.port)), counters: [:]) }
-            var counters: [ElementCount.Element: Counter] = [:]
+            var counters: [SetElement: Counter] = [:]
             for (port, counter) in ports { counters[.port(port)] = counter }
             return SetReading(contents: .portSet(PortSet(name: name, ports: ports.map(\.port))), counters: counters)
         }

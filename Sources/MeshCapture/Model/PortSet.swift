@@ -23,4 +23,17 @@ public enum NamedSet: Sendable, Hashable {
         case .ports(let set): set.name
         }
     }
+
+    public var elements: [SetElement] {
+        switch self {
+        case .prefixes(let set): set.prefixes.map(SetElement.prefix)
+        case .ports(let set): set.ports.map(SetElement.port)
+        }
+    }
+}
+
+/// One element of a named set: what its counter counts for.
+public enum SetElement: Sendable, Hashable {
+    case prefix(Prefix)
+    case port(Port)
 }

@@ -9,6 +9,15 @@ public struct NamedSetMessages: Hashable, Sendable {
     public let set: NamedSet
     /// How rules in the same batch name it (NFTA_SET_ID).
     public let id: UInt32
+    /// Where elements start counting: a live set's numbers for the elements it keeps (the rest,
+    /// and every element of a new set, from zero).
+    public let counters: [SetElement: Counter]
+
+    public init(set: NamedSet, id: UInt32, counters: [SetElement: Counter] = [:]) {
+        self.set = set
+        self.id = id
+        self.counters = counters
+    }
 
     /// Elements per NEWSETELEM message: an IPv6 range is two elements of about 50 bytes each, so
     /// 512 ranges stay well under 64 KiB.
@@ -53,14 +62,14 @@ public struct NamedSetMessages: Hashable, Sendable {
         let nftnl = NftnlSet(family: UInt32(NFPROTO_INET), table: table, name: set.name, id: id)
         switch set {
         case .ports(let ports):
-            for port in ports.ports[chunk] { nftnl.addElement(key: Encoding.bigEndian(port)) }
+            for port in ports.ports[chunk] { nftnl.addElement(key: Encoding.bigEndian(port), counter: counters[.port(port)]) }
         case .prefixes(let prefixes):
             let zero = [UInt8](repeating: 0, count: Int(key.length))
             if chunk.lowerBound == 0, let first = prefixes.prefixes.first, Encoding.bytes(first.address) != zero {
                 nftnl.addElement(key: zero, intervalEnd: true)
             }
             for prefix in prefixes.prefixes[chunk] {
-                nftnl.addElement(key: Encoding.bytes(prefix.address))
+                nftnl.addElement(key: Encoding.bytes(prefix.address), counter: counters[.prefix(prefix)])
                 if let end = Self.after(prefix.last) { nftnl.addElement(key: Encoding.bytes(end), intervalEnd: true) }
             }
         }

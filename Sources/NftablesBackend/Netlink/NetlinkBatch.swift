@@ -28,9 +28,11 @@ public struct NetlinkBatch: Sendable {
     ///
     /// - Parameter counters: where a rebuilt rule's counter starts (a rule that was live
     ///   unchanged keeps its numbers); nil: from zero.
+    /// - Parameter elementCounters: the same for a set's elements, by table and set name.
     public static func replacing(_ tables: Set<TableKind> = Set(TableKind.allCases), with ruleset: Ruleset,
                                  resolve: @escaping OwnerResolver,
-                                 counters: (TableKind, ChainName, Int) -> Counter? = { _, _, _ in nil }) throws -> NetlinkBatch {
+                                 counters: (TableKind, ChainName, Int) -> Counter? = { _, _, _ in nil },
+                                 elementCounters: (TableKind, String) -> [SetElement: Counter] = { _, _ in [:] }) throws -> NetlinkBatch {
         precondition(ruleset.layout == .inet, "netlink batches carry an inet ruleset")
         var operations: [Operation] = TableKind.allCases.filter(tables.contains).flatMap { [Operation.addTable($0), .deleteTable($0)] }
         var nextSetID: UInt32 = 1
@@ -40,7 +42,7 @@ public struct NetlinkBatch: Sendable {
             // nft creates a table's named sets after its chains and before their rules.
             var namedSets: [String: UInt32] = [:]
             for set in table.sets {
-                let messages = NamedSetMessages(set: set, id: nextSetID)
+                let messages = NamedSetMessages(set: set, id: nextSetID, counters: elementCounters(table.kind, set.name))
                 namedSets[set.name] = nextSetID
                 nextSetID += 1
                 operations.append(.addNamedSet(table.kind, messages))

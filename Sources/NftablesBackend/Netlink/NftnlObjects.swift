@@ -188,10 +188,19 @@ final class NftnlSet {
         bytes.withUnsafeBytes { _ = nftnl_set_set_data(pointer, UInt16(attribute.rawValue), $0.baseAddress, UInt32($0.count)) }
     }
 
-    func addElement(key: [UInt8], intervalEnd: Bool = false) {
+    /// - Parameter counter: the element's own counter and where it starts (nil: the set's
+    ///   counter expression, from zero).
+    func addElement(key: [UInt8], intervalEnd: Bool = false, counter: Counter? = nil) {
         let element = allocated(nftnl_set_elem_alloc(), "set element")
         key.withUnsafeBytes { _ = nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_KEY), $0.baseAddress, UInt32($0.count)) }
         if intervalEnd { nftnl_set_elem_set_u32(element, UInt16(NFTNL_SET_ELEM_FLAGS), NFT_SET_ELEM_INTERVAL_END.rawValue) }
+        if let counter {
+            let expression = allocated(nftnl_expr_alloc("counter"), "counter")
+            nftnl_expr_set_u64(expression, UInt16(NFTNL_EXPR_CTR_PACKETS), counter.packets)
+            nftnl_expr_set_u64(expression, UInt16(NFTNL_EXPR_CTR_BYTES), counter.bytes)
+            // The element owns and frees it.
+            nftnl_set_elem_set(element, UInt16(NFTNL_SET_ELEM_EXPR), UnsafeRawPointer(expression), 0)
+        }
         nftnl_set_elem_add(pointer, element)
     }
 
