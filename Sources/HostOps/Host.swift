@@ -55,9 +55,9 @@ public struct ObservedRule: Sendable, Hashable {
 
     /// A rule read from somewhere else than a live host (a saved dump), with its text as read.
     public init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,
-                owner: Owner, rule: Rule?, text: String, packets: UInt64, bytes: UInt64) {
+                owner: Owner, rule: Rule?, text: String, packets: UInt64, bytes: UInt64, elements: [ElementCount] = []) {
         self.init(family: family, table: table, chain: chain, tableKind: tableKind, chainName: chainName, owner: owner,
-                  rule: rule, rendering: .text(text), packets: packets, bytes: bytes)
+                  rule: rule, rendering: .text(text), packets: packets, bytes: bytes, elements: elements)
     }
 
     init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,

@@ -86,7 +86,7 @@ public enum NftStatement: Sendable, Hashable {
     }
 
     /// A prefix as nft writes it: a host as a bare address.
-    static func element(_ prefix: Prefix) -> String { prefix.isHost ? prefix.address.description : prefix.description }
+    public static func element(_ prefix: Prefix) -> String { prefix.isHost ? prefix.address.description : prefix.description }
 
     private static func text(_ match: Match) -> String {
         func op(_ negated: Bool) -> String { negated ? "!= " : "" }

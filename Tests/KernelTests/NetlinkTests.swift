@@ -51,8 +51,21 @@ import TestSupport
 
     static func views(_ ns: Namespace) throws -> [String: String] {
         ["nft list ruleset": try ns.exec("nft", "list", "ruleset"),
-         "nft --debug=netlink list ruleset": try ns.exec("nft", "--debug=netlink", "list", "ruleset"),
+         "nft --debug=netlink list ruleset": elementsInOrder(try ns.exec("nft", "--debug=netlink", "list", "ruleset")),
          "nft -a list ruleset": try ns.exec("nft", "-a", "list", "ruleset")]
+    }
+
+    /// `nft --debug=netlink list` with each set's element lines sorted: a set of ports is a hash
+    /// with a random seed, so the kernel hands its elements back in no fixed order.
+    static func elementsInOrder(_ listing: String) -> String {
+        var lines: [Substring] = [], run: [Substring] = []
+        for line in listing.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("\telement ") { run.append(line); continue }
+            lines += run.sorted()
+            run = []
+            lines.append(line)
+        }
+        return (lines + run.sorted()).joined(separator: "\n")
     }
 
     @Test(.needsRoot)

@@ -109,6 +109,15 @@ import TestSupport
             #expect(after["outbound", element.description, "exclude"] == verify["outbound", element.description, "exclude"], "\(element) after a re-apply")
         }
 
+        // A saved `nft list ruleset` and `nft -j list ruleset` give the same rows.
+        for arguments in [["list", "ruleset"], ["-j", "list", "ruleset"]] {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-sets-\(getpid())-\(arguments.count).txt").path
+            try network.workload.exec(["nft"] + arguments).write(toFile: path, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let saved = try VerifyTests.verify(network.workload, ["--from", path])
+            #expect(saved.rows == after.rows, "nft \(arguments.joined(separator: " ")): \(saved.rows) against live \(after.rows)")
+        }
+
         // --reset zeroes the elements' counters with the rules'.
         #expect(try meshcapIn(network.workload, ["verify", "--reset"]).status == 0)
         let reset = try VerifyTests.verify(network.workload)
@@ -212,9 +221,8 @@ import TestSupport
         try viaNft.exec("nft", "-f", "-", input: compiled.stdout)
         // (Handles aside: apply replaces only the tables that change, the script all three.)
         #expect(try viaNetlink.exec("nft", "list", "ruleset") == viaNft.exec("nft", "list", "ruleset"))
-        // The bytecode and the elements as the kernel holds them; a port set is a hash with a
-        // random seed, so its elements come back in no fixed order: compared as sorted lines.
-        let bytecode = { (ns: Namespace) in try ns.exec("nft", "--debug=netlink", "list", "ruleset").split(separator: "\n").sorted() }
+        // The bytecode and the elements as the kernel holds them.
+        let bytecode = { (ns: Namespace) in NetlinkTests.elementsInOrder(try ns.exec("nft", "--debug=netlink", "list", "ruleset")) }
         #expect(try bytecode(viaNetlink) == bytecode(viaNft))
         // Re-applying changes nothing: the same sets, elements and handles.
         let before = try viaNetlink.exec("nft", "-a", "list", "ruleset")

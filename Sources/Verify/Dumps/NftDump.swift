@@ -27,8 +27,42 @@ struct NftDump {
         let bytes: UInt64
     }
 
+    /// A named set of meshcap's tables as listed: what it holds in the model's terms (nil for
+    /// contents meshcap does not write), and its elements' counters.
+    struct ListedSet {
+        let set: NamedSet?
+        let counters: [SetElement: (packets: UInt64, bytes: UInt64)]
+    }
+
     var chains: [Chain] = []
     var rules: [Rule] = []
+    /// By table and name.
+    var sets: [String: ListedSet] = [:]
+
+    /// The sets of one table, as rules look them up by name.
+    func sets(in table: String) -> [String: NamedSet] {
+        var found: [String: NamedSet] = [:]
+        for (key, value) in sets where key.hasPrefix(table + " ") { found[String(key.dropFirst(table.count + 1))] = value.set }
+        return found
+    }
+
+    /// A set's contents from its type and listed values ("10.0.0.0/8", "192.0.2.1", "8080"); nil
+    /// for a type or a value (a range, a service name) meshcap does not write.
+    static func namedSet(name: String, type: String, values: [String]) -> NamedSet? {
+        switch type {
+        case "ipv4_addr", "ipv6_addr":
+            let family: Family = type == "ipv4_addr" ? .ipv4 : .ipv6
+            let prefixes = values.compactMap { try? Prefix.parse(Substring($0)) }.filter { $0.family == family }
+            guard prefixes.count == values.count, !prefixes.isEmpty else { return nil }
+            return .prefixes(PrefixSet(name: name, family: family, aggregated: prefixes))
+        case "inet_service":
+            let ports = values.compactMap { UInt64(digits: Substring($0)).flatMap { $0 > 0 ? Port(exactly: $0) : nil } }
+            guard ports.count == values.count, !ports.isEmpty else { return nil }
+            return .ports(PortSet(name: name, ports: ports))
+        default:
+            return nil
+        }
+    }
 
     static let meshcapTables = Set(TableKind.allCases.map(NftNames.table))
 
@@ -37,11 +71,16 @@ struct NftDump {
         for rule in rules where rule.family == "inet" && Self.meshcapTables.contains(rule.table) {
             // nft's text leaves out what the canonical form of a read-back rule keeps (see `RuleDecoder.listed`).
             let model = rule.statements.flatMap(NftStatement.rule).map { RuleDecoder.listed(RuleDecoder.canonical($0) { _, _ in nil }) }
+            var elements: [ElementCount] = []
+            for set in model?.matches.compactMap(\.namedSet) ?? [] {
+                let counters = sets["\(rule.table) \(set.name)"]?.counters ?? [:]
+                elements += set.elements.map { ElementCount($0, packets: counters[$0]?.packets ?? 0, bytes: counters[$0]?.bytes ?? 0) }
+            }
             observed.append(ObservedRule(family: nil, table: rule.table, chain: rule.chain,
                                          tableKind: TableKind.allCases.first { NftNames.table($0) == rule.table },
                                          chainName: RuleDecoder.chainName(rule.chain), owner: model == nil ? .other : .meshcap,
                                          rule: model, text: rule.text,
-                                         packets: rule.packets, bytes: rule.bytes))
+                                         packets: rule.packets, bytes: rule.bytes, elements: elements))
         }
         var counts: [String: Int] = [:]
         for rule in rules { counts["\(rule.family) \(rule.table) \(rule.chain)", default: 0] += 1 }

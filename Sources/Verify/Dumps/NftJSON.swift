@@ -3,8 +3,9 @@ import NftablesBackend
 
 /// `nft -j list ruleset`: `{"nftables": [{"metainfo": ...}, {"table": ...}, {"chain": ...},
 /// {"rule": {..., "expr": [...]}}, ...]}` (libnftables-json(5)). Each statement object is read
-/// into the same `NftStatement`s as nft's text; objects of other kinds (sets, maps, elements,
-/// flowtables, stateful objects) belong to other tables and are passed over.
+/// into the same `NftStatement`s as nft's text. The sets of meshcap's tables are read with their
+/// elements' counters; objects of other kinds (maps, flowtables, stateful objects) and other
+/// tables' sets are passed over.
 enum NftJSON {
     static let allowed = "what nft -j list ruleset prints: {\"nftables\": [{\"metainfo\": ...}, {\"table\": ...}, {\"chain\": ...}, {\"rule\": ...}, ...]}"
 
@@ -35,6 +36,25 @@ enum NftJSON {
                 }
                 declared.insert([family, table, name])
                 ruleset.chains.append(NftDump.Chain(family: family, table: table, name: name, base: base))
+            case "set":
+                guard let family = body["family"]?.string, let table = body["table"]?.string, let name = body["name"]?.string else {
+                    throw fail("a set without its family, table and name")
+                }
+                guard family == "inet", NftDump.meshcapTables.contains(table) else { continue }
+                // Each element a value, or {"elem": {"val": VALUE, "counter": {...}}}.
+                var values: [String] = [], counts: [String: (packets: UInt64, bytes: UInt64)] = [:], readable = true
+                for item in body["elem"]?.array ?? [] {
+                    let value = item["elem"]?["val"] ?? item
+                    guard let text = Self.elementText(value) else { readable = false; continue }
+                    values.append(text)
+                    if let counter = item["elem"]?["counter"], let packets = counter["packets"]?.unsigned, let bytes = counter["bytes"]?.unsigned {
+                        counts[text] = (packets, bytes)
+                    }
+                }
+                let set = readable ? NftDump.namedSet(name: name, type: body["type"]?.string ?? "", values: values) : nil
+                var byElement: [SetElement: (packets: UInt64, bytes: UInt64)] = [:]
+                for (element, text) in zip(set?.elements ?? [], values) { byElement[element] = counts[text] }
+                ruleset.sets["\(table) \(name)"] = NftDump.ListedSet(set: set, counters: byElement)
             case "rule":
                 guard let family = body["family"]?.string, let table = body["table"]?.string, let chain = body["chain"]?.string,
                       let expressions = body["expr"], let list = expressions.array else {
@@ -53,7 +73,7 @@ enum NftJSON {
                         }
                         counter = (packets, bytes)
                     }
-                    let statement = Self.statement(name, value)
+                    let statement = Self.statement(name, value, sets: ruleset.sets(in: table))
                     statements = statement.flatMap { one in statements.map { $0 + [one] } }
                 }
                 ruleset.rules.append(NftDump.Rule(family: family, table: table, chain: chain, statements: statements,
@@ -68,9 +88,9 @@ enum NftJSON {
     }
 
     /// One statement object in meshcap's terms; nil for one meshcap does not write.
-    static func statement(_ name: String, _ value: JSONValue) -> NftStatement? {
+    static func statement(_ name: String, _ value: JSONValue, sets: [String: NamedSet]) -> NftStatement? {
         switch name {
-        case "match": return match(value)
+        case "match": return match(value, sets: sets)
         case "counter": return .counter
         case "accept": return value.isNull ? .verdict(.accept) : nil
         case "drop": return value.isNull ? .verdict(.drop) : nil
@@ -104,8 +124,19 @@ enum NftJSON {
     }
 
     /// {"op": "==" | "!=" | "in", "left": what is looked at, "right": the value}.
-    static func match(_ value: JSONValue) -> NftStatement? {
+    static func match(_ value: JSONValue, sets: [String: NamedSet]) -> NftStatement? {
         guard let op = value["op"]?.string, let left = value["left"], let right = value["right"], let selector = left.selector else { return nil }
+        // "@NAME": a named set of the table.
+        if let reference = right.string, reference.hasPrefix("@") {
+            guard op == "==" else { return nil }
+            switch (selector, sets[String(reference.dropFirst())]) {
+            case ("ip daddr", .prefixes(let set)?) where set.family == .ipv4, ("ip6 daddr", .prefixes(let set)?) where set.family == .ipv6:
+                return .match(.destinationSet(set))
+            case ("tcp dport", .ports(let set)?): return .match(.destinationPortSet(.tcp, set))
+            case ("udp dport", .ports(let set)?): return .match(.destinationPortSet(.udp, set))
+            default: return nil
+            }
+        }
         let negated: Bool
         switch op {
         case "==": negated = false
@@ -157,6 +188,13 @@ enum NftJSON {
     static func owner(_ value: JSONValue) -> Owner? {
         if let id = value.unsigned { return UInt32(exactly: id).map { .id($0) } }
         return value.string.flatMap { $0.isEmpty ? nil : .name($0) }
+    }
+
+    /// A set element's value as nft's text writes it: "10.0.0.0/8", "192.0.2.1", "8080"; nil for
+    /// a range or anything else meshcap does not write.
+    static func elementText(_ value: JSONValue) -> String? {
+        if let port = value.unsigned { return String(port) }
+        return prefix(value).map(NftStatement.element)
     }
 
     /// "10.96.0.1" or {"prefix": {"addr": "10.96.0.0", "len": 12}}.

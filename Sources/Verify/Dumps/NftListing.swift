@@ -16,6 +16,9 @@ enum NftListing {
         case chain(family: String, table: String, name: String, line: Int)
         /// A set, map or object: lines skipped until its braces close.
         case skipped(depth: Int, line: Int)
+        /// A set of meshcap's tables: its words gathered until its braces close (nft wraps a
+        /// long element list over several lines).
+        case set(table: String, words: [String], depth: Int, line: Int)
     }
 
     static func read(_ dump: DumpText) throws(DumpError) -> CounterReading {
@@ -41,6 +44,9 @@ enum NftListing {
                 } else if words.first == "chain", words.count == 3, words.last == "{" {
                     ruleset.chains.append(NftDump.Chain(family: family, table: table, name: unquoted(words[1]), base: nil))
                     stack.append(.chain(family: family, table: table, name: unquoted(words[1]), line: number))
+                } else if words.first == "set", family == "inet", NftDump.meshcapTables.contains(table), words.contains("{") {
+                    stack.append(.set(table: table, words: words, depth: depth(words), line: number))
+                    if depth(words) == 0 { try closeSet(&stack, &ruleset, fail) }
                 } else if let kind = words.first, objects.contains(kind) || (kind == "ct" && words.count > 1), words.contains("{") {
                     if depth(words) > 0 { stack.append(.skipped(depth: depth(words), line: number)) }
                 } else if words.first == "flags" || words.first == "comment" {
@@ -52,6 +58,10 @@ enum NftListing {
                 let inside = depth + self.depth(words)
                 stack.removeLast()
                 if inside > 0 { stack.append(.skipped(depth: inside, line: line)) }
+            case .set(let table, let gathered, let depth, let line):
+                stack.removeLast()
+                stack.append(.set(table: table, words: gathered + words, depth: depth + self.depth(words), line: line))
+                if depth + self.depth(words) <= 0 { try closeSet(&stack, &ruleset, fail) }
             case .chain(let family, let table, let chain, _):
                 if words == ["}"] {
                     stack.removeLast()
@@ -68,19 +78,55 @@ enum NftListing {
                 } else {
                     guard depth(words) == 0 else { throw fail("the braces of \(DumpText.quoted(line)) do not close on its line") }
                     let counter = try self.counter(words, fail)
-                    ruleset.rules.append(NftDump.Rule(family: family, table: table, chain: chain, statements: statements(words), text: String(line),
+                    ruleset.rules.append(NftDump.Rule(family: family, table: table, chain: chain, statements: statements(words, sets: ruleset.sets(in: table)), text: String(line),
                                                       packets: counter.packets, bytes: counter.bytes))
                 }
             }
         }
         let open: Int? = switch stack.last ?? .top {
         case .top: nil
-        case .table(_, _, let line), .chain(_, _, _, let line), .skipped(_, let line): line
+        case .table(_, _, let line), .chain(_, _, _, let line), .skipped(_, let line), .set(_, _, _, let line): line
         }
         if let open {
             throw dump.error(dump.lines.count, "the dump ends before the block begun at line \(open) is closed: it is cut short", allowed: allowed)
         }
         return ruleset.reading(source: "\(SavedDump.Format.nftListing.rawValue) (\(dump.name))")
+    }
+
+    /// The set block on top of the stack, whole: `set NAME { type T; [flags interval;] counter;
+    /// elements = { VALUE [counter packets N bytes M], ... } }`, kept by table and name.
+    static func closeSet(_ stack: inout [Place], _ ruleset: inout NftDump, _ fail: (String) -> DumpError) throws(DumpError) {
+        guard case .set(let table, let words, _, _)? = stack.popLast() else { return }
+        guard words.count > 2 else { throw fail("a set without its name") }
+        let name = unquoted(words[1])
+        let type = words.firstIndex(of: "type").flatMap { words.indices.contains($0 + 1) ? words[$0 + 1] : nil } ?? ""
+        var values: [String] = [], counters: [String: (packets: UInt64, bytes: UInt64)] = [:]
+        if let start = words.firstIndex(of: "elements"), words[start...].starts(with: ["elements", "=", "{"]) {
+            var entries = words[(start + 3)...]
+            // Each entry up to its "," or the list's "}": a value, then its counter.
+            while let value = entries.first, value != "}" {
+                let entry = entries.prefix { $0 != "," && $0 != "}" }
+                entries = entries.dropFirst(entry.count)
+                if entries.first == "," { entries = entries.dropFirst() }
+                values.append(value)
+                if entry.count == 6, entry.dropFirst().starts(with: ["counter", "packets"]), let packets = UInt64(digits: entry[entry.startIndex + 3]),
+                   entry[entry.startIndex + 4] == "bytes", let bytes = UInt64(digits: entry[entry.startIndex + 5]) {
+                    counters[value] = (packets, bytes)
+                } else if entry.count != 1 {
+                    throw fail("set \(name) has an element \(entry.joined(separator: " ")) that is neither a value nor a value with its counter")
+                }
+            }
+        }
+        let set = NftDump.namedSet(name: name, type: type, values: values)
+        var byElement: [SetElement: (packets: UInt64, bytes: UInt64)] = [:]
+        for element in set?.elements ?? [] {
+            let text = switch element {
+            case .prefix(let prefix): NftStatement.element(prefix)
+            case .port(let port): String(port)
+            }
+            byElement[element] = counters[text]
+        }
+        ruleset.sets["\(table) \(name)"] = NftDump.ListedSet(set: set, counters: byElement)
     }
 
     /// The blocks a table may hold besides chains (`ct helper`, `ct timeout` and `ct expectation`
@@ -147,8 +193,8 @@ enum NftListing {
     }
 
     /// A rule's statements in meshcap's terms, or nil for one it does not write.
-    static func statements(_ words: [String]) -> [NftStatement]? {
-        var reader = NftWords(words: words[...])
+    static func statements(_ words: [String], sets: [String: NamedSet]) -> [NftStatement]? {
+        var reader = NftWords(words: words[...], sets: sets)
         var statements: [NftStatement] = []
         while !reader.isAtEnd {
             guard let statement = reader.statement() else { return nil }
@@ -161,6 +207,8 @@ enum NftListing {
 /// Reads nft's printed statements one at a time.
 struct NftWords {
     var words: ArraySlice<String>
+    /// The table's named sets, for `ip daddr @NAME` and `tcp dport @NAME`.
+    let sets: [String: NamedSet]
     var isAtEnd: Bool { words.isEmpty }
 
     private mutating func next() -> String? {
@@ -206,11 +254,21 @@ struct NftWords {
             return next().flatMap(number).map { .match(.mark($0, negated: negated)) }
         case "ip", "ip6":
             guard let field = next(), field == "saddr" || field == "daddr" else { return nil }
+            if field == "daddr", let reference = words.first, reference.hasPrefix("@") {
+                _ = next()
+                guard case .prefixes(let set)? = sets[String(reference.dropFirst())], set.family == (key == "ip" ? .ipv4 : .ipv6) else { return nil }
+                return .match(.destinationSet(set))
+            }
             let negated = take("!=")
             guard let text = next(), let prefix = try? Prefix.parse(Substring(text)), prefix.family == (key == "ip" ? .ipv4 : .ipv6) else { return nil }
             return .match(field == "saddr" ? .source(prefix, negated: negated) : .destination(prefix, negated: negated))
         case "tcp", "udp":
             guard let proto = transport(key), let field = next(), field == "dport" || field == "sport" else { return nil }
+            if field == "dport", let reference = words.first, reference.hasPrefix("@") {
+                _ = next()
+                guard case .ports(let set)? = sets[String(reference.dropFirst())] else { return nil }
+                return .match(.destinationPortSet(proto, set))
+            }
             let negated = take("!=")
             guard let ports = ports() else { return nil }
             return .match(field == "dport" ? .destinationPort(proto, ports, negated: negated) : .sourcePort(proto, ports, negated: negated))
