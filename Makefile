@@ -72,6 +72,7 @@ goldens: build
 # Apply time against nft -f and iptables-nft-restore, same rules, same run (root; own namespace).
 # A release binary with the Swift runtime linked in: start-up is part of what a user waits for.
 bench: deps
+	@[ -x /usr/bin/time ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y time; }
 	$(SWIFT) build -c release --static-swift-stdlib --product meshcap
 	python3 Benchmarks/apply_bench.py --meshcap .build/release/meshcap
 	python3 Benchmarks/verify_bench.py --meshcap .build/release/meshcap
