@@ -158,8 +158,11 @@ public enum RuleDump {
                 let decoded = expressions.flatMap { RuleDecoder.decode($0, sets: contents[rule.table] ?? [:]) }
                 var elements: [ElementCount] = []
                 for set in decoded?.matches.compactMap(\.namedSet) ?? [] {
-                    let counters = sets[rule.table]?[set.name]?.counters ?? [:]
-                    elements += set.elements.map { ElementCount($0, packets: counters[$0]?.packets ?? 0, bytes: counters[$0]?.bytes ?? 0) }
+                    let counters = sets[rule.table]?[set.name]?.counters ?? []
+                    elements += set.elements.enumerated().map { index, element in
+                        let counter = counters.indices.contains(index) ? counters[index] : nil
+                        return ElementCount(element, packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0)
+                    }
                 }
                 return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: expressions, rule: decoded,
                                   packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0,
@@ -239,7 +242,8 @@ public enum RuleDump {
     /// write), and for a named set each element's counter.
     struct SetReading {
         let contents: RuleDecoder.SetContents?
-        let counters: [SetElement: Counter]
+        /// In the order of the contents' elements.
+        let counters: [Counter?]
     }
 
     /// What a set holds: ports (2-byte keys; an anonymous set's are `{ 53, 15008 }`, a named
@@ -255,25 +259,31 @@ public enum RuleDump {
         } catch let error as HostError where error.errno == ENOENT {
             return nil
         }
-        let elements = messages.flatMap { withMessage($0, NftnlSetQuery.elements) ?? [] }
-        switch elements.first?.key.count {
-        case 4?, 16?:
-            let family: Family = elements[0].key.count == 4 ? .ipv4 : .ipv6
-            guard let prefixes = NamedSetMessages.prefixes(elements.map { ($0.key, $0.intervalEnd) }, family: family) else {
-                return SetReading(contents: nil, counters: [:])
+        // Keys read into addresses or ports message by message: 10,000 prefixes are 20,000
+        // elements, and verify and apply read them on every run.
+        var addresses: [(address: IPAddress, intervalEnd: Bool, payload: Counter?)] = []
+        var ports: [(port: Port, counter: Counter?)] = []
+        for message in messages {
+            for element in withMessage(message, NftnlSetQuery.elements) ?? [] {
+                switch NamedSetMessages.Key(element.key) {
+                case .address(let address)?: addresses.append((address, element.intervalEnd, element.counter))
+                case .port(let port)?: ports.append((port, element.counter))
+                case nil: return SetReading(contents: nil, counters: [])
+                }
             }
-            var counters: [SetElement: Counter] = [:]
-            let starts = Dictionary(elements.filter { !$0.intervalEnd }.map { ($0.key, $0.counter) }, uniquingKeysWith: { first, _ in first })
-            for prefix in prefixes { counters[.prefix(prefix)] = starts[NftablesBackend.Encoding.bytes(prefix.address)] ?? nil }
-            return SetReading(contents: .prefixes(PrefixSet(name: name, family: family, aggregated: prefixes)), counters: counters)
-        default:
-            let ports = elements.filter { $0.key.count == 2 }.map { (port: Port($0.key[0]) << 8 | Port($0.key[1]), counter: $0.counter) }
-            // nft names its anonymous sets "__set<N>"; a name of meshcap's is a named set.
-            guard !name.hasPrefix("__set") else { return SetReading(contents: .ports(ports.map(\.port)), counters: [:]) }
-            var counters: [SetElement: Counter] = [:]
-            for (port, counter) in ports { counters[.port(port)] = counter }
-            return SetReading(contents: .portSet(PortSet(name: name, ports: ports.map(\.port))), counters: counters)
         }
+        // One kind of key in a set.
+        guard addresses.isEmpty || ports.isEmpty else { return SetReading(contents: nil, counters: []) }
+        if let first = addresses.first?.address {
+            guard let prefixes = NamedSetMessages.prefixes(addresses, family: first.family) else { return SetReading(contents: nil, counters: []) }
+            return SetReading(contents: .prefixes(PrefixSet(name: name, family: first.family, aggregated: prefixes.map(\.prefix))),
+                              counters: prefixes.map(\.payload))
+        }
+        // nft names its anonymous sets "__set<N>"; a name of meshcap's is a named set.
+        guard !name.hasPrefix("__set") else { return SetReading(contents: .ports(ports.map(\.port)), counters: []) }
+        // In the order a port set keeps them: sorted.
+        ports.sort { $0.port < $1.port }
+        return SetReading(contents: .portSet(PortSet(name: name, ports: ports.map(\.port))), counters: ports.map(\.counter))
     }
 
     /// Runs `body` on a copied-out message as a `struct nlmsghdr` pointer.

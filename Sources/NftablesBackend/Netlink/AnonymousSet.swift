@@ -40,11 +40,11 @@ public struct AnonymousSet: Hashable, Sendable {
 
 /// Byte layouts nf_tables expects: addresses, ports and set keys in network order; meta and ct
 /// values (marks, UIDs, zones, states) in host order.
-public enum Encoding {
+enum Encoding {
     static func bigEndian(_ port: Port) -> [UInt8] { [UInt8(port >> 8), UInt8(port & 0xff)] }
     static func host<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
 
-    public static func bytes(_ address: IPAddress) -> [UInt8] {
+    static func bytes(_ address: IPAddress) -> [UInt8] {
         switch address {
         case .v4(let value): (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) }
         case .v6(let value): (0..<16).map { UInt8(truncatingIfNeeded: value >> (120 - 8 * $0)) }

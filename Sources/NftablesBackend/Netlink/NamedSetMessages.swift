@@ -76,6 +76,21 @@ public struct NamedSetMessages: Hashable, Sendable {
         return nftnl
     }
 
+    /// What a set element's key holds: a port (2 bytes, network order) or an address (4 or 16).
+    public enum Key: Hashable, Sendable {
+        case port(Port)
+        case address(IPAddress)
+
+        public init?(_ bytes: [UInt8]) {
+            switch bytes.count {
+            case 2: self = .port(Port(bytes[0]) << 8 | Port(bytes[1]))
+            case 4: self = .address(.v4(bytes.reduce(0) { $0 << 8 | UInt32($1) }))
+            case 16: self = .address(.v6(bytes.reduce(0) { $0 << 8 | UInt128($1) }))
+            default: return nil
+            }
+        }
+    }
+
     /// The next address; nil after the last one of the family.
     static func after(_ address: IPAddress) -> IPAddress? {
         switch address {
@@ -84,32 +99,30 @@ public struct NamedSetMessages: Hashable, Sendable {
         }
     }
 
-    /// The prefixes a dump's elements (key, is an interval end) describe; nil if a range is not
-    /// exactly one prefix (meshcap writes none such) or the keys are not addresses of `family`.
-    public static func prefixes(_ elements: [(key: [UInt8], intervalEnd: Bool)], family: Family) -> [Prefix]? {
-        let width = family == .ipv4 ? 4 : 16
-        guard elements.allSatisfy({ $0.key.count == width }) else { return nil }
-        func address(_ key: [UInt8]) -> IPAddress {
-            family == .ipv4 ? .v4(key.reduce(0) { $0 << 8 | UInt32($1) }) : .v6(key.reduce(0) { $0 << 8 | UInt128($1) })
-        }
+    /// The prefixes a dump's elements (address, is an interval end) describe, in order, each
+    /// with what its start element carried (its counter); nil if a range is not exactly one
+    /// prefix (meshcap writes none such) or the addresses are not of `family`.
+    public static func prefixes<Payload>(_ elements: [(address: IPAddress, intervalEnd: Bool, payload: Payload)],
+                                         family: Family) -> [(prefix: Prefix, payload: Payload)]? {
+        guard elements.allSatisfy({ $0.address.family == family }) else { return nil }
         // In address order, an end before a start at the same address (touching ranges).
-        let sorted = elements.map { (address: address($0.key), end: $0.intervalEnd) }
-            .sorted { ($0.address, $0.end ? 0 : 1) < ($1.address, $1.end ? 0 : 1) }
-        var prefixes: [Prefix] = [], open: IPAddress?
+        let sorted = elements.sorted { ($0.address, $0.intervalEnd ? 0 : 1) < ($1.address, $1.intervalEnd ? 0 : 1) }
+        var prefixes: [(prefix: Prefix, payload: Payload)] = [], open: (address: IPAddress, payload: Payload)?
+        prefixes.reserveCapacity(elements.count / 2 + 1)
         func close(_ last: IPAddress) -> Bool {
             guard let first = open else { return true }
             open = nil
-            guard let prefix = Prefix.exactly(first, last) else { return false }
-            prefixes.append(prefix)
+            guard let prefix = Prefix.exactly(first.address, last) else { return false }
+            prefixes.append((prefix, first.payload))
             return true
         }
         for element in sorted {
-            if element.end {
+            if element.intervalEnd {
                 guard let start = open else { continue }
-                guard element.address > start, close(before(element.address)) else { return nil }
+                guard element.address > start.address, close(before(element.address)) else { return nil }
             } else {
                 guard open == nil else { return nil }
-                open = element.address
+                open = (element.address, element.payload)
             }
         }
         let top: IPAddress = family == .ipv4 ? .v4(.max) : .v6(.max)
