@@ -49,8 +49,9 @@ public struct ObservedRule: Sendable, Hashable {
     let rendering: Rendering
     public let packets: UInt64
     public let bytes: UInt64
-    /// For a rule that looks up an interval set: each element's counter (the rows `verify`
-    /// shows for it; the rule's own counter is their sum).
+    /// For a rule that looks up a named set: each element's counter (the rows `verify` shows for
+    /// it). Each lookup that matches counts on its element, whichever rule made it (TPROXY's two
+    /// rules share the inbound set).
     public let elements: [ElementCount]
 
     /// A rule read from somewhere else than a live host (a saved dump), with its text as read.

@@ -17,14 +17,11 @@ public enum NftRenderer {
             lines.append("table inet \(NftNames.table(table.kind)) {")
             let sets = table.sets
             for set in sets {
-                switch set {
-                case .prefixes(let prefixes):
-                    lines += ["\tset \(set.name) {", "\t\ttype \(prefixes.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")", "\t\tflags interval", "\t\tcounter",
-                              "\t\telements = { " + prefixes.prefixes.map(NftStatement.element).joined(separator: ", ") + " }", "\t}", ""]
-                case .ports(let ports):
-                    lines += ["\tset \(set.name) {", "\t\ttype inet_service", "\t\tcounter",
-                              "\t\telements = { " + ports.ports.map(String.init).joined(separator: ", ") + " }", "\t}", ""]
+                let type = switch set {
+                case .prefixes(let prefixes): ["\t\ttype \(prefixes.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")", "\t\tflags interval"]
+                case .ports: ["\t\ttype inet_service"]
                 }
+                lines += ["\tset \(set.name) {"] + type + ["\t\tcounter", "\t\telements = { " + set.elements.map(element).joined(separator: ", ") + " }", "\t}", ""]
             }
             for (index, chain) in table.chains.enumerated() {
                 if index > 0 { lines.append("") }
@@ -39,6 +36,14 @@ public enum NftRenderer {
             lines.append("}")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A set element as nft writes it: a port, a prefix, a host as a bare address.
+    public static func element(_ element: SetElement) -> String {
+        switch element {
+        case .prefix(let prefix): NftStatement.element(prefix)
+        case .port(let port): String(port)
+        }
     }
 
     public static func statement(_ rule: Rule) -> String {

@@ -13,7 +13,7 @@ public struct CounterRow: Sendable, Hashable {
     let purpose: Purpose
     public internal(set) var packets: UInt64
     public internal(set) var bytes: UInt64
-    /// How many live rules add to it.
+    /// How many live rules (or set elements) add to it.
     public internal(set) var rules: Int
 
     init?(_ purpose: Purpose, family: String) {

@@ -98,7 +98,7 @@ public struct VerifyReport: Sendable {
                     seen[direction, default: 0].add(observed.packets)
                 case .handoff(let direction):
                     captured[direction, default: 0].add(observed.packets)
-                case .inboundPort(_, .capture), .inboundOtherPorts:
+                case .inboundPort(_, .capture), .inboundOtherPorts, .inboundPortSet(.capture), .portGroup(.inbound, _, _, .capture):
                     needEntry.insert(Entry(layout: place.layout, direction: .inbound))
                 default:
                     break

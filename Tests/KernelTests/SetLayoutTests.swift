@@ -12,13 +12,15 @@ import TestSupport
     /// routes them to it; the included ranges are inside them.
     static let answered = ["198.18.0.0/15", "2001:db8:ff::/48"]
     static let included = ["198.18.0.0/16", "2001:db8:ff::/49"]
-    /// Exclusions inside and at the edge of the included ranges: touching prefixes and halves a set
-    /// joins (198.18.0.0/24 with the two halves of 198.18.1.0/24 are 198.18.0.0/23), a host, a
-    /// prefix inside another, a duplicate, the last /24 inside the included range and the first
-    /// /23 past it.
-    static let excluded = ["198.18.0.0/24", "198.18.1.0/25", "198.18.1.128/25", "198.18.3.7/32", "198.18.8.0/21", "198.18.9.0/24",
-                           "198.18.8.0/21", "198.18.254.0/24", "198.19.0.0/23",
-                           "2001:db8:ff::/64", "2001:db8:ff:0:1::/80", "2001:db8:ff:1::/64", "2001:db8:ff:2::1/128", "2001:db8:ff:7fff::/64"]
+    /// Exclusions inside and at the edge of the included ranges: halves a set joins (198.18.0.0/24
+    /// with the two halves of 198.18.1.0/24 are 198.18.0.0/23), touching prefixes that stay two
+    /// elements (…5.0/24 and …6.0/24; :5::/64 and :6::/64: one's end is the other's start), a
+    /// host, a prefix inside another, a duplicate, the last /24 inside the included range and the
+    /// first /23 past it.
+    static let excluded = ["198.18.0.0/24", "198.18.1.0/25", "198.18.1.128/25", "198.18.3.7/32", "198.18.5.0/24", "198.18.6.0/24",
+                           "198.18.8.0/21", "198.18.9.0/24", "198.18.8.0/21", "198.18.254.0/24", "198.19.0.0/23",
+                           "2001:db8:ff::/64", "2001:db8:ff:0:1::/80", "2001:db8:ff:1::/64", "2001:db8:ff:2::1/128",
+                           "2001:db8:ff:5::/64", "2001:db8:ff:6::/64", "2001:db8:ff:7fff::/64"]
 
     static var config: [String] {
         ["-i", included.joined(separator: ","), "-x", excluded.joined(separator: ","), "--ipv6", "--backend", "nft"]
@@ -91,7 +93,9 @@ import TestSupport
         let verify = try VerifyTests.verify(network.workload)
         #expect(verify.status == 0, "\(verify.problems)")
         let elements = Aggregation(Self.excluded.map(Self.prefix)).prefixes
-        #expect(elements.contains(Self.prefix("198.18.0.0/23")), "three touching prefixes are one element")
+        #expect(elements.contains(Self.prefix("198.18.0.0/23")), "three prefixes that make one CIDR are one element")
+        #expect(["198.18.5.0/24", "198.18.6.0/24", "2001:db8:ff:5::/64", "2001:db8:ff:6::/64"].allSatisfy { elements.contains(Self.prefix($0)) },
+                "touching prefixes that make no CIDR stay two elements")
         for element in elements {
             let sent = zip(probes, wanted).filter { element.contains($0.0) }.count
             #expect(verify["outbound", element.description, "exclude"] == sent, "\(element): \(sent) connections sent")
@@ -192,12 +196,20 @@ import TestSupport
                     #expect(verify[direction, subject + suffix, action] == 2 * chunk.count, "\(direction) \(subject)\(suffix)")
                 }
             }
-            return
-        }
-        // mangle counts every packet of a connection, nat only its first.
-        for port in Self.inboundPorts {
-            let packets = verify["inbound", "port \(port)", "capture"]
-            #expect(layout == .tproxySets ? packets >= 6 : packets == 2, "inbound port \(port): \(packets)")
+        } else {
+            // mangle counts every packet of a connection, nat only its first.
+            for port in Self.inboundPorts {
+                let packets = verify["inbound", "port \(port)", "capture"]
+                #expect(layout == .tproxySets ? packets >= 6 : packets == 2, "inbound port \(port): \(packets)")
+            }
+            for port in Self.excludedPorts { #expect(verify["outbound", "port \(port)/tcp", "exclude"] == 2, "outbound port \(port)") }
+            // A saved `nft list ruleset` and `nft -j list ruleset` give the same rows.
+            for arguments in [["list", "ruleset"], ["-j", "list", "ruleset"]] {
+                let path = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-ports-\(getpid())-\(arguments.count).txt").path
+                try network.workload.exec(["nft"] + arguments).write(toFile: path, atomically: true, encoding: .utf8)
+                defer { try? FileManager.default.removeItem(atPath: path) }
+                #expect(try VerifyTests.verify(network.workload, ["--from", path]).rows == verify.rows, "\(layout): nft \(arguments.joined(separator: " "))")
+            }
         }
         if layout == .tproxySets {
             // Each packet is one lookup by one of the two rules: the elements add up to the rules.
@@ -208,7 +220,16 @@ import TestSupport
             #expect(ruleCounts.count == 2)
             #expect(Self.inboundPorts.reduce(0) { $0 + verify["inbound", "port \($1)", "capture"] } == ruleCounts.reduce(0, +))
         }
-        for port in Self.excludedPorts { #expect(verify["outbound", "port \(port)/tcp", "exclude"] == 2, "outbound port \(port)") }
+
+        // Without the hook's jump into ISTIO_INBOUND no inbound port is captured, whether the
+        // ports are rules, a set or multiport groups: verify says so.
+        if layout == .multiport {
+            for tool in ["iptables-nft", "ip6tables-nft"] { try network.workload.exec(tool, "-t", "nat", "-F", "PREROUTING") }
+        } else {
+            try network.workload.exec("nft", "flush", "chain", "inet", layout == .tproxySets ? "istio-proxy-mangle" : "istio-proxy-nat", "prerouting")
+        }
+        let unhooked = try VerifyTests.verify(network.workload)
+        #expect(unhooked.problems.contains { $0.hasPrefix("missing-entry: the jump from PREROUTING into ISTIO_INBOUND") }, "\(layout): \(unhooked.problems)")
     }
 
     @Test(.needsRoot)

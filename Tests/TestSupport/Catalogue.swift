@@ -68,7 +68,7 @@ public enum Catalogue {
         // nft only (`needsNftables`): a host, touching prefixes, and the top of the address space.
         let listed = family == .ipv4
             ? ["192.0.2.1/32", "10.0.0.0/25", "10.0.0.128/26", "255.255.255.0/24"].map(prefix)
-            : ["2001:db8::1/128", "fd00::/64", "fd00:0:0:1::/64", "ffff::/16"].map(prefix)
+            : ["2001:db8::1/128", "fd00:0:0:1::/64", "fd00:0:0:2::/64", "ffff::/16"].map(prefix)
         all.append(.destinationSet(PrefixSet(name: "catalogue-\(family.rawValue)", family: family, prefixes: listed)))
         all += [.inInterface("lo"), .inInterface("eth0.100"), .outInterface("lo"), .outInterface("k6t-eth0")]
         for proto in [L4Protocol.tcp, .udp] {

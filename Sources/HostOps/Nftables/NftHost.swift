@@ -110,7 +110,7 @@ public struct NftHost: FirewallHost {
     /// written back as it was.
     static func rebuilding(_ snapshot: RuleDump.Snapshot) throws -> NetlinkBatch {
         guard snapshot.rules.allSatisfy({ $0.rule != nil }) else {
-            throw HostError("this kernel (before Linux 6.2) zeroes rule counters only by rebuilding meshcap's tables, and they hold a rule meshcap does not write; nothing was changed")
+            throw HostError("zeroing these counters means rebuilding meshcap's tables (on a kernel before Linux 6.2, or when they hold sets, whose elements' counters a rule reset leaves alone), and they hold a rule meshcap does not write; nothing was changed")
         }
         let tables = TableKind.allCases.compactMap { kind -> Table? in
             let name = NftNames.table(kind)
@@ -142,6 +142,8 @@ public struct NftHost: FirewallHost {
             let chains = snapshot.chains.filter { $0.family == UInt32(NFPROTO_INET) && $0.table == table }
             guard !chains.isEmpty else { continue }
             lines.append("table inet \(table)")
+            let decoded = snapshot.rules.filter { $0.table == table }.compactMap(\.rule)
+            lines += Self.setLines(Table(kind: kind, chains: [Chain(name: .output, rules: decoded)]).sets)
             for chain in chains {
                 lines.append("\tchain \(chain.name)\(Self.hookText(type: chain.type, hook: chain.hook, priority: chain.priority))")
                 for rule in snapshot.rules where rule.table == table && rule.chain == chain.name {
@@ -157,6 +159,7 @@ public struct NftHost: FirewallHost {
         var lines: [String] = []
         for table in ruleset.tables {
             lines.append("table inet \(NftNames.table(table.kind))")
+            lines += Self.setLines(table.sets)
             for chain in table.chains {
                 var hookText = ""
                 if case .builtin(let hook) = chain.name {
@@ -168,6 +171,11 @@ public struct NftHost: FirewallHost {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// A table's sets, an element a line, so that `diff` shows an element added or removed.
+    static func setLines(_ sets: [NamedSet]) -> [String] {
+        sets.flatMap { set in ["\tset \(set.name)"] + set.elements.map { "\t\t" + NftRenderer.element($0) } }
     }
 
     static func hookText(type: String?, hook: Hook?, priority: Int32?) -> String {

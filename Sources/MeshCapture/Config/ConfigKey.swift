@@ -170,7 +170,7 @@ extension ConfigKey {
             }
             c.hostIPv4Loopback = prefix },
         ConfigKey("MESHCAP_LIST_LAYOUT", flags: ["--layout"], default: defaults.listLayout.rawValue,
-                  "meshcap's own: how nftables holds the CIDR lists: istio (a rule per prefix), sets (an interval set per list and family), auto (sets from \(ListLayout.threshold) prefixes on)") { c, v, _ throws(ValueProblem) in
+                  "meshcap's own: how long CIDR and port lists are written: istio (a rule per prefix and per port), sets (nft sets with a counter per element; iptables multiport for ports), auto (sets from \(ListLayout.threshold) items on)") { c, v, _ throws(ValueProblem) in
             if v.isEmpty { return }
             guard let layout = ListLayout(rawValue: v) else {
                 throw ValueProblem("\"\(v)\" is not a list layout", allowed: ListLayout.allCases.map(\.rawValue).joined(separator: ", "))

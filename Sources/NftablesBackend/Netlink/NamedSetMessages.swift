@@ -19,8 +19,8 @@ public struct NamedSetMessages: Hashable, Sendable {
         self.counters = counters
     }
 
-    /// Elements per NEWSETELEM message: an IPv6 range is two elements of about 50 bytes each, so
-    /// 512 ranges stay well under 64 KiB.
+    /// Elements per NEWSETELEM message: an IPv6 range is two elements, up to about 110 bytes with
+    /// a carried counter, so 512 ranges stay under netlink's 64 KiB attribute limit.
     static let itemsPerMessage = 512
 
     /// nft's datatype numbers (src/datatype.h: TYPE_IPADDR, TYPE_IP6ADDR, TYPE_INET_SERVICE) and key lengths.

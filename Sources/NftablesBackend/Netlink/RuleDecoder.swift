@@ -72,15 +72,16 @@ public enum RuleDecoder {
     }
 
     /// An expression with what differs between a sent and a read-back rule taken out: counter
-    /// values, and an anonymous set's name and id (its ports stand in for it).
+    /// values, and an anonymous set's name and id (its ports stand in for it). A named set is
+    /// its name: the rule read back looks up the very set it was read with.
     private static func normalized(_ expression: NftExpression, contents: (Lookup) -> SetContents?) -> NftExpression {
         switch expression {
         case .counter: return .counter(Counter())
         case .lookup(let lookup):
             let described = switch contents(lookup) {
             case .ports(let ports)?: ports.map(String.init).joined(separator: ",")
-            case .prefixes(let set)?: "@\(set.name)=" + set.prefixes.map(\.description).joined(separator: ",")
-            case .portSet(let set)?: "@\(set.name)=" + set.ports.map(String.init).joined(separator: ",")
+            case .prefixes(let set)?: "@\(set.name)"
+            case .portSet(let set)?: "@\(set.name)"
             case nil: "?"
             }
             return .lookup(Lookup(lookup.register, set: described, setID: nil, inverted: lookup.inverted))

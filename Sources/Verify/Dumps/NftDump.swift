@@ -46,22 +46,32 @@ struct NftDump {
         return found
     }
 
-    /// A set's contents from its type and listed values ("10.0.0.0/8", "192.0.2.1", "8080"); nil
-    /// for a type or a value (a range, a service name) meshcap does not write.
-    static func namedSet(name: String, type: String, values: [String]) -> NamedSet? {
+    /// A set as listed: its type and each element (nil for a value meshcap does not write: a
+    /// range, a service name) with its counter. Counters stay with their elements, in whatever
+    /// order the dump lists them.
+    static func listedSet(name: String, type: String, entries: [(element: SetElement?, counter: (packets: UInt64, bytes: UInt64)?)]) -> ListedSet {
+        var counters: [SetElement: (packets: UInt64, bytes: UInt64)] = [:]
+        var prefixes: [Prefix] = [], ports: [Port] = []
+        for entry in entries {
+            switch entry.element {
+            case .prefix(let prefix)?: prefixes.append(prefix)
+            case .port(let port)?: ports.append(port)
+            case nil: return ListedSet(set: nil, counters: [:])
+            }
+            if let element = entry.element, let counter = entry.counter { counters[element] = counter }
+        }
+        let set: NamedSet?
         switch type {
         case "ipv4_addr", "ipv6_addr":
             let family: Family = type == "ipv4_addr" ? .ipv4 : .ipv6
-            let prefixes = values.compactMap { try? Prefix.parse(Substring($0)) }.filter { $0.family == family }
-            guard prefixes.count == values.count, !prefixes.isEmpty else { return nil }
-            return .prefixes(PrefixSet(name: name, family: family, aggregated: prefixes))
+            let fits = ports.isEmpty && !prefixes.isEmpty && prefixes.allSatisfy { $0.family == family }
+            set = fits ? .prefixes(PrefixSet(name: name, family: family, aggregated: prefixes)) : nil
         case "inet_service":
-            let ports = values.compactMap { UInt64(digits: Substring($0)).flatMap { $0 > 0 ? Port(exactly: $0) : nil } }
-            guard ports.count == values.count, !ports.isEmpty else { return nil }
-            return .ports(PortSet(name: name, ports: ports))
+            set = prefixes.isEmpty && !ports.isEmpty ? .ports(PortSet(name: name, ports: ports)) : nil
         default:
-            return nil
+            set = nil
         }
+        return ListedSet(set: set, counters: set == nil ? [:] : counters)
     }
 
     static let meshcapTables = Set(TableKind.allCases.map(NftNames.table))

@@ -42,19 +42,15 @@ enum NftJSON {
                 }
                 guard family == "inet", NftDump.meshcapTables.contains(table) else { continue }
                 // Each element a value, or {"elem": {"val": VALUE, "counter": {...}}}.
-                var values: [String] = [], counts: [String: (packets: UInt64, bytes: UInt64)] = [:], readable = true
-                for item in body["elem"]?.array ?? [] {
+                let listed = (body["elem"]?.array ?? []).map { item -> (element: SetElement?, counter: (packets: UInt64, bytes: UInt64)?) in
                     let value = item["elem"]?["val"] ?? item
-                    guard let text = Self.elementText(value) else { readable = false; continue }
-                    values.append(text)
-                    if let counter = item["elem"]?["counter"], let packets = counter["packets"]?.unsigned, let bytes = counter["bytes"]?.unsigned {
-                        counts[text] = (packets, bytes)
+                    let element: SetElement? = value.unsigned.map { $0 > 0 ? Port(exactly: $0).map(SetElement.port) : nil } ?? prefix(value).map(SetElement.prefix)
+                    guard let counter = item["elem"]?["counter"], let packets = counter["packets"]?.unsigned, let bytes = counter["bytes"]?.unsigned else {
+                        return (element, nil)
                     }
+                    return (element, (packets, bytes))
                 }
-                let set = readable ? NftDump.namedSet(name: name, type: body["type"]?.string ?? "", values: values) : nil
-                var byElement: [SetElement: (packets: UInt64, bytes: UInt64)] = [:]
-                for (element, text) in zip(set?.elements ?? [], values) { byElement[element] = counts[text] }
-                ruleset.sets["\(table) \(name)"] = NftDump.ListedSet(set: set, counters: byElement)
+                ruleset.sets["\(table) \(name)"] = NftDump.listedSet(name: name, type: body["type"]?.string ?? "", entries: listed)
             case "rule":
                 guard let family = body["family"]?.string, let table = body["table"]?.string, let chain = body["chain"]?.string,
                       let expressions = body["expr"], let list = expressions.array else {
@@ -188,13 +184,6 @@ enum NftJSON {
     static func owner(_ value: JSONValue) -> Owner? {
         if let id = value.unsigned { return UInt32(exactly: id).map { .id($0) } }
         return value.string.flatMap { $0.isEmpty ? nil : .name($0) }
-    }
-
-    /// A set element's value as nft's text writes it: "10.0.0.0/8", "192.0.2.1", "8080"; nil for
-    /// a range or anything else meshcap does not write.
-    static func elementText(_ value: JSONValue) -> String? {
-        if let port = value.unsigned { return String(port) }
-        return prefix(value).map(NftStatement.element)
     }
 
     /// "10.96.0.1" or {"prefix": {"addr": "10.96.0.0", "len": 12}}.

@@ -16,14 +16,15 @@ enum NftListing {
         case chain(family: String, table: String, name: String, line: Int)
         /// A set, map or object: lines skipped until its braces close.
         case skipped(depth: Int, line: Int)
-        /// A set of meshcap's tables: its words gathered until its braces close (nft wraps a
-        /// long element list over several lines).
-        case set(table: String, words: [String], depth: Int, line: Int)
+        /// A set of meshcap's tables: its words are gathered (`setWords`) until its braces close
+        /// (nft wraps a long element list over several lines).
+        case set(table: String, depth: Int, line: Int)
     }
 
     static func read(_ dump: DumpText) throws(DumpError) -> CounterReading {
         var ruleset = NftDump()
         var stack: [Place] = [.top]
+        var setWords: [String] = []
         for (index, raw) in dump.lines.enumerated() {
             let number = index + 1
             func fail(_ problem: String) -> DumpError { dump.error(number, problem, allowed: allowed) }
@@ -45,8 +46,9 @@ enum NftListing {
                     ruleset.chains.append(NftDump.Chain(family: family, table: table, name: unquoted(words[1]), base: nil))
                     stack.append(.chain(family: family, table: table, name: unquoted(words[1]), line: number))
                 } else if words.first == "set", family == "inet", NftDump.meshcapTables.contains(table), words.contains("{") {
-                    stack.append(.set(table: table, words: words, depth: depth(words), line: number))
-                    if depth(words) == 0 { try closeSet(&stack, &ruleset, fail) }
+                    stack.append(.set(table: table, depth: depth(words), line: number))
+                    setWords = words
+                    if depth(words) <= 0 { try closeSet(&stack, setWords, &ruleset, fail) }
                 } else if let kind = words.first, objects.contains(kind) || (kind == "ct" && words.count > 1), words.contains("{") {
                     if depth(words) > 0 { stack.append(.skipped(depth: depth(words), line: number)) }
                 } else if words.first == "flags" || words.first == "comment" {
@@ -58,10 +60,11 @@ enum NftListing {
                 let inside = depth + self.depth(words)
                 stack.removeLast()
                 if inside > 0 { stack.append(.skipped(depth: inside, line: line)) }
-            case .set(let table, let gathered, let depth, let line):
+            case .set(let table, let depth, let line):
                 stack.removeLast()
-                stack.append(.set(table: table, words: gathered + words, depth: depth + self.depth(words), line: line))
-                if depth + self.depth(words) <= 0 { try closeSet(&stack, &ruleset, fail) }
+                stack.append(.set(table: table, depth: depth + self.depth(words), line: line))
+                setWords += words
+                if depth + self.depth(words) <= 0 { try closeSet(&stack, setWords, &ruleset, fail) }
             case .chain(let family, let table, let chain, _):
                 if words == ["}"] {
                     stack.removeLast()
@@ -85,7 +88,7 @@ enum NftListing {
         }
         let open: Int? = switch stack.last ?? .top {
         case .top: nil
-        case .table(_, _, let line), .chain(_, _, _, let line), .skipped(_, let line), .set(_, _, _, let line): line
+        case .table(_, _, let line), .chain(_, _, _, let line), .skipped(_, let line), .set(_, _, let line): line
         }
         if let open {
             throw dump.error(dump.lines.count, "the dump ends before the block begun at line \(open) is closed: it is cut short", allowed: allowed)
@@ -95,12 +98,12 @@ enum NftListing {
 
     /// The set block on top of the stack, whole: `set NAME { type T; [flags interval;] counter;
     /// elements = { VALUE [counter packets N bytes M], ... } }`, kept by table and name.
-    static func closeSet(_ stack: inout [Place], _ ruleset: inout NftDump, _ fail: (String) -> DumpError) throws(DumpError) {
-        guard case .set(let table, let words, _, _)? = stack.popLast() else { return }
+    static func closeSet(_ stack: inout [Place], _ words: [String], _ ruleset: inout NftDump, _ fail: (String) -> DumpError) throws(DumpError) {
+        guard case .set(let table, _, _)? = stack.popLast() else { return }
         guard words.count > 2 else { throw fail("a set without its name") }
         let name = unquoted(words[1])
         let type = words.firstIndex(of: "type").flatMap { words.indices.contains($0 + 1) ? words[$0 + 1] : nil } ?? ""
-        var values: [String] = [], counters: [String: (packets: UInt64, bytes: UInt64)] = [:]
+        var listed: [(element: SetElement?, counter: (packets: UInt64, bytes: UInt64)?)] = []
         if let start = words.firstIndex(of: "elements"), words[start...].starts(with: ["elements", "=", "{"]) {
             var entries = words[(start + 3)...]
             // Each entry up to its "," or the list's "}": a value, then its counter.
@@ -108,25 +111,20 @@ enum NftListing {
                 let entry = entries.prefix { $0 != "," && $0 != "}" }
                 entries = entries.dropFirst(entry.count)
                 if entries.first == "," { entries = entries.dropFirst() }
-                values.append(value)
+                let element: SetElement? = type == "inet_service"
+                    ? UInt64(digits: Substring(value)).flatMap { $0 > 0 ? Port(exactly: $0) : nil }.map(SetElement.port)
+                    : (try? Prefix.parse(Substring(value))).map(SetElement.prefix)
                 if entry.count == 6, entry.dropFirst().starts(with: ["counter", "packets"]), let packets = UInt64(digits: entry[entry.startIndex + 3]),
                    entry[entry.startIndex + 4] == "bytes", let bytes = UInt64(digits: entry[entry.startIndex + 5]) {
-                    counters[value] = (packets, bytes)
-                } else if entry.count != 1 {
+                    listed.append((element, (packets, bytes)))
+                } else if entry.count == 1 {
+                    listed.append((element, nil))
+                } else {
                     throw fail("set \(name) has an element \(entry.joined(separator: " ")) that is neither a value nor a value with its counter")
                 }
             }
         }
-        let set = NftDump.namedSet(name: name, type: type, values: values)
-        var byElement: [SetElement: (packets: UInt64, bytes: UInt64)] = [:]
-        for element in set?.elements ?? [] {
-            let text = switch element {
-            case .prefix(let prefix): NftStatement.element(prefix)
-            case .port(let port): String(port)
-            }
-            byElement[element] = counters[text]
-        }
-        ruleset.sets["\(table) \(name)"] = NftDump.ListedSet(set: set, counters: byElement)
+        ruleset.sets["\(table) \(name)"] = NftDump.listedSet(name: name, type: type, entries: listed)
     }
 
     /// The blocks a table may hold besides chains (`ct helper`, `ct timeout` and `ct expectation`
