@@ -89,12 +89,7 @@ import TestSupport
         var code: [NftExpression] = []
         for operation in batch.operations {
             if case .addElements(_, let set) = operation { sets["__set%d"] = .ports(set.ports) }
-            if case .addNamedSet(_, let messages) = operation {
-                switch messages.set {
-                case .prefixes(let set): sets[set.name] = .prefixes(set)
-                case .ports(let set): sets[set.name] = .portSet(set)
-                }
-            }
+            if case .addNamedSet(_, let messages) = operation { sets[messages.set.name] = .named(messages.set) }
             if case .addRule(_, _, _, _, let expressions) = operation { code = expressions }
         }
         return (code, sets)

@@ -276,14 +276,14 @@ public enum RuleDump {
         guard addresses.isEmpty || ports.isEmpty else { return SetReading(contents: nil, counters: []) }
         if let first = addresses.first?.address {
             guard let prefixes = NamedSetMessages.prefixes(addresses, family: first.family) else { return SetReading(contents: nil, counters: []) }
-            return SetReading(contents: .prefixes(PrefixSet(name: name, family: first.family, aggregated: prefixes.map(\.prefix))),
+            return SetReading(contents: .named(.prefixes(PrefixSet(name: name, family: first.family, aggregated: prefixes.map(\.prefix)))),
                               counters: prefixes.map(\.payload))
         }
         // nft names its anonymous sets "__set<N>"; a name of meshcap's is a named set.
         guard !name.hasPrefix("__set") else { return SetReading(contents: .ports(ports.map(\.port)), counters: []) }
         // In the order a port set keeps them: sorted.
         ports.sort { $0.port < $1.port }
-        return SetReading(contents: .portSet(PortSet(name: name, ports: ports.map(\.port))), counters: ports.map(\.counter))
+        return SetReading(contents: .named(.ports(PortSet(name: name, ports: ports.map(\.port)))), counters: ports.map(\.counter))
     }
 
     /// Runs `body` on a copied-out message as a `struct nlmsghdr` pointer.

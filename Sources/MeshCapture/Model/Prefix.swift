@@ -88,14 +88,8 @@ public struct Prefix: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The prefix that runs from `first` to `last` exactly; nil if no prefix does.
     public static func exactly(_ first: IPAddress, _ last: IPAddress) -> Prefix? {
         guard first.family == last.family, first <= last else { return nil }
-        func raw(_ address: IPAddress) -> UInt128 {
-            switch address {
-            case .v4(let value): UInt128(value)
-            case .v6(let value): value
-            }
-        }
         // A prefix spans a power of two of addresses: the span less one is all one-bits.
-        let span = raw(last) - raw(first)
+        let span = Prefix(host: last).raw - Prefix(host: first).raw
         guard span & (span &+ 1) == 0 else { return nil }
         let hostBits = UInt128.bitWidth - span.leadingZeroBitCount
         return try? Prefix(network: first, length: first.width - hostBits)

@@ -11,10 +11,8 @@ public enum RuleDecoder {
     public enum SetContents: Sendable, Hashable {
         /// An anonymous set's ports (`{ 53, 15008 }`).
         case ports([Port])
-        /// A named interval set of prefixes (`@outbound-exclude-ipv4`).
-        case prefixes(PrefixSet)
-        /// A named set of ports (`@inbound-include-ports`).
-        case portSet(PortSet)
+        /// One of meshcap's named sets (`@outbound-exclude-ipv4`, `@inbound-include-ports`).
+        case named(NamedSet)
     }
 
     /// The sets of a table by name ("__set0", "outbound-exclude-ipv4").
@@ -80,8 +78,7 @@ public enum RuleDecoder {
         case .lookup(let lookup):
             let described = switch contents(lookup) {
             case .ports(let ports)?: ports.map(String.init).joined(separator: ",")
-            case .prefixes(let set)?: "@\(set.name)"
-            case .portSet(let set)?: "@\(set.name)"
+            case .named(let set)?: "@\(set.name)"
             case nil: "?"
             }
             return .lookup(Lookup(lookup.register, set: described, setID: nil, inverted: lookup.inverted))
@@ -119,7 +116,7 @@ public enum RuleDecoder {
                 guard let family else { return nil }
                 reader.skip(1)
                 if case .lookup(let lookup)? = reader.peek {
-                    guard case .prefixes(let set)? = sets[lookup.set], set.family == family else { return nil }
+                    guard case .named(.prefixes(let set))? = sets[lookup.set], set.family == family else { return nil }
                     reader.skip(1)
                     matches.append(.destinationSet(set))
                     continue
@@ -149,7 +146,7 @@ public enum RuleDecoder {
                     ports = [port]
                     negated = !cmp.equal
                 case .lookup(let lookup)?:
-                    if case .portSet(let set)? = sets[lookup.set] {
+                    if case .named(.ports(let set))? = sets[lookup.set] {
                         reader.skip(1)
                         matches.append(.destinationPortSet(proto, set))
                         continue
