@@ -160,8 +160,9 @@ public struct VerifyReport: Sendable {
             }
         }
         if desired != nil, missing + extra + reordered > 0, !verdicts.contains(where: { $0.kind == .noRules }) {
-            let order = reordered > 0 ? ", \(reordered) chains hold its rules in another order" : ""
-            verdicts.append(Verdict(kind: .drift, message: "the live rules are not the config's: \(missing) of its rules are not live, \(extra) live rules are not its own\(order) (`meshcap diff` shows them)"))
+            func count(_ number: Int, _ one: String, _ many: String) -> String { "\(number) \(number == 1 ? one : many)" }
+            let order = reordered > 0 ? ", \(count(reordered, "chain holds", "chains hold")) its rules in another order" : ""
+            verdicts.append(Verdict(kind: .drift, message: "the rules in \(reading.source) are not the config's: \(count(missing, "of its rules is", "of its rules are")) missing there, \(count(extra, "rule there is", "rules there are")) not its own\(order) (`meshcap diff` shows them on a live host)"))
         }
         verdicts += reading.elsewhere.map { Verdict(kind: .capturedTwice, message: $0) }
         for ahead in reading.ahead {

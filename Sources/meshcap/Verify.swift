@@ -147,16 +147,8 @@ struct VerifyCommand: ParsableCommand {
         Glibc.exit(report.healthy ? ExitStatus.ok.rawValue : ExitStatus.problemFound.rawValue)
     }
 
-    /// Where the rules are, unless told: meshcap's nft tables, else the iptables variant holding
-    /// ISTIO chains, else what apply would choose.
+    /// The host's rules, as apply and diff choose them (see `HostOptions.choose`).
     func chooseHost(_ run: RunSettings, residue: Residue) -> (any FirewallHost, BackendChoice) {
-        let told = host.backend != nil || host.iptablesVariant != nil || run.nativeNftables != nil || run.iptablesVariant != nil
-        if !told {
-            if !residue.nftTables.isEmpty { return (NftHost(), .nft) }
-            if let variant = IptablesVariant.allCases.first(where: { residue.iptables[$0] != nil }) {
-                return (IptablesHost(variant: variant, wait: host.wait), .iptables)
-            }
-        }
         let (firewall, backend, notes) = host.choose(run, residue: residue)
         Report.say(notes)
         return (firewall, backend)

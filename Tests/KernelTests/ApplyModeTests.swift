@@ -96,3 +96,25 @@ import TestSupport
         #expect(try ns.exec("iptables-legacy-save", "-t", "nat").contains(":ISTIO_OUTPUT"))
     }
 }
+
+/// Without --backend, every host command works where the host's capture rules are: after an
+/// iptables apply, diff compares the iptables rules, a second apply changes nothing (and adds no
+/// nft tables, which would capture a second time), and verify reads them.
+@Suite struct BackendDefaultTests {
+    @Test(.needsRoot, arguments: ["nft", "legacy"])
+    func commandsFollowTheRulesIntoIptables(_ variant: String) throws {
+        let ns = try Namespace("bd-\(variant)")
+        let config = ["--config", ApplyModeTests.profile]
+        #expect(try meshcapIn(ns, ["apply", "--backend", "iptables", "--iptables-variant", variant] + config).status == 0)
+        let diff = try meshcapIn(ns, ["diff"] + config)
+        #expect(diff.status == 0 && diff.stderr.contains("using iptables-\(variant)"), "\(diff.stdout)\(diff.stderr)")
+        let again = try meshcapIn(ns, ["apply"] + config)
+        #expect(again.status == 0 && again.stderr.contains("no change"), "\(again.stderr)")
+        #expect(try !ns.exec("nft", "list", "tables").contains("istio-proxy"), "a second backend's tables were added")
+        let verify = try meshcapIn(ns, ["verify"] + config)
+        #expect(verify.status == 0 && verify.stdout.contains("iptables-\(variant)"), "\(verify.stdout)\(verify.stderr)")
+        // Told otherwise, apply goes to nft (and warns that iptables captures too).
+        let nft = try meshcapIn(ns, ["apply", "--backend", "nft"] + config)
+        #expect(nft.status == 0 && nft.stderr.contains("capture as well"), "\(nft.stderr)")
+    }
+}

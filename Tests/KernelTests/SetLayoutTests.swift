@@ -105,9 +105,17 @@ import TestSupport
             #expect(verify["outbound", range.description, "capture"] == captured, "\(range): \(captured) connections captured")
         }
 
-        // A changed config rebuilds the nat table; the sets' elements keep their numbers.
-        let changed = try meshcapIn(network.workload, ["apply", "--layout", "sets", "-b", "8080"] + Self.config)
+        // A changed config (another inbound port, another excluded prefix) rebuilds the nat table;
+        // the sets' elements keep their numbers, and so does the rule that looks the set up.
+        let lookupCounter = {
+            try network.workload.exec("nft", "list", "chain", "inet", "istio-proxy-nat", "istio-output").split(separator: "\n")
+                .first { $0.contains("@outbound-exclude-ipv4") }.map(String.init) ?? "none"
+        }
+        let lookupBefore = try lookupCounter()
+        #expect(!lookupBefore.contains("packets 0 "), "\(lookupBefore)")
+        let changed = try meshcapIn(network.workload, ["apply", "--layout", "sets", "-b", "8080"] + Self.config.map { $0.hasPrefix("198.18.0.0/24,") ? "198.18.100.0/24," + $0 : $0 })
         #expect(changed.status == 0 && changed.stderr.contains("istio-proxy-nat:"), "\(changed.stderr)")
+        #expect(try lookupCounter() == lookupBefore)
         let after = try VerifyTests.verify(network.workload)
         for element in elements {
             #expect(after["outbound", element.description, "exclude"] == verify["outbound", element.description, "exclude"], "\(element) after a re-apply")

@@ -91,6 +91,6 @@ import Testing
         rules.swapAt(places[places.count - 1], places[places.count - 2])
         reading = CounterReading(source: "test", rules: rules)
         let report = VerifyReport(reading, desired: Self.desired(config))
-        #expect(report.verdicts.map(\.message) == ["the live rules are not the config's: 0 of its rules are not live, 0 live rules are not its own, 1 chains hold its rules in another order (`meshcap diff` shows them)"])
+        #expect(report.verdicts.map(\.message) == ["the rules in test are not the config's: 0 of its rules are missing there, 0 rules there are not its own, 1 chain holds its rules in another order (`meshcap diff` shows them on a live host)"])
     }
 }

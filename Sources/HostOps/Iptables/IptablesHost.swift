@@ -289,7 +289,7 @@ public struct IptablesHost: FirewallHost {
 
     static func permissionHint(_ result: CommandResult) -> String {
         result.stderr.contains("Permission denied") || result.stderr.contains("you must be root")
-            ? " — changing iptables rules needs CAP_NET_ADMIN: run meshcap as root" : ""
+            ? " — iptables needs root (CAP_NET_ADMIN), to read rules as well as to change them: run meshcap as root" : ""
     }
 }
 

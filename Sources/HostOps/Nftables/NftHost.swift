@@ -194,19 +194,32 @@ public struct NftHost: FirewallHost {
     static func carriedCounters(_ snapshot: RuleDump.Snapshot, _ ruleset: Ruleset, in tables: Set<TableKind>, resolve: OwnerResolver) -> [CounterKey: Counter] {
         var live = CarriedCounters()
         for dumped in snapshot.rules {
-            if let rule = dumped.rule { live.remember(rule, in: "\(dumped.table) \(dumped.chain)", packets: dumped.packets, bytes: dumped.bytes) }
+            if let rule = dumped.rule { live.remember(counted(rule), in: "\(dumped.table) \(dumped.chain)", packets: dumped.packets, bytes: dumped.bytes) }
         }
         var carried: [CounterKey: Counter] = [:]
         for table in ruleset.tables where tables.contains(table.kind) {
             for chain in table.chains {
                 let name = "\(NftNames.table(table.kind)) \(NftNames.chain(chain.name))"
                 for (index, rule) in chain.rules.enumerated() {
-                    guard let count = live.take(RuleDecoder.canonical(rule, resolve: resolve), in: name) else { continue }
+                    guard let count = live.take(counted(RuleDecoder.canonical(rule, resolve: resolve)), in: name) else { continue }
                     carried[CounterKey(table: table.kind, chain: chain.name, index: index)] = Counter(packets: count.packets, bytes: count.bytes)
                 }
             }
         }
         return carried
+    }
+
+    /// A rule as its counter knows it: a set it looks up is the set of that name, whatever the set
+    /// holds now (its elements carry their own counts), so adding a prefix to a list keeps the
+    /// lookup rule's numbers.
+    static func counted(_ rule: Rule) -> Rule {
+        Rule(matches: rule.matches.map { match in
+            switch match {
+            case .destinationSet(let set): .destinationSet(PrefixSet(name: set.name, family: set.family, aggregated: []))
+            case .destinationPortSet(let proto, let set): .destinationPortSet(proto, PortSet(name: set.name, ports: []))
+            default: match
+            }
+        }, target: rule.target)
     }
 
     /// A table's chains (with their hooks) and rules in canonical form, in order: equal shapes

@@ -193,7 +193,9 @@ public enum RuleDump {
         while true {
             guard let count = try socket.receive(into: &buffer, wait: true) else { continue }
             for message in NetlinkMessage.split(buffer[0..<count]) where message.sequence == sequence {
-                if let code = message.errorCode, code != 0 { throw HostError("the kernel refused to name the ruleset generation", errno: code) }
+                if let code = message.errorCode, code != 0 {
+                    throw HostError("the kernel refused to name the ruleset generation", errno: code).appending(Self.permissionHint(code))
+                }
                 return withMessage(Array(message.bytes), NftnlGeneration.parse) ?? nil
             }
         }
@@ -230,7 +232,7 @@ public enum RuleDump {
                 case NLMSG_ERROR:
                     let code = message.errorCode ?? EPROTO
                     if code == EINTR { return nil }
-                    if code != 0 { throw HostError("the kernel refused a dump", errno: code) }
+                    if code != 0 { throw HostError("the kernel refused a dump", errno: code).appending(Self.permissionHint(code)) }
                 default:
                     messages.append(Array(message.bytes))
                 }
@@ -244,6 +246,11 @@ public enum RuleDump {
         let contents: RuleDecoder.SetContents?
         /// In the order of the contents' elements.
         let counters: [Counter?]
+    }
+
+    /// Reading nf_tables rules takes CAP_NET_ADMIN as changing them does.
+    static func permissionHint(_ code: Int32) -> String {
+        code == EPERM ? " — reading the rules needs root (CAP_NET_ADMIN) too: run meshcap as root" : ""
     }
 
     /// What a set holds: ports (2-byte keys; an anonymous set's are `{ 53, 15008 }`, a named
