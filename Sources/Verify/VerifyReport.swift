@@ -176,6 +176,9 @@ public struct VerifyReport: Sendable {
         if capturesOutbound, captured[.outbound] ?? 0 == 0, outbound > endedElsewhere {
             verdicts.append(Verdict(kind: .nothingRedirected, message: "\(outbound - endedElsewhere) connections left through OUTPUT past every exclusion, and none was redirected to the proxy: are the services' addresses in the captured ranges (ISTIO_SERVICE_CIDR)?"))
         }
+        if verdicts.isEmpty, !seen.isEmpty, seen.values.allSatisfy({ $0 == 0 }) {
+            notes.append("no packet has reached meshcap's rules yet: the rules are in place, but whether they capture shows only once traffic flows (or with --probe)")
+        }
 
         schema = Self.currentSchema
         source = reading.source
@@ -210,6 +213,9 @@ public struct VerifyReport: Sendable {
     public mutating func add(probes results: [ProbeResult], notes: [String]) {
         probes = results
         self.notes += notes
+        if !results.isEmpty, results.allSatisfy({ $0.outcome == .skipped }) {
+            self.notes.append("no probe path could be tried, so the probes prove nothing (outbound probes need a route to the included ranges)")
+        }
         verdicts += results.filter { $0.outcome == .failed }.map { Verdict(kind: .probeFailed, message: "\($0.path.name): \($0.detail)") }
     }
 

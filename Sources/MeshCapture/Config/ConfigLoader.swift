@@ -229,7 +229,7 @@ public enum ConfigLoader {
             guard flag.hasPrefix("-"), let key = byFlag[flag] else {
                 let known = Array(byFlag.keys)
                 errors.append(ConfigError(origin: nil,
-                    message: flag.hasPrefix("-") ? "unknown flag \(flag)\(suggestion(for: flag, among: known))"
+                    message: flag.hasPrefix("-") ? "unknown flag \(flag)\(hint(for: flag, among: known))"
                         : "unexpected argument \"\(argument)\"; config files are given with --config FILE"))
                 // The next word is most likely the unknown flag's value: one error, not two.
                 if flag.hasPrefix("-"), inline == nil, index < arguments.count, !arguments[index].hasPrefix("-") { index += 1 }
@@ -253,6 +253,12 @@ public enum ConfigLoader {
     }
 
     /// " (did you mean X?)" for the closest known name, if one is close enough to be a typo.
+    /// The nearest flag, or where to find them all.
+    static func hint(for flag: String, among flags: [String]) -> String {
+        let nearest = suggestion(for: flag, among: flags)
+        return nearest.isEmpty ? " (`meshcap keys` lists every key with its flags)" : nearest
+    }
+
     static func suggestion(for name: String, among candidates: [String]) -> String {
         let scored = candidates.map { ($0, editDistance(name.uppercased(), $0.uppercased())) }
         guard let best = scored.min(by: { ($0.1, $0.0) < ($1.1, $1.0) }),
