@@ -19,6 +19,8 @@ import TestSupport
         ("iptables-nft-save.txt", .iptablesSave), ("iptables-legacy-save.txt", .iptablesSave),
         ("iptables-nft-nvL.txt", .iptablesListing), ("iptables-nft-nvxL-line-numbers.txt", .iptablesListing),
         ("nft-list-ruleset.txt", .nftListing), ("nft-json-list-ruleset.json", .nftJSON),
+        // The same traffic through `--layout sets`: every count from a set element's counter.
+        ("sets-nft-list-ruleset.txt", .nftListing), ("sets-nft-json-list-ruleset.json", .nftJSON),
     ]
 
     /// Packets per "direction subject action", summed over families.
