@@ -240,6 +240,38 @@ import TestSupport
         #expect(unhooked.problems.contains { $0.hasPrefix("missing-entry: the jump from PREROUTING into ISTIO_INBOUND") }, "\(layout): \(unhooked.problems)")
     }
 
+    /// A KubeVirt guest behind the workload: its connections to the included ranges reach the
+    /// proxy, others go through to the peer, under Istio's layout and with the guests' own set;
+    /// the set's elements count the guest's connections, apart from the host's set.
+    @Test(.needsRoot, arguments: ["istio", "sets"])
+    func kubeVirtGuestsAreCapturedThroughTheirOwnSet(_ layout: String) throws {
+        let network = try network()
+        let guest = try Namespace("g")
+        try guest.exec("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "k6t-eth0", "netns", network.workload.name)
+        try guest.exec("ip", "addr", "add", "192.0.2.2/24", "dev", "eth0")
+        try guest.exec("ip", "link", "set", "eth0", "up")
+        try guest.exec("ip", "route", "add", "default", "via", "192.0.2.1")
+        try network.workload.exec("ip", "addr", "add", "192.0.2.1/24", "dev", "k6t-eth0")
+        try network.workload.exec("ip", "link", "set", "k6t-eth0", "up")
+        // The workload routes the guest's traffic (its own namespace's setting, not the host's);
+        // the peer answers the guest by way of the workload.
+        try network.workload.exec("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        try network.peer.exec("ip", "route", "add", "192.0.2.0/24", "via", TestNetwork.workloadAddress)
+        let applied = try meshcapIn(network.workload, ["apply", "--backend", "nft", "--layout", layout, "-i", "198.18.0.0/16", "-k", "k6t-eth0"])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let targets = ["198.18.0.1", "198.18.255.254", "198.19.0.1", "198.17.255.254"].filter { address in
+            Self.answered.map(Self.prefix).contains { $0.contains(IPAddress(address) ?? .v4(0)) }
+        }
+        let landed = try run("ip", ["netns", "exec", guest.name, "python3", TestNetwork.probe, "connect-each", "80"] + targets).stdout.split(separator: "\n")
+        #expect(landed.map { String($0.split(separator: " ").first ?? "") } == ["proxy-outbound", "proxy-outbound", "peer"], "\(landed)")
+        let listed = try network.workload.exec("nft", "list", "chain", "inet", "istio-proxy-nat", "prerouting")
+        #expect(listed.contains("@kubevirt-include-ipv4") == (layout == "sets"), "\(listed)")
+        if layout == "sets" {
+            let elements = try network.workload.exec("nft", "list", "set", "inet", "istio-proxy-nat", "kubevirt-include-ipv4")
+            #expect(elements.contains("198.18.0.0/16 counter packets 2 "), "\(elements)")
+        }
+    }
+
     @Test(.needsRoot)
     func setsSentOverNetlinkAreWhatNftMakesOfTheText() throws {
         let viaNetlink = try Namespace("set-nl"), viaNft = try Namespace("set-nft")

@@ -97,10 +97,18 @@ public struct CapturePlan: Sendable {
                 Rule(.inInterface(interface), then: .jump(.istioRedirect)).for(.interface(interface, .outbound, .capture)).inserted(at: 0)
             }
         case .only(let prefixes):
-            for prefix in prefixes.ipv4First {
-                for interface in config.kubeVirtInterfaces {
-                    Rule(.inInterface(interface), .destination(prefix), then: .jump(.istioRedirect))
-                        .for(.interface(interface, .outbound, .capture)).inserted(at: 0)
+            for family in Family.allCases {
+                let listed = prefixes.filter { $0.family == family }
+                // A set of their own, so that its elements count the guests' traffic apart from
+                // the host's own (`outbound-include-*`).
+                let destinations: [Match] = usesSets && config.listLayout.usesSet(for: listed.count)
+                    ? [.destinationSet(PrefixSet(name: "kubevirt-include-\(family.rawValue)", family: family, prefixes: listed))]
+                    : listed.map { .destination($0) }
+                for destination in destinations {
+                    for interface in config.kubeVirtInterfaces {
+                        Rule(.inInterface(interface), destination, then: .jump(.istioRedirect))
+                            .for(.interface(interface, .outbound, .capture)).inserted(at: 0)
+                    }
                 }
             }
         }
