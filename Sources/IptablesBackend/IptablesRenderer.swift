@@ -47,8 +47,8 @@ public enum IptablesRenderer {
                 source = not(negated) + ["-s", prefix.description]
             case .destination(let prefix, let negated):
                 destination = not(negated) + ["-d", prefix.description]
-            case .destinationSet(let set as Any), .destinationPortSet(_, let set as Any):
-                preconditionFailure("a set in an iptables rule (\(set)): the plan writes rules without sets for iptables")
+            case .destinationSet, .destinationPortSet:
+                preconditionFailure("set \(match.namedSet?.name ?? "") in an iptables rule: the plan writes rules without sets for iptables")
             case .inInterface(let name):
                 input = ["-i", name]
             case .outInterface(let name):

@@ -15,7 +15,7 @@ import TestSupport
     static func ruleset(_ layout: Layout, _ families: [Family]) -> Ruleset {
         let tables = TableKind.allCases.compactMap { kind -> Table? in
             let rules = families.flatMap(Catalogue.rules).filter {
-                Catalogue.table(for: $0.target) == kind && (layout == .inet || !$0.matches.contains(where: \.needsNftables))
+                Catalogue.table(for: $0.target) == kind && (layout == .inet || !$0.matches.contains(where: { $0.namedSet != nil }))
             }
             guard !rules.isEmpty else { return nil }
             let others = ChainName.istioChains.subtracting([.istioOutput]).sorted { $0.description < $1.description }

@@ -65,7 +65,7 @@ public enum Catalogue {
             // negates loopback hosts (HOST_IPV4_LOOPBACK_CIDR is at least a /8).
             if prefix.length > 0 { all += [.source(prefix, negated: true), .destination(prefix, negated: true)] }
         }
-        // nft only (`needsNftables`): a host, touching prefixes, and the top of the address space.
+        // nft only (a named set): a host, touching prefixes, and the top of the address space.
         let listed = family == .ipv4
             ? ["192.0.2.1/32", "10.0.0.0/25", "10.0.0.128/26", "255.255.255.0/24"].map(prefix)
             : ["2001:db8::1/128", "fd00:0:0:1::/64", "fd00:0:0:2::/64", "ffff::/16"].map(prefix)

@@ -64,11 +64,8 @@ public enum Match: Sendable, Hashable {
         return portProtocol
     }
 
-    /// Whether only nftables can express it: iptables has no sets (without ipset), so the plan
-    /// gives the iptables layout one rule per prefix instead.
-    public var needsNftables: Bool { namedSet != nil }
-
-    /// The named set it looks up, if any.
+    /// The named set it looks up, if any. Only nftables has them: iptables (without ipset) gets
+    /// a rule per prefix and multiport rules from the plan instead.
     public var namedSet: NamedSet? {
         switch self {
         case .destinationSet(let set): .prefixes(set)
