@@ -35,6 +35,32 @@ public enum TextFile {
         return temporary
     }
 
+    /// Replaces the file at `path` with `text` in one rename, so a reader sees the old file or the
+    /// new one, never half of one. An existing file keeps its mode and owner, and a symbolic link
+    /// stays one: the file it points to is replaced.
+    public static func replace(_ path: String, with text: String) throws(HostError) {
+        var target = path
+        if let resolved = realpath(path, nil) {
+            target = String(cString: resolved)
+            free(resolved)
+        }
+        let temporary = try writeBeside(target, text)
+        var status = stat()
+        if stat(target, &status) == 0 {
+            guard chmod(temporary, status.st_mode & 0o7777) == 0,
+                  chown(temporary, status.st_uid, status.st_gid) == 0 || geteuid() != 0 else {
+                let code = errno
+                unlink(temporary)
+                throw HostError("cannot give \(temporary) the mode and owner of \(target)", errno: code)
+            }
+        }
+        guard rename(temporary, target) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw HostError("cannot rename \(temporary) to \(target)", errno: code)
+        }
+    }
+
     /// `mkdir -p`: the errno of the first directory that could not be made.
     public static func makeDirectories(_ path: String) -> Int32? {
         var prefix = path.hasPrefix("/") ? "/" : ""

@@ -176,11 +176,6 @@ struct VerifyCommand: ParsableCommand {
     /// Standard output, or a file replaced in one rename: node_exporter never reads half of one.
     func write(_ text: String, to path: String) throws {
         guard path != "-" else { return print(text, terminator: "") }
-        let temporary = try TextFile.writeBeside(path, text)
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw HostError("cannot rename \(temporary) to \(path)", errno: code)
-        }
+        try TextFile.replace(path, with: text)
     }
 }

@@ -13,6 +13,9 @@ public enum Prerequisites {
     /// `../shared/conformance`, Istio's cases (absent on some machines).
     public static let corpus = sharedDirectory.appendingPathComponent("conformance")
     public static let hasCorpus = FileManager.default.fileExists(atPath: corpus.appendingPathComponent("canon.sh").path)
+    /// `../shared/research`: measured facts, and an example cluster dump.
+    public static let research = sharedDirectory.appendingPathComponent("research")
+    public static let hasResearch = FileManager.default.fileExists(atPath: research.appendingPathComponent("example-kubeadm.dump").path)
 }
 
 // TestSupport is an ordinary target, so `swift build -c release` builds it too, where the
@@ -27,6 +30,11 @@ extension Trait where Self == ConditionTrait {
     /// `../shared/conformance` (Istio's cases and files).
     public static var needsCorpus: Self {
         .enabled(if: Prerequisites.hasCorpus || Prerequisites.isCI, "needs ../shared/conformance (see its README)")
+    }
+
+    /// `../shared/research/example-kubeadm.dump`.
+    public static var needsResearch: Self {
+        .enabled(if: Prerequisites.hasResearch || Prerequisites.isCI, "needs ../shared/research/example-kubeadm.dump")
     }
 }
 #endif

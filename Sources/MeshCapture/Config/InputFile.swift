@@ -48,15 +48,27 @@ public enum InputFile {
         let name = standardInput && path == "-" ? "stdin" : path
         let bytes: [UInt8]
         do {
-            bytes = try contents(path, role: role, standardInput: standardInput && path == "-")
+            bytes = try contents(path, role: role, standardInput: standardInput)
         } catch {
             throw ConfigErrors(errors: [error])
         }
         return try split(bytes, name: name, strictText: strictText)
     }
 
-    static func contents(_ path: String, role: String, standardInput: Bool) throws(ConfigError) -> [UInt8] {
+    static func contents(_ path: String, role: String, standardInput dash: Bool) throws(ConfigError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        try stream(path, role: role, standardInput: dash, limit: sizeLimit) { bytes += $0 }
+        return bytes
+    }
+
+    /// The file's bytes in chunks as they are read, after the same checks as `read` (a regular
+    /// file, /dev/null, or standard input from a pipe; never a FIFO, a device or a directory):
+    /// for inputs too large to hold, such as a cluster dump. Stops with an error past `limit` bytes.
+    /// - Parameter dash: whether `-` means standard input.
+    public static func stream(_ path: String, role: String, standardInput dash: Bool, limit: Int,
+                              _ body: (ArraySlice<UInt8>) throws(ConfigError) -> Void) throws(ConfigError) {
         func failure(_ message: String) -> ConfigError { ConfigError(origin: nil, message: message) }
+        let standardInput = dash && path == "-"
         let descriptor: Int32
         if standardInput {
             descriptor = 0
@@ -77,25 +89,61 @@ public enum InputFile {
         // /dev/null (device 1:3) is what scripts pass for "nothing": it ends at once.
         let null = type == S_IFCHR && status.st_rdev == 0x103
         guard type == S_IFREG || null || (standardInput && pipe) else {
-            let hint = type == S_IFIFO && role == "config file" ? "; to read a pipe, give --config - and redirect it to standard input" : ""
+            let hint = type == S_IFIFO && dash ? "; to read a pipe, give \(role == "config file" ? "--config -" : "-") and redirect it to standard input" : ""
             throw failure("the \(role) \(standardInput ? "- (standard input)" : path) is \(kind(type)), not a regular file\(hint)")
         }
-        if type == S_IFREG && Int(status.st_size) > sizeLimit {
-            throw failure("the \(role) \(path) is \(status.st_size) bytes; meshcap reads at most \(sizeLimit / 1024 / 1024) MiB")
+        if type == S_IFREG && Int(status.st_size) > limit {
+            throw failure("the \(role) \(path) is \(status.st_size) bytes; meshcap reads at most \(size(limit))")
         }
-        var bytes: [UInt8] = []
+        var total = 0
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else { throw failure("cannot read the \(role) \(path): \(Errno.describe(errno))") }
-            if count == 0 { return bytes }
-            bytes += chunk[0..<count]
+            if count == 0 { return }
+            total += count
             // A file can grow while it is read, and a pipe has no size to check up front.
-            guard bytes.count <= sizeLimit else {
-                throw failure("the \(role) \(standardInput ? "on standard input" : path) is larger than \(sizeLimit / 1024 / 1024) MiB; meshcap reads at most that")
+            guard total <= limit else {
+                throw failure("the \(role) \(standardInput ? "on standard input" : path) is larger than \(size(limit)); meshcap reads at most that")
             }
+            try body(chunk[0..<count])
         }
+    }
+
+    /// The file's lines as they are read (LF or CRLF ends, a BOM dropped), for text too large to
+    /// hold. Binary input (a NUL in the first 64 KiB: `/dev/zero` through a pipe) is refused at
+    /// once instead of being read to the limit.
+    public static func streamLines(_ path: String, role: String, standardInput dash: Bool, limit: Int,
+                                   _ body: (ArraySlice<UInt8>) -> Void) throws(ConfigError) {
+        var pending: [UInt8] = []
+        var checked = 0
+        var first = true
+        try stream(path, role: role, standardInput: dash, limit: limit) { chunk throws(ConfigError) in
+            if checked < 64 * 1024, let nul = chunk.prefix(64 * 1024 - checked).firstIndex(of: 0) {
+                throw ConfigError(origin: nil, message: "the \(role) \(dash && path == "-" ? "on standard input" : path) has a NUL byte at byte \(checked + nul - chunk.startIndex + 1): it is binary, not text")
+            }
+            checked += chunk.count
+            var start = chunk.startIndex
+            if first {
+                first = false
+                if chunk.starts(with: [0xef, 0xbb, 0xbf]) { start += 3 }
+            }
+            while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                var line = pending.isEmpty ? chunk[start..<newline] : ArraySlice(pending + chunk[start..<newline])
+                if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+                body(line)
+                pending.removeAll(keepingCapacity: true)
+                start = newline + 1
+            }
+            pending += chunk[start...]
+        }
+        if !pending.isEmpty { body(pending.last == UInt8(ascii: "\r") ? pending.dropLast() : pending[...]) }
+    }
+
+    /// "16 MiB", or bytes for a limit that is no whole number of MiB.
+    static func size(_ bytes: Int) -> String {
+        bytes % (1024 * 1024) == 0 ? "\(bytes / 1024 / 1024) MiB" : "\(bytes) bytes"
     }
 
     static func kind(_ type: mode_t) -> String {

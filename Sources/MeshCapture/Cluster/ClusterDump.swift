@@ -1,0 +1,230 @@
+/// Where `kubectl cluster-info dump` (or anything pasted from a cluster) says what the service
+/// CIDR is. The range is no field of any API object: it is kube-apiserver's and
+/// kube-controller-manager's `--service-cluster-ip-range` flag, which the dump shows in three
+/// shapes, all found by one scan of the text rather than by parsing JSON (the dump is a stream of
+/// JSON documents followed by container logs, and a kops command line is one shell string):
+/// - an element of a static pod's `command` or `args`: `"--service-cluster-ip-range=10.96.0.0/12",`
+///   (or the flag and its value as two elements);
+/// - inside a shell string: `... exec kube-apiserver --service-cluster-ip-range=100.64.0.0/13 ...`,
+///   the value possibly quoted (`=\"...\"`, `='...'`);
+/// - kube-apiserver's start-up log: `FLAG: --service-cluster-ip-range="10.96.0.0/12"`.
+/// The API server's refusal of an out-of-range ClusterIP names the range too ("The range of valid
+/// IPs is 10.96.0.0/12"), which is the one way to learn it on a managed control plane.
+///
+/// Fed line by line (`scan`), so a dump of any size is read in one pass without being held.
+public struct ClusterDump: Sendable {
+    /// One place that states the range.
+    public struct Finding: Sendable, Equatable {
+        public let line: Int
+        /// The prefixes as written, in their order (the first is the primary family).
+        public let prefixes: [Prefix]
+        /// "line 72, kube-system/kube-apiserver-cp-1 (container kube-apiserver)", "line 103, log of ...".
+        public let place: String
+
+        /// Findings agree when they name the same prefixes, in whatever order.
+        public var range: [Prefix] { prefixes.sorted() }
+    }
+
+    /// A flag whose value is not a list of CIDRs (say `$(SERVICE_RANGE)` in a templated manifest).
+    public struct Unreadable: Sendable, Equatable {
+        public let line: Int
+        public let value: String
+        public let place: String
+    }
+
+    /// One range and every place that states it.
+    public struct Statement: Sendable, Equatable {
+        /// As the first place writes it.
+        public let prefixes: [Prefix]
+        public let findings: [Finding]
+    }
+
+    public private(set) var findings: [Finding] = []
+    public private(set) var unreadable: [Unreadable] = []
+    /// The `kubernetes` Service's ClusterIP in `default`: the first address of the range, so a
+    /// hint where the dump holds no flag (managed control planes), never the range itself.
+    public private(set) var kubernetesServiceAddress: IPAddress?
+
+    static let flag = Array("--service-cluster-ip-range".utf8)
+    static let refusal = Array("The range of valid IPs is ".utf8)
+
+    // Where in the dump the scan is, for saying where a finding came from.
+    private var lineNumber = 0
+    private var log: String?
+    private var lastName: String?
+    private var object: String?
+    private var container: String?
+    private var inKubernetesService = false
+    /// The flag ended a JSON array element (`"--service-cluster-ip-range",`): the value is the
+    /// next element, on the next line of a pretty-printed dump.
+    private var valueOnNextLine: String?
+
+    public init() {}
+
+    /// The distinct ranges found, in the order they first appear: one when the dump agrees with
+    /// itself, several when a range was changed without restarting every component.
+    public var statements: [Statement] {
+        var order: [[Prefix]] = []
+        var places: [[Prefix]: [Finding]] = [:]
+        for finding in findings {
+            if places[finding.range] == nil { order.append(finding.range) }
+            places[finding.range, default: []].append(finding)
+        }
+        return order.map { Statement(prefixes: places[$0]![0].prefixes, findings: places[$0]!) }
+    }
+
+    /// The next line of the dump, without its line end.
+    public mutating func scan(_ line: ArraySlice<UInt8>) {
+        lineNumber += 1
+        // A CRLF dump's CR, if the caller left it: a value followed by it is complete.
+        let line = line.last == 0x0d ? line.dropLast() : line
+        let text = line.trimmingBlanks
+        if let pending = valueOnNextLine {
+            valueOnNextLine = nil
+            record(word(text).0, place: pending)
+        }
+        if text.starts(with: Array("==== START logs for ".utf8)) {
+            // "==== START logs for container C of pod NS/P ===="
+            log = "log of " + String(decoding: text.dropFirst(20).dropLast(5), as: UTF8.self).trimmingTrailingSpaces
+            return
+        }
+        if text.starts(with: Array("==== END logs for ".utf8)) {
+            log = nil
+            return
+        }
+        if log == nil { follow(text) }
+        var rest = line
+        while let start = rest.firstRange(of: Self.flag) {
+            let place = self.place
+            var after = rest[start.upperBound...]
+            // `--service-cluster-ip-range-foo` is another flag.
+            if let next = after.first, next == UInt8(ascii: "-") || next.isLetter { rest = after; continue }
+            after = after.droppingQuotes
+            if after.first == UInt8(ascii: ",") {
+                // The flag was an array element; its value is the next one.
+                after = after.dropFirst().trimmingBlanks
+                if after.isEmpty {
+                    valueOnNextLine = place
+                    break
+                }
+            } else if let separator = after.first, separator == UInt8(ascii: "=") || separator == UInt8(ascii: " ") {
+                after = after.dropFirst()
+            }
+            let (found, end) = word(after)
+            record(found, place: place)
+            rest = after[end...]
+        }
+        if let start = line.firstRange(of: Self.refusal) {
+            record(word(line[start.upperBound...]).0, place: "line \(lineNumber), the API server's refusal of a ClusterIP outside the range")
+        }
+    }
+
+    /// Tracks the JSON around the scan: the object (metadata `name` followed by `namespace`), the
+    /// container (the last `name` after it: a container's name comes before its command), and
+    /// whether this is the `kubernetes` Service in `default` (whose ports have names of their own,
+    /// so only the next object's namespace ends it).
+    private mutating func follow(_ text: ArraySlice<UInt8>) {
+        if let name = Self.jsonString(text, key: "name") {
+            lastName = name
+            container = object == nil ? nil : name
+        } else if let namespace = Self.jsonString(text, key: "namespace") {
+            if let lastName { object = "\(namespace)/\(lastName)" }
+            container = nil
+            inKubernetesService = lastName == "kubernetes" && namespace == "default"
+        } else if inKubernetesService, let address = Self.jsonString(text, key: "clusterIP") {
+            kubernetesServiceAddress = IPAddress(address)
+            inKubernetesService = false
+        }
+    }
+
+    private var place: String {
+        if let log { return "line \(lineNumber), \(log)" }
+        guard let object else { return "line \(lineNumber)" }
+        return "line \(lineNumber), \(object)" + (container.map { " (container \($0))" } ?? "")
+    }
+
+    /// A flag's value as the scan sees it: a run of the characters CIDR lists are made of, or a
+    /// word that is something else (`$(RANGE)`, `10.96.0.0/12x`, an empty string).
+    private enum Word {
+        case value(String)
+        case unreadable(String)
+    }
+
+    /// The word at the start of `text` (opening quotes skipped), and where it ends.
+    private func word(_ text: ArraySlice<UInt8>) -> (Word, ArraySlice<UInt8>.Index) {
+        let start = text.droppingQuotes
+        let end = start.firstIndex { !($0.isHexDigit || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":")
+                                        || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ",")) } ?? start.endIndex
+        // A complete value is followed by a quote, a blank, a backslash or `;` (shell strings),
+        // or the end of the line.
+        if end < start.endIndex, !Self.endsValue(start[end]) {
+            let wordEnd = start[end...].firstIndex(where: Self.endsValue) ?? start.endIndex
+            return (.unreadable(String(decoding: start[..<wordEnd], as: UTF8.self)), wordEnd)
+        }
+        var value = start[..<end]
+        // The comma after a JSON array element.
+        while value.last == UInt8(ascii: ",") { value = value.dropLast() }
+        return (value.isEmpty ? .unreadable("") : .value(String(decoding: value, as: UTF8.self)), end)
+    }
+
+    private static func endsValue(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") || byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+            || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: ";")
+    }
+
+    private mutating func record(_ word: Word, place: String) {
+        switch word {
+        case .unreadable(let text):
+            unreadable.append(Unreadable(line: lineNumber, value: text, place: place))
+        case .value(let text):
+            var prefixes: [Prefix] = []
+            for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+                // A range is a network with its length: a bare address or host bits are no range.
+                guard item.contains("/"), let prefix = try? Prefix.parse(item) else {
+                    unreadable.append(Unreadable(line: lineNumber, value: text, place: place))
+                    return
+                }
+                prefixes.append(prefix)
+            }
+            findings.append(Finding(line: lineNumber, prefixes: prefixes, place: place))
+        }
+    }
+
+    /// `"key": "value"` on a line of pretty-printed JSON, or nil.
+    static func jsonString(_ text: ArraySlice<UInt8>, key: String) -> String? {
+        let opening = Array("\"\(key)\": \"".utf8)
+        guard text.starts(with: opening) else { return nil }
+        let rest = text.dropFirst(opening.count)
+        guard let close = rest.firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return String(decoding: rest[..<close], as: UTF8.self)
+    }
+}
+
+private extension ArraySlice<UInt8> {
+    var trimmingBlanks: ArraySlice<UInt8> {
+        var slice = self
+        while let first = slice.first, first == 0x20 || first == 0x09 { slice = slice.dropFirst() }
+        while let last = slice.last, last == 0x20 || last == 0x09 || last == 0x0d { slice = slice.dropLast() }
+        return slice
+    }
+
+    /// Past the quotes and escapes that open a value: `"`, `'`, `\"`.
+    var droppingQuotes: ArraySlice<UInt8> {
+        drop { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") || $0 == UInt8(ascii: "\\") }
+    }
+}
+
+private extension UInt8 {
+    var isLetter: Bool { (self | 0x20) >= UInt8(ascii: "a") && (self | 0x20) <= UInt8(ascii: "z") }
+    var isHexDigit: Bool {
+        (self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9")) || ((self | 0x20) >= UInt8(ascii: "a") && (self | 0x20) <= UInt8(ascii: "f"))
+    }
+}
+
+private extension String {
+    var trimmingTrailingSpaces: String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}

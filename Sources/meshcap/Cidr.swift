@@ -1,0 +1,74 @@
+import ArgumentParser
+import Glibc
+import MeshCapture
+
+struct Cidr: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cidr",
+        abstract: "Find the cluster's service CIDR in `kubectl cluster-info dump` output.",
+        discussion: """
+            Reads kube-apiserver's and kube-controller-manager's --service-cluster-ip-range from the \
+            dump: in the static pods' commands (kubeadm, kind), in a wrapper's shell command (kops), \
+            in kube-apiserver's start-up log, or in the API server's refusal of a ClusterIP outside \
+            the range. Prints the range (dual stack: both, comma-separated), or writes it into an \
+            env file as ISTIO_SERVICE_CIDR.
+              kubectl cluster-info dump | meshcap cidr --from-cluster-dump -
+              meshcap cidr --from-cluster-dump dump.txt --write-env /var/lib/istio/envoy/cluster.env
+            Exit 1 when the dump names no range, or names different ones (each is listed).
+            """)
+
+    @Option(name: .customLong("from-cluster-dump"), help: ArgumentHelp("The dump, or - for standard input.", valueName: "file"))
+    var dump: String
+
+    @Option(name: .customLong("write-env"), help: ArgumentHelp("Set ISTIO_SERVICE_CIDR in this env file (created if missing), keeping its other lines; written in one rename.", valueName: "file"))
+    var writeEnv: String?
+
+    /// A dump with every namespace's logs runs to hundreds of MiB; it is scanned, never held.
+    static let dumpLimit = 4 * 1024 * 1024 * 1024
+
+    func run() throws {
+        var scan = ClusterDump()
+        try InputFile.streamLines(dump, role: "cluster dump", standardInput: true, limit: Self.dumpLimit) { scan.scan($0) }
+        let source = dump == "-" ? "standard input" : dump
+        Report.warning(scan.unreadable.map {
+            "\($0.place): --service-cluster-ip-range=\($0.value.isEmpty ? "(empty)" : $0.value) is not a list of CIDRs; skipped"
+        })
+        let statements = scan.statements
+        guard let statement = statements.first else {
+            Report.say(Self.notFound(in: source, hint: scan.kubernetesServiceAddress))
+            throw ProblemFound()
+        }
+        guard statements.count == 1 else {
+            Report.say(["\(source) names \(statements.count) different service ranges; a range changed without restarting every component? Check which one kube-apiserver runs with now:"]
+                       + statements.flatMap { statement in
+                           ["  \(Self.list(statement.prefixes)):"] + statement.findings.map { "    \($0.place)" }
+                       })
+            throw ProblemFound()
+        }
+        let value = Self.list(statement.prefixes)
+        let places = statement.findings.map(\.place)
+        Report.say([places.count == 1 ? "service range \(value), from \(places[0])"
+                                      : "service range \(value), the same in all \(places.count) places that name it:"]
+                   + (places.count == 1 ? [] : places.map { "  \($0)" }))
+        guard let writeEnv else { return print(value) }
+        var status = stat()
+        let existing = stat(writeEnv, &status) != 0 && errno == ENOENT ? nil : try InputFile.read(writeEnv, role: "env file")
+        let edit = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: value, in: existing)
+        try TextFile.replace(writeEnv, with: edit.text)
+        let lines = edit.lines.map(String.init).joined(separator: ", ")
+        Report.say(["\(writeEnv): ISTIO_SERVICE_CIDR='\(value)' \(existing == nil ? "in a new file" : edit.appended ? "added as line \(lines)" : "set on line \(lines)")"])
+    }
+
+    static func list(_ prefixes: [Prefix]) -> String { prefixes.map(\.description).joined(separator: ",") }
+
+    /// Where else the range can be found, as `../research/cluster-dump.md` lists the places.
+    static func notFound(in source: String, hint: IPAddress?) -> [String] {
+        ["no --service-cluster-ip-range in \(source). A managed control plane (EKS, GKE, AKS) runs no kube-apiserver pod, so its dump holds no flag; ask the provider:",
+         "  aws eks describe-cluster --name CLUSTER --query cluster.kubernetesNetworkConfig.serviceIpv4Cidr",
+         "  gcloud container clusters describe CLUSTER --format='value(servicesIpv4Cidr)'",
+         "  az aks show -n CLUSTER -g GROUP --query networkProfile.serviceCidr",
+         "or let the API server say it: a ClusterIP outside the range is refused, the message names the range, and nothing is created:",
+         "  kubectl create service clusterip meshcap-probe --clusterip=1.1.1.1 --tcp=80 2>&1 | meshcap cidr --from-cluster-dump -"]
+            + (hint.map { ["hint: the kubernetes Service in default has ClusterIP \($0), the first address of the range (not the range: its length is not in the dump)"] } ?? [])
+    }
+}

@@ -1,0 +1,249 @@
+import Foundation
+import Testing
+@testable import MeshCapture
+
+/// `meshcap cidr`'s reading of a cluster dump, and its edit of the env file it writes the range to.
+@Suite struct ClusterDumpTests {
+    static func scan(_ text: String) -> ClusterDump {
+        var dump = ClusterDump()
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) { dump.scan(ArraySlice(line.utf8)) }
+        return dump
+    }
+
+    static func prefixes(_ text: String) -> [Prefix] {
+        text.split(separator: ",").map { try! Prefix.parse($0) }
+    }
+
+    // MARK: shapes written out
+
+    @Test func aKopsShellStringWithAQuotedValueAmongOtherFlags() {
+        let dump = Self.scan(#"""
+            {
+                "metadata": {
+                    "name": "kube-apiserver-ip-172-20-33-4.ec2.internal",
+                    "namespace": "kube-system"
+                },
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "kube-apiserver",
+                            "command": [
+                                "/bin/sh",
+                                "-c",
+                                "mkfifo /tmp/pipe; (tee -a /var/log/kube-apiserver.log < /tmp/pipe & ) ; exec /usr/local/bin/kube-apiserver --allow-privileged=true --service-cluster-ip-range=\"100.64.0.0/13\" --service-node-port-range=30000-32767 --storage-backend=etcd3 > /tmp/pipe 2>&1"
+                            ]
+            """#)
+        #expect(dump.findings == [.init(line: 13, prefixes: Self.prefixes("100.64.0.0/13"),
+                                        place: "line 13, kube-system/kube-apiserver-ip-172-20-33-4.ec2.internal (container kube-apiserver)")])
+        #expect(dump.unreadable.isEmpty)
+    }
+
+    @Test func theFlagAndItsValueAsTwoArrayElementsDualStack() {
+        let dump = Self.scan("""
+            "args": [
+                "--service-cluster-ip-range",
+                "10.96.0.0/12,fd00:10:96::/112",
+                "--v=2"
+            ]
+            """)
+        #expect(dump.findings.map(\.prefixes) == [Self.prefixes("10.96.0.0/12,fd00:10:96::/112")])
+        #expect(dump.findings.map(\.line) == [3])
+        #expect(Self.scan(#""command": ["kube-apiserver", "--service-cluster-ip-range", "10.0.0.0/16"]"#).findings.map(\.prefixes)
+                == [Self.prefixes("10.0.0.0/16")])
+    }
+
+    @Test func disagreeingPlacesAreTwoStatementsEachWithItsPlaces() {
+        let dump = Self.scan("""
+            "--service-cluster-ip-range=10.96.0.0/12",
+            ==== START logs for container kube-apiserver of pod kube-system/kube-apiserver-cp-1 ====
+            I1126 09:14:02.551210       1 flags.go:64] FLAG: --service-cluster-ip-range="10.100.0.0/16"
+            ==== END logs for container kube-apiserver of pod kube-system/kube-apiserver-cp-1 ====
+            "--service-cluster-ip-range=fd00::/108,10.96.0.0/12",
+            "--service-cluster-ip-range=10.96.0.0/12,fd00::/108",
+            """)
+        #expect(dump.statements.map(\.prefixes) == [Self.prefixes("10.96.0.0/12"), Self.prefixes("10.100.0.0/16"),
+                                                     Self.prefixes("fd00::/108,10.96.0.0/12")])
+        #expect(dump.statements[1].findings.map(\.place) == ["line 3, log of container kube-apiserver of pod kube-system/kube-apiserver-cp-1"])
+        // The same two prefixes in either order are one range, as the first place wrote it.
+        #expect(dump.statements[2].findings.map(\.line) == [5, 6])
+    }
+
+    @Test func valuesThatAreNoRangeAreReportedNotTaken() {
+        let dump = Self.scan("""
+            "--service-cluster-ip-range=$(SERVICE_RANGE)",
+            FLAG: --service-cluster-ip-range=""
+            "--service-cluster-ip-range=10.96.0.1/12",
+            "--service-cluster-ip-range=10.96.0.1",
+            "--service-cluster-ip-range-extra=10.0.0.0/8",
+            "--service-node-port-range=30000-32767",
+            """)
+        #expect(dump.findings.isEmpty)
+        #expect(dump.unreadable.map(\.value) == ["$(SERVICE_RANGE)", "", "10.96.0.1/12", "10.96.0.1"])
+        #expect(dump.unreadable.map(\.line) == [1, 2, 3, 4])
+    }
+
+    @Test func theKubernetesServiceGivesAHintPastItsNamedPorts() {
+        let dump = Self.scan("""
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": { "provider": "kubernetes" }
+            },
+            "spec": {
+                "ports": [ { "name": "https", "port": 443 } ],
+            "ports": [
+                {
+                    "name": "https",
+                    "port": 443
+                }
+            ],
+            "clusterIP": "10.100.0.1",
+            """)
+        #expect(dump.kubernetesServiceAddress == IPAddress("10.100.0.1"))
+        #expect(dump.findings.isEmpty)
+        // Another namespace's `kubernetes` is not the one.
+        #expect(Self.scan("\"name\": \"kubernetes\",\n\"namespace\": \"team-a\",\n\"clusterIP\": \"10.1.2.3\",").kubernetesServiceAddress == nil)
+    }
+
+    // MARK: seeded property: every planted statement is found, at its line, and nothing else
+
+    /// One statement of the range in one of the shapes the dump has, as lines.
+    static func shape(_ value: String, _ random: inout SeededRandom) -> [String] {
+        switch Int.random(in: 0..<7, using: &random) {
+        case 0: ["        \"--service-cluster-ip-range=\(value)\","]
+        case 1: ["        \"--service-cluster-ip-range\",", "        \"\(value)\","]
+        case 2: [#"        "exec /usr/local/bin/kube-apiserver --v=2 --service-cluster-ip-range=\"\#(value)\" --secure-port=443 > /tmp/pipe 2>&1""#]
+        case 3: ["        \"/bin/sh -c 'kube-controller-manager --service-cluster-ip-range='\(value)'; true'\""]
+        case 4: ["    run kube-apiserver --service-cluster-ip-range \(value) --v=1"]
+        case 5: ["I1126 09:14:02.551210       1 flags.go:64] FLAG: --service-cluster-ip-range=\"\(value)\""]
+        default: ["Error from server (Invalid): The Service \"probe\" is invalid: spec.clusterIPs: Invalid value: [\"1.1.1.1\"]: failed to allocate IP 1.1.1.1: provided IP is not in the valid range. The range of valid IPs is \(value)"]
+        }
+    }
+
+    static func randomPrefix(_ family: Family, _ random: inout SeededRandom) -> Prefix {
+        switch family {
+        case .ipv4:
+            try! Prefix.parseMasking("\(Int.random(in: 1...223, using: &random)).\(Int.random(in: 0...255, using: &random)).\(Int.random(in: 0...255, using: &random)).0/\(Int.random(in: 8...28, using: &random))")
+        case .ipv6:
+            try! Prefix.parseMasking("fd\(String(Int.random(in: 0...255, using: &random), radix: 16)):\(String(Int.random(in: 0...0xffff, using: &random), radix: 16))::/\(Int.random(in: 48...120, using: &random))")
+        }
+    }
+
+    static let noise = [
+        "{", "}", "    \"kind\": \"PodList\",", "        \"name\": \"coredns\",", "        \"namespace\": \"kube-system\",",
+        "        \"--cluster-cidr=10.244.0.0/16\",", "        \"--service-node-port-range=30000-32767\",",
+        "I1126 09:14:02.551217       1 flags.go:64] FLAG: --service-account-issuer=\"https://kubernetes.default.svc\"",
+        "", "    \"clusterIP\": \"10.96.0.10\",", "        \"--service-cluster-ip-range-name=x\",",
+    ]
+
+    @Test func plantedStatementsAreFoundExactly() {
+        var random = SeededRandom.forTest(#function)
+        for round in 0..<150 {
+            var lines: [String] = []
+            var planted: [(line: Int, prefixes: [Prefix])] = []
+            for _ in 0..<Int.random(in: 0...40, using: &random) {
+                if Int.random(in: 0..<5, using: &random) == 0 {
+                    var prefixes = [Self.randomPrefix(.ipv4, &random)]
+                    switch Int.random(in: 0..<3, using: &random) {
+                    case 0: prefixes.append(Self.randomPrefix(.ipv6, &random))
+                    case 1: prefixes = [Self.randomPrefix(.ipv6, &random)]
+                    default: break
+                    }
+                    let statement = Self.shape(prefixes.map(\.description).joined(separator: ","), &random)
+                    planted.append((lines.count + statement.count, prefixes))
+                    lines += statement
+                } else {
+                    lines.append(Self.noise.randomElement(using: &random)!)
+                }
+            }
+            let ending = Bool.random(using: &random) ? "\r\n" : "\n"
+            var dump = ClusterDump()
+            for line in lines { dump.scan(ArraySlice((line + ending).utf8.dropLast(ending.utf8.count))) }
+            // Through the CRLF path too: a trailing CR is part of the line until trimmed.
+            var crlf = ClusterDump()
+            for line in lines { crlf.scan(ArraySlice((line + (ending == "\r\n" ? "\r" : "")).utf8)) }
+            let context = "seed \(SeededRandom.seed) round \(round):\n\(lines.joined(separator: "\n"))"
+            #expect(dump.findings.map(\.line) == planted.map(\.line), "\(context)")
+            #expect(dump.findings.map(\.prefixes) == planted.map(\.prefixes), "\(context)")
+            #expect(crlf.findings.map(\.prefixes) == planted.map(\.prefixes), "\(context)")
+            #expect(dump.unreadable.isEmpty, "\(context)")
+            #expect(Set(dump.statements.map { $0.prefixes.sorted() }) == Set(planted.map { $0.prefixes.sorted() }), "\(context)")
+        }
+    }
+
+    // MARK: reading a large dump in chunks
+
+    @Test func linesAcrossReadChunksAreWholeAndLineEndsAreTrimmed() throws {
+        var random = SeededRandom.forTest(#function)
+        var lines: [String] = []
+        var size = 0
+        // Past three 64 KiB reads, with lines of every length up to a kops command's.
+        while size < 200_000 {
+            let line = String(repeating: "x", count: Int.random(in: 0...3000, using: &random))
+            lines.append(line)
+            size += line.count + 2
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-dump-\(UUID())").path
+        defer { unlink(path) }
+        let bytes = [0xef, 0xbb, 0xbf] + Array(lines.joined(separator: "\r\n").utf8)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        var read: [String] = []
+        try InputFile.streamLines(path, role: "cluster dump", standardInput: true, limit: 1 << 20) { read.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(read == lines, "seed \(SeededRandom.seed)")
+        do {
+            try InputFile.streamLines(path, role: "cluster dump", standardInput: true, limit: 100_000) { _ in }
+            Issue.record("a dump over the limit was read")
+        } catch {
+            #expect(error.message == "the cluster dump \(path) is \(bytes.count) bytes; meshcap reads at most 100000 bytes")
+        }
+    }
+
+    // MARK: the env file edit
+
+    @Test func editingKeepsEveryOtherLineAndSetsEveryOccurrence() {
+        let input = InputFile.lines(of: "# written by istioctl\r\nCA_ADDR='istiod.istio-system.svc:15012'\r\n\r\nexport  ISTIO_SERVICE_CIDR='*'\r\nISTIO_INBOUND_PORTS='*'\r\n  ISTIO_SERVICE_CIDR=10.0.0.0/8 # old\r\nISTIO_SERVICE_CIDR_X=1\r\n", name: "cluster.env")
+        let edit = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12,fd00::/108", in: input)
+        #expect(edit.text == "# written by istioctl\r\nCA_ADDR='istiod.istio-system.svc:15012'\r\n\r\nexport  ISTIO_SERVICE_CIDR='10.96.0.0/12,fd00::/108'\r\nISTIO_INBOUND_PORTS='*'\r\n  ISTIO_SERVICE_CIDR='10.96.0.0/12,fd00::/108'\r\nISTIO_SERVICE_CIDR_X=1\r\n")
+        #expect(edit.lines == [4, 6])
+        #expect(!edit.appended)
+        let appended = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: InputFile.lines(of: "A=1", name: "f"))
+        #expect(appended.text == "A=1\nISTIO_SERVICE_CIDR='10.96.0.0/12'\n")
+        #expect(appended.lines == [2] && appended.appended)
+        #expect(EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: nil).text == "ISTIO_SERVICE_CIDR='10.96.0.0/12'\n")
+    }
+
+    /// Read back as meshcap reads env files, the edited file says what it said, and the new range.
+    @Test func anEditedFileReadsBackWithOnlyTheKeyChanged() throws {
+        var random = SeededRandom.forTest(#function)
+        let keys = ["CA_ADDR", "ISTIO_INBOUND_PORTS", "ISTIO_LOCAL_EXCLUDE_PORTS", "POD_NAMESPACE", "ISTIO_SERVICE_CIDR"]
+        let values = ["'*'", "22,15090", "'a b'", "\"x\"", "''", "'it'\"'\"'s'"]
+        for round in 0..<150 {
+            var lines: [String] = []
+            for _ in 0..<Int.random(in: 0...12, using: &random) {
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0: lines.append("# comment \(round)")
+                case 1: lines.append("")
+                default:
+                    let export = Bool.random(using: &random) ? "export " : ""
+                    lines.append("\(export)\(keys.randomElement(using: &random)!)=\(values.randomElement(using: &random)!)")
+                }
+            }
+            let ending = ["\n", "\r\n"].randomElement(using: &random)!
+            let bom = Bool.random(using: &random) ? "\u{FEFF}" : ""
+            let original = bom + lines.map { $0 + ending }.joined()
+            let input = try InputFile.split(Array(original.utf8), name: "cluster.env", strictText: true)
+            let edit = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: input)
+            let context = "seed \(SeededRandom.seed) round \(round):\n\(original)"
+            let before = try EnvFile.parse(input).get()
+            let reread = try InputFile.split(Array(edit.text.utf8), name: "cluster.env", strictText: true)
+            let after = try EnvFile.parse(reread).get()
+            #expect(reread.lineEndings == (lines.isEmpty ? [.lf] : input.lineEndings), "\(context)")
+            #expect(reread.hadByteOrderMark == input.hadByteOrderMark, "\(context)")
+            #expect(reread.lines.count == input.lines.count + (edit.appended ? 1 : 0), "\(context)")
+            #expect(before.filter { $0.key != "ISTIO_SERVICE_CIDR" }.map { "\($0.key)=\($0.value)" }
+                    == after.filter { $0.key != "ISTIO_SERVICE_CIDR" }.map { "\($0.key)=\($0.value)" }, "\(context)")
+            let set = after.filter { $0.key == "ISTIO_SERVICE_CIDR" }
+            #expect(!set.isEmpty && set.allSatisfy { $0.value == "10.96.0.0/12" }, "\(context)")
+        }
+    }
+}
