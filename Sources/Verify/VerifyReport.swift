@@ -54,9 +54,9 @@ public struct VerifyReport: Sendable {
         // Per layout and direction: the hook's jump, and chains only it leads to (captured
         // inbound ports; ISTIO_OUTPUT).
         var entered = Set<Entry>(), needEntry = Set<Entry>()
-        // nat ISTIO_OUTPUT: whether it sends anything to ISTIO_REDIRECT, and the packets it
-        // ended elsewhere (returns, the proxy's own calls, DNS to the agent).
-        var capturesOutbound = false, endedElsewhere: UInt64 = 0
+        // nat ISTIO_OUTPUT: whether it sends anything to ISTIO_REDIRECT, the packets it sent
+        // there, and those it ended elsewhere (returns, the proxy's own calls, DNS to the agent).
+        var capturesOutbound = false, handedOver: UInt64 = 0, endedElsewhere: UInt64 = 0
         var notes = reading.notes, missing = 0, extra = 0, reordered = 0
         // Sets whose elements made rows already, by table and name.
         var expandedSets = Set<String>()
@@ -106,7 +106,9 @@ public struct VerifyReport: Sendable {
                 if place.table == .nat && place.chain == .istioOutput {
                     needEntry.insert(Entry(layout: place.layout, direction: .outbound))
                     switch rule.target {
-                    case .jump(.istioRedirect): capturesOutbound = true
+                    case .jump(.istioRedirect):
+                        capturesOutbound = true
+                        handedOver.add(observed.packets)
                     // Packets the DNS chain does not redirect come back: counted there, not here.
                     case .jump(.istioOutputDNS): break
                     default: endedElsewhere.add(observed.packets)
@@ -172,9 +174,12 @@ public struct VerifyReport: Sendable {
                 notes.append(ahead.sentence)
             }
         }
+        // What reached ISTIO_REDIRECT and was not redirected is not TCP (its REDIRECT takes every
+        // TCP packet): a UDP flow to a captured range (NTP, DNS with capture off) proves nothing.
+        // What fell off ISTIO_OUTPUT's end is what no rule took.
         let outbound = seen[.outbound] ?? 0
-        if capturesOutbound, captured[.outbound] ?? 0 == 0, outbound > endedElsewhere {
-            verdicts.append(Verdict(kind: .nothingRedirected, message: "\(outbound - endedElsewhere) connections left through OUTPUT past every exclusion, and none was redirected to the proxy: are the services' addresses in the captured ranges (ISTIO_SERVICE_CIDR)?"))
+        if capturesOutbound, captured[.outbound] ?? 0 == 0, outbound > endedElsewhere + handedOver {
+            verdicts.append(Verdict(kind: .nothingRedirected, message: "\(outbound - endedElsewhere - handedOver) connections left through OUTPUT past every exclusion, and none was redirected to the proxy: are the services' addresses in the captured ranges (ISTIO_SERVICE_CIDR)?"))
         }
         if verdicts.isEmpty, !seen.isEmpty, seen.values.allSatisfy({ $0 == 0 }) {
             notes.append("no packet has reached meshcap's rules yet: the rules are in place, but whether they capture shows only once traffic flows (or with --probe)")
