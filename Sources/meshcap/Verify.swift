@@ -18,7 +18,7 @@ struct VerifyCommand: ParsableCommand {
             Examples:
               meshcap verify
               meshcap verify --config cluster.env --json
-              meshcap verify --prometheus /var/lib/node_exporter/textfile/meshcap.prom
+              meshcap verify --prometheus /var/lib/prometheus/node-exporter/meshcap.prom
               meshcap verify --watch 2
               meshcap verify --reset                  # print, then zero meshcap's counters (only meshcap's)
               meshcap verify --from vm1-iptables-save.txt --config cluster.env

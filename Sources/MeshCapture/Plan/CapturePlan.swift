@@ -114,6 +114,18 @@ public struct CapturePlan: Sendable {
         }
     }
 
+    /// Whether a TCP connection to this host's `port` is sent to the proxy, by the same selection
+    /// `inboundCapture` turns into rules (what `doctor` asks of the SSH port).
+    public func capturesInbound(port: Port) -> Bool {
+        // The tunnel port's RETURN comes first in ISTIO_INBOUND.
+        guard port != config.inboundTunnelPort else { return false }
+        return switch config.inboundPorts {
+        case .none: false
+        case .all: !config.inboundPortsExclude.contains(port)
+        case .only(let ports): ports.contains(port)
+        }
+    }
+
     /// The inbound port selection, ending in `new` for connections to capture.
     @ChainBuilder func inboundCapture(new: Target) -> [ChainEntry] {
         switch config.inboundPorts {

@@ -16,14 +16,14 @@ extension ChainName {
     ]
 }
 
-enum Istio {
+public enum Istio {
     /// The source address Envoy binds for inbound passthrough connections to the app.
     static let passthroughSources = [Prefix(host: .v4(0x7f00_0006)), Prefix(host: .v6(6))]
     static let ipv6Loopback = Prefix(host: .v6(1))
     static let loopbackInterface = "lo"
     static let dnsPort: Port = 53
     /// Where istio-agent's DNS proxy listens.
-    static let agentDNSPort: Port = 15053
+    public static let agentDNSPort: Port = 15053
     /// The mark Envoy's outbound side puts on connections to the app in TPROXY mode.
     static let outboundMark: UInt32 = 1338
     /// Conntrack zones that keep the proxy's upstream DNS (1) apart from the app's (2), so a

@@ -43,6 +43,7 @@ enum JSON {
     case string(String)
     case number(UInt64)
     case bool(Bool)
+    case null
     case array([JSON])
     case object([(String, JSON)])
 
@@ -52,6 +53,7 @@ enum JSON {
         case .string(let value): return Self.quoted(value)
         case .number(let value): return String(value)
         case .bool(let value): return value ? "true" : "false"
+        case .null: return "null"
         case .array(let items):
             guard !items.isEmpty else { return "[]" }
             return "[\n" + items.map { inner + $0.text(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"

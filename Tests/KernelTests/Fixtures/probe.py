@@ -21,6 +21,10 @@
                                connect again and again, at least MIN times and until STOPFILE
                                exists; print how many answers came from each server name, and
                                how many connections failed ("peer=0 proxy-outbound=5123 failed=0")
+  probe.py serve-dns NAME=ADDRESS...
+                               a DNS server on UDP port 53: A or AAAA answers for the NAMEs
+                               given (by ADDRESS's family; NOERROR without records for the
+                               other one), NXDOMAIN for every other name
   probe.py churn TABLE CHAIN SECONDS
                                insert a rule at the head of inet TABLE CHAIN and delete it again,
                                over and over, for at most SECONDS
@@ -105,6 +109,32 @@ def serve_udp(port, name):
             ready.sendto(name.encode(), peer)
 
 
+def serve_dns(records):
+    """A stub authority for doctor's name checks: answers from `records` ({name: [address]})."""
+    unblock_and_bound_lifetime()
+    server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    server.bind(("0.0.0.0", 53))
+    while True:
+        query, peer = server.recvfrom(512)
+        ident, _flags, _qd = struct.unpack("!HHH", query[:6])
+        labels, at = [], 12
+        while query[at]:
+            labels.append(query[at + 1:at + 1 + query[at]].decode().lower())
+            at += 1 + query[at]
+        qtype = struct.unpack("!H", query[at + 1:at + 3])[0]
+        question = query[12:at + 5]
+        name = ".".join(labels)
+        family = socket.AF_INET if qtype == 1 else socket.AF_INET6
+        answers = [a for a in records.get(name, []) if (":" in a) == (family == socket.AF_INET6)]
+        rcode = 0 if name in records else 3
+        reply = struct.pack("!HHHHHH", ident, 0x8180 | rcode, 1, len(answers), 0, 0) + question
+        for address in answers:
+            data = socket.inet_pton(family, address)
+            # The name as a pointer to the question's (offset 12), as servers compress it.
+            reply += struct.pack("!HHHIH", 0xC00C, qtype, 1, 60, len(data)) + data
+        server.sendto(reply, peer)
+
+
 def become(uid):
     # Before socket(): the kernel records the socket's owner when it is made, and that owner is
     # what the proxy-UID rules match.
@@ -180,6 +210,12 @@ if __name__ == "__main__":
         churn(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     elif sys.argv[1] == "serve-udp":
         serve_udp(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "serve-dns":
+        table = {}
+        for pair in sys.argv[2:]:
+            name, address = pair.split("=", 1)
+            table.setdefault(name.lower(), []).append(address)
+        serve_dns(table)
     elif sys.argv[1] == "query":
         query(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
     else:

@@ -1,0 +1,256 @@
+import ArgumentParser
+import Glibc
+import HostOps
+import MeshCapture
+import Verify
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check a VM before and after joining the mesh: each check PASS, WARN or FAIL with its fix (exit 1 on a FAIL).",
+        discussion: """
+            Privileges; kernel support for what the rules need (loaded in a throwaway network namespace, \
+            never into the host's tables); capture rules in more than one place; the proxy user and PROXY_UID; \
+            the control-plane names through the VM's hosts file and resolvers, saying when a name answers only \
+            with a search domain appended; SSH captured inbound (a lock-out); the capture ports listening; \
+            the live rules against the config, and their counters. Reads, never changes, the host.
+              meshcap doctor --config /var/lib/istio/envoy/sidecar.env --config /var/lib/istio/envoy/cluster.env
+              meshcap doctor --config cluster.env --control-plane istiod.istio-system.svc --json
+            """)
+
+    @OptionGroup var config: ConfigOptions
+    @OptionGroup var host: HostOptions
+
+    @Flag(help: "Print the checks as JSON (schema meshcap.doctor/v1).")
+    var json = false
+
+    @Option(help: ArgumentHelp("The hosts file names are looked up in first.", valueName: "file"))
+    var hosts = "/etc/hosts"
+
+    @Option(name: .customLong("control-plane"), help: ArgumentHelp("A name the VM must resolve (repeatable). Default: istiod.istio-system.svc and the hosts of CA_ADDR and PILOT_ADDRESS in the config files.", valueName: "name"))
+    var controlPlane: [String] = []
+
+    @Option(help: ArgumentHelp("Where sshd's Port lines are read, besides port 22.", valueName: "file"))
+    var sshdConfig = "/etc/ssh/sshd_config"
+
+    func run() throws {
+        let (loaded, accounts) = try config.load()
+        let plan = CapturePlan(loaded.config)
+        let settings = rawSettings()
+        var checks = [configCheck(), privileges()]
+        let privileged = checks.last?.status == .pass
+        let residue = privileged ? Residue.find() : nil
+        let backend = residue.map { host.choose(loaded.run, residue: $0) }
+        checks += kernel(plan, chosen: backend?.host.name, privileged: privileged)
+        checks.append(proxyUser(plan, accounts: accounts, envoyUser: settings["ENVOY_USER"] ?? getenv("ENVOY_USER").map { String(cString: $0) }))
+        checks += ssh(plan)
+        checks += names(settings)
+        checks.append(rules(residue))
+        let present = residue.map { !$0.nftTables.isEmpty || !$0.iptables.isEmpty } ?? false
+        checks += capturePorts(plan, rulesPresent: present)
+        if let backend, present {
+            checks.append(counters(plan, accounts: accounts, firewall: backend.host, backend: backend.backend, residue: residue!))
+        }
+        let report = PreflightReport(checks)
+        print(json ? report.json : report.text, terminator: "")
+        if report.failed { throw ProblemFound() }
+    }
+
+    /// The config files' own settings, for what doctor reads that shapes no rule (CA_ADDR,
+    /// PILOT_ADDRESS) and ENVOY_USER as written; the last one of a key wins, as in the loader.
+    func rawSettings() -> [String: String] {
+        var values: [String: String] = [:]
+        for file in config.files where file != "-" {
+            guard let text = try? InputFile.read(file, role: "config file"), case .success(let parsed) = EnvFile.parse(text) else { continue }
+            for setting in parsed { values[setting.key] = setting.value }
+        }
+        return values
+    }
+
+    var command: String {
+        config.files.isEmpty ? "--config /var/lib/istio/envoy/sidecar.env --config /var/lib/istio/envoy/cluster.env"
+                             : config.files.map { "--config \($0)" }.joined(separator: " ")
+    }
+
+    func configCheck() -> PreflightCheck {
+        guard config.given else {
+            return PreflightCheck("config", .warn, "none given: the checks below assume Istio's defaults",
+                                  fix: "give the VM's files: meshcap doctor \(command)")
+        }
+        return PreflightCheck("config", .pass, config.files.isEmpty ? "istio-iptables flags" : config.files.joined(separator: ", "))
+    }
+
+    func privileges() -> PreflightCheck {
+        if geteuid() == 0 { return PreflightCheck("privileges", .pass, "root") }
+        // CAP_NET_ADMIN is bit 12 of the effective set.
+        let status = (try? InputFile.read("/proc/self/status", role: "process status", strictText: false))?.lines ?? []
+        let effective = status.first { $0.hasPrefix("CapEff:") }.flatMap { UInt64($0.dropFirst(7).drop { $0 == "\t" || $0 == " " }, radix: 16) } ?? 0
+        if effective & (1 << 12) != 0 {
+            return PreflightCheck("privileges", .warn, "CAP_NET_ADMIN without root: rules can be applied, but the kernel is not probed here",
+                                  fix: "run doctor as root for the kernel checks")
+        }
+        return PreflightCheck("privileges", .fail, "neither root nor CAP_NET_ADMIN: meshcap cannot read or apply rules",
+                              fix: "sudo meshcap doctor \(command)")
+    }
+
+    /// Each feature loaded with each installed backend in a namespace made for it. A failure of
+    /// what this config needs, with the backend apply would use, is a FAIL; anything else a WARN.
+    func kernel(_ plan: CapturePlan, chosen: String?, privileged: Bool) -> [PreflightCheck] {
+        guard privileged, geteuid() == 0 else {
+            return [PreflightCheck("kernel", .warn, "not probed: making a network namespace to probe in needs root", fix: "run doctor as root")]
+        }
+        let result: CommandResult
+        do {
+            result = try Command.run(VerifyCommand.executable, ["kernel-probe"])
+        } catch {
+            return [PreflightCheck("kernel", .fail, "the probe did not run: \(error.description)", fix: "run doctor as root, where network namespaces can be made")]
+        }
+        guard result.status == 0 else {
+            return [PreflightCheck("kernel", .fail, "the probe failed: \(result.stderr.split(separator: "\n").joined(separator: "; "))",
+                                   fix: "unshare(CLONE_NEWNET) must work: not in a container without CAP_SYS_ADMIN")]
+        }
+        let attempts = result.stdout.split(separator: "\n").map { $0.split(separator: "\t", maxSplits: 2).map(String.init) }.filter { $0.count == 3 }
+        return KernelFeature.allCases.map { feature in
+            let tried = attempts.filter { $0[0] == feature.rawValue }
+            let failed = tried.filter { $0[2] != "ok" }
+            let backends = tried.map { $0[1] }.joined(separator: ", ")
+            guard !failed.isEmpty else { return PreflightCheck("kernel", .pass, "\(feature.title): loads with \(backends)") }
+            let needed = switch feature {
+            case .redirect: true
+            case .tproxy: plan.config.interceptionMode == .tproxy
+            case .zones: plan.config.capturesDNS
+            }
+            let serious = needed && failed.contains { $0[1] == chosen }
+            let detail = failed.map { "\($0[1]): \($0[2])" }.joined(separator: "; ")
+            let worked = tried.filter { $0[2] == "ok" }.map { $0[1] }
+            return PreflightCheck("kernel", serious ? .fail : .warn,
+                                  "\(feature.title)\(needed ? "" : " (this config does not use it)"): \(detail)" + (worked.isEmpty ? "" : "; loads with \(worked.joined(separator: ", "))"),
+                                  fix: "modprobe \(Set(failed.map { feature.modules($0[1]) }).sorted().joined(separator: " ")) (or a kernel built with them)")
+        }
+    }
+
+    func proxyUser(_ plan: CapturePlan, accounts: AccountDatabase, envoyUser: String?) -> PreflightCheck {
+        let user = envoyUser.flatMap { $0.isEmpty ? nil : $0 } ?? "istio-proxy"
+        let passed = plan.config.proxyUsers.compactMap { owner -> UInt32? in
+            switch owner {
+            case .id(let id): id
+            case .name(let name): accounts.id(of: name, isGroup: false)
+            }
+        }
+        let list = passed.map(String.init).joined(separator: ",")
+        guard let uid = accounts.id(of: user, isGroup: false) else {
+            return PreflightCheck("proxy user", .fail, "no user \(user) (ENVOY_USER) in \(accounts.passwdPath); the rules let UID \(list) through",
+                                  fix: "install Istio's sidecar package (it makes istio-proxy), or set ENVOY_USER to the user Envoy runs as")
+        }
+        guard passed.contains(uid) else {
+            return PreflightCheck("proxy user", .fail, "\(user) is UID \(uid), but the rules let UID \(list) through: Envoy's own connections would be captured again (a loop)",
+                                  fix: "set PROXY_UID=\(uid), or leave PROXY_UID unset so meshcap takes \(user)'s UID")
+        }
+        return PreflightCheck("proxy user", .pass, "\(user) is UID \(uid), which the rules let through")
+    }
+
+    func ssh(_ plan: CapturePlan) -> [PreflightCheck] {
+        var ports: [Port] = [22]
+        if let text = try? InputFile.read(sshdConfig, role: "sshd config", strictText: false) {
+            for line in text.lines {
+                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                if fields.count > 1, fields[0].lowercased() == "port", let port = Port(fields[1]), !ports.contains(port) { ports.append(port) }
+            }
+        }
+        return ports.map { port in
+            plan.capturesInbound(port: port)
+                ? PreflightCheck("ssh", .warn, "port \(port) (SSH) is captured inbound: SSH then goes through Envoy, and when Envoy is down or refuses it you are locked out",
+                                 fix: "add \(port) to ISTIO_LOCAL_EXCLUDE_PORTS (INBOUND_PORTS_EXCLUDE, -d \(port))")
+                : PreflightCheck("ssh", .pass, "port \(port) (SSH) is not captured inbound")
+        }
+    }
+
+    func names(_ settings: [String: String]) -> [PreflightCheck] {
+        var names = controlPlane
+        if names.isEmpty {
+            names = ["istiod.istio-system.svc"]
+            for key in ["CA_ADDR", "PILOT_ADDRESS"] {
+                guard var address = settings[key], !address.isEmpty else { continue }
+                // "istiod.istio-system.svc:15012", "[fd00::1]:15012", "10.0.0.5"
+                if address.hasPrefix("[") { address = String(address.dropFirst().prefix { $0 != "]" }) }
+                else if address.count(where: { $0 == ":" }) == 1 { address = String(address.prefix { $0 != ":" }) }
+                if IPAddress(address) == nil, !names.contains(address) { names.append(address) }
+            }
+        }
+        let hostsText = try? InputFile.read(hosts, role: "hosts file", strictText: false)
+        let resolver: NameLookup.Resolver
+        do {
+            resolver = NameLookup.Resolver(try InputFile.read(config.resolvConf, role: "resolver file", strictText: false))
+        } catch {
+            return [PreflightCheck("control plane", .fail, "cannot read \(config.resolvConf): \(error.description)", fix: "the VM needs a resolv.conf with its VPC's resolver")]
+        }
+        return names.map { name in
+            switch NameLookup.resolve(name, hosts: hostsText, resolver: resolver) {
+            case .hostsFile(let addresses):
+                return PreflightCheck("control plane", .pass, "\(name): \(Self.list(addresses)) from \(hosts)")
+            case .direct(let addresses, let server):
+                return PreflightCheck("control plane", .pass, "\(name): \(Self.list(addresses)) from nameserver \(server)")
+            case .throughSearch(let full, let addresses, let server):
+                let domain = full.dropFirst(name.count + 1)
+                return PreflightCheck("control plane", .warn,
+                    "\(name) resolves only as \(full) (search domain \(domain) in \(config.resolvConf)), to \(Self.list(addresses)) from \(server): a resolver that does not search, or a DHCP lease that rewrites resolv.conf (AWS does), loses it",
+                    fix: "add '\(addresses[0]) \(name)' to \(hosts) (istioctl's VM files include a hosts file for this), or make \(name) resolve as written (e.g. a Route53 private zone)")
+            case .unresolved(let why):
+                return PreflightCheck("control plane", .fail, "\(name) does not resolve: \(why.joined(separator: "; "))",
+                                      fix: "append the hosts file istioctl wrote for the VM to \(hosts) (it maps \(name) to the east-west gateway)")
+            }
+        }
+    }
+
+    static func list(_ addresses: [IPAddress]) -> String { addresses.map(\.description).joined(separator: ", ") }
+
+    func rules(_ residue: Residue?) -> PreflightCheck {
+        guard let residue else { return PreflightCheck("rules", .warn, "not read: needs root", fix: "run doctor as root") }
+        var places = residue.nftTables.isEmpty ? [] : ["nft (\(residue.nftTables.joined(separator: ", ")))"]
+        for variant in IptablesVariant.allCases { if let families = residue.iptables[variant] {
+            places.append("iptables-\(variant.rawValue) (\(families.map(\.rawValue).joined(separator: ", ")))")
+        } }
+        switch places.count {
+        case 0: return PreflightCheck("rules", .warn, "no capture rules on this host yet", fix: "meshcap apply \(command)")
+        case 1: return PreflightCheck("rules", .pass, "capture rules in \(places[0]) only")
+        default:
+            return PreflightCheck("rules", .fail, "capture rules in \(places.joined(separator: " and ")): packets are captured by whichever hook runs first, and counted apart",
+                                  fix: "keep one: meshcap clean --backend iptables --iptables-variant legacy (or nft), then meshcap verify")
+        }
+    }
+
+    func capturePorts(_ plan: CapturePlan, rulesPresent: Bool) -> [PreflightCheck] {
+        let listening = ListeningSockets.tcpPorts()
+        var ports: [(Port, String)] = [(plan.config.proxyPort, "outbound")]
+        if !plan.config.inboundPorts.isNone { ports.append((plan.config.inboundCapturePort, "inbound")) }
+        if plan.config.capturesDNS { ports.append((Istio.agentDNSPort, "DNS")) }
+        return ports.map { port, role in
+            if listening.contains(port) { return PreflightCheck("capture port", .pass, "\(port) (\(role)) is listening") }
+            return rulesPresent
+                ? PreflightCheck("capture port", .fail, "nothing listens on \(port) (\(role)), and the rules send connections there: they are refused",
+                                 fix: "start the sidecar (systemctl start istio), or remove the capture until it runs (meshcap clean)")
+                : PreflightCheck("capture port", .warn, "nothing listens on \(port) (\(role)) yet", fix: "start the sidecar after meshcap apply (systemctl start istio)")
+        }
+    }
+
+    func counters(_ plan: CapturePlan, accounts: AccountDatabase, firewall: any FirewallHost, backend: BackendChoice, residue: Residue) -> PreflightCheck {
+        let live: LiveRules
+        do {
+            live = try firewall.observe()
+        } catch {
+            return PreflightCheck("counters", .fail, "cannot read the rules: \((error as? Failure)?.lines.joined(separator: "; ") ?? "\(error)")", fix: "run doctor as root")
+        }
+        let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name))
+        let report = VerifyReport(reading, desired: config.given ? plan.desired(accounts, for: backend) : nil)
+        guard report.healthy else {
+            return PreflightCheck("counters", .fail, report.verdicts.map { "\($0.kind.rawValue): \($0.message)" }.joined(separator: "; "),
+                                  fix: "meshcap verify \(command) for the rows; meshcap apply \(command) puts the config's rules back")
+        }
+        let captured = report.totals.map { "\($0.captured) \($0.direction.rawValue)" }.joined(separator: " and ")
+        guard report.totals.contains(where: { $0.captured > 0 }) else {
+            return PreflightCheck("counters", .warn, "the rules (\(firewall.name)) are \(config.given ? "the config's" : "meshcap's"), but no connection has been sent to the proxy yet",
+                                  fix: "make a request to a mesh service from the VM, then meshcap verify")
+        }
+        return PreflightCheck("counters", .pass, "the rules (\(firewall.name)) are \(config.given ? "the config's" : "meshcap's"); sent to the proxy: \(captured)")
+    }
+}

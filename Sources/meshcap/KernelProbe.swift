@@ -1,0 +1,75 @@
+import ArgumentParser
+import Glibc
+import HostOps
+import MeshCapture
+
+// glibc declares unshare and CLONE_NEWNET only under _GNU_SOURCE, which Swift's Glibc module does not set.
+@_silgen_name("unshare") private func unshareNamespaces(_ flags: Int32) -> Int32
+private let newNetworkNamespace: Int32 = 0x4000_0000
+
+/// What `doctor` asks of the kernel: each a small config whose rules need exactly that support,
+/// loaded by the backends apply uses. A failure names the modules to load.
+enum KernelFeature: String, CaseIterable {
+    case redirect
+    case tproxy
+    case zones
+
+    var title: String {
+        switch self {
+        case .redirect: "nat, owner match, REDIRECT"
+        case .tproxy: "TPROXY, socket match, marks, policy routing"
+        case .zones: "conntrack zones (DNS capture)"
+        }
+    }
+
+    /// istio-iptables flags for a config that needs the feature and little else.
+    var flags: [String] {
+        switch self {
+        case .redirect: ["-i", "10.96.0.0/12", "-b", "*", "-d", "22", "-u", "1337"]
+        case .tproxy: ["-m", "TPROXY", "-b", "*", "-d", "22", "-u", "1337"]
+        case .zones: ["--redirect-dns", "--capture-all-dns", "-u", "1337"]
+        }
+    }
+
+    func modules(_ backend: String) -> String {
+        let nft = backend == "nft"
+        return switch self {
+        case .redirect: nft ? "nf_tables nft_chain_nat nft_redir nft_meta" : "iptable_nat xt_owner xt_REDIRECT xt_comment"
+        case .tproxy: nft ? "nft_tproxy nft_socket nft_ct" : "iptable_mangle xt_TPROXY xt_socket xt_mark xt_conntrack"
+        case .zones: nft ? "nft_ct nf_conntrack" : "iptable_raw xt_CT"
+        }
+    }
+}
+
+/// `doctor`'s helper: made a network namespace of its own (so the host's tables are never
+/// touched), loads each feature's rules with each backend installed, and prints one line per
+/// attempt: `feature<TAB>backend<TAB>ok` or `...<TAB>the error`. The namespace goes with it.
+struct KernelProbe: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "kernel-probe", shouldDisplay: false)
+
+    func run() throws {
+        guard unshareNamespaces(newNetworkNamespace) == 0 else { throw HostError("cannot make a network namespace to probe in", errno: errno) }
+        // Policy routing needs lo up; a new namespace has it down.
+        _ = try? Command.run("ip", ["link", "set", "lo", "up"])
+        let accounts = try AccountDatabase(passwdPath: "/dev/null", groupPath: "/dev/null")
+        var hosts: [(String, any FirewallHost)] = [("nft", NftHost())]
+        for variant in IptablesVariant.allCases where Command.locate("iptables-\(variant.rawValue)-restore") != nil {
+            hosts.append(("iptables-\(variant.rawValue)", IptablesHost(variant: variant, wait: 5)))
+        }
+        for feature in KernelFeature.allCases {
+            let loaded = try ConfigLoader.load(files: [], flags: feature.flags, accounts: accounts)
+            let plan = CapturePlan(loaded.config)
+            for (name, host) in hosts {
+                var outcome = "ok"
+                do {
+                    _ = try HostSession(firewall: host, routing: KernelRouting())
+                        .apply(plan.desired(accounts, for: name == "nft" ? .nft : .iptables), dryRun: false)
+                    _ = try HostSession(firewall: host, routing: KernelRouting()).clean(recognising: nil, dryRun: false)
+                } catch let failure as Failure {
+                    outcome = failure.lines.joined(separator: "; ")
+                }
+                print("\(feature.rawValue)\t\(name)\t\(outcome.replacing("\t", with: " ").replacing("\n", with: " "))")
+            }
+        }
+    }
+}

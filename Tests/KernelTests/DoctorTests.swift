@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `meshcap doctor` on a namespace playing the VM: istioctl's files, the VM's passwd, a resolver
+/// of our own in the peer namespace (answering `istiod.istio-system.svc.cluster.local` only with
+/// the search domain, `direct.mesh.test` as written), and the rules, listeners and connections
+/// of each stage of joining the mesh.
+@Suite(.serialized) struct DoctorTests {
+    static let vm = Prerequisites.corpus.appendingPathComponent("vm")
+    static let passwd = packageRoot.appendingPathComponent("Rules/vm-host/passwd").path
+
+    struct VM {
+        let network: TestNetwork
+        let files: URL
+        var dns: Process?
+
+        init() throws {
+            network = try TestNetwork()
+            files = try temporaryDirectory("doctor")
+            try "nameserver \(TestNetwork.peerAddress)\nsearch cluster.local\n".write(to: files.appendingPathComponent("resolv.conf"), atomically: true, encoding: .utf8)
+            try "".write(to: files.appendingPathComponent("hosts"), atomically: true, encoding: .utf8)
+            try "Port 22\nPort 2222\n".write(to: files.appendingPathComponent("sshd_config"), atomically: true, encoding: .utf8)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["ip", "netns", "exec", network.peer.name, "python3", TestNetwork.probe, "serve-dns",
+                                 "istiod.istio-system.svc.cluster.local=\(TestNetwork.peerAddress)", "direct.mesh.test=\(TestNetwork.peerAddress)"]
+            try process.run()
+            dns = process
+            for _ in 0..<100 where !(try network.peer.exec("ss", "-Hlun", "sport = :53")).contains(":53") { usleep(20_000) }
+        }
+
+        func stop() {
+            if let dns {
+                kill(dns.processIdentifier, SIGKILL)
+                dns.waitUntilExit()
+            }
+            try? FileManager.default.removeItem(at: files)
+        }
+
+        func path(_ name: String) -> String { files.appendingPathComponent(name).path }
+
+        /// istioctl's sidecar.env and cluster.env (ISTIO_INBOUND_PORTS='*', SSH excluded, DNS
+        /// capture on), the VM's passwd, and `extra` files after them.
+        func configArguments(_ extra: [String] = []) -> [String] {
+            ["--config", DoctorTests.vm.appendingPathComponent("sidecar.env").path,
+             "--config", DoctorTests.vm.appendingPathComponent("cluster-ipv4.env").path]
+                + extra.flatMap { ["--config", $0] }
+                + ["--passwd-file", DoctorTests.passwd, "--resolv-conf", path("resolv.conf")]
+        }
+
+        func doctor(_ arguments: [String]) throws -> ProcessResult {
+            try run("ip", ["netns", "exec", network.workload.name, meshcap, "doctor", "--hosts", path("hosts"), "--sshd-config", path("sshd_config")] + arguments)
+        }
+
+        func write(_ name: String, _ text: String) throws -> String {
+            try text.write(to: files.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            return path(name)
+        }
+    }
+
+    /// The report's lines that start with `prefix` (status and area), the fix lines dropped.
+    static func lines(_ output: String, _ prefix: String) -> [String] {
+        output.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+    }
+
+    /// Before anything is applied: the files are right but for one name, SSH on 2222 would be
+    /// captured, nothing is listening and there are no rules yet.
+    @Test(.needsRoot, .needsCorpus) func beforeApplyEachCheckSaysWhatIsMissing() throws {
+        let vm = try VM()
+        defer { vm.stop() }
+        let names = ["--control-plane", "istiod.istio-system.svc", "--control-plane", "direct.mesh.test", "--control-plane", "missing.mesh.test"]
+        let result = try vm.doctor(vm.configArguments() + names)
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        let out = result.stdout
+        #expect(Self.lines(out, "PASS  kernel").count == 3, "\(out)")
+        #expect(Self.lines(out, "PASS  proxy user") == ["PASS  proxy user     istio-proxy is UID 998, which the rules let through"])
+        #expect(Self.lines(out, "PASS  ssh") == ["PASS  ssh            port 22 (SSH) is not captured inbound"])
+        #expect(Self.lines(out, "WARN  ssh") == ["WARN  ssh            port 2222 (SSH) is captured inbound: SSH then goes through Envoy, and when Envoy is down or refuses it you are locked out"])
+        #expect(out.contains("fix: add 2222 to ISTIO_LOCAL_EXCLUDE_PORTS (INBOUND_PORTS_EXCLUDE, -d 2222)"))
+        let peer = TestNetwork.peerAddress
+        #expect(Self.lines(out, "WARN  control plane") == ["WARN  control plane  istiod.istio-system.svc resolves only as istiod.istio-system.svc.cluster.local (search domain cluster.local in \(vm.path("resolv.conf"))), to \(peer) from \(peer): a resolver that does not search, or a DHCP lease that rewrites resolv.conf (AWS does), loses it"])
+        #expect(Self.lines(out, "PASS  control plane") == ["PASS  control plane  direct.mesh.test: \(peer) from nameserver \(peer)"])
+        #expect(Self.lines(out, "FAIL  control plane") == ["FAIL  control plane  missing.mesh.test does not resolve: \(peer): no address for missing.mesh.test, missing.mesh.test.cluster.local"])
+        #expect(Self.lines(out, "WARN  rules") == ["WARN  rules          no capture rules on this host yet"])
+        #expect(Self.lines(out, "WARN  capture port").count == 3, "\(out)")
+        #expect(!out.contains("counters"))
+        #expect(out.hasSuffix("doctor: 8 passed, 6 warnings, 1 failed\n"), "\(out)")
+
+        // The fix doctor gives, done: the hosts file names istiod, and it passes from there.
+        _ = try vm.write("hosts", "127.0.0.1 localhost\n\(peer) istiod.istio-system.svc\n")
+        let fixed = try vm.doctor(vm.configArguments() + ["--control-plane", "istiod.istio-system.svc"])
+        #expect(Self.lines(fixed.stdout, "PASS  control plane") == ["PASS  control plane  istiod.istio-system.svc: \(peer) from \(vm.path("hosts"))"])
+    }
+
+    /// Applied, then the proxy's ports held, then a connection captured: the capture-port checks
+    /// go from FAIL to PASS and the counters from WARN to PASS; JSON says the same.
+    @Test(.needsRoot, .needsCorpus) func afterApplyListenersAndCountersDecide() throws {
+        let vm = try VM()
+        defer { vm.stop() }
+        // DNS capture off here: doctor's own questions would go to the agent's port, which this
+        // test does not serve.
+        let noDNS = try vm.write("no-dns.env", "ISTIO_META_DNS_CAPTURE=false\n")
+        let config = vm.configArguments([noDNS])
+        let applied = try run("ip", ["netns", "exec", vm.network.workload.name, meshcap, "apply"] + config)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let names = ["--control-plane", "direct.mesh.test"]
+
+        let unserved = try vm.doctor(config + names)
+        #expect(unserved.status == 1)
+        #expect(Self.lines(unserved.stdout, "FAIL  capture port") == [
+            "FAIL  capture port   nothing listens on 15001 (outbound), and the rules send connections there: they are refused",
+            "FAIL  capture port   nothing listens on 15006 (inbound), and the rules send connections there: they are refused",
+        ])
+        #expect(Self.lines(unserved.stdout, "PASS  rules") == ["PASS  rules          capture rules in nft (istio-proxy-nat) only"])
+        #expect(Self.lines(unserved.stdout, "WARN  counters") == ["WARN  counters       the rules (nft) are the config's, but no connection has been sent to the proxy yet"])
+
+        try vm.network.serve(in: vm.network.workload, port: 15001, name: "proxy-outbound")
+        try vm.network.serve(in: vm.network.workload, port: 15006, name: "proxy-inbound")
+        #expect(try vm.network.connect(from: vm.network.workload, to: TestNetwork.peerAddress, port: 8080).hasPrefix("proxy-outbound"))
+        let served = try vm.doctor(config + names + ["--json"])
+        #expect(served.status == 0, "\(served.stdout)")
+        let json = try JSONSerialization.jsonObject(with: Data(served.stdout.utf8)) as? [String: Any]
+        #expect(json?["schema"] as? String == "meshcap.doctor/v1")
+        #expect(json?["ok"] as? Bool == true)
+        let checks = json?["checks"] as? [[String: Any]] ?? []
+        let counters = checks.first { $0["area"] as? String == "counters" }
+        #expect(counters?["status"] as? String == "pass")
+        #expect(counters?["detail"] as? String == "the rules (nft) are the config's; sent to the proxy: 0 inbound and 1 outbound")
+        #expect(checks.filter { $0["area"] as? String == "capture port" }.map { $0["status"] as? String } == ["pass", "pass"])
+        #expect(checks.allSatisfy { ($0["status"] as? String == "pass") == ($0["fix"] is NSNull) })
+    }
+
+    /// The mistakes that break a VM quietly: rules in two places, and a PROXY_UID that is not
+    /// Envoy's (its own connections would loop).
+    @Test(.needsRoot, .needsCorpus) func twoBackendsAndAWrongProxyUIDFail() throws {
+        let vm = try VM()
+        defer { vm.stop() }
+        let wrongUID = try vm.write("uid.env", "PROXY_UID=1337\nISTIO_META_DNS_CAPTURE=false\n")
+        let config = vm.configArguments([wrongUID])
+        for backend in [["--backend", "nft"], ["--backend", "iptables", "--iptables-variant", "legacy"]] {
+            let applied = try run("ip", ["netns", "exec", vm.network.workload.name, meshcap, "apply"] + config + backend)
+            #expect(applied.status == 0, "\(applied.stderr)")
+        }
+        let result = try vm.doctor(config + ["--control-plane", "direct.mesh.test"])
+        #expect(result.status == 1)
+        #expect(Self.lines(result.stdout, "FAIL  rules") == ["FAIL  rules          capture rules in nft (istio-proxy-nat) and iptables-legacy (ipv4): packets are captured by whichever hook runs first, and counted apart"])
+        #expect(Self.lines(result.stdout, "FAIL  proxy user") == ["FAIL  proxy user     istio-proxy is UID 998, but the rules let UID 1337 through: Envoy's own connections would be captured again (a loop)"])
+        #expect(result.stdout.contains("fix: set PROXY_UID=998, or leave PROXY_UID unset so meshcap takes istio-proxy's UID"))
+    }
+}
