@@ -6,17 +6,21 @@ BIN := .build/debug/meshcap
 # Kernel tests and conformance need the loaders and iproute2; the netlink backend needs the -dev
 # packages; python3 runs the corpus' nftsort.py and the traffic probes.
 APT_PACKAGES := iptables nftables iproute2 util-linux pkg-config libnftnl-dev libmnl-dev libiptc-dev python3
-TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3
+# The install tests check what `make install` ships: the units (systemd-analyze), the man page
+# (groff, man), the completions (zsh, fish; bash is there) and contrib's alerts (promtool).
+PACKAGING_PACKAGES := systemd groff-base man-db zsh fish prometheus
+TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3 systemd-analyze groff man zsh fish promtool
 HEADERS := /usr/include/libnftnl/common.h /usr/include/libmnl/libmnl.h /usr/include/libiptc/libiptc.h
 
-.PHONY: deps build demo test fuzz goldens bench clean
+.PHONY: deps build demo test fuzz goldens bench install clean
 
 deps:
 	@missing=; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	for h in $(HEADERS); do [ -f $$h ] || missing="$$missing $$h"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing packages for:$$missing"; \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(APT_PACKAGES); \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(APT_PACKAGES) \
+			&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PACKAGING_PACKAGES); \
 	fi
 
 build: deps
@@ -36,6 +40,7 @@ test: deps
 	@mkdir -p .build
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
 	@! grep -E '^/.*(Sources|Tests)/.*warning:' .build/build.log || { echo "meshcap: compiler warnings above"; exit 1; }
+	$(SWIFT) build --product generate-manual
 	$(SWIFT) test
 
 # Each saved-dump reader under libFuzzer and AddressSanitizer, FUZZ_SECONDS each, seeded with the
@@ -77,6 +82,16 @@ bench: deps
 	python3 Benchmarks/apply_bench.py --meshcap .build/release/meshcap
 	python3 Benchmarks/verify_bench.py --meshcap .build/release/meshcap
 	python3 Benchmarks/dataplane_bench.py --meshcap .build/release/meshcap --rounds 7
+
+# The release binary (Swift runtime linked in: one file to copy to a VM), its man page and shell
+# completions generated from the CLI itself, the systemd units and the /etc/meshcap README.
+# PREFIX=/usr puts the units in /lib/systemd/system, any other prefix in PREFIX/lib/systemd/system.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: deps
+	$(SWIFT) build -c release --static-swift-stdlib --product meshcap
+	$(SWIFT) build -c release --product generate-manual
+	sh Packaging/install.sh --binary .build/release/meshcap --prefix $(PREFIX) --destdir "$(DESTDIR)" --manual-tool .build/release/generate-manual
 
 clean:
 	rm -rf .build
