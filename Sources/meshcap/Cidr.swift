@@ -47,7 +47,7 @@ struct Cidr: ParsableCommand {
         }
         let value = Self.list(statement.prefixes)
         let places = statement.findings.map(\.place)
-        Report.say([places.count == 1 ? "service range \(value), from \(places[0])"
+        Report.say([places.count == 1 ? "service range \(value), from \(places[0])" : places.count == 2 ? "service range \(value), the same in both places that name it:"
                                       : "service range \(value), the same in all \(places.count) places that name it:"]
                    + (places.count == 1 ? [] : places.map { "  \($0)" }))
         guard let writeEnv else { return print(value) }
