@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where `kubectl cluster-info dump` (or anything pasted from a cluster) says what the service
 /// CIDR is. The range is no field of any API object: it is kube-apiserver's and
 /// kube-controller-manager's `--service-cluster-ip-range` flag, which the dump shows in three
@@ -47,6 +51,11 @@ public struct ClusterDump: Sendable {
 
     static let flag = Array("--service-cluster-ip-range".utf8)
     static let refusal = Array("The range of valid IPs is ".utf8)
+    static let logStart = Array("==== START logs for ".utf8)
+    static let logEnd = Array("==== END logs for ".utf8)
+    static let nameKey = Array(#""name": ""#.utf8)
+    static let namespaceKey = Array(#""namespace": ""#.utf8)
+    static let clusterIPKey = Array(#""clusterIP": ""#.utf8)
 
     // Where in the dump the scan is, for saying where a finding came from.
     private var lineNumber = 0
@@ -83,18 +92,18 @@ public struct ClusterDump: Sendable {
             valueOnNextLine = nil
             record(word(text).0, place: pending)
         }
-        if text.starts(with: Array("==== START logs for ".utf8)) {
+        if text.starts(with: Self.logStart) {
             // "==== START logs for container C of pod NS/P ===="
             log = "log of " + String(decoding: text.dropFirst(20).dropLast(5), as: UTF8.self).trimmingTrailingSpaces
             return
         }
-        if text.starts(with: Array("==== END logs for ".utf8)) {
+        if text.starts(with: Self.logEnd) {
             log = nil
             return
         }
         if log == nil { follow(text) }
         var rest = line
-        while let start = rest.firstRange(of: Self.flag) {
+        while let start = Self.find(Self.flag, in: rest) {
             let place = self.place
             var after = rest[start.upperBound...]
             // `--service-cluster-ip-range-foo` is another flag.
@@ -114,7 +123,7 @@ public struct ClusterDump: Sendable {
             record(found, place: place)
             rest = after[end...]
         }
-        if let start = line.firstRange(of: Self.refusal) {
+        if let start = Self.find(Self.refusal, in: line) {
             record(word(line[start.upperBound...]).0, place: "line \(lineNumber), the API server's refusal of a ClusterIP outside the range")
         }
     }
@@ -124,14 +133,15 @@ public struct ClusterDump: Sendable {
     /// whether this is the `kubernetes` Service in `default` (whose ports have names of their own,
     /// so only the next object's namespace ends it).
     private mutating func follow(_ text: ArraySlice<UInt8>) {
-        if let name = Self.jsonString(text, key: "name") {
+        guard text.first == UInt8(ascii: "\"") else { return }
+        if let name = Self.jsonString(text, key: Self.nameKey) {
             lastName = name
             container = object == nil ? nil : name
-        } else if let namespace = Self.jsonString(text, key: "namespace") {
+        } else if let namespace = Self.jsonString(text, key: Self.namespaceKey) {
             if let lastName { object = "\(namespace)/\(lastName)" }
             container = nil
             inKubernetesService = lastName == "kubernetes" && namespace == "default"
-        } else if inKubernetesService, let address = Self.jsonString(text, key: "clusterIP") {
+        } else if inKubernetesService, let address = Self.jsonString(text, key: Self.clusterIPKey) {
             kubernetesServiceAddress = IPAddress(address)
             inKubernetesService = false
         }
@@ -190,9 +200,27 @@ public struct ClusterDump: Sendable {
         }
     }
 
+    /// Where `needle` first occurs in `haystack`. Every line of a dump of hundreds of MiB is
+    /// searched twice, so this runs on the bytes: a scan for the first byte, then a compare.
+    static func find(_ needle: [UInt8], in haystack: ArraySlice<UInt8>) -> Range<Int>? {
+        guard let first = needle.first, haystack.count >= needle.count else { return nil }
+        return haystack.withUnsafeBufferPointer { bytes -> Range<Int>? in
+            needle.withUnsafeBufferPointer { pattern -> Range<Int>? in
+                var index = 0
+                let last = bytes.count - pattern.count
+                while index <= last {
+                    if bytes[index] == first && memcmp(bytes.baseAddress! + index, pattern.baseAddress!, pattern.count) == 0 {
+                        return (haystack.startIndex + index)..<(haystack.startIndex + index + pattern.count)
+                    }
+                    index += 1
+                }
+                return nil
+            }
+        }
+    }
+
     /// `"key": "value"` on a line of pretty-printed JSON, or nil.
-    static func jsonString(_ text: ArraySlice<UInt8>, key: String) -> String? {
-        let opening = Array("\"\(key)\": \"".utf8)
+    static func jsonString(_ text: ArraySlice<UInt8>, key opening: [UInt8]) -> String? {
         guard text.starts(with: opening) else { return nil }
         let rest = text.dropFirst(opening.count)
         guard let close = rest.firstIndex(of: UInt8(ascii: "\"")) else { return nil }

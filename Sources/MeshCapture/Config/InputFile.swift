@@ -129,7 +129,11 @@ public enum InputFile {
                 first = false
                 if chunk.starts(with: [0xef, 0xbb, 0xbf]) { start += 3 }
             }
-            while let newline = chunk[start...].firstIndex(of: UInt8(ascii: "\n")) {
+            while let newline = chunk.withUnsafeBufferPointer({ bytes -> Int? in
+                // memchr: a dump of hundreds of MiB is split here.
+                guard start < chunk.endIndex, let found = memchr(bytes.baseAddress! + (start - chunk.startIndex), 0x0a, chunk.endIndex - start) else { return nil }
+                return chunk.startIndex + (UnsafeRawPointer(found) - UnsafeRawPointer(bytes.baseAddress!))
+            }) {
                 var line = pending.isEmpty ? chunk[start..<newline] : ArraySlice(pending + chunk[start..<newline])
                 if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
                 body(line)
