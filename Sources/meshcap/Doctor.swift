@@ -44,7 +44,7 @@ struct Doctor: ParsableCommand {
         checks += kernel(plan, chosen: backend?.host.name, privileged: privileged)
         checks.append(proxyUser(plan, accounts: accounts, envoyUser: settings["ENVOY_USER"] ?? getenv("ENVOY_USER").map { String(cString: $0) }))
         checks += ssh(plan)
-        checks += names(settings)
+        checks += names(settings, plan: plan)
         checks.append(rules(residue))
         let present = residue.map { !$0.nftTables.isEmpty || !$0.iptables.isEmpty } ?? false
         checks += capturePorts(plan, rulesPresent: present)
@@ -80,17 +80,25 @@ struct Doctor: ParsableCommand {
         return PreflightCheck("config", .pass, config.files.isEmpty ? "istio-iptables flags" : config.files.joined(separator: ", "))
     }
 
+    /// Root is not enough: a container's root, or a unit with a narrow bounding set, may lack
+    /// CAP_NET_ADMIN (bit 12 of the effective set), and then every read of the rules fails.
     func privileges() -> PreflightCheck {
-        if geteuid() == 0 { return PreflightCheck("privileges", .pass, "root") }
-        // CAP_NET_ADMIN is bit 12 of the effective set.
         let status = (try? InputFile.read("/proc/self/status", role: "process status", strictText: false))?.lines ?? []
         let effective = status.first { $0.hasPrefix("CapEff:") }.flatMap { UInt64($0.dropFirst(7).drop { $0 == "\t" || $0 == " " }, radix: 16) } ?? 0
-        if effective & (1 << 12) != 0 {
-            return PreflightCheck("privileges", .warn, "CAP_NET_ADMIN without root: rules can be applied, but the kernel is not probed here",
+        let netAdmin = effective & (1 << 12) != 0
+        switch (geteuid() == 0, netAdmin) {
+        case (true, true):
+            return PreflightCheck("privileges", .pass, "root, with CAP_NET_ADMIN")
+        case (false, true):
+            return PreflightCheck("privileges", .warn, "CAP_NET_ADMIN without root: rules can be read and applied, but the kernel is not probed here",
                                   fix: "run doctor as root for the kernel checks")
+        case (true, false):
+            return PreflightCheck("privileges", .fail, "root without CAP_NET_ADMIN (a container, or a unit's bounding set): meshcap cannot read or apply rules",
+                                  fix: "run it where root has CAP_NET_ADMIN (docker run --cap-add NET_ADMIN, or CapabilityBoundingSet= in the unit)")
+        case (false, false):
+            return PreflightCheck("privileges", .fail, "neither root nor CAP_NET_ADMIN: meshcap cannot read or apply rules",
+                                  fix: "sudo meshcap doctor \(command)")
         }
-        return PreflightCheck("privileges", .fail, "neither root nor CAP_NET_ADMIN: meshcap cannot read or apply rules",
-                              fix: "sudo meshcap doctor \(command)")
     }
 
     /// Each feature loaded with each installed backend in a namespace made for it. A failure of
@@ -119,6 +127,12 @@ struct Doctor: ParsableCommand {
             case .redirect: true
             case .tproxy: plan.config.interceptionMode == .tproxy
             case .zones: plan.config.capturesDNS
+            }
+            // The probe's iptables-restore shares the host's xtables lock: a busy lock says
+            // nothing about the kernel.
+            if failed.allSatisfy({ $0[2].contains("xtables lock") }) {
+                return PreflightCheck("kernel", .warn, "\(feature.title): not probed with \(failed.map { $0[1] }.joined(separator: ", ")): another program held the xtables lock",
+                                      fix: "run doctor again")
             }
             let serious = needed && failed.contains { $0[1] == chosen }
             let detail = failed.map { "\($0[1]): \($0[2])" }.joined(separator: "; ")
@@ -165,7 +179,7 @@ struct Doctor: ParsableCommand {
         }
     }
 
-    func names(_ settings: [String: String]) -> [PreflightCheck] {
+    func names(_ settings: [String: String], plan: CapturePlan) -> [PreflightCheck] {
         var names = controlPlane
         if names.isEmpty {
             names = ["istiod.istio-system.svc"]
@@ -177,15 +191,15 @@ struct Doctor: ParsableCommand {
                 if IPAddress(address) == nil, !names.contains(address) { names.append(address) }
             }
         }
-        let hostsText = try? InputFile.read(hosts, role: "hosts file", strictText: false)
-        let resolver: NameLookup.Resolver
+        let outcomes: [NameLookup.Outcome]
         do {
-            resolver = NameLookup.Resolver(try InputFile.read(config.resolvConf, role: "resolver file", strictText: false))
+            outcomes = try resolve(names, as: plan)
         } catch {
-            return [PreflightCheck("control plane", .fail, "cannot read \(config.resolvConf): \(error.description)", fix: "the VM needs a resolv.conf with its VPC's resolver")]
+            return [PreflightCheck("control plane", .fail, "names not checked: \((error as? Failure)?.lines.joined(separator: "; ") ?? "\(error)")",
+                                   fix: "the VM needs a readable resolv.conf with its VPC's resolver")]
         }
-        return names.map { name in
-            switch NameLookup.resolve(name, hosts: hostsText, resolver: resolver) {
+        return zip(names, outcomes).map { name, outcome in
+            switch outcome {
             case .hostsFile(let addresses):
                 return PreflightCheck("control plane", .pass, "\(name): \(Self.list(addresses)) from \(hosts)")
             case .direct(let addresses, let server):
@@ -200,6 +214,28 @@ struct Doctor: ParsableCommand {
                                       fix: "append the hosts file istioctl wrote for the VM to \(hosts) (it maps \(name) to the east-west gateway)")
             }
         }
+    }
+
+    /// As the proxy's user, in a child (see `ResolveNames`), when doctor runs as root.
+    func resolve(_ names: [String], as plan: CapturePlan) throws -> [NameLookup.Outcome] {
+        func first(_ owners: [Owner], group: Bool) -> UInt32? {
+            owners.lazy.compactMap { owner -> UInt32? in
+                switch owner {
+                case .id(let id): id
+                case .name(let name): try? AccountDatabase(passwdPath: config.passwdFile, groupPath: config.groupFile).id(of: name, isGroup: group)
+                }
+            }.first
+        }
+        var arguments = ["resolve-names", "--hosts", hosts, "--resolv-conf", config.resolvConf]
+        if geteuid() == 0 {
+            if let uid = first(plan.config.proxyUsers, group: false) { arguments += ["--uid", String(uid)] }
+            if let gid = first(plan.config.proxyGroups, group: true) { arguments += ["--gid", String(gid)] }
+        }
+        let result = try Command.run(VerifyCommand.executable, arguments + ["--"] + names)
+        guard result.status == 0 else { throw HostError(result.stderr.split(separator: "\n").joined(separator: "; ")) }
+        let outcomes = result.stdout.split(separator: "\n").compactMap { NameLookup.Outcome(line: $0) }
+        guard outcomes.count == names.count else { throw HostError("the name check printed \(outcomes.count) answers for \(names.count) names") }
+        return outcomes
     }
 
     static func list(_ addresses: [IPAddress]) -> String { addresses.map(\.description).joined(separator: ", ") }
@@ -220,7 +256,12 @@ struct Doctor: ParsableCommand {
     }
 
     func capturePorts(_ plan: CapturePlan, rulesPresent: Bool) -> [PreflightCheck] {
-        let listening = ListeningSockets.tcpPorts()
+        let listening: Set<Port>
+        do {
+            listening = try ListeningSockets.tcpPorts()
+        } catch {
+            return [PreflightCheck("capture port", .warn, "not checked: \(error.description)", fix: "run doctor where /proc is mounted")]
+        }
         var ports: [(Port, String)] = [(plan.config.proxyPort, "outbound")]
         if !plan.config.inboundPorts.isNone { ports.append((plan.config.inboundCapturePort, "inbound")) }
         if plan.config.capturesDNS { ports.append((Istio.agentDNSPort, "DNS")) }

@@ -34,7 +34,7 @@ enum KernelFeature: String, CaseIterable {
     func modules(_ backend: String) -> String {
         let nft = backend == "nft"
         return switch self {
-        case .redirect: nft ? "nf_tables nft_chain_nat nft_redir nft_meta" : "iptable_nat xt_owner xt_REDIRECT xt_comment"
+        case .redirect: nft ? "nf_tables nft_chain_nat nft_redir nft_meta" : "iptable_nat xt_owner xt_REDIRECT xt_comment xt_tcpudp xt_multiport"
         case .tproxy: nft ? "nft_tproxy nft_socket nft_ct" : "iptable_mangle xt_TPROXY xt_socket xt_mark xt_conntrack"
         case .zones: nft ? "nft_ct nf_conntrack" : "iptable_raw xt_CT"
         }
@@ -45,7 +45,10 @@ enum KernelFeature: String, CaseIterable {
 /// touched), loads each feature's rules with each backend installed, and prints one line per
 /// attempt: `feature<TAB>backend<TAB>ok` or `...<TAB>the error`. The namespace goes with it.
 struct KernelProbe: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "kernel-probe", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "kernel-probe",
+        abstract: "Internal, run by `doctor`: load each feature's rules in a network namespace of its own and say which loaded.",
+        shouldDisplay: false)
 
     func run() throws {
         guard unshareNamespaces(newNetworkNamespace) == 0 else { throw HostError("cannot make a network namespace to probe in", errno: errno) }

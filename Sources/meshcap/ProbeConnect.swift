@@ -6,7 +6,10 @@ import Verify
 /// `verify --probe`'s helper: the connections of one probe round, made from where this process
 /// runs (the peer's namespace) or as the proxy's user. One line per endpoint on standard output.
 struct ProbeConnect: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "probe-connect", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "probe-connect",
+        abstract: "Internal, run by `verify --probe`: one round of its connections, one line per endpoint.",
+        shouldDisplay: false)
 
     @Option var timeout: Double = 1.5
     @Option var uid: UInt32?

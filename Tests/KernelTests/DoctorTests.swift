@@ -98,10 +98,10 @@ import TestSupport
     @Test(.needsRoot, .needsCorpus) func afterApplyListenersAndCountersDecide() throws {
         let vm = try VM()
         defer { vm.stop() }
-        // DNS capture off here: doctor's own questions would go to the agent's port, which this
-        // test does not serve.
-        let noDNS = try vm.write("no-dns.env", "ISTIO_META_DNS_CAPTURE=false\n")
-        let config = vm.configArguments([noDNS])
+        // DNS capture on (istioctl's files turn it on): doctor asks as the proxy's user, whose DNS
+        // the rules let through to the resolver; anyone else's would go to the agent's port,
+        // where only a TCP listener is below (so a captured question would fail).
+        let config = vm.configArguments()
         let applied = try run("ip", ["netns", "exec", vm.network.workload.name, meshcap, "apply"] + config)
         #expect(applied.status == 0, "\(applied.stderr)")
         let names = ["--control-plane", "direct.mesh.test"]
@@ -111,12 +111,15 @@ import TestSupport
         #expect(Self.lines(unserved.stdout, "FAIL  capture port") == [
             "FAIL  capture port   nothing listens on 15001 (outbound), and the rules send connections there: they are refused",
             "FAIL  capture port   nothing listens on 15006 (inbound), and the rules send connections there: they are refused",
+            "FAIL  capture port   nothing listens on 15053 (DNS), and the rules send connections there: they are refused",
         ])
-        #expect(Self.lines(unserved.stdout, "PASS  rules") == ["PASS  rules          capture rules in nft (istio-proxy-nat) only"])
+        #expect(Self.lines(unserved.stdout, "PASS  control plane") == ["PASS  control plane  direct.mesh.test: \(TestNetwork.peerAddress) from nameserver \(TestNetwork.peerAddress)"])
+        #expect(Self.lines(unserved.stdout, "PASS  rules") == ["PASS  rules          capture rules in nft (istio-proxy-nat, istio-proxy-raw) only"])
         #expect(Self.lines(unserved.stdout, "WARN  counters") == ["WARN  counters       the rules (nft) are the config's, but no connection has been sent to the proxy yet"])
 
         try vm.network.serve(in: vm.network.workload, port: 15001, name: "proxy-outbound")
         try vm.network.serve(in: vm.network.workload, port: 15006, name: "proxy-inbound")
+        try vm.network.serve(in: vm.network.workload, port: 15053, name: "agent-dns")
         #expect(try vm.network.connect(from: vm.network.workload, to: TestNetwork.peerAddress, port: 8080).hasPrefix("proxy-outbound"))
         let served = try vm.doctor(config + names + ["--json"])
         #expect(served.status == 0, "\(served.stdout)")
@@ -127,7 +130,8 @@ import TestSupport
         let counters = checks.first { $0["area"] as? String == "counters" }
         #expect(counters?["status"] as? String == "pass")
         #expect(counters?["detail"] as? String == "the rules (nft) are the config's; sent to the proxy: 0 inbound and 1 outbound")
-        #expect(checks.filter { $0["area"] as? String == "capture port" }.map { $0["status"] as? String } == ["pass", "pass"])
+        #expect(checks.filter { $0["area"] as? String == "capture port" }.map { $0["status"] as? String } == ["pass", "pass", "pass"])
+        #expect(checks.filter { $0["area"] as? String == "control plane" }.map { $0["status"] as? String } == ["pass"])
         #expect(checks.allSatisfy { ($0["status"] as? String == "pass") == ($0["fix"] is NSNull) })
     }
 

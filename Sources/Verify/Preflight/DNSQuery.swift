@@ -64,6 +64,8 @@ enum DNSQuery {
         func u16(_ at: Int) -> Int? { at + 1 < bytes.count ? Int(bytes[at]) << 8 | Int(bytes[at + 1]) : nil }
         guard let gotID = u16(0), gotID == Int(id), let flags = u16(2), flags & 0x8000 != 0,
               let questions = u16(4), let answers = u16(6) else { return nil }
+        // Truncated: what is there may lack the addresses (the C library would ask over TCP).
+        if flags & 0x0200 != 0 { return .failed("a truncated answer (TC), which doctor does not retry over TCP") }
         switch flags & 0xf {
         case 0: break
         case 3: return .noSuchName

@@ -48,6 +48,36 @@ public struct NameLookup: Sendable {
         case throughSearch(String, [IPAddress], server: IPAddress)
         /// No server answered with an address for any candidate; why, per server.
         case unresolved([String])
+
+        /// One line, for doctor's child that asks as the proxy's user (`resolve-names`).
+        public var line: String {
+            func list(_ addresses: [IPAddress]) -> String { addresses.map(\.description).joined(separator: ",") }
+            return switch self {
+            case .hostsFile(let addresses): "hosts\t\(list(addresses))"
+            case .direct(let addresses, let server): "direct\t\(server)\t\(list(addresses))"
+            case .throughSearch(let name, let addresses, let server): "search\t\(server)\t\(list(addresses))\t\(name)"
+            case .unresolved(let why): "unresolved\t" + why.joined(separator: "\t").replacing("\n", with: " ")
+            }
+        }
+
+        public init?(line: some StringProtocol) {
+            let fields = String(line).split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            func addresses(_ text: String) -> [IPAddress]? {
+                let parsed = text.split(separator: ",").compactMap { IPAddress($0) }
+                return parsed.isEmpty ? nil : parsed
+            }
+            switch (fields.first, fields.count) {
+            case ("hosts", 2): guard let found = addresses(fields[1]) else { return nil }; self = .hostsFile(found)
+            case ("direct", 3):
+                guard let server = IPAddress(fields[1]), let found = addresses(fields[2]) else { return nil }
+                self = .direct(found, server: server)
+            case ("search", 4):
+                guard let server = IPAddress(fields[1]), let found = addresses(fields[2]) else { return nil }
+                self = .throughSearch(fields[3], found, server: server)
+            case ("unresolved", _): self = .unresolved(Array(fields.dropFirst()))
+            default: return nil
+            }
+        }
     }
 
     /// Addresses the hosts file gives the name (case-insensitive, aliases included).

@@ -1,12 +1,9 @@
 /// `doctor`'s findings: each check PASS, WARN or FAIL, what was found, and the fix in one line.
 public struct PreflightCheck: Sendable, Equatable {
-    public enum Status: String, Sendable, Comparable {
+    public enum Status: String, Sendable {
         case pass = "PASS"
         case warn = "WARN"
         case fail = "FAIL"
-
-        var rank: Int { self == .pass ? 0 : self == .warn ? 1 : 2 }
-        public static func < (lhs: Status, rhs: Status) -> Bool { lhs.rank < rhs.rank }
     }
 
     /// What was looked at: "privileges", "kernel", "rules", "proxy user", "control plane",
