@@ -7,13 +7,19 @@ import Glibc
 /// hundreds at start-up) scan megabytes, which cost more than the work itself.
 public enum TextFile {
     /// Writes `text` to a new file beside `path` (same directory, so a rename can put it in
-    /// place), flushed to disk; returns its name.
-    public static func writeBeside(_ path: String, _ text: String) throws(HostError) -> String {
+    /// place), flushed to disk; returns its name. The name is not guessable and the file is made
+    /// new (O_EXCL), so nobody can have it open already when it is renamed into place.
+    public static func writeBeside(_ path: String, _ text: String, mode: mode_t = 0o644) throws(HostError) -> String {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        let temporary = "\(directory).\(name).meshcap-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        var temporary = ""
+        var descriptor: Int32 = -1
+        for _ in 0..<8 {
+            temporary = "\(directory).\(name).meshcap-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+            descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+            if descriptor >= 0 || errno != EEXIST { break }
+        }
         guard descriptor >= 0 else { throw HostError("cannot create \(temporary)", errno: errno) }
         var bytes = Array(text.utf8)[...]
         while !bytes.isEmpty {
@@ -40,15 +46,21 @@ public enum TextFile {
     /// stays one: the file it points to is replaced.
     public static func replace(_ path: String, with text: String) throws(HostError) {
         var target = path
-        if let resolved = realpath(path, nil) {
+        var link = stat()
+        if lstat(path, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK {
+            guard let resolved = realpath(path, nil) else {
+                throw HostError("\(path) is a symbolic link to a file that does not exist (or cannot be reached); nothing was written", errno: errno)
+            }
             target = String(cString: resolved)
             free(resolved)
         }
-        let temporary = try writeBeside(target, text)
         var status = stat()
-        if stat(target, &status) == 0 {
-            guard chmod(temporary, status.st_mode & 0o7777) == 0,
-                  chown(temporary, status.st_uid, status.st_gid) == 0 || geteuid() != 0 else {
+        let exists = stat(target, &status) == 0
+        // Private until it has the old file's mode and owner.
+        let temporary = try writeBeside(target, text, mode: exists ? 0o600 : 0o644)
+        if exists {
+            guard chown(temporary, status.st_uid, status.st_gid) == 0 || geteuid() != 0,
+                  chmod(temporary, status.st_mode & 0o7777) == 0 else {
                 let code = errno
                 unlink(temporary)
                 throw HostError("cannot give \(temporary) the mode and owner of \(target)", errno: code)

@@ -26,6 +26,10 @@ struct Cidr: ParsableCommand {
     /// A dump with every namespace's logs runs to hundreds of MiB; it is scanned, never held.
     static let dumpLimit = 4 * 1024 * 1024 * 1024
 
+    func validate() throws {
+        if writeEnv == "-" { throw ValidationError("--write-env -: allowed: a file path (the env file is edited in place; without --write-env the range is printed)") }
+    }
+
     func run() throws {
         var scan = ClusterDump()
         try InputFile.streamLines(dump, role: "cluster dump", standardInput: true, limit: Self.dumpLimit) { scan.scan($0) }
@@ -50,6 +54,9 @@ struct Cidr: ParsableCommand {
         Report.say([places.count == 1 ? "service range \(value), from \(places[0])" : places.count == 2 ? "service range \(value), the same in both places that name it:"
                                       : "service range \(value), the same in all \(places.count) places that name it:"]
                    + (places.count == 1 ? [] : places.map { "  \($0)" }))
+        if statement.findings.allSatisfy(\.oneFamily) && Set(statement.prefixes.map(\.family)).count == 1 {
+            Report.note(["the API server's refusal names the range of the asked address's family only; on a dual-stack cluster ask again with an address of the other family (--clusterip=fd00::1 or 1.1.1.1) and pass both messages"])
+        }
         guard let writeEnv else { return print(value) }
         var status = stat()
         let existing = stat(writeEnv, &status) != 0 && errno == ENOENT ? nil : try InputFile.read(writeEnv, role: "env file")

@@ -145,7 +145,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: destdir) }
         let page = destdir.appendingPathComponent("usr/local/share/man/man1/meshcap.1").path
         let source = try String(contentsOfFile: page, encoding: .utf8)
-        for subcommand in ["compile", "apply", "clean", "diff", "verify", "keys"] {
+        for subcommand in ["compile", "apply", "clean", "diff", "verify", "doctor", "cidr", "keys"] {
             #expect(source.contains(".It Em \(subcommand)\n"), "the man page has no entry for \(subcommand)")
         }
         var environment = ProcessInfo.processInfo.environment

@@ -34,7 +34,7 @@ import Testing
                             ]
             """#)
         #expect(dump.findings == [.init(line: 13, prefixes: Self.prefixes("100.64.0.0/13"),
-                                        place: "line 13, kube-system/kube-apiserver-ip-172-20-33-4.ec2.internal (container kube-apiserver)")])
+                                        place: "line 13, kube-system/kube-apiserver-ip-172-20-33-4.ec2.internal (container kube-apiserver)", oneFamily: false)])
         #expect(dump.unreadable.isEmpty)
     }
 
@@ -78,8 +78,42 @@ import Testing
             "--service-node-port-range=30000-32767",
             """)
         #expect(dump.findings.isEmpty)
-        #expect(dump.unreadable.map(\.value) == ["$(SERVICE_RANGE)", "", "10.96.0.1/12", "10.96.0.1"])
-        #expect(dump.unreadable.map(\.line) == [1, 2, 3, 4])
+        // The empty one is the flag unset, as kube-controller-manager logs it: not worth a word.
+        #expect(dump.unreadable.map(\.value) == ["$(SERVICE_RANGE)", "10.96.0.1/12", "10.96.0.1"])
+        #expect(dump.unreadable.map(\.line) == [1, 3, 4])
+        // Prose about the flag is not a value.
+        let deprecated = Self.scan("W1127 flags.go:93] Flag --service-cluster-ip-range has been deprecated, use --service-ip-range")
+        #expect(deprecated.findings.isEmpty && deprecated.unreadable.isEmpty)
+    }
+
+    /// `kubectl cluster-info dump -o yaml`: the flag and its value as two list items.
+    @Test func yamlListItems() {
+        let dump = Self.scan("""
+                command:
+                - kube-apiserver
+                - --service-cluster-ip-range
+                - 10.96.0.0/12,fd00:10:96::/112
+                - --service-account-issuer=https://kubernetes.default.svc
+                args: ["--service-cluster-ip-range", '100.64.0.0/13']
+            """)
+        #expect(dump.findings.map(\.prefixes) == [Self.prefixes("10.96.0.0/12,fd00:10:96::/112"), Self.prefixes("100.64.0.0/13")])
+        #expect(dump.findings.map(\.line) == [4, 6])
+        #expect(dump.unreadable.isEmpty)
+    }
+
+    /// The API server's refusal names one family's range: it agrees with a dual-stack flag that
+    /// has it, and two refusals (one per family) make one range.
+    @Test func refusalsNameOneFamily() {
+        let refusal = "provided IP is not in the valid range. The range of valid IPs is "
+        let withFlag = Self.scan("\"--service-cluster-ip-range=10.96.0.0/12,fd00::/108\",\n\(refusal)10.96.0.0/12\n\(refusal)fd00::/108")
+        #expect(withFlag.statements.map(\.prefixes) == [Self.prefixes("10.96.0.0/12,fd00::/108")])
+        #expect(withFlag.statements[0].findings.map(\.line) == [1, 2, 3])
+        let both = Self.scan("\(refusal)fd00::/108\n\(refusal)10.96.0.0/12")
+        #expect(both.statements.map(\.prefixes) == [Self.prefixes("10.96.0.0/12,fd00::/108")])
+        // Two refusals of one family that differ do disagree.
+        #expect(Self.scan("\(refusal)10.96.0.0/12\n\(refusal)10.100.0.0/16").statements.count == 2)
+        // A refusal outside the flag's range disagrees with it.
+        #expect(Self.scan("\"--service-cluster-ip-range=10.96.0.0/12\",\n\(refusal)10.100.0.0/16").statements.count == 2)
     }
 
     @Test func theKubernetesServiceGivesAHintPastItsNamedPorts() {
@@ -108,8 +142,9 @@ import Testing
     // MARK: seeded property: every planted statement is found, at its line, and nothing else
 
     /// One statement of the range in one of the shapes the dump has, as lines.
-    static func shape(_ value: String, _ random: inout SeededRandom) -> [String] {
-        switch Int.random(in: 0..<7, using: &random) {
+    /// Shape 6, the API server's refusal, names one family's range only (`refusal`).
+    static func shape(_ value: String, refusal: Bool, _ random: inout SeededRandom) -> [String] {
+        switch refusal ? 6 : Int.random(in: 0..<6, using: &random) {
         case 0: ["        \"--service-cluster-ip-range=\(value)\","]
         case 1: ["        \"--service-cluster-ip-range\",", "        \"\(value)\","]
         case 2: [#"        "exec /usr/local/bin/kube-apiserver --v=2 --service-cluster-ip-range=\"\#(value)\" --secure-port=443 > /tmp/pipe 2>&1""#]
@@ -140,7 +175,7 @@ import Testing
         var random = SeededRandom.forTest(#function)
         for round in 0..<150 {
             var lines: [String] = []
-            var planted: [(line: Int, prefixes: [Prefix])] = []
+            var planted: [(line: Int, prefixes: [Prefix], refusal: Bool)] = []
             for _ in 0..<Int.random(in: 0...40, using: &random) {
                 if Int.random(in: 0..<5, using: &random) == 0 {
                     var prefixes = [Self.randomPrefix(.ipv4, &random)]
@@ -149,8 +184,9 @@ import Testing
                     case 1: prefixes = [Self.randomPrefix(.ipv6, &random)]
                     default: break
                     }
-                    let statement = Self.shape(prefixes.map(\.description).joined(separator: ","), &random)
-                    planted.append((lines.count + statement.count, prefixes))
+                    let refusal = prefixes.count == 1 && Int.random(in: 0..<7, using: &random) == 0
+                    let statement = Self.shape(prefixes.map(\.description).joined(separator: ","), refusal: refusal, &random)
+                    planted.append((lines.count + statement.count, prefixes, refusal))
                     lines += statement
                 } else {
                     lines.append(Self.noise.randomElement(using: &random)!)
@@ -167,7 +203,16 @@ import Testing
             #expect(dump.findings.map(\.prefixes) == planted.map(\.prefixes), "\(context)")
             #expect(crlf.findings.map(\.prefixes) == planted.map(\.prefixes), "\(context)")
             #expect(dump.unreadable.isEmpty, "\(context)")
-            #expect(Set(dump.statements.map { $0.prefixes.sorted() }) == Set(planted.map { $0.prefixes.sorted() }), "\(context)")
+            // Every flag's range is a statement of its own; every refusal sits in a statement that
+            // has its prefix; every finding is in exactly one statement.
+            let statements = dump.statements
+            let flags = Set(planted.filter { !$0.refusal }.map { $0.prefixes.sorted() })
+            #expect(flags.isSubset(of: Set(statements.map { $0.prefixes.sorted() })), "\(context)")
+            #expect(statements.filter { $0.findings.contains { !$0.oneFamily } }.count == flags.count, "\(context)")
+            for statement in statements {
+                #expect(statement.findings.allSatisfy { Set($0.prefixes).isSubset(of: Set(statement.prefixes)) }, "\(context)")
+            }
+            #expect(statements.flatMap(\.findings).map(\.line).sorted() == planted.map(\.line), "\(context)")
         }
     }
 

@@ -25,6 +25,10 @@ public struct ClusterDump: Sendable {
         /// "line 72, kube-system/kube-apiserver-cp-1 (container kube-apiserver)", "line 103, log of ...".
         public let place: String
 
+        /// The API server's refusal names the range of one family only (the ClusterIP's asked
+        /// for): it agrees with any statement that has that range among others.
+        public let oneFamily: Bool
+
         /// Findings agree when they name the same prefixes, in whatever order.
         public var range: [Prefix] { prefixes.sorted() }
     }
@@ -73,13 +77,27 @@ public struct ClusterDump: Sendable {
     /// The distinct ranges found, in the order they first appear: one when the dump agrees with
     /// itself, several when a range was changed without restarting every component.
     public var statements: [Statement] {
-        var order: [[Prefix]] = []
-        var places: [[Prefix]: [Finding]] = [:]
-        for finding in findings {
-            if places[finding.range] == nil { order.append(finding.range) }
-            places[finding.range, default: []].append(finding)
+        var ranges: [[Prefix]] = []
+        var members: [[Prefix]: [Finding]] = [:]
+        func add(_ finding: Finding, to range: [Prefix]) {
+            if members[range] == nil { ranges.append(range) }
+            members[range, default: []].append(finding)
         }
-        return order.map { Statement(prefixes: places[$0]![0].prefixes, findings: places[$0]!) }
+        for finding in findings where !finding.oneFamily { add(finding, to: finding.range) }
+        // A refusal joins the range that has its prefix. Refusals no flag explains (one asked with
+        // an IPv4 address, one with IPv6) make one range when each family's agree.
+        var unexplained: [Finding] = []
+        for finding in findings where finding.oneFamily {
+            if let whole = ranges.first(where: { Set(finding.prefixes).isSubset(of: $0) }) { add(finding, to: whole) } else { unexplained.append(finding) }
+        }
+        let perFamily = Dictionary(grouping: unexplained) { $0.prefixes[0].family }
+        let combined = perFamily.values.flatMap { $0[0].prefixes }.sorted()
+        let agree = perFamily.values.allSatisfy { Set($0.map(\.range)).count == 1 }
+        for finding in unexplained { add(finding, to: agree ? combined : finding.range) }
+        return ranges.map { range in
+            let found = members[range]!.sorted { $0.line < $1.line }
+            return Statement(prefixes: found.first { !$0.oneFamily }?.prefixes ?? range, findings: found)
+        }
     }
 
     /// The next line of the dump, without its line end.
@@ -90,7 +108,9 @@ public struct ClusterDump: Sendable {
         let text = line.trimmingBlanks
         if let pending = valueOnNextLine {
             valueOnNextLine = nil
-            record(word(text).0, place: pending)
+            // A YAML list's next item (`- 10.96.0.0/12`), or a JSON array's next element.
+            let item = text.starts(with: [UInt8(ascii: "-"), UInt8(ascii: " ")]) ? text.dropFirst(2) : text
+            record(word(item).0, place: pending)
         }
         if text.starts(with: Self.logStart) {
             // "==== START logs for container C of pod NS/P ===="
@@ -109,22 +129,32 @@ public struct ClusterDump: Sendable {
             // `--service-cluster-ip-range-foo` is another flag.
             if let next = after.first, next == UInt8(ascii: "-") || next.isLetter { rest = after; continue }
             after = after.droppingQuotes
+            var spaced = false
             if after.first == UInt8(ascii: ",") {
-                // The flag was an array element; its value is the next one.
+                // The flag was a JSON array element; its value is the next one.
                 after = after.dropFirst().trimmingBlanks
                 if after.isEmpty {
                     valueOnNextLine = place
                     break
                 }
-            } else if let separator = after.first, separator == UInt8(ascii: "=") || separator == UInt8(ascii: " ") {
+            } else if after.trimmingBlanks.isEmpty {
+                // A YAML list item (`- --service-cluster-ip-range`); its value is the next item.
+                valueOnNextLine = place
+                break
+            } else if after.first == UInt8(ascii: "=") {
                 after = after.dropFirst()
+            } else if after.first == UInt8(ascii: " ") {
+                after = after.dropFirst()
+                spaced = true
             }
             let (found, end) = word(after)
-            record(found, place: place)
+            // `--flag value` is a value only if it looks like one: "Flag --service-cluster-ip-range
+            // has been deprecated" is prose.
+            if case .unreadable = found, spaced {} else { record(found, place: place) }
             rest = after[end...]
         }
         if let start = Self.find(Self.refusal, in: line) {
-            record(word(line[start.upperBound...]).0, place: "line \(lineNumber), the API server's refusal of a ClusterIP outside the range")
+            record(word(line[start.upperBound...]).0, place: "line \(lineNumber), the API server's refusal of a ClusterIP outside the range", oneFamily: true)
         }
     }
 
@@ -182,8 +212,11 @@ public struct ClusterDump: Sendable {
             || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: ";")
     }
 
-    private mutating func record(_ word: Word, place: String) {
+    private mutating func record(_ word: Word, place: String, oneFamily: Bool = false) {
         switch word {
+        // An empty value is the flag unset, as kube-controller-manager logs it: nothing to say.
+        case .unreadable(""):
+            break
         case .unreadable(let text):
             unreadable.append(Unreadable(line: lineNumber, value: text, place: place))
         case .value(let text):
@@ -196,7 +229,7 @@ public struct ClusterDump: Sendable {
                 }
                 prefixes.append(prefix)
             }
-            findings.append(Finding(line: lineNumber, prefixes: prefixes, place: place))
+            findings.append(Finding(line: lineNumber, prefixes: prefixes, place: place, oneFamily: oneFamily))
         }
     }
 

@@ -113,10 +113,12 @@ public enum InputFile {
 
     /// The file's lines as they are read (LF or CRLF ends, a BOM dropped), for text too large to
     /// hold. Binary input (a NUL in the first 64 KiB: `/dev/zero` through a pipe) is refused at
-    /// once instead of being read to the limit.
-    public static func streamLines(_ path: String, role: String, standardInput dash: Bool, limit: Int,
+    /// once instead of being read to the limit; so is a line longer than `lineLimit` (memory is
+    /// bounded by it: a whole dump as one line of JSON is held, up to that).
+    public static func streamLines(_ path: String, role: String, standardInput dash: Bool, limit: Int, lineLimit: Int = 64 * 1024 * 1024,
                                    _ body: (ArraySlice<UInt8>) -> Void) throws(ConfigError) {
         var pending: [UInt8] = []
+        var lines = 0
         var checked = 0
         var first = true
         try stream(path, role: role, standardInput: dash, limit: limit) { chunk throws(ConfigError) in
@@ -137,10 +139,14 @@ public enum InputFile {
                 var line = pending.isEmpty ? chunk[start..<newline] : ArraySlice(pending + chunk[start..<newline])
                 if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
                 body(line)
+                lines += 1
                 pending.removeAll(keepingCapacity: true)
                 start = newline + 1
             }
             pending += chunk[start...]
+            guard pending.count <= lineLimit else {
+                throw ConfigError(origin: nil, message: "the \(role) \(dash && path == "-" ? "on standard input" : path): line \(lines + 1) is longer than \(size(lineLimit)); meshcap reads lines up to that")
+            }
         }
         if !pending.isEmpty { body(pending.last == UInt8(ascii: "\r") ? pending.dropLast() : pending[...]) }
     }
