@@ -178,5 +178,14 @@ import TestSupport
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == real)
         #expect(try String(contentsOfFile: real, encoding: .utf8) == "# keep me\nISTIO_SERVICE_CIDR='10.96.0.0/12'\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: work.path).sorted() == ["cluster.env", "real.env"])
+        // A link to nothing stays a link to nothing: refused, not replaced by a file.
+        let dangling = work.appendingPathComponent("dangling.env").path
+        #expect(symlink(work.appendingPathComponent("gone.env").path, dangling) == 0)
+        let refused = try run(meshcap, ["cidr", "--from-cluster-dump", "-", "--write-env", dangling], input: "FLAG: --service-cluster-ip-range=\"10.96.0.0/12\"")
+        #expect(refused.status == 3)
+        #expect(refused.stderr.hasSuffix("meshcap: \(dangling) is a symbolic link to a file that does not exist (or cannot be reached); nothing was written: No such file or directory (ENOENT)\n"), "\(refused.stderr)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dangling) == work.appendingPathComponent("gone.env").path)
+        let dash = try run(meshcap, ["cidr", "--from-cluster-dump", "-", "--write-env", "-"], input: "")
+        #expect(dash.status == 2 && dash.stderr.contains("--write-env -: allowed: a file path"))
     }
 }

@@ -241,6 +241,15 @@ import Testing
         } catch {
             #expect(error.message == "the cluster dump \(path) is \(bytes.count) bytes; meshcap reads at most 100000 bytes")
         }
+        // A line longer than the line limit is refused, naming it, rather than held.
+        let longest = lines.map(\.utf8.count).max()!
+        let at = lines.firstIndex { $0.utf8.count > 2000 }!
+        do {
+            try InputFile.streamLines(path, role: "cluster dump", standardInput: true, limit: 1 << 20, lineLimit: 2000) { _ in }
+            Issue.record("a line of \(longest) bytes passed a 2000-byte line limit")
+        } catch {
+            #expect(error.message == "the cluster dump \(path): line \(at + 1) is longer than 2000 bytes; meshcap reads lines up to that", "seed \(SeededRandom.seed)")
+        }
     }
 
     // MARK: the env file edit

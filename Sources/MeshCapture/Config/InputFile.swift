@@ -119,6 +119,9 @@ public enum InputFile {
                                    _ body: (ArraySlice<UInt8>) -> Void) throws(ConfigError) {
         var pending: [UInt8] = []
         var lines = 0
+        func tooLong(_ line: Int) -> ConfigError {
+            ConfigError(origin: nil, message: "the \(role) \(dash && path == "-" ? "on standard input" : path): line \(line) is longer than \(size(lineLimit)); meshcap reads lines up to that")
+        }
         var checked = 0
         var first = true
         try stream(path, role: role, standardInput: dash, limit: limit) { chunk throws(ConfigError) in
@@ -138,15 +141,14 @@ public enum InputFile {
             }) {
                 var line = pending.isEmpty ? chunk[start..<newline] : ArraySlice(pending + chunk[start..<newline])
                 if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+                guard line.count <= lineLimit else { throw tooLong(lines + 1) }
                 body(line)
                 lines += 1
                 pending.removeAll(keepingCapacity: true)
                 start = newline + 1
             }
             pending += chunk[start...]
-            guard pending.count <= lineLimit else {
-                throw ConfigError(origin: nil, message: "the \(role) \(dash && path == "-" ? "on standard input" : path): line \(lines + 1) is longer than \(size(lineLimit)); meshcap reads lines up to that")
-            }
+            guard pending.count <= lineLimit else { throw tooLong(lines + 1) }
         }
         if !pending.isEmpty { body(pending.last == UInt8(ascii: "\r") ? pending.dropLast() : pending[...]) }
     }
