@@ -42,6 +42,7 @@ struct Doctor: ParsableCommand {
         let residue = privileged ? Residue.find() : nil
         let backend = residue.map { host.choose(loaded.run, residue: $0) }
         checks += kernel(plan, chosen: backend?.host.name, privileged: privileged)
+        checks.append(istioStartScript(settings))
         checks.append(proxyUser(plan, accounts: accounts, envoyUser: settings["ENVOY_USER"] ?? getenv("ENVOY_USER").map { String(cString: $0) }))
         checks += ssh(plan)
         checks += names(settings, plan: plan)
@@ -67,9 +68,25 @@ struct Doctor: ParsableCommand {
         return values
     }
 
+    /// The config part of the commands the fixes name: the files and host files doctor was given,
+    /// so a fix run as written reads what doctor read.
     var command: String {
-        config.files.isEmpty ? "--config /var/lib/istio/envoy/sidecar.env --config /var/lib/istio/envoy/cluster.env"
-                             : config.files.map { "--config \($0)" }.joined(separator: " ")
+        let files = config.files.isEmpty ? ["/var/lib/istio/envoy/sidecar.env", "/var/lib/istio/envoy/cluster.env"] : config.files
+        var words = files.map { "--config \($0)" }
+        if config.passwdFile != AccountDatabase.defaultPasswdPath { words.append("--passwd-file \(config.passwdFile)") }
+        if config.groupFile != AccountDatabase.defaultGroupPath { words.append("--group-file \(config.groupFile)") }
+        if config.resolvConf != ResolvConf.defaultPath { words.append("--resolv-conf \(config.resolvConf)") }
+        return (words + config.istioFlags).joined(separator: " ")
+    }
+
+    /// Istio's VM start script programs its own rules (istio-iptables) unless cluster.env says
+    /// ISTIO_CUSTOM_IP_TABLES=true; with meshcap's as well, connections are captured twice.
+    func istioStartScript(_ settings: [String: String]) -> PreflightCheck {
+        if settings["ISTIO_CUSTOM_IP_TABLES"] == "true" {
+            return PreflightCheck("istio start", .pass, "ISTIO_CUSTOM_IP_TABLES=true: Istio's start script leaves the rules to meshcap")
+        }
+        return PreflightCheck("istio start", .warn, "ISTIO_CUSTOM_IP_TABLES is not true: Istio's start script (istio.service) will program its own rules as well, and connections are captured twice",
+                              fix: "add ISTIO_CUSTOM_IP_TABLES='true' to cluster.env")
     }
 
     func configCheck() -> PreflightCheck {

@@ -10,8 +10,10 @@ struct Meshcap: ParsableCommand {
         commandName: "meshcap",
         abstract: "Compile, apply and verify the firewall rules that send a workload's traffic through its sidecar proxy.",
         discussion: """
-            Start with `meshcap compile --config Rules/vm-mesh-expansion.env`, which prints iptables-restore \
-            input; `--backend nft` prints an nft script. `meshcap keys` lists every config key.
+            Start with `meshcap compile --config /var/lib/istio/envoy/cluster.env` (the file istioctl writes for \
+            a VM), which prints iptables-restore input; `--backend nft` prints an nft script. `meshcap keys` \
+            lists every config key. A VM joining the mesh: `meshcap cidr`, `meshcap doctor`, `meshcap apply`, \
+            `meshcap verify`.
 
             Exit codes: 0 ok, 1 verification found a problem or diff found drift, 2 bad input, 3 host error.
             """,

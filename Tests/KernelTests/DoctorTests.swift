@@ -85,7 +85,12 @@ import TestSupport
         #expect(Self.lines(out, "WARN  rules") == ["WARN  rules          no capture rules on this host yet"])
         #expect(Self.lines(out, "WARN  capture port").count == 3, "\(out)")
         #expect(!out.contains("counters"))
-        #expect(out.hasSuffix("doctor: 8 passed, 6 warnings, 1 failed\n"), "\(out)")
+        // istioctl's cluster.env does not set ISTIO_CUSTOM_IP_TABLES: Istio's start script would
+        // program its own rules too.
+        #expect(Self.lines(out, "WARN  istio start") == ["WARN  istio start    ISTIO_CUSTOM_IP_TABLES is not true: Istio's start script (istio.service) will program its own rules as well, and connections are captured twice"])
+        #expect(out.hasSuffix("doctor: 8 passed, 7 warnings, 1 failed\n"), "\(out)")
+        // Each fix reads the files doctor read.
+        #expect(out.contains("fix: meshcap apply \(vm.configArguments().joined(separator: " "))\n"), "\(out)")
 
         // The fix doctor gives, done: the hosts file names istiod, and it passes from there.
         _ = try vm.write("hosts", "127.0.0.1 localhost\n\(peer) istiod.istio-system.svc\n")
