@@ -11,11 +11,6 @@ enum Backend: String, ExpressibleByArgument, CaseIterable {
     case netlink
 }
 
-extension AccountDatabase {
-    /// Names in rules resolve through the same files they were checked against.
-    var resolver: OwnerResolver { { [self] name, isGroup in id(of: name, isGroup: isGroup) } }
-}
-
 extension Family: ExpressibleByArgument {}
 
 struct Compile: ParsableCommand {

@@ -1,5 +1,6 @@
 import MeshCapture
 import Testing
+import TestSupport
 
 /// A CIDR list as an interval set holds it (see `Aggregation`), over lists drawn at random
 /// (seeded: see `SeededRandom`): crowded into a small space so that duplicates, nesting and

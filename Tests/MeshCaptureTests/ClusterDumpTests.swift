@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MeshCapture
+import TestSupport
 
 /// `meshcap cidr`'s reading of a cluster dump, and its edit of the env file it writes the range to.
 @Suite struct ClusterDumpTests {

@@ -1,4 +1,5 @@
 @testable import MeshCapture
+import TestSupport
 
 /// Random configs that are valid by construction, and the many ways a person or a tool writes
 /// the same config down. The properties in ConfigPropertyTests hold for all of them.

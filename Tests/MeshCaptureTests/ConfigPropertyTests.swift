@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MeshCapture
+import TestSupport
 
 /// Properties of reading configs, over configs drawn at random (seeded: see `SeededRandom`).
 /// Each is stronger than "does not crash": the same config written differently must load to the

@@ -1,5 +1,6 @@
 import Testing
 @testable import MeshCapture
+import TestSupport
 
 @Suite struct UnifiedDiffTests {
     /// Random line lists (seeded): the script turns one into the other, and is as short as the

@@ -48,3 +48,8 @@ public struct AccountDatabase: Sendable {
     /// The users that have this UID, sorted.
     public func users(withID id: UInt32) -> [String] { userIDs.filter { $0.value == id }.map(\.key).sorted() }
 }
+
+extension AccountDatabase {
+    /// Names in rules resolve through the same files they were checked against.
+    public var resolver: OwnerResolver { { [self] name, isGroup in id(of: name, isGroup: isGroup) } }
+}
