@@ -18,7 +18,7 @@ struct Meshcap: ParsableCommand {
             Exit codes: 0 ok, 1 verification found a problem or diff found drift, 2 bad input, 3 host error.
             """,
         version: "meshcap \(release) (commit \(BuildInfo.commit))",
-        subcommands: [Compile.self, Apply.self, Clean.self, Diff.self, VerifyCommand.self, Doctor.self, Cidr.self, Keys.self, ProbeConnect.self, KernelProbe.self, ResolveNames.self]
+        subcommands: [Compile.self, Apply.self, Clean.self, Diff.self, VerifyCommand.self, Explain.self, Doctor.self, Cidr.self, Keys.self, ProbeConnect.self, KernelProbe.self, ResolveNames.self]
     )
 
     /// One catch for every meshcap error (each knows its exit status); ArgumentParser's usage

@@ -1,0 +1,109 @@
+import ArgumentParser
+import IptablesBackend
+import MeshCapture
+import NftablesBackend
+import Verify
+
+extension Connection.Direction: ExpressibleByArgument {}
+extension L4Protocol: ExpressibleByArgument {}
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Which rules a connection's first packet meets and where it ends up, from the config (no root needed).",
+        discussion: """
+            Walks the compiled rules as netfilter does: the hook's chains in priority order (raw, mangle, \
+            nat), each chain's rules in order, jumps and returns, the first match's verdict, marks and \
+            conntrack zones. Prints each chain entered, the rule that matched in the backend's own syntax, \
+            and the outcome: redirected to a port, TPROXY, untouched, dropped.
+              meshcap explain --config cluster.env --direction outbound --dst 10.96.0.10:80 --uid 1000
+              meshcap explain --config cluster.env --direction inbound --dst 10.0.12.34:22 --src 10.0.0.9
+              meshcap explain -i '*' --direction outbound --dst [fd00::1]:443 --ipv6 --json
+            """)
+
+    @OptionGroup var config: ConfigOptions
+
+    @Option(help: "outbound (made on this host: OUTPUT) or inbound (arriving: PREROUTING).")
+    var direction: Connection.Direction
+
+    @Option(help: ArgumentHelp("The destination: ADDRESS:PORT, or [IPV6]:PORT.", valueName: "address:port"))
+    var dst: String
+
+    @Option(help: ArgumentHelp("The source address, with :PORT if it matters (DNS rules test port 53). Outbound, unknown by default: rules testing it do not match.", valueName: "address[:port]"))
+    var src: String?
+
+    @Option(help: "Outbound: the socket owner's UID.")
+    var uid: UInt32?
+
+    @Option(help: "Outbound: the socket owner's GID.")
+    var gid: UInt32?
+
+    @Option(help: "tcp or udp.")
+    var proto: L4Protocol = .tcp
+
+    @Option(help: ArgumentHelp("The output interface (outbound) or input interface (inbound); lo for a loopback destination when not given.", valueName: "name"))
+    var iface: String?
+
+    @Option(help: "The syntax rules are printed in, and the layout walked: iptables (per family) or nft (inet tables).")
+    var backend: BackendChoice = .nft
+
+    @Flag(help: "Print the path as JSON (schema meshcap.explain/v1), ending in {\"outcome\": {\"verdict\", \"port\"}}.")
+    var json = false
+
+    func run() throws {
+        guard let (destination, port) = Self.endpoint(dst, portRequired: true) else {
+            throw ConfigError(origin: .flag("--dst"), message: "\(dst) is no destination; allowed: ADDRESS:PORT or [IPV6]:PORT")
+        }
+        var source: (IPAddress, Port?)?
+        if let src {
+            guard let parsed = Self.endpoint(src, portRequired: false) ?? IPAddress(src).map({ ($0, nil) }) else {
+                throw ConfigError(origin: .flag("--src"), message: "\(src) is no source; allowed: ADDRESS, ADDRESS:PORT or [IPV6]:PORT")
+            }
+            guard parsed.0.family == destination.family else {
+                throw ConfigError(origin: .flag("--src"), message: "\(src) is not of the destination's family; allowed: an address of the destination's family")
+            }
+            source = parsed
+        }
+        if direction == .inbound && (uid != nil || gid != nil) {
+            throw ConfigError(origin: .flag("--uid"), message: "an arriving packet has no local owner; allowed: --uid and --gid with --direction outbound")
+        }
+        let (loaded, accounts) = try config.load()
+        let plan = CapturePlan(loaded.config)
+        let family = destination.family
+        if family == .ipv6 && !plan.config.ipv6 && backend == .iptables {
+            Report.note(["IPv6 is off in this config (ENABLE_INBOUND_IPV6): there are no ip6tables rules, so nothing touches this connection"])
+        }
+        let layout: Layout = backend == .nft ? .inet : .xtables(family)
+        let ruleset = plan.ruleset(for: layout)
+        let connection = Connection(direction: direction, proto: proto, destination: destination, destinationPort: port,
+                                    source: source?.0, sourcePort: source?.1, uid: uid, gid: gid, interface: iface)
+        let walk = PacketWalk(connection, through: ruleset, resolve: accounts.resolver)
+        let steps = walk.steps.map { step -> ExplainReport.Step in
+            let table = backend == .nft ? NftNames.table(step.table) : step.table.rawValue
+            let chain = backend == .nft ? NftNames.chain(step.chain) : step.chain.description
+            let text = step.rule.map { backend == .nft ? NftRenderer.statement($0) : IptablesRenderer.words($0, family: family).joined(separator: " ") }
+            if case .builtin = step.chain { return ExplainReport.Step(table: table, chain: chain, rule: text, position: step.index.map { $0 + 1 }, base: true) }
+            return ExplainReport.Step(table: table, chain: chain, rule: text, position: step.index.map { $0 + 1 }, base: false)
+        }
+        // Later entries win where a config puts two roles on one port.
+        let roles: [Port: String] = [Istio.agentDNSPort: "istio-agent's DNS proxy", plan.config.inboundCapturePort: "Envoy's inbound listener",
+                                     plan.config.proxyPort: "Envoy's outbound listener"]
+        let report = ExplainReport(connection: connection, source: "\(backend.rawValue), from the config", steps: steps, walk: walk, portRoles: roles)
+        print(json ? report.json : report.text, terminator: "")
+    }
+
+    /// "10.0.0.1:80", "[fd00::1]:80"; with `portRequired` false also a bare IPv6 in brackets.
+    static func endpoint(_ text: String, portRequired: Bool) -> (IPAddress, Port)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = text[..<colon]
+        let portText = text[text.index(after: colon)...]
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]") else { return nil }
+            host = host.dropFirst().dropLast()
+        } else if host.contains(":") {
+            return nil
+        }
+        guard let address = IPAddress(host), let port = Port(portText) else { return nil }
+        return (address, port)
+    }
+}

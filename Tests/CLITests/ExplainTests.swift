@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `meshcap explain` as users call it: the path in each backend's syntax, JSON for scripts, and
+/// input it cannot use. (What it says is checked against the kernel in ExplainDifferentialTests.)
+@Suite struct ExplainTests {
+    static let config = ["-i", "10.96.0.0/12", "-b", "*", "-d", "22", "--passwd-file", "/dev/null"]
+
+    @Test func thePathInNftSyntax() throws {
+        let result = try run(meshcap, ["explain"] + Self.config + ["--direction", "outbound", "--dst", "10.96.0.10:80", "--uid", "1000"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == """
+            meshcap explain: outbound tcp to 10.96.0.10:80 uid 1000 (nft, from the config)
+              istio-proxy-nat output #1: counter jump istio-output
+              istio-proxy-nat istio-output #9: ip daddr 10.96.0.0/12 counter jump istio-redirect
+              istio-proxy-nat istio-redirect #1: meta l4proto tcp counter redirect to :15001
+            outcome: redirected to port 15001 (Envoy's outbound listener)
+
+            """)
+    }
+
+    @Test func inboundToAnExcludedPortInIptablesSyntaxAndJSON() throws {
+        let result = try run(meshcap, ["explain"] + Self.config + ["--direction", "inbound", "--dst", "192.0.2.1:22", "--src", "192.0.2.9", "--backend", "iptables", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(json["schema"] as? String == "meshcap.explain/v1")
+        #expect((json["outcome"] as? [String: Any])?["verdict"] as? String == "accept")
+        #expect((json["outcome"] as? [String: Any])?["port"] == nil)
+        let path = json["path"] as? [[String: Any]] ?? []
+        #expect(path.map { $0["chain"] as? String } == ["PREROUTING", "ISTIO_INBOUND", "PREROUTING"])
+        #expect(path.map { $0["rule"] as? String } == ["-p tcp -j ISTIO_INBOUND", "-p tcp -m tcp --dport 22 -j RETURN", nil])
+    }
+
+    @Test func inputItCannotUseIsRefused() throws {
+        let cases: [([String], String)] = [
+            (["--direction", "outbound", "--dst", "10.96.0.10"], "meshcap: flag --dst: 10.96.0.10 is no destination; allowed: ADDRESS:PORT or [IPV6]:PORT\n"),
+            (["--direction", "outbound", "--dst", "fd00::1:80"], "meshcap: flag --dst: fd00::1:80 is no destination; allowed: ADDRESS:PORT or [IPV6]:PORT\n"),
+            (["--direction", "outbound", "--dst", "[fd00::1]:80", "--src", "10.0.0.1"], "meshcap: flag --src: 10.0.0.1 is not of the destination's family; allowed: an address of the destination's family\n"),
+            (["--direction", "inbound", "--dst", "10.0.0.1:80", "--uid", "5"], "meshcap: flag --uid: an arriving packet has no local owner; allowed: --uid and --gid with --direction outbound\n"),
+        ]
+        for (arguments, message) in cases {
+            let result = try run(meshcap, ["explain", "--passwd-file", "/dev/null"] + arguments)
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.hasSuffix(message), "\(result.stderr)")
+        }
+    }
+}
