@@ -1,0 +1,133 @@
+import Foundation
+import HostOps
+import MeshCapture
+import Testing
+import TestSupport
+
+/// `explain` against the kernel: random configs across the keys, applied with either backend,
+/// and random connections across both families, ports, owners and directions. For each, the
+/// walk's outcome must be what a real connection does: answered by Envoy's outbound or inbound
+/// listener (with the original destination it was sent to), or by the server it was addressed to.
+@Suite(.serialized) struct ExplainDifferentialTests {
+    static let peerPorts: [MeshCapture.Port] = [80, 443, 8080, 15008]
+    static let appPorts: [MeshCapture.Port] = [22, 80, 8080, 9090, 15008]
+    static let proxyUIDs: [UInt32] = [1337, 1500]
+
+    /// A config as a KEY=VALUE file: every key drawn, most of them often left out.
+    static func config(_ random: inout SeededRandom) -> String {
+        func maybe(_ key: String, _ values: [String]) -> String? {
+            Bool.random(using: &random) ? "\(key)=\(values.randomElement(using: &random)!)" : nil
+        }
+        let peer = TestNetwork.peerAddress, peer6 = TestNetwork.peerAddress6
+        let lines: [String?] = [
+            maybe("OUTBOUND_IPRANGES_INCLUDE", ["*", "\(peer)/32", "198.51.100.0/30", "10.0.0.0/8", "\(peer6)/128,\(peer)/32", "2001:db8:5::/64", ""]),
+            maybe("OUTBOUND_IPRANGES_EXCLUDE", ["\(peer)/32", "198.51.100.0/24", "\(peer6)/128", "10.0.0.0/8"]),
+            maybe("INBOUND_PORTS_INCLUDE", ["*", "8080,9090", "22,80", ""]),
+            maybe("INBOUND_PORTS_EXCLUDE", ["22", "22,9090", "8080"]),
+            maybe("OUTBOUND_PORTS_EXCLUDE", ["443", "80,8080"]),
+            maybe("OUTBOUND_PORTS_INCLUDE", ["8080", "443"]),
+            maybe("PROXY_UID", Self.proxyUIDs.map(String.init)),
+            maybe("PROXY_GID", ["1337", "1600"]),
+            maybe("OUTBOUND_OWNER_GROUPS_INCLUDE", ["1000", "1000,1200"]),
+            maybe("OUTBOUND_OWNER_GROUPS_EXCLUDE", ["1200"]),
+            maybe("ENABLE_INBOUND_IPV6", ["true", "false"]),
+            maybe("INBOUND_TUNNEL_PORT", ["15008"]),
+            maybe("MESHCAP_LIST_LAYOUT", ["istio", "sets"]),
+        ]
+        return lines.compactMap { $0 }.joined(separator: "\n") + "\n"
+    }
+
+    static func connection(_ random: inout SeededRandom, ipv6: Bool) -> Connection {
+        let six = ipv6 && Bool.random(using: &random)
+        if Bool.random(using: &random) {
+            let uid = ([0, 1000, 1200] + Self.proxyUIDs).randomElement(using: &random)!
+            return Connection(direction: .outbound, proto: .tcp,
+                              destination: IPAddress(six ? TestNetwork.peerAddress6 : TestNetwork.peerAddress)!,
+                              destinationPort: Self.peerPorts.randomElement(using: &random)!,
+                              source: IPAddress(six ? TestNetwork.workloadAddress6 : TestNetwork.workloadAddress)!,
+                              uid: uid, gid: uid, interface: "veth0")
+        }
+        return Connection(direction: .inbound, proto: .tcp,
+                          destination: IPAddress(six ? TestNetwork.workloadAddress6 : TestNetwork.workloadAddress)!,
+                          destinationPort: Self.appPorts.randomElement(using: &random)!,
+                          source: IPAddress(six ? TestNetwork.peerAddress6 : TestNetwork.peerAddress)!, interface: "veth0")
+    }
+
+    /// What explain's outcome says a listener will answer: "proxy-outbound DST", "proxy-inbound
+    /// DST", or the addressed server's name.
+    static func expected(_ walk: PacketWalk, _ connection: Connection, _ config: InterceptConfig) -> String {
+        let destination = ExplainReportEndpoint.text(connection.destination, connection.destinationPort)
+        switch walk.outcome {
+        case .redirect(config.proxyPort): return "proxy-outbound \(destination)"
+        case .redirect(config.inboundCapturePort): return "proxy-inbound \(destination)"
+        case .redirect(let port): return "redirect to \(port)"
+        case .tproxy(let port): return "tproxy to \(port)"
+        case .drop: return "failed"
+        case .accept: return connection.direction == .outbound ? "peer \(destination)" : "app \(destination)"
+        }
+    }
+
+    @Test(.needsRoot) func explainAgreesWithTheKernel() throws {
+        var random = SeededRandom.forTest(#function)
+        /// Probe servers end themselves after 120 s: a fresh network every 10 rounds (about 50 s).
+        func freshNetwork() throws -> TestNetwork {
+            let network = try TestNetwork()
+            try network.serve(in: network.workload, port: 15001, name: "proxy-outbound")
+            try network.serve(in: network.workload, port: 15006, name: "proxy-inbound")
+            for port in Self.appPorts { try network.serve(in: network.workload, port: Int(port), name: "app") }
+            for port in Self.peerPorts { try network.serve(in: network.peer, port: Int(port), name: "peer") }
+            return network
+        }
+        var network = try freshNetwork()
+        let work = try temporaryDirectory("explain")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let accounts = try AccountDatabase(passwdPath: "/dev/null", groupPath: "/dev/null")
+
+        var agreed = 0, pairs = 0
+        var disagreements: [String] = []
+        for round in 0..<25 {
+            if round > 0 && round % 10 == 0 { network = try freshNetwork() }
+            let text = Self.config(&random)
+            let file = work.appendingPathComponent("round-\(round).env")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let loaded = try ConfigLoader.load(files: [file.path], flags: [], accounts: accounts)
+            let plan = CapturePlan(loaded.config)
+            let iptables = Bool.random(using: &random)
+            let backend = iptables ? ["--backend", "iptables", "--iptables-variant", "nft"] : ["--backend", "nft"]
+            // Each round starts from nothing: meshcap's rules of either backend removed.
+            _ = try run("ip", ["netns", "exec", network.workload.name, meshcap, "clean"])
+            let applied = try run("ip", ["netns", "exec", network.workload.name, meshcap, "apply", "--config", file.path,
+                                         "--passwd-file", "/dev/null", "--group-file", "/dev/null", "--resolv-conf", "/dev/null"] + backend)
+            try #require(applied.status == 0, "seed \(SeededRandom.seed) round \(round): apply failed: \(applied.stderr)\n\(text)")
+            for _ in 0..<20 {
+                let connection = Self.connection(&random, ipv6: true)
+                let layout: Layout = iptables ? .xtables(connection.family) : .inet
+                // iptables with IPv6 off has no ip6tables rules at all: an empty ruleset.
+                let ruleset = iptables && !plan.config.families.contains(connection.family)
+                    ? Ruleset(layout: layout, tables: []) : plan.ruleset(for: layout)
+                let walk = PacketWalk(connection, through: ruleset, resolve: accounts.resolver)
+                let expected = Self.expected(walk, connection, plan.config)
+                let from = connection.direction == .outbound ? network.workload : network.peer
+                let answer = try network.connect(from: from, to: connection.destination.description, port: Int(connection.destinationPort),
+                                                 uid: connection.uid.map(Int.init))
+                let observed = answer.hasPrefix("failed") ? "failed" : answer
+                pairs += 1
+                if observed == expected {
+                    agreed += 1
+                } else {
+                    disagreements.append("round \(round) (\(iptables ? "iptables" : "nft")): \(connection) — explain: \(expected), kernel: \(observed)\nconfig:\n\(text)")
+                }
+            }
+        }
+        print("explain: \(agreed)/\(pairs) random (config, connection) pairs agree with the kernel (seed \(SeededRandom.seed))")
+        #expect(disagreements.count == 0, "seed \(SeededRandom.seed):\n\(disagreements.prefix(5).joined(separator: "\n\n"))")
+        _ = try run("ip", ["netns", "exec", network.workload.name, meshcap, "clean"])
+    }
+}
+
+/// "10.0.0.1:80", "[fd00::1]:80": how the probe servers print an original destination.
+enum ExplainReportEndpoint {
+    static func text(_ address: IPAddress, _ port: MeshCapture.Port) -> String {
+        address.family == .ipv4 ? "\(address):\(port)" : "[\(address)]:\(port)"
+    }
+}
