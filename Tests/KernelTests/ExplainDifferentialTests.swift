@@ -9,30 +9,41 @@ import TestSupport
 /// walk's outcome must be what a real connection does: answered by Envoy's outbound or inbound
 /// listener (with the original destination it was sent to), or by the server it was addressed to.
 @Suite(.serialized) struct ExplainDifferentialTests {
-    static let peerPorts: [MeshCapture.Port] = [80, 443, 8080, 15008]
+    static let peerPorts: [MeshCapture.Port] = [53, 80, 443, 8080, 15008]
     static let appPorts: [MeshCapture.Port] = [22, 80, 8080, 9090, 15008]
     static let proxyUIDs: [UInt32] = [1337, 1500]
 
     /// A config as a KEY=VALUE file: every key drawn, most of them often left out.
     static func config(_ random: inout SeededRandom) -> String {
-        func maybe(_ key: String, _ values: [String]) -> String? {
-            Bool.random(using: &random) ? "\(key)=\(values.randomElement(using: &random)!)" : nil
+        /// The key with one of its values, `odds` of the time (what captures is drawn more often,
+        /// so that every outcome comes up).
+        func maybe(_ key: String, _ values: [String], odds: Double = 0.5) -> String? {
+            Double.random(in: 0..<1, using: &random) < odds ? "\(key)=\(values.randomElement(using: &random)!)" : nil
         }
         let peer = TestNetwork.peerAddress, peer6 = TestNetwork.peerAddress6
         let lines: [String?] = [
-            maybe("OUTBOUND_IPRANGES_INCLUDE", ["*", "\(peer)/32", "198.51.100.0/30", "10.0.0.0/8", "\(peer6)/128,\(peer)/32", "2001:db8:5::/64", ""]),
+            maybe("OUTBOUND_IPRANGES_INCLUDE", ["*", "*", "\(peer)/32", "198.51.100.0/30", "10.0.0.0/8", "\(peer6)/128,\(peer)/32", "2001:db8:5::/64", ""], odds: 0.9),
             maybe("OUTBOUND_IPRANGES_EXCLUDE", ["\(peer)/32", "198.51.100.0/24", "\(peer6)/128", "10.0.0.0/8"]),
-            maybe("INBOUND_PORTS_INCLUDE", ["*", "8080,9090", "22,80", ""]),
+            maybe("INBOUND_PORTS_INCLUDE", ["*", "*", "8080,9090", "22,80", ""], odds: 0.9),
             maybe("INBOUND_PORTS_EXCLUDE", ["22", "22,9090", "8080"]),
             maybe("OUTBOUND_PORTS_EXCLUDE", ["443", "80,8080"]),
             maybe("OUTBOUND_PORTS_INCLUDE", ["8080", "443"]),
             maybe("PROXY_UID", Self.proxyUIDs.map(String.init)),
             maybe("PROXY_GID", ["1337", "1600"]),
-            maybe("OUTBOUND_OWNER_GROUPS_INCLUDE", ["1000", "1000,1200"]),
-            maybe("OUTBOUND_OWNER_GROUPS_EXCLUDE", ["1200"]),
-            maybe("ENABLE_INBOUND_IPV6", ["true", "false"]),
+            maybe("OUTBOUND_OWNER_GROUPS_INCLUDE", ["1000", "1000,1200"], odds: 0.25),
+            maybe("OUTBOUND_OWNER_GROUPS_EXCLUDE", ["1200"], odds: 0.25),
+            maybe("ENABLE_INBOUND_IPV6", ["true", "false"], odds: 0.7),
             maybe("INBOUND_TUNNEL_PORT", ["15008"]),
             maybe("MESHCAP_LIST_LAYOUT", ["istio", "sets"]),
+            maybe("INBOUND_INTERCEPTION_MODE", ["TPROXY", "REDIRECT"], odds: 0.6),
+            maybe("REDIRECT_DNS", ["true", "false"]),
+            maybe("CAPTURE_ALL_DNS", ["true"]),
+            maybe("DNS_SERVERS_V4", ["\(peer)", "10.0.0.2"]),
+            maybe("DNS_SERVERS_V6", ["\(peer6)"]),
+            // veth0 is the workload's only interface; virt0 does not exist (its rules must not match).
+            maybe("EXCLUDE_INTERFACES", ["veth0", "virt0"], odds: 0.15),
+            maybe("KUBE_VIRT_INTERFACES", ["virt0"]),
+            maybe("DROP_INVALID", ["true"]),
         ]
         return lines.compactMap { $0 }.joined(separator: "\n") + "\n"
     }
@@ -41,9 +52,11 @@ import TestSupport
         let six = ipv6 && Bool.random(using: &random)
         if Bool.random(using: &random) {
             let uid = ([0, 1000, 1200] + Self.proxyUIDs).randomElement(using: &random)!
-            return Connection(direction: .outbound, proto: .tcp,
+            // DNS over UDP now and then: to the peer's resolver on 53.
+            let udp = Int.random(in: 0..<5, using: &random) == 0
+            return Connection(direction: .outbound, proto: udp ? .udp : .tcp,
                               destination: IPAddress(six ? TestNetwork.peerAddress6 : TestNetwork.peerAddress)!,
-                              destinationPort: Self.peerPorts.randomElement(using: &random)!,
+                              destinationPort: udp ? 53 : Self.peerPorts.randomElement(using: &random)!,
                               source: IPAddress(six ? TestNetwork.workloadAddress6 : TestNetwork.workloadAddress)!,
                               uid: uid, gid: uid, interface: "veth0")
         }
@@ -55,15 +68,19 @@ import TestSupport
 
     /// What explain's outcome says a listener will answer: "proxy-outbound DST", "proxy-inbound
     /// DST", or the addressed server's name.
+    /// (UDP answers carry only the server's name.)
     static func expected(_ walk: PacketWalk, _ connection: Connection, _ config: InterceptConfig) -> String {
-        let destination = ExplainReportEndpoint.text(connection.destination, connection.destinationPort)
+        let destination = connection.proto == .udp ? "" : " " + ExplainReportEndpoint.text(connection.destination, connection.destinationPort)
         switch walk.outcome {
-        case .redirect(config.proxyPort): return "proxy-outbound \(destination)"
-        case .redirect(config.inboundCapturePort): return "proxy-inbound \(destination)"
+        case .redirect(config.proxyPort): return "proxy-outbound\(destination)"
+        case .redirect(config.inboundCapturePort), .tproxy(config.inboundCapturePort): return "proxy-inbound\(destination)"
+        case .redirect(Istio.agentDNSPort): return "agent-dns\(destination)"
         case .redirect(let port): return "redirect to \(port)"
         case .tproxy(let port): return "tproxy to \(port)"
         case .drop: return "failed"
-        case .accept: return connection.direction == .outbound ? "peer \(destination)" : "app \(destination)"
+        case .accept:
+            if connection.proto == .udp { return "peer-dns" }
+            return connection.direction == .outbound ? "peer\(destination)" : "app\(destination)"
         }
     }
 
@@ -73,7 +90,11 @@ import TestSupport
         func freshNetwork() throws -> TestNetwork {
             let network = try TestNetwork()
             try network.serve(in: network.workload, port: 15001, name: "proxy-outbound")
-            try network.serve(in: network.workload, port: 15006, name: "proxy-inbound")
+            // Transparent: TPROXY delivers to it, and a REDIRECT reaches it as any socket.
+            try network.serve(in: network.workload, port: 15006, name: "proxy-inbound", .transparent)
+            try network.serve(in: network.workload, port: 15053, name: "agent-dns")
+            try network.serve(in: network.workload, port: 15053, name: "agent-dns", .udp)
+            try network.serve(in: network.peer, port: 53, name: "peer-dns", .udp)
             for port in Self.appPorts { try network.serve(in: network.workload, port: Int(port), name: "app") }
             for port in Self.peerPorts { try network.serve(in: network.peer, port: Int(port), name: "peer") }
             return network
@@ -84,13 +105,16 @@ import TestSupport
         let accounts = try AccountDatabase(passwdPath: "/dev/null", groupPath: "/dev/null")
 
         var agreed = 0, pairs = 0
+        // What the draw covered, to say so: outcomes, and UDP connections.
+        var covered: [String: Int] = [:]
         var disagreements: [String] = []
         for round in 0..<25 {
             if round > 0 && round % 10 == 0 { network = try freshNetwork() }
             let text = Self.config(&random)
             let file = work.appendingPathComponent("round-\(round).env")
             try text.write(to: file, atomically: true, encoding: .utf8)
-            let loaded = try ConfigLoader.load(files: [file.path], flags: [], accounts: accounts)
+            // The same host files as apply is given below.
+            let loaded = try ConfigLoader.load(files: [file.path], flags: [], accounts: accounts, resolvConf: "/dev/null")
             let plan = CapturePlan(loaded.config)
             let iptables = Bool.random(using: &random)
             let backend = iptables ? ["--backend", "iptables", "--iptables-variant", "nft"] : ["--backend", "nft"]
@@ -109,9 +133,12 @@ import TestSupport
                 let expected = Self.expected(walk, connection, plan.config)
                 let from = connection.direction == .outbound ? network.workload : network.peer
                 let answer = try network.connect(from: from, to: connection.destination.description, port: Int(connection.destinationPort),
-                                                 uid: connection.uid.map(Int.init))
+                                                 uid: connection.uid.map(Int.init), udp: connection.proto == .udp)
                 let observed = answer.hasPrefix("failed") ? "failed" : answer
                 pairs += 1
+                covered[expected.split(separator: " ").first.map(String.init) ?? expected, default: 0] += 1
+                if connection.proto == .udp { covered["udp", default: 0] += 1 }
+                if case .tproxy = walk.outcome { covered["tproxy", default: 0] += 1 }
                 if observed == expected {
                     agreed += 1
                 } else {
@@ -119,7 +146,8 @@ import TestSupport
                 }
             }
         }
-        print("explain: \(agreed)/\(pairs) random (config, connection) pairs agree with the kernel (seed \(SeededRandom.seed))")
+        print("explain: \(agreed)/\(pairs) random (config, connection) pairs agree with the kernel (seed \(SeededRandom.seed)); "
+              + covered.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         #expect(disagreements.count == 0, "seed \(SeededRandom.seed):\n\(disagreements.prefix(5).joined(separator: "\n\n"))")
         _ = try run("ip", ["netns", "exec", network.workload.name, meshcap, "clean"])
     }
