@@ -1,4 +1,5 @@
 import ArgumentParser
+import HostOps
 import IptablesBackend
 import MeshCapture
 import NftablesBackend
@@ -10,7 +11,7 @@ extension L4Protocol: ExpressibleByArgument {}
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "Which rules a connection's first packet meets and where it ends up, from the config (no root needed).",
+        abstract: "Which rules a connection's first packet meets and where it ends up: from the config (no root needed), or --live.",
         discussion: """
             Walks the compiled rules as netfilter does: the hook's chains in priority order (raw, mangle, \
             nat), each chain's rules in order, jumps and returns, the first match's verdict, marks and \
@@ -19,9 +20,11 @@ struct Explain: ParsableCommand {
               meshcap explain --config cluster.env --direction outbound --dst 10.96.0.10:80 --uid 1000
               meshcap explain --config cluster.env --direction inbound --dst 10.0.12.34:22 --src 10.0.0.9
               meshcap explain -i '*' --direction outbound --dst [fd00::1]:443 --ipv6 --json
+              meshcap explain --live --direction outbound --dst 10.96.0.10:80 --uid 1000   # as root, the host's rules
             """)
 
     @OptionGroup var config: ConfigOptions
+    @OptionGroup var host: HostOptions
 
     @Option(help: "outbound (made on this host: OUTPUT) or inbound (arriving: PREROUTING).")
     var direction: Connection.Direction
@@ -44,8 +47,8 @@ struct Explain: ParsableCommand {
     @Option(help: ArgumentHelp("The output interface (outbound) or input interface (inbound); lo for a loopback destination when not given.", valueName: "name"))
     var iface: String?
 
-    @Option(help: "The syntax rules are printed in, and the layout walked: iptables (per family) or nft (inet tables).")
-    var backend: BackendChoice = .nft
+    @Flag(help: "Walk the rules live on this host (root), read back with their owners, instead of the config's: --backend and --iptables-variant choose as for verify.")
+    var live = false
 
     @Flag(help: "Print the path as JSON (schema meshcap.explain/v1), ending in {\"outcome\": {\"verdict\", \"port\"}}.")
     var json = false
@@ -70,11 +73,28 @@ struct Explain: ParsableCommand {
         let (loaded, accounts) = try config.load()
         let plan = CapturePlan(loaded.config)
         let family = destination.family
-        if family == .ipv6 && !plan.config.ipv6 && backend == .iptables {
-            Report.note(["IPv6 is off in this config (ENABLE_INBOUND_IPV6): there are no ip6tables rules, so nothing touches this connection"])
+        // Without --live, --backend only picks the syntax and layout: nft unless told.
+        var backend = host.backend ?? .nft
+        let ruleset: Ruleset
+        let origin: String
+        if live {
+            let residue = Residue.find()
+            let chosen = host.choose(loaded.run, residue: residue)
+            Report.say(chosen.notes)
+            backend = chosen.backend
+            let layout: Layout = backend == .nft ? .inet : .xtables(family)
+            let rules = try chosen.host.observe().rules
+            ruleset = Ruleset(live: rules, layout: layout)
+            origin = "live rules, \(chosen.host.name)"
+            let unwalked = Ruleset.unwalked(rules, layout: layout)
+            if unwalked > 0 {
+                Report.note(["\(unwalked) rules of other programs at meshcap's hooks are not walked (they are not in meshcap's model); `meshcap verify` lists them"])
+            }
+            if ruleset.tables.isEmpty { Report.note(["no capture rules of meshcap's or Istio's in \(chosen.host.name)"]) }
+        } else {
+            ruleset = plan.programmed(backend == .nft ? .inet : .xtables(family))
+            origin = "\(backend.rawValue), from the config"
         }
-        let layout: Layout = backend == .nft ? .inet : .xtables(family)
-        let ruleset = plan.ruleset(for: layout)
         let connection = Connection(direction: direction, proto: proto, destination: destination, destinationPort: port,
                                     source: source?.0, sourcePort: source?.1, uid: uid, gid: gid, interface: iface)
         let walk = PacketWalk(connection, through: ruleset, resolve: accounts.resolver)
@@ -88,7 +108,7 @@ struct Explain: ParsableCommand {
         // Later entries win where a config puts two roles on one port.
         let roles: [Port: String] = [Istio.agentDNSPort: "istio-agent's DNS proxy", plan.config.inboundCapturePort: "Envoy's inbound listener",
                                      plan.config.proxyPort: "Envoy's outbound listener"]
-        let report = ExplainReport(connection: connection, source: "\(backend.rawValue), from the config", steps: steps, walk: walk, portRoles: roles)
+        let report = ExplainReport(connection: connection, source: origin, steps: steps, walk: walk, portRoles: roles)
         print(json ? report.json : report.text, terminator: "")
     }
 

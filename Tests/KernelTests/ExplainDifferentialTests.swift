@@ -126,9 +126,7 @@ import TestSupport
             for _ in 0..<20 {
                 let connection = Self.connection(&random, ipv6: true)
                 let layout: Layout = iptables ? .xtables(connection.family) : .inet
-                // iptables with IPv6 off has no ip6tables rules at all: an empty ruleset.
-                let ruleset = iptables && !plan.config.families.contains(connection.family)
-                    ? Ruleset(layout: layout, tables: []) : plan.ruleset(for: layout)
+                let ruleset = plan.programmed(layout)
                 let walk = PacketWalk(connection, through: ruleset, resolve: accounts.resolver)
                 let expected = Self.expected(walk, connection, plan.config)
                 let from = connection.direction == .outbound ? network.workload : network.peer
@@ -150,6 +148,54 @@ import TestSupport
               + covered.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         #expect(disagreements.count == 0, "seed \(SeededRandom.seed):\n\(disagreements.prefix(5).joined(separator: "\n\n"))")
         _ = try run("ip", ["netns", "exec", network.workload.name, meshcap, "clean"])
+    }
+}
+
+extension ExplainDifferentialTests {
+    /// `--live` reads the rules back and walks them: the same path and outcome as the config's,
+    /// with each backend (the iptables one read with iptables-save, the nft one over netlink).
+    @Test(.needsRoot, arguments: [["--backend", "nft"], ["--backend", "iptables", "--iptables-variant", "legacy"]])
+    func liveRulesWalkAsTheConfigsDo(_ backend: [String]) throws {
+        let network = try TestNetwork()
+        let config = ["-i", "198.51.100.0/30", "-x", "198.51.100.3/32", "-b", "*", "-d", "22", "--redirect-dns", "--capture-all-dns",
+                      "--ipv6", "--passwd-file", "/dev/null", "--resolv-conf", "/dev/null"]
+        let applied = try run("ip", ["netns", "exec", network.workload.name, meshcap, "apply"] + config + backend)
+        try #require(applied.status == 0, "\(applied.stderr)")
+        let connections: [[String]] = [
+            ["--direction", "outbound", "--dst", "198.51.100.2:80", "--uid", "1000"],
+            ["--direction", "outbound", "--dst", "198.51.100.2:80", "--uid", "1337"],
+            ["--direction", "outbound", "--dst", "198.51.100.3:80", "--uid", "1000"],
+            ["--direction", "outbound", "--dst", "198.51.100.2:53", "--proto", "udp", "--uid", "1000"],
+            ["--direction", "inbound", "--dst", "198.51.100.1:8080", "--src", "198.51.100.2", "--iface", "veth0"],
+            ["--direction", "inbound", "--dst", "[2001:db8:5::1]:22", "--src", "2001:db8:5::2", "--iface", "veth0"],
+        ]
+        for connection in connections {
+            let fromConfig = try run("ip", ["netns", "exec", network.workload.name, meshcap, "explain", "--json"] + config + backend + connection)
+            let live = try run("ip", ["netns", "exec", network.workload.name, meshcap, "explain", "--json", "--live"] + config + backend + connection)
+            #expect(fromConfig.status == 0 && live.status == 0, "\(fromConfig.stderr)\n\(live.stderr)")
+            func parts(_ text: String) throws -> (path: String, outcome: String) {
+                let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+                // Chains and positions: a rule read back is printed in the form the kernel lists
+                // it in (nft folds `meta l4proto tcp tcp dport 22` into `tcp dport 22`).
+                let steps = (json["path"] as? [[String: Any]] ?? []).map { step in
+                    ["table": step["table"] ?? NSNull(), "chain": step["chain"] ?? NSNull(), "position": step["position"] ?? NSNull(),
+                     "matched": step["rule"] is String]
+                }
+                let path = try JSONSerialization.data(withJSONObject: steps, options: [.sortedKeys])
+                let outcome = try JSONSerialization.data(withJSONObject: json["outcome"] ?? [:], options: [.sortedKeys])
+                return (String(decoding: path, as: UTF8.self), String(decoding: outcome, as: UTF8.self))
+            }
+            let (configPath, configOutcome) = try parts(fromConfig.stdout)
+            let (livePath, liveOutcome) = try parts(live.stdout)
+            #expect(livePath == configPath, "\(backend) \(connection)")
+            #expect(liveOutcome == configOutcome, "\(backend) \(connection)")
+            #expect(live.stdout.contains("\"source\": \"live rules, "), "\(live.stdout)")
+        }
+        // Removed from the host, the live walk finds nothing to meet.
+        _ = try run("ip", ["netns", "exec", network.workload.name, meshcap, "clean"])
+        let empty = try run("ip", ["netns", "exec", network.workload.name, meshcap, "explain", "--live"] + config + backend + connections[0])
+        #expect(empty.stdout.hasSuffix("outcome: untouched: it goes to 198.51.100.2:80 as addressed\n"), "\(empty.stdout)")
+        #expect(empty.stderr.contains("note: no capture rules of meshcap's or Istio's in"), "\(empty.stderr)")
     }
 }
 

@@ -12,6 +12,13 @@ public struct CapturePlan: Sendable {
         self.config = config
     }
 
+    /// What apply programs for `layout`: nothing for an iptables family the config leaves off
+    /// (no ip6tables rules without IPv6); the layout's ruleset otherwise.
+    public func programmed(_ layout: Layout) -> Ruleset {
+        if case .xtables(let family) = layout, !config.families.contains(family) { return Ruleset(layout: layout, tables: []) }
+        return ruleset(for: layout)
+    }
+
     public func ruleset(for layout: Layout) -> Ruleset {
         var plan = self
         plan.usesSets = layout == .inet
