@@ -57,6 +57,9 @@ struct Explain: ParsableCommand {
         guard let (destination, port) = Self.endpoint(dst, portRequired: true) else {
             throw ConfigError(origin: .flag("--dst"), message: "\(dst) is no destination; allowed: ADDRESS:PORT or [IPV6]:PORT")
         }
+        if case .v6(let value) = destination, value >> 32 == 0xffff {
+            throw ConfigError(origin: .flag("--dst"), message: "\(dst) is an IPv4-mapped address, which a socket sends as IPv4; allowed: the IPv4 address itself")
+        }
         var source: (IPAddress, Port?)?
         if let src {
             guard let parsed = Self.endpoint(src, portRequired: false) ?? IPAddress(src).map({ ($0, nil) }) else {
@@ -68,7 +71,7 @@ struct Explain: ParsableCommand {
             source = parsed
         }
         if direction == .inbound && (uid != nil || gid != nil) {
-            throw ConfigError(origin: .flag("--uid"), message: "an arriving packet has no local owner; allowed: --uid and --gid with --direction outbound")
+            throw ConfigError(origin: .flag(uid != nil ? "--uid" : "--gid"), message: "an arriving packet has no local owner; allowed: --uid and --gid with --direction outbound")
         }
         let (loaded, accounts) = try config.load()
         let plan = CapturePlan(loaded.config)
@@ -83,8 +86,11 @@ struct Explain: ParsableCommand {
             Report.say(chosen.notes)
             backend = chosen.backend
             let layout: Layout = backend == .nft ? .inet : .xtables(family)
-            let rules = try chosen.host.observe().rules
+            let reading = try chosen.host.observe()
+            let rules = reading.rules
             ruleset = Ruleset(live: rules, layout: layout)
+            // Other programs' rules that see packets first decide before meshcap's do.
+            Report.note(reading.ahead.map(\.sentence))
             origin = "live rules, \(chosen.host.name)"
             let unwalked = Ruleset.unwalked(rules, layout: layout)
             if unwalked > 0 {
@@ -105,10 +111,15 @@ struct Explain: ParsableCommand {
             if case .builtin = step.chain { return ExplainReport.Step(table: table, chain: chain, rule: text, position: step.index.map { $0 + 1 }, base: true) }
             return ExplainReport.Step(table: table, chain: chain, rule: text, position: step.index.map { $0 + 1 }, base: false)
         }
-        // Later entries win where a config puts two roles on one port.
-        let roles: [Port: String] = [Istio.agentDNSPort: "istio-agent's DNS proxy", plan.config.inboundCapturePort: "Envoy's inbound listener",
-                                     plan.config.proxyPort: "Envoy's outbound listener"]
+        // One at a time: a config may put two roles on one port (the later one is named).
+        var roles: [Port: String] = [:]
+        roles[Istio.agentDNSPort] = "istio-agent's DNS proxy"
+        roles[plan.config.inboundCapturePort] = "Envoy's inbound listener"
+        roles[plan.config.proxyPort] = "Envoy's outbound listener"
         let report = ExplainReport(connection: connection, source: origin, steps: steps, walk: walk, portRoles: roles)
+        if !walk.unknowns.isEmpty {
+            Report.note(["the rules tested \(walk.unknowns.joined(separator: ", ")), which this connection leaves open: the outcome is for a connection without it (give it to be sure)"])
+        }
         print(json ? report.json : report.text, terminator: "")
     }
 

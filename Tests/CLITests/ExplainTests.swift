@@ -32,12 +32,23 @@ import TestSupport
         #expect(path.map { $0["rule"] as? String } == ["-p tcp -j ISTIO_INBOUND", "-p tcp -m tcp --dport 22 -j RETURN", nil])
     }
 
+    /// Two roles on one port (the agent's DNS port used as Envoy's): explained, not a crash; and
+    /// an owner the rules test but the connection does not give is named.
+    @Test func aSharedPortAndAnUnknownOwner() throws {
+        let result = try run(meshcap, ["explain", "-i", "*", "-p", "15053", "--passwd-file", "/dev/null", "--direction", "outbound", "--dst", "10.96.0.10:80"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.hasSuffix("outcome: redirected to port 15053 (Envoy's outbound listener)\n"), "\(result.stdout)")
+        #expect(result.stderr.contains("meshcap: note: the rules tested the output interface (taken as not lo: give --iface lo for this host's own addresses), the socket's group (--gid), the socket's owner (--uid), which this connection leaves open"), "\(result.stderr)")
+    }
+
     @Test func inputItCannotUseIsRefused() throws {
         let cases: [([String], String)] = [
             (["--direction", "outbound", "--dst", "10.96.0.10"], "meshcap: flag --dst: 10.96.0.10 is no destination; allowed: ADDRESS:PORT or [IPV6]:PORT\n"),
             (["--direction", "outbound", "--dst", "fd00::1:80"], "meshcap: flag --dst: fd00::1:80 is no destination; allowed: ADDRESS:PORT or [IPV6]:PORT\n"),
             (["--direction", "outbound", "--dst", "[fd00::1]:80", "--src", "10.0.0.1"], "meshcap: flag --src: 10.0.0.1 is not of the destination's family; allowed: an address of the destination's family\n"),
             (["--direction", "inbound", "--dst", "10.0.0.1:80", "--uid", "5"], "meshcap: flag --uid: an arriving packet has no local owner; allowed: --uid and --gid with --direction outbound\n"),
+            (["--direction", "inbound", "--dst", "10.0.0.1:80", "--gid", "5"], "meshcap: flag --gid: an arriving packet has no local owner; allowed: --uid and --gid with --direction outbound\n"),
+            (["--direction", "outbound", "--dst", "[::ffff:127.0.0.1]:80"], "meshcap: flag --dst: [::ffff:127.0.0.1]:80 is an IPv4-mapped address, which a socket sends as IPv4; allowed: the IPv4 address itself\n"),
         ]
         for (arguments, message) in cases {
             let result = try run(meshcap, ["explain", "--passwd-file", "/dev/null"] + arguments)

@@ -52,6 +52,15 @@ import TestSupport
         let six = ipv6 && Bool.random(using: &random)
         if Bool.random(using: &random) {
             let uid = ([0, 1000, 1200] + Self.proxyUIDs).randomElement(using: &random)!
+            // Now and then to this host's own address, which leaves through lo (an app calling
+            // itself, Envoy calling the app).
+            if Int.random(in: 0..<6, using: &random) == 0 {
+                return Connection(direction: .outbound, proto: .tcp,
+                                  destination: IPAddress(six ? TestNetwork.workloadAddress6 : TestNetwork.workloadAddress)!,
+                                  destinationPort: Self.appPorts.randomElement(using: &random)!,
+                                  source: IPAddress(six ? TestNetwork.workloadAddress6 : TestNetwork.workloadAddress)!,
+                                  uid: uid, gid: uid, interface: "lo")
+            }
             // DNS over UDP now and then: to the peer's resolver on 53.
             let udp = Int.random(in: 0..<5, using: &random) == 0
             return Connection(direction: .outbound, proto: udp ? .udp : .tcp,
@@ -80,7 +89,8 @@ import TestSupport
         case .drop: return "failed"
         case .accept:
             if connection.proto == .udp { return "peer-dns" }
-            return connection.direction == .outbound ? "peer\(destination)" : "app\(destination)"
+            let local = connection.destination.description == TestNetwork.workloadAddress || connection.destination.description == TestNetwork.workloadAddress6
+            return connection.direction == .outbound && !local ? "peer\(destination)" : "app\(destination)"
         }
     }
 

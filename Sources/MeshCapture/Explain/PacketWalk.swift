@@ -70,23 +70,50 @@ public struct PacketWalk: Sendable {
     /// The conntrack zone a CT rule put the connection in, if one did.
     public let zone: UInt16?
     public let mark: UInt32
+    /// What the walk needed but the connection did not say ("owner", "output interface"): a rule
+    /// tested it, so the outcome holds only for the value it was taken to have.
+    public let unknowns: [String]
 
     /// - Parameter resolve: a user or group name's ID (`isGroup`), as the rules were resolved.
     public init(_ connection: Connection, through ruleset: Ruleset, resolve: @escaping (String, Bool) -> UInt32? = { _, _ in nil }) {
         var state = State(connection: connection, resolve: resolve)
-        let hook: Hook = connection.direction == .outbound ? .output : .prerouting
-        // Base chain priorities: raw -300, mangle -150, nat (dstnat) -100, for both backends.
-        outer: for kind in [TableKind.raw, .mangle, .nat] {
-            guard ruleset.layout.carries(connection.family), let table = ruleset.table(kind), table.chain(.builtin(hook)) != nil else { continue }
-            switch state.run(table, from: ChainName.builtin(hook)) {
-            case .continue: continue
-            case .stop: break outer
-            }
+        state.walk(ruleset, at: connection.direction == .outbound ? .output : .prerouting)
+        // A connection that leaves through lo (to this host's own address, or redirected to a
+        // local port) arrives again at PREROUTING on lo, its mark and conntrack entry with it:
+        // raw and mangle see it there (TPROXY can take it), nat does not.
+        if connection.direction == .outbound, state.outcome != .drop, let arrival = Self.arrival(of: connection, after: state.outcome) {
+            var again = State(connection: arrival, resolve: resolve)
+            again.steps = state.steps
+            again.mark = state.mark
+            again.connectionMark = state.connectionMark
+            again.zone = state.zone
+            again.tracked = true
+            again.unknowns = state.unknowns
+            again.walk(ruleset, at: .prerouting)
+            if case .tproxy = again.outcome {} else { again.outcome = state.outcome }
+            state = again
         }
         steps = state.steps
         outcome = state.outcome ?? .accept
         zone = state.zone
         mark = state.mark
+        unknowns = state.unknowns.sorted()
+    }
+
+    /// The packet as it arrives on lo, or nil when it leaves through another interface.
+    static func arrival(of connection: Connection, after outcome: Outcome?) -> Connection? {
+        var arrival = connection
+        arrival.direction = .inbound
+        arrival.interface = "lo"
+        arrival.uid = nil
+        arrival.gid = nil
+        if case .redirect(let port) = outcome {
+            // REDIRECT of a packet made here sends it to the loopback address of its family.
+            arrival.destination = connection.family == .ipv4 ? .v4(0x7f00_0001) : .v6(1)
+            arrival.destinationPort = port
+            return arrival
+        }
+        return connection.effectiveInterface == "lo" ? arrival : nil
     }
 
     /// The walk so far: the steps, the marks and zone set on the way, and the outcome once one
@@ -99,6 +126,9 @@ public struct PacketWalk: Sendable {
         var mark: UInt32 = 0
         var connectionMark: UInt32 = 0
         var zone: UInt16?
+        var unknowns = Set<String>()
+        /// Conntrack already has the packet (it came back over lo): CT rules leave it alone.
+        var tracked = false
 
         init(connection: Connection, resolve: @escaping (String, Bool) -> UInt32?) {
             self.connection = connection
@@ -106,6 +136,17 @@ public struct PacketWalk: Sendable {
         }
 
         enum Next { case `continue`, stop }
+
+        /// The hook's base chains in priority order (raw -300, mangle -150, nat -100, for both
+        /// backends). A packet arriving on lo was made here: its NAT was settled at OUTPUT, and
+        /// conntrack does not consult nat PREROUTING for it again.
+        mutating func walk(_ ruleset: Ruleset, at hook: Hook) {
+            let looped = connection.direction == .inbound && connection.effectiveInterface == "lo"
+            for kind in [TableKind.raw, .mangle, .nat] where !(looped && kind == .nat) {
+                guard ruleset.layout.carries(connection.family), let table = ruleset.table(kind), table.chain(.builtin(hook)) != nil else { continue }
+                if run(table, from: ChainName.builtin(hook)) == .stop { return }
+            }
+        }
 
         /// One table at the hook, from its base chain: the verdict ends the table (accept) or the
         /// walk (drop, redirect, tproxy).
@@ -141,12 +182,14 @@ public struct PacketWalk: Sendable {
                     stack.append((chain, index + 1))
                     (chain, index) = (target, 0)
                 case .redirect(let port):
-                    outcome = .redirect(port)
+                    // A packet TPROXY already gave a socket goes to that socket whatever nat does.
+                    if outcome == nil { outcome = .redirect(port) }
                     return .stop
                 case .tproxy(let port, let tproxyMark):
+                    // TPROXY accepts the packet for this table only: nat still sees it.
                     mark = tproxyMark
                     outcome = .tproxy(port)
-                    return .stop
+                    return .continue
                 case .setMark(let value):
                     mark = value
                     index += 1
@@ -159,14 +202,34 @@ public struct PacketWalk: Sendable {
                 case .conntrackZone(let value):
                     // The first zone sticks: once a CT rule (iptables' CT, nft's `ct zone set`)
                     // has attached a template to the packet, later ones leave it alone.
-                    if zone == nil { zone = value }
+                    if zone == nil && !tracked { zone = value }
                     index += 1
                 }
             }
             return .continue
         }
 
-        func matches(_ rule: Rule) -> Bool { rule.matches.allSatisfy(holds) }
+        mutating func matches(_ rule: Rule) -> Bool {
+            for match in rule.matches {
+                if let missing = unknown(match) { unknowns.insert(missing) }
+                guard holds(match) else { return false }
+            }
+            return true
+        }
+
+        /// What a match tests that the connection left open.
+        func unknown(_ match: Match) -> String? {
+            let c = connection
+            switch match {
+            case .socketUser where c.direction == .outbound && c.uid == nil: return "the socket's owner (--uid)"
+            case .socketGroup where c.direction == .outbound && c.gid == nil: return "the socket's group (--gid)"
+            case .outInterface where c.direction == .outbound && c.effectiveInterface == nil: return "the output interface (taken as not lo: give --iface lo for this host's own addresses)"
+            case .inInterface where c.direction == .inbound && c.effectiveInterface == nil: return "the input interface (--iface)"
+            case .source(let prefix, _) where c.source == nil && prefix.family == c.family: return "the source address (--src)"
+            case .sourcePort(let proto, _, _) where c.sourcePort == nil && proto == c.proto: return "the source port (--src ADDRESS:PORT)"
+            default: return nil
+            }
+        }
 
         func holds(_ match: Match) -> Bool {
             let c = connection

@@ -58,7 +58,7 @@ public struct ExplainReport: Sendable {
         let role = port.flatMap { portRoles[$0] }.map { " (\($0))" } ?? ""
         return switch walk.outcome {
         case .redirect(let port): "redirected to port \(port)\(role)"
-        case .tproxy(let port): "delivered by TPROXY to port \(port)\(role), mark \(walk.mark)"
+        case .tproxy(let port): "delivered by TPROXY to port \(port)\(role), mark \(walk.mark) (a transparent socket must listen there: without one iptables drops the packet, and nft lets it through to the app)"
         case .accept: "untouched: it goes to \(Self.endpoint(connection.destination, connection.destinationPort)) as addressed"
         case .drop: "dropped"
         }
@@ -71,7 +71,7 @@ public struct ExplainReport: Sendable {
     var what: String {
         let c = connection
         var words = ["\(c.direction.rawValue) \(c.proto.rawValue)"]
-        if let source = c.source { words.append("from \(Self.endpoint(source, c.sourcePort ?? 0).replacing(":0", with: ""))") }
+        if let source = c.source { words.append("from \(c.sourcePort.map { Self.endpoint(source, $0) } ?? source.description)") }
         words.append("to \(Self.endpoint(c.destination, c.destinationPort))")
         if let uid = c.uid { words.append("uid \(uid)") }
         if let gid = c.gid { words.append("gid \(gid)") }
@@ -85,7 +85,7 @@ public struct ExplainReport: Sendable {
             if let rule = step.rule, let position = step.position {
                 lines.append("  \(step.table) \(step.chain) #\(position): \(rule)")
             } else {
-                lines.append("  \(step.table) \(step.chain): no rule matched, \(step.base ? "policy accept" : "back to the caller")")
+                lines.append("  \(step.table) \(step.chain): end of chain, \(step.base ? "policy accept" : "back to the caller")")
             }
         }
         if let zone = walk.zone { lines.append("  conntrack zone \(zone)") }
