@@ -32,7 +32,7 @@ struct Explain: ParsableCommand {
     @Option(help: ArgumentHelp("The destination: ADDRESS:PORT, or [IPV6]:PORT.", valueName: "address:port"))
     var dst: String
 
-    @Option(help: ArgumentHelp("The source address, with :PORT if it matters (DNS rules test port 53). Outbound, unknown by default: rules testing it do not match.", valueName: "address[:port]"))
+    @Option(help: ArgumentHelp("The source address, with :PORT if it matters (DNS rules test port 53). Unknown by default: taken as absent, and named when a rule on the path tests it.", valueName: "address[:port]"))
     var src: String?
 
     @Option(help: "Outbound: the socket owner's UID.")
@@ -54,7 +54,7 @@ struct Explain: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard let (destination, port) = Self.endpoint(dst, portRequired: true) else {
+        guard let (destination, port) = Self.endpoint(dst) else {
             throw ConfigError(origin: .flag("--dst"), message: "\(dst) is no destination; allowed: ADDRESS:PORT or [IPV6]:PORT")
         }
         if case .v6(let value) = destination, value >> 32 == 0xffff {
@@ -62,7 +62,7 @@ struct Explain: ParsableCommand {
         }
         var source: (IPAddress, Port?)?
         if let src {
-            guard let parsed = Self.endpoint(src, portRequired: false) ?? IPAddress(src).map({ ($0, nil) }) else {
+            guard let parsed = Self.endpoint(src) ?? IPAddress(src).map({ ($0, nil) }) else {
                 throw ConfigError(origin: .flag("--src"), message: "\(src) is no source; allowed: ADDRESS, ADDRESS:PORT or [IPV6]:PORT")
             }
             guard parsed.0.family == destination.family else {
@@ -123,8 +123,8 @@ struct Explain: ParsableCommand {
         print(json ? report.json : report.text, terminator: "")
     }
 
-    /// "10.0.0.1:80", "[fd00::1]:80"; with `portRequired` false also a bare IPv6 in brackets.
-    static func endpoint(_ text: String, portRequired: Bool) -> (IPAddress, Port)? {
+    /// "10.0.0.1:80", "[fd00::1]:80".
+    static func endpoint(_ text: String) -> (IPAddress, Port)? {
         guard let colon = text.lastIndex(of: ":") else { return nil }
         var host = text[..<colon]
         let portText = text[text.index(after: colon)...]
