@@ -182,12 +182,27 @@ struct Doctor: ParsableCommand {
 
     func ssh(_ plan: CapturePlan) -> [PreflightCheck] {
         var ports: [Port] = [22]
-        if let text = try? InputFile.read(sshdConfig, role: "sshd config", strictText: false) {
+        // sshd's Port lines, in its config and the files its Include lines name (Debian and Ubuntu
+        // keep drop-ins in sshd_config.d; a relative pattern is relative to /etc/ssh), to a depth
+        // of 8 as sshd allows.
+        let base = sshdConfig.split(separator: "/").dropLast().joined(separator: "/")
+        func read(_ path: String, depth: Int) {
+            guard depth < 8, let text = try? InputFile.read(path, role: "sshd config", strictText: false) else { return }
             for line in text.lines {
                 let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                if fields.count > 1, fields[0].lowercased() == "port", let port = Port(fields[1]), !ports.contains(port) { ports.append(port) }
+                guard fields.count > 1 else { continue }
+                switch fields[0].lowercased() {
+                case "port": if let port = Port(fields[1]), !ports.contains(port) { ports.append(port) }
+                case "include":
+                    for pattern in fields.dropFirst() {
+                        let absolute = pattern.hasPrefix("/") ? String(pattern) : "/\(base)/\(pattern)"
+                        for file in Self.glob(absolute) { read(file, depth: depth + 1) }
+                    }
+                default: break
+                }
             }
         }
+        read(sshdConfig, depth: 0)
         return ports.map { port in
             plan.capturesInbound(port: port)
                 ? PreflightCheck("ssh", .warn, "port \(port) (SSH) is captured inbound: SSH then goes through Envoy, and when Envoy is down or refuses it you are locked out",
@@ -253,6 +268,14 @@ struct Doctor: ParsableCommand {
         let outcomes = result.stdout.split(separator: "\n").compactMap { NameLookup.Outcome(line: $0) }
         guard outcomes.count == names.count else { throw HostError("the name check printed \(outcomes.count) answers for \(names.count) names") }
         return outcomes
+    }
+
+    /// The paths a shell pattern names, sorted (sshd's Include expands it with glob(3)).
+    static func glob(_ pattern: String) -> [String] {
+        var found = glob_t()
+        defer { globfree(&found) }
+        guard Glibc.glob(pattern, 0, nil, &found) == 0 else { return [] }
+        return (0..<Int(found.gl_pathc)).compactMap { found.gl_pathv[$0].map { String(cString: $0) } }
     }
 
     static func list(_ addresses: [IPAddress]) -> String { addresses.map(\.description).joined(separator: ", ") }

@@ -20,7 +20,10 @@ import TestSupport
             files = try temporaryDirectory("doctor")
             try "nameserver \(TestNetwork.peerAddress)\nsearch cluster.local\n".write(to: files.appendingPathComponent("resolv.conf"), atomically: true, encoding: .utf8)
             try "".write(to: files.appendingPathComponent("hosts"), atomically: true, encoding: .utf8)
-            try "Port 22\nPort 2222\n".write(to: files.appendingPathComponent("sshd_config"), atomically: true, encoding: .utf8)
+            // Port 2222 in a drop-in, as Debian and Ubuntu keep them: found through Include.
+            try "Port 22\nInclude sshd_config.d/*.conf\n".write(to: files.appendingPathComponent("sshd_config"), atomically: true, encoding: .utf8)
+            try FileManager.default.createDirectory(at: files.appendingPathComponent("sshd_config.d"), withIntermediateDirectories: true)
+            try "Port 2222\n".write(to: files.appendingPathComponent("sshd_config.d/10-port.conf"), atomically: true, encoding: .utf8)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["ip", "netns", "exec", network.peer.name, "python3", TestNetwork.probe, "serve-dns",

@@ -253,6 +253,19 @@ import TestSupport
         }
     }
 
+    /// A dump saved by PowerShell's `>` is UTF-16: said so, with the conversion.
+    @Test func aUTF16DumpIsNamedAsSuch() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-utf16-\(UUID())").path
+        defer { unlink(path) }
+        try Data([0xff, 0xfe] + Array("{\n".utf16).flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] }).write(to: URL(fileURLWithPath: path))
+        do {
+            try InputFile.streamLines(path, role: "cluster dump", standardInput: true, limit: 1 << 20) { _ in }
+            Issue.record("a UTF-16 dump was read")
+        } catch {
+            #expect(error.message == "the cluster dump \(path) has a NUL byte at byte 4: it is UTF-16, not UTF-8: convert it first (iconv -f UTF-16 -t UTF-8)")
+        }
+    }
+
     // MARK: the env file edit
 
     @Test func editingKeepsEveryOtherLineAndSetsEveryOccurrence() {

@@ -126,7 +126,10 @@ public enum InputFile {
         var first = true
         try stream(path, role: role, standardInput: dash, limit: limit) { chunk throws(ConfigError) in
             if checked < 64 * 1024, let nul = chunk.prefix(64 * 1024 - checked).firstIndex(of: 0) {
-                throw ConfigError(origin: nil, message: "the \(role) \(dash && path == "-" ? "on standard input" : path) has a NUL byte at byte \(checked + nul - chunk.startIndex + 1): it is binary, not text")
+                // UTF-16 (what PowerShell's `>` writes) has a NUL in every ASCII character.
+                let utf16 = checked == 0 && (chunk.starts(with: [0xff, 0xfe]) || chunk.starts(with: [0xfe, 0xff]))
+                let why = utf16 ? "it is UTF-16, not UTF-8: convert it first (iconv -f UTF-16 -t UTF-8)" : "it is binary, not text"
+                throw ConfigError(origin: nil, message: "the \(role) \(dash && path == "-" ? "on standard input" : path) has a NUL byte at byte \(checked + nul - chunk.startIndex + 1): \(why)")
             }
             checked += chunk.count
             var start = chunk.startIndex
