@@ -36,16 +36,16 @@ struct Doctor: ParsableCommand {
     func run() throws {
         let (loaded, accounts) = try config.load()
         let plan = CapturePlan(loaded.config)
-        let settings = rawSettings()
+        let settings = loaded.values
         var checks = [configCheck(), privileges()]
         let privileged = checks.last?.status == .pass
         let residue = privileged ? Residue.find() : nil
         let backend = residue.map { host.choose(loaded.run, residue: $0) }
         checks += kernel(plan, chosen: backend?.host.name, privileged: privileged)
         checks.append(istioStartScript(settings))
-        checks.append(proxyUser(plan, accounts: accounts, envoyUser: settings["ENVOY_USER"] ?? getenv("ENVOY_USER").map { String(cString: $0) }))
+        checks.append(proxyUser(plan, accounts: accounts, envoyUser: settings["ENVOY_USER"]))
         checks += ssh(plan)
-        checks += names(settings, plan: plan)
+        checks += names(settings, plan: plan, accounts: accounts)
         checks.append(rules(residue))
         let present = residue.map { !$0.nftTables.isEmpty || !$0.iptables.isEmpty } ?? false
         checks += capturePorts(plan, rulesPresent: present)
@@ -55,17 +55,6 @@ struct Doctor: ParsableCommand {
         let report = PreflightReport(checks)
         print(json ? report.json : report.text, terminator: "")
         if report.failed { throw ProblemFound() }
-    }
-
-    /// The config files' own settings, for what doctor reads that shapes no rule (CA_ADDR,
-    /// PILOT_ADDRESS) and ENVOY_USER as written; the last one of a key wins, as in the loader.
-    func rawSettings() -> [String: String] {
-        var values: [String: String] = [:]
-        for file in config.files where file != "-" {
-            guard let text = try? InputFile.read(file, role: "config file"), case .success(let parsed) = EnvFile.parse(text) else { continue }
-            for setting in parsed { values[setting.key] = setting.value }
-        }
-        return values
     }
 
     /// The config part of the commands the fixes name: the files and host files doctor was given,
@@ -162,12 +151,7 @@ struct Doctor: ParsableCommand {
 
     func proxyUser(_ plan: CapturePlan, accounts: AccountDatabase, envoyUser: String?) -> PreflightCheck {
         let user = envoyUser.flatMap { $0.isEmpty ? nil : $0 } ?? "istio-proxy"
-        let passed = plan.config.proxyUsers.compactMap { owner -> UInt32? in
-            switch owner {
-            case .id(let id): id
-            case .name(let name): accounts.id(of: name, isGroup: false)
-            }
-        }
+        let passed = plan.config.proxyUsers.compactMap { $0.id(isGroup: false, resolve: accounts.id) }
         let list = passed.map(String.init).joined(separator: ",")
         guard let uid = accounts.id(of: user, isGroup: false) else {
             return PreflightCheck("proxy user", .fail, "no user \(user) (ENVOY_USER) in \(accounts.passwdPath); the rules let UID \(list) through",
@@ -211,7 +195,7 @@ struct Doctor: ParsableCommand {
         }
     }
 
-    func names(_ settings: [String: String], plan: CapturePlan) -> [PreflightCheck] {
+    func names(_ settings: [String: String], plan: CapturePlan, accounts: AccountDatabase) -> [PreflightCheck] {
         var names = controlPlane
         if names.isEmpty {
             names = ["istiod.istio-system.svc"]
@@ -225,7 +209,7 @@ struct Doctor: ParsableCommand {
         }
         let outcomes: [NameLookup.Outcome]
         do {
-            outcomes = try resolve(names, as: plan)
+            outcomes = try resolve(names, as: plan, accounts: accounts)
         } catch {
             return [PreflightCheck("control plane", .fail, "names not checked: \((error as? Failure)?.lines.joined(separator: "; ") ?? "\(error)")",
                                    fix: "the VM needs a readable resolv.conf with its VPC's resolver")]
@@ -249,19 +233,11 @@ struct Doctor: ParsableCommand {
     }
 
     /// As the proxy's user, in a child (see `ResolveNames`), when doctor runs as root.
-    func resolve(_ names: [String], as plan: CapturePlan) throws -> [NameLookup.Outcome] {
-        func first(_ owners: [Owner], group: Bool) -> UInt32? {
-            owners.lazy.compactMap { owner -> UInt32? in
-                switch owner {
-                case .id(let id): id
-                case .name(let name): try? AccountDatabase(passwdPath: config.passwdFile, groupPath: config.groupFile).id(of: name, isGroup: group)
-                }
-            }.first
-        }
+    func resolve(_ names: [String], as plan: CapturePlan, accounts: AccountDatabase) throws -> [NameLookup.Outcome] {
         var arguments = ["resolve-names", "--hosts", hosts, "--resolv-conf", config.resolvConf]
         if geteuid() == 0 {
-            if let uid = first(plan.config.proxyUsers, group: false) { arguments += ["--uid", String(uid)] }
-            if let gid = first(plan.config.proxyGroups, group: true) { arguments += ["--gid", String(gid)] }
+            if let uid = plan.config.proxyUsers.lazy.compactMap({ $0.id(isGroup: false, resolve: accounts.id) }).first { arguments += ["--uid", String(uid)] }
+            if let gid = plan.config.proxyGroups.lazy.compactMap({ $0.id(isGroup: true, resolve: accounts.id) }).first { arguments += ["--gid", String(gid)] }
         }
         let result = try Command.run(VerifyCommand.executable, arguments + ["--"] + names)
         guard result.status == 0 else { throw HostError(result.stderr.split(separator: "\n").joined(separator: "; ")) }

@@ -37,12 +37,7 @@ enum HostDefaults {
             }
             return outcome
         }
-        let ids = config.proxyUsers.compactMap { owner -> UInt32? in
-            switch owner {
-            case .id(let id): id
-            case .name(let name): accounts.id(of: name, isGroup: false)
-            }
-        }
+        let ids = config.proxyUsers.compactMap { $0.id(isGroup: false, resolve: accounts.id) }
         if let userID, !ids.contains(userID) {
             outcome.warnings.append("PROXY_UID=\(uid.value) (\(uid.origin)) is not the UID of ENVOY_USER \(user), \(userID) in \(accounts.passwdPath): if Envoy runs as \(user), \(loop)")
         } else if userID == nil {

@@ -247,11 +247,7 @@ public struct PacketWalk: Sendable {
             func owner(_ owner: Owner, _ id: UInt32?, group: Bool, negated: Bool) -> Bool {
                 // Only a local socket has an owner; a forwarded or incoming packet matches neither way.
                 guard c.direction == .outbound, let id else { return false }
-                let wanted: UInt32? = switch owner {
-                case .id(let value): value
-                case .name(let name): resolve(name, group)
-                }
-                return (wanted == id) != negated
+                return (owner.id(isGroup: group, resolve: resolve) == id) != negated
             }
             switch match {
             case .l4proto(let proto): return c.proto == proto

@@ -11,6 +11,14 @@ public enum Owner: Sendable, Hashable, CustomStringConvertible {
         case .name(let name): name
         }
     }
+
+    /// The number the kernel holds: a name through `resolve` (a user's, or with `isGroup` a group's).
+    public func id(isGroup: Bool, resolve: (String, Bool) -> UInt32?) -> UInt32? {
+        switch self {
+        case .id(let id): id
+        case .name(let name): resolve(name, isGroup)
+        }
+    }
 }
 
 /// Socket owners may be names in the model; the kernel holds numbers. The host that loads the

@@ -61,8 +61,8 @@ public struct ProbePath: Sendable, Hashable {
                     paths.append(ProbePath(name: "outbound to excluded port \(port) is not captured\(label)", family: family, origin: .host,
                                            target: Endpoint(address, port), capturePort: config.proxyPort, captured: false))
                 }
-                if let user = config.proxyUsers.first.flatMap({ Self.number($0, group: false, resolve) }) {
-                    let group = config.proxyGroups.first.flatMap { Self.number($0, group: true, resolve) } ?? user
+                if let user = config.proxyUsers.first.flatMap({ $0.id(isGroup: false, resolve: resolve) }) {
+                    let group = config.proxyGroups.first.flatMap { $0.id(isGroup: true, resolve: resolve) } ?? user
                     paths.append(ProbePath(name: "the proxy's own outbound (uid \(user)) is not captured\(label)", family: family,
                                            origin: .proxy(uid: user, gid: group), target: Endpoint(address, outboundPort),
                                            capturePort: config.proxyPort, captured: false))
@@ -89,13 +89,6 @@ public struct ProbePath: Sendable, Hashable {
             }
         }
         return paths
-    }
-
-    static func number(_ owner: Owner, group: Bool, _ resolve: OwnerResolver) -> UInt32? {
-        switch owner {
-        case .id(let id): id
-        case .name(let name): resolve(name, group)
-        }
     }
 }
 
