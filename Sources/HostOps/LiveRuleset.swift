@@ -8,11 +8,7 @@ extension Ruleset {
         var order: [TableKind] = []
         var chains: [TableKind: [(name: ChainName, rules: [Rule])]] = [:]
         for observed in rules {
-            guard let kind = observed.tableKind, let rule = observed.rule else { continue }
-            switch layout {
-            case .inet: guard observed.family == nil else { continue }
-            case .xtables(let family): guard observed.family == family else { continue }
-            }
+            guard let kind = observed.tableKind, let rule = observed.rule, observed.belongs(to: layout) else { continue }
             if chains[kind] == nil { order.append(kind) }
             var list = chains[kind, default: []]
             if let at = list.firstIndex(where: { $0.name == observed.chainName }) { list[at].rules.append(rule) } else { list.append((observed.chainName, [rule])) }
@@ -23,12 +19,16 @@ extension Ruleset {
 
     /// How many of `rules` (in this layout) another program wrote: not walked.
     public static func unwalked(_ rules: [ObservedRule], layout: Layout) -> Int {
-        rules.filter { observed in
-            let here = switch layout {
-            case .inet: observed.family == nil
-            case .xtables(let family): observed.family == family
-            }
-            return here && observed.rule == nil
-        }.count
+        rules.filter { $0.belongs(to: layout) && $0.rule == nil }.count
+    }
+}
+
+extension ObservedRule {
+    /// nft's rules have no family (an inet table holds both); an iptables rule is its family's.
+    func belongs(to layout: Layout) -> Bool {
+        switch layout {
+        case .inet: family == nil
+        case .xtables(let own): family == own
+        }
     }
 }

@@ -114,7 +114,7 @@ public struct ClusterDump: Sendable {
         }
         if text.starts(with: Self.logStart) {
             // "==== START logs for container C of pod NS/P ===="
-            log = "log of " + String(decoding: text.dropFirst(20).dropLast(5), as: UTF8.self).trimmingTrailingSpaces
+            log = "log of " + String(decoding: text.dropFirst(Self.logStart.count).dropLast(4).trimmingBlanks, as: UTF8.self)
             return
         }
         if text.starts(with: Self.logEnd) {
@@ -279,13 +279,5 @@ private extension UInt8 {
     var isLetter: Bool { (self | 0x20) >= UInt8(ascii: "a") && (self | 0x20) <= UInt8(ascii: "z") }
     var isHexDigit: Bool {
         (self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9")) || ((self | 0x20) >= UInt8(ascii: "a") && (self | 0x20) <= UInt8(ascii: "f"))
-    }
-}
-
-private extension String {
-    var trimmingTrailingSpaces: String {
-        var text = self
-        while text.last == " " { text.removeLast() }
-        return text
     }
 }
