@@ -13,6 +13,9 @@ public struct LoadedConfig: Sendable {
     /// Settings taken from the environment ("DRY_RUN=true"): always said, as nothing on the
     /// command line shows them.
     public let fromEnvironment: [String]
+    /// Every key's value as written, the last one winning (files, then the environment, then
+    /// flags): for what reads keys that shape no rule (doctor's CA_ADDR, ISTIO_CUSTOM_IP_TABLES).
+    public let values: [String: String]
 }
 
 /// Turns `--config` files, the environment and istio-iptables flags into one `InterceptConfig`.
@@ -130,7 +133,8 @@ public enum ConfigLoader {
             warnings.append("\(asked.origin): \(asked.key)=\(asked.value) writes no DNS rule: \(gap)")
         }
         return LoadedConfig(config: config, run: run, warnings: warnings, notes: notes + config.inertSettings,
-                            fromHost: user.facts + ipv6.facts + dns.facts, fromEnvironment: fromEnvironment.map { "\($0.key)=\($0.value)" })
+                            fromHost: user.facts + ipv6.facts + dns.facts, fromEnvironment: fromEnvironment.map { "\($0.key)=\($0.value)" },
+                            values: settings.filter { $0.unreadable == nil }.reduce(into: [:]) { $0[$1.key] = $1.value })
     }
 
     static func environmentSettings(_ environment: (String) -> String?) -> [Setting] {
