@@ -32,9 +32,7 @@ struct Apply: ParsableCommand {
     func run() throws {
         let (loaded, accounts) = try config.load()
         let run = loaded.run
-        if let namespace = run.networkNamespace {
-            throw ConfigError(origin: namespace.origin, message: "NETWORK_NAMESPACE=\(namespace.value): meshcap apply programs the namespace it runs in; run `ip netns exec \(namespace.value) meshcap apply ...` instead")
-        }
+        try host.enterNamespace(run)
         if let skip = run.skipRuleApply {
             Report.say(["\(skip.cited): nothing was applied"])
             return

@@ -27,10 +27,13 @@ struct Clean: ParsableCommand {
 
     func run() throws {
         var recognising: DesiredState?
+        var run = RunSettings()
         if config.given {
             let (loaded, accounts) = try config.load()
             recognising = CapturePlan(loaded.config).desired(accounts, for: nil)
+            run = loaded.run
         }
+        try host.enterNamespace(run)
         try Self.clean(recognising: recognising, hosts: host, only: host.backend, dryRun: dryRun)
     }
 

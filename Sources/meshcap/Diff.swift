@@ -23,6 +23,7 @@ struct Diff: ParsableCommand {
     func run() throws {
         let (loaded, accounts) = try config.load()
         let plan = CapturePlan(loaded.config)
+        try host.enterNamespace(loaded.run)
         let residue = Residue.find()
         let (firewall, backend, notes) = host.choose(loaded.run, residue: residue)
         let desired = plan.desired(accounts, for: backend)

@@ -35,6 +35,7 @@ struct Doctor: ParsableCommand {
 
     func run() throws {
         let (loaded, accounts) = try config.load()
+        try host.enterNamespace(loaded.run)
         let plan = CapturePlan(loaded.config)
         let settings = loaded.values
         var checks = [configCheck(), privileges()]

@@ -73,6 +73,9 @@ struct Explain: ParsableCommand {
         if direction == .inbound && (uid != nil || gid != nil) {
             throw ConfigError(origin: .flag(uid != nil ? "--uid" : "--gid"), message: "an arriving packet has no local owner; allowed: --uid and --gid with --direction outbound")
         }
+        if host.netns != nil && !live {
+            throw ConfigError(origin: .flag("--netns"), message: "--netns names the namespace whose live rules --live walks; allowed: --netns with --live")
+        }
         let (loaded, accounts) = try config.load()
         let plan = CapturePlan(loaded.config)
         let family = destination.family
@@ -81,6 +84,7 @@ struct Explain: ParsableCommand {
         let ruleset: Ruleset
         let origin: String
         if live {
+            try host.enterNamespace(loaded.run)
             let residue = Residue.find()
             let chosen = host.choose(loaded.run, residue: residue)
             Report.say(chosen.notes)

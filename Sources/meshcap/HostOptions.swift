@@ -20,8 +20,23 @@ struct HostOptions: ParsableArguments {
     @Option(help: "With --backend iptables: nft or legacy. Default: the variant that holds ISTIO chains, else the one the system's iptables is.")
     var iptablesVariant: IptablesVariant?
 
+    @Option(help: ArgumentHelp("Work in this network namespace: a name from `ip netns list`, or a path such as /proc/PID/ns/net. Istio's NETWORK_NAMESPACE (--network-namespace) means the same; this flag wins over it. The caller's own namespace is not touched.", valueName: "name|path"))
+    var netns: String?
+
     @Option(help: ArgumentHelp("Seconds to wait for another meshcap run on this namespace, and for the xtables lock.", valueName: "seconds"))
     var wait = 10
+
+    /// Enters the namespace `--netns` or NETWORK_NAMESPACE names, before anything reads or
+    /// changes a rule; says which on standard error.
+    func enterNamespace(_ run: RunSettings) throws {
+        let namespace = try netns.map { spec throws(ConfigError) in try NetworkNamespace(spec, asked: "--netns \(spec)") }
+            ?? run.networkNamespace.map { setting throws(ConfigError) in try NetworkNamespace(setting.value, asked: setting.cited) }
+        guard let namespace else { return }
+        try namespace.enter()
+        var details = namespace.spec == namespace.path ? [] : [namespace.path]
+        if netns != nil, let key = run.networkNamespace, key.value != namespace.spec { details.append("--netns wins over \(key.cited)") }
+        Report.say(["in network namespace \(namespace.spec)" + (details.isEmpty ? "" : " (\(details.joined(separator: "; ")))")])
+    }
 
     /// The backend and variant: flags first, then Istio's keys, then where the rules already
     /// are (so that apply, diff and verify all work on the rules a host has, and a second apply

@@ -3,10 +3,6 @@ import Glibc
 import HostOps
 import MeshCapture
 
-// glibc declares unshare and CLONE_NEWNET only under _GNU_SOURCE, which Swift's Glibc module does not set.
-@_silgen_name("unshare") private func unshareNamespaces(_ flags: Int32) -> Int32
-private let newNetworkNamespace: Int32 = 0x4000_0000
-
 /// What `doctor` asks of the kernel: each a small config whose rules need exactly that support,
 /// loaded by the backends apply uses. A failure names the modules to load.
 enum KernelFeature: String, CaseIterable {
@@ -51,7 +47,7 @@ struct KernelProbe: ParsableCommand {
         shouldDisplay: false)
 
     func run() throws {
-        guard unshareNamespaces(newNetworkNamespace) == 0 else { throw HostError("cannot make a network namespace to probe in", errno: errno) }
+        try NetworkNamespace.enterNew()
         // Policy routing needs lo up; a new namespace has it down.
         _ = try? Command.run("ip", ["link", "set", "lo", "up"])
         let accounts = try AccountDatabase(passwdPath: "/dev/null", groupPath: "/dev/null")

@@ -65,6 +65,9 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         if let from {
+            if host.netns != nil {
+                throw ConfigError(origin: .flag("--netns"), message: "--from reads a saved dump, not a namespace; allowed: --netns or --from, not both")
+            }
             // A saved dump: the same report, the config's rules for the backend that wrote it.
             let input = try InputFile.read(from, role: "saved dump", standardInput: true)
             let text = input.lines.joined(separator: "\n")
@@ -87,10 +90,11 @@ struct VerifyCommand: ParsableCommand {
             let (loaded, accounts) = try config.load()
             run = loaded.run
             plan = (CapturePlan(loaded.config), accounts)
-            if probe {
-                let paths = ProbePath.paths(for: loaded.config, resolve: accounts.resolver, peerGateway: ProbePeer.gateway)
-                probes = Prober.run(paths, config: loaded.config, executable: Self.executable)
-            }
+        }
+        try host.enterNamespace(run)
+        if probe, let (plan, accounts) = plan {
+            let paths = ProbePath.paths(for: plan.config, resolve: accounts.resolver, peerGateway: ProbePeer.gateway)
+            probes = Prober.run(paths, config: plan.config, executable: Self.executable)
         }
         // Held from the reading to the reset: iptables zeroes rules by number, as read.
         let lock = reset ? try HostLock(wait: Double(host.wait)) : nil

@@ -31,10 +31,6 @@ import TestSupport
              stderr: "DRY_RUN=true (environment variable DRY_RUN): printing what would be sent", printsBatch: true),
         Mode(testDescription: "SKIP_RULE_APPLY=true", arguments: ["--skip-rule-apply"], configLine: nil, status: 0,
              stderr: "SKIP_RULE_APPLY=true (flag --skip-rule-apply): nothing was applied", printsBatch: false),
-        Mode(testDescription: "NETWORK_NAMESPACE", arguments: ["--network-namespace", "elsewhere"], configLine: nil, status: 2,
-             stderr: "NETWORK_NAMESPACE=elsewhere: meshcap apply programs the namespace it runs in", printsBatch: false),
-        Mode(testDescription: "NETWORK_NAMESPACE in the environment", arguments: [], configLine: nil, environment: ["NETWORK_NAMESPACE": "elsewhere"], status: 2,
-             stderr: "environment variable NETWORK_NAMESPACE: NETWORK_NAMESPACE=elsewhere", printsBatch: false),
     ]
 
     @Test(.needsRoot, arguments: modes)
@@ -43,7 +39,7 @@ import TestSupport
         let work = try temporaryDirectory("mode")
         defer { try? FileManager.default.removeItem(at: work) }
         // What is in force before: meshcap's rules of another config, and someone else's table.
-        #expect(try run("ip", ["netns", "exec", ns.name, meshcap, "apply", "-i", "10.0.0.0/8", "-b", "22"]).status == 0)
+        #expect(try meshcapIn(ns, ["apply", "-i", "10.0.0.0/8", "-b", "22"]).status == 0)
         try ns.exec("nft", "-f", "-", input: "table ip foreign {\n chain input {\n type filter hook input priority 0; policy accept;\n counter accept\n }\n}\n")
         let before = try ns.exec("nft", "-a", "list", "ruleset")
 
@@ -54,7 +50,7 @@ import TestSupport
             arguments += ["--config", file.path]
         }
         let environment = ProcessInfo.processInfo.environment.merging(mode.environment) { $1 }
-        let result = try run("ip", ["netns", "exec", ns.name, meshcap, "apply"] + arguments + mode.arguments, environment: environment)
+        let result = try meshcapIn(ns, ["apply"] + arguments + mode.arguments, environment: environment)
         #expect(result.status == mode.status, "\(result.stderr)")
         #expect(result.stderr.contains(mode.stderr), "\(result.stderr)")
         if mode.printsBatch {
@@ -70,13 +66,36 @@ import TestSupport
         #expect(try ns.exec("nft", "-a", "list", "ruleset") == before, "\(mode.testDescription) changed the ruleset")
     }
 
+    /// Istio's NETWORK_NAMESPACE (environment, flag) is `--netns`: the rules go into that
+    /// namespace, run from the root one; a namespace that does not exist changes nothing anywhere;
+    /// `--netns` wins over the key, and says so.
+    @Test(.needsRoot)
+    func networkNamespaceKeyProgramsThatNamespace() throws {
+        let ns = try Namespace("netkey")
+        let root = try HostState.root()
+        let environment = ProcessInfo.processInfo.environment.merging(["NETWORK_NAMESPACE": ns.name]) { $1 }
+        let applied = try run(meshcap, ["apply", "--config", Self.profile], environment: environment)
+        #expect(applied.status == 0 && applied.stderr.contains("in network namespace \(ns.name) (/run/netns/\(ns.name))"), "\(applied.stderr)")
+        let programmed = try ns.exec("nft", "-a", "list", "ruleset")
+        #expect(programmed.contains("table inet istio-proxy-nat"))
+
+        let missing = try run(meshcap, ["clean", "--network-namespace", "gone-\(ns.name)"])
+        #expect(missing.status == 3, "\(missing.stderr)")
+        #expect(missing.stderr.contains("NETWORK_NAMESPACE=gone-\(ns.name) (flag --network-namespace): there is no network namespace of that name"), "\(missing.stderr)")
+        let overridden = try run(meshcap, ["diff", "--netns", ns.name, "--config", Self.profile, "--network-namespace", "gone-\(ns.name)"])
+        #expect(overridden.status == 0 && overridden.stderr.contains("no drift"), "\(overridden.stderr)")
+        #expect(overridden.stderr.contains("in network namespace \(ns.name) (/run/netns/\(ns.name); --netns wins over NETWORK_NAMESPACE=gone-\(ns.name)"), "\(overridden.stderr)")
+        #expect(try ns.exec("nft", "-a", "list", "ruleset") == programmed)
+        #expect(try HostState.root() == root)
+    }
+
     /// istio-iptables --cleanup-only removes the rules; so does CLEANUP_ONLY in apply.
     @Test(.needsRoot)
     func cleanupOnlyCleans() throws {
         let ns = try Namespace("cleanup")
-        #expect(try run("ip", ["netns", "exec", ns.name, meshcap, "apply", "--config", Self.profile]).status == 0)
+        #expect(try meshcapIn(ns, ["apply", "--config", Self.profile]).status == 0)
         try ns.exec("nft", "-f", "-", input: "table ip foreign {\n chain input {\n type filter hook input priority 0; policy accept;\n counter accept\n }\n}\n")
-        let result = try run("ip", ["netns", "exec", ns.name, meshcap, "apply", "--config", Self.profile, "--cleanup-only"])
+        let result = try meshcapIn(ns, ["apply", "--config", Self.profile, "--cleanup-only"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("CLEANUP_ONLY=true (flag --cleanup-only): removing the rules instead of applying them"))
         #expect(try ns.exec("nft", "list", "ruleset") == "table ip foreign {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tcounter packets 0 bytes 0 accept\n\t}\n}\n")
@@ -90,7 +109,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: work) }
         let file = work.appendingPathComponent("force.env")
         try "FORCE_IPTABLES_BINARY=legacy\n".write(to: file, atomically: true, encoding: .utf8)
-        let result = try run("ip", ["netns", "exec", ns.name, meshcap, "apply", "--config", Self.profile, "--config", file.path])
+        let result = try meshcapIn(ns, ["apply", "--config", Self.profile, "--config", file.path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("using iptables-legacy: FORCE_IPTABLES_BINARY=legacy (\(file.path):1)"), "\(result.stderr)")
         #expect(try ns.exec("iptables-legacy-save", "-t", "nat").contains(":ISTIO_OUTPUT"))

@@ -53,7 +53,7 @@ import TestSupport
         }
 
         func doctor(_ arguments: [String]) throws -> ProcessResult {
-            try run("ip", ["netns", "exec", network.workload.name, meshcap, "doctor", "--hosts", path("hosts"), "--sshd-config", path("sshd_config")] + arguments)
+            try meshcapIn(network.workload, ["doctor", "--hosts", path("hosts"), "--sshd-config", path("sshd_config")] + arguments)
         }
 
         func write(_ name: String, _ text: String) throws -> String {
@@ -110,7 +110,7 @@ import TestSupport
         // the rules let through to the resolver; anyone else's would go to the agent's port,
         // where only a TCP listener is below (so a captured question would fail).
         let config = vm.configArguments()
-        let applied = try run("ip", ["netns", "exec", vm.network.workload.name, meshcap, "apply"] + config)
+        let applied = try meshcapIn(vm.network.workload, ["apply"] + config)
         #expect(applied.status == 0, "\(applied.stderr)")
         let names = ["--control-plane", "direct.mesh.test"]
 
@@ -151,7 +151,7 @@ import TestSupport
         let wrongUID = try vm.write("uid.env", "PROXY_UID=1337\nISTIO_META_DNS_CAPTURE=false\n")
         let config = vm.configArguments([wrongUID])
         for backend in [["--backend", "nft"], ["--backend", "iptables", "--iptables-variant", "legacy"]] {
-            let applied = try run("ip", ["netns", "exec", vm.network.workload.name, meshcap, "apply"] + config + backend)
+            let applied = try meshcapIn(vm.network.workload, ["apply"] + config + backend)
             #expect(applied.status == 0, "\(applied.stderr)")
         }
         let result = try vm.doctor(config + ["--control-plane", "direct.mesh.test"])

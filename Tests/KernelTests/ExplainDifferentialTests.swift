@@ -129,8 +129,8 @@ import TestSupport
             let iptables = Bool.random(using: &random)
             let backend = iptables ? ["--backend", "iptables", "--iptables-variant", "nft"] : ["--backend", "nft"]
             // Each round starts from nothing: meshcap's rules of either backend removed.
-            _ = try run("ip", ["netns", "exec", network.workload.name, meshcap, "clean"])
-            let applied = try run("ip", ["netns", "exec", network.workload.name, meshcap, "apply", "--config", file.path,
+            _ = try meshcapIn(network.workload, ["clean"])
+            let applied = try meshcapIn(network.workload, ["apply", "--config", file.path,
                                          "--passwd-file", "/dev/null", "--group-file", "/dev/null", "--resolv-conf", "/dev/null"] + backend)
             try #require(applied.status == 0, "seed \(SeededRandom.seed) round \(round): apply failed: \(applied.stderr)\n\(text)")
             for _ in 0..<20 {
@@ -157,7 +157,7 @@ import TestSupport
         print("explain: \(agreed)/\(pairs) random (config, connection) pairs agree with the kernel (seed \(SeededRandom.seed)); "
               + covered.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         #expect(disagreements.count == 0, "seed \(SeededRandom.seed):\n\(disagreements.prefix(5).joined(separator: "\n\n"))")
-        _ = try run("ip", ["netns", "exec", network.workload.name, meshcap, "clean"])
+        _ = try meshcapIn(network.workload, ["clean"])
     }
 }
 
@@ -169,7 +169,7 @@ extension ExplainDifferentialTests {
         let network = try TestNetwork()
         let config = ["-i", "198.51.100.0/30", "-x", "198.51.100.3/32", "-b", "*", "-d", "22", "--redirect-dns", "--capture-all-dns",
                       "--ipv6", "--passwd-file", "/dev/null", "--resolv-conf", "/dev/null"]
-        let applied = try run("ip", ["netns", "exec", network.workload.name, meshcap, "apply"] + config + backend)
+        let applied = try meshcapIn(network.workload, ["apply"] + config + backend)
         try #require(applied.status == 0, "\(applied.stderr)")
         let connections: [[String]] = [
             ["--direction", "outbound", "--dst", "198.51.100.2:80", "--uid", "1000"],
@@ -180,8 +180,8 @@ extension ExplainDifferentialTests {
             ["--direction", "inbound", "--dst", "[2001:db8:5::1]:22", "--src", "2001:db8:5::2", "--iface", "veth0"],
         ]
         for connection in connections {
-            let fromConfig = try run("ip", ["netns", "exec", network.workload.name, meshcap, "explain", "--json"] + config + backend + connection)
-            let live = try run("ip", ["netns", "exec", network.workload.name, meshcap, "explain", "--json", "--live"] + config + backend + connection)
+            let fromConfig = try meshcapIn(network.workload, ["explain", "--json"] + config + backend + connection)
+            let live = try meshcapIn(network.workload, ["explain", "--json", "--live"] + config + backend + connection)
             #expect(fromConfig.status == 0 && live.status == 0, "\(fromConfig.stderr)\n\(live.stderr)")
             func parts(_ text: String) throws -> (path: String, outcome: String) {
                 let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
@@ -202,8 +202,8 @@ extension ExplainDifferentialTests {
             #expect(live.stdout.contains("\"source\": \"live rules, "), "\(live.stdout)")
         }
         // Removed from the host, the live walk finds nothing to meet.
-        _ = try run("ip", ["netns", "exec", network.workload.name, meshcap, "clean"])
-        let empty = try run("ip", ["netns", "exec", network.workload.name, meshcap, "explain", "--live"] + config + backend + connections[0])
+        _ = try meshcapIn(network.workload, ["clean"])
+        let empty = try meshcapIn(network.workload, ["explain", "--live"] + config + backend + connections[0])
         #expect(empty.stdout.hasSuffix("outcome: untouched: it goes to 198.51.100.2:80 as addressed\n"), "\(empty.stdout)")
         #expect(empty.stderr.contains("note: no capture rules of meshcap's or Istio's in"), "\(empty.stderr)")
     }

@@ -184,7 +184,7 @@ final class UnsafeResults: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["XTABLES_LOCKFILE"] = lockfile
         let config = ["-i", "10.96.0.0/12"] + HostKind.iptablesLegacy.arguments
-        #expect(try run("ip", ["netns", "exec", ns.name, meshcap, "apply"] + config, environment: environment).status == 0)
+        #expect(try meshcapIn(ns, ["apply"] + config, environment: environment).status == 0)
         let before = try HostState(ns)
 
         let holder = Process()
@@ -198,7 +198,7 @@ final class UnsafeResults: @unchecked Sendable {
         }
         usleep(300_000)
         let started = Date()
-        let result = try run("ip", ["netns", "exec", ns.name, meshcap, "apply", "-b", "8080", "--wait", "1"] + config, environment: environment)
+        let result = try meshcapIn(ns, ["apply", "-b", "8080", "--wait", "1"] + config, environment: environment)
         #expect(result.status == 3)
         #expect(result.stderr.contains("xtables lock"), "\(result.stderr)")
         #expect(result.stderr.contains("nothing was changed"), "\(result.stderr)")

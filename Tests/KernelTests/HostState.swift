@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Testing
 
 /// The three ways meshcap programs a host, as `apply` and `clean` are told to use them.
 enum HostKind: String, CaseIterable, Sendable {
@@ -25,6 +26,21 @@ struct HostState: Equatable, CustomStringConvertible {
     /// Reads the state. The legacy tools are only run when the kernel lists legacy tables:
     /// asking them about a table creates it.
     init(_ ns: Namespace, handles: Bool = false) throws {
+        try self.init(handles: handles) { try ns.exec($0) }
+    }
+
+    /// The root namespace's, which no test may change: meshcap is pointed at a test's namespace
+    /// from there (`--netns`), and this is read before and after.
+    static func root() throws -> HostState {
+        try HostState(handles: false) { arguments in
+            let result = try run(arguments[0], Array(arguments.dropFirst()))
+            guard result.status == 0 else { throw LoadFailure(description: "\(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)") }
+            return result.stdout
+        }
+    }
+
+    private init(handles: Bool, reading: @escaping ([String]) throws -> String) throws {
+        let ns = Reader(reading: reading)
         var sections: [String: String] = [:]
         for (family, names, prefix) in [("4", "/proc/net/ip_tables_names", "iptables"), ("6", "/proc/net/ip6_tables_names", "ip6tables")] {
             sections["\(prefix)-nft-save"] = try ns.exec("\(prefix)-nft-save")
@@ -38,6 +54,12 @@ struct HostState: Equatable, CustomStringConvertible {
         sections["nft list ruleset (other tables)"] = Self.withoutTables(ruleset, ["ip", "ip6"], ["nat", "mangle", "raw", "filter", "security"])
         sections["ip -6 addr lo"] = try ns.exec("ip", "-6", "addr", "show", "dev", "lo")
         self.sections = sections.mapValues(Self.withoutCounters)
+    }
+
+    /// Reads as `Namespace.exec` does.
+    private struct Reader {
+        let reading: ([String]) throws -> String
+        func exec(_ arguments: String...) throws -> String { try reading(arguments) }
     }
 
     static func withoutTables(_ text: String, _ families: [String], _ names: [String]) -> String {
@@ -189,8 +211,18 @@ enum OtherSoftware {
     }
 }
 
-/// Runs meshcap inside a namespace.
+/// Runs meshcap on a namespace from the root one, as a container runtime or CNI plugin would:
+/// the commands that read or change a host get `--netns` (the others run as they are). The root
+/// namespace's rules and routing are read before and after, and must not have changed.
 @discardableResult
-func meshcapIn(_ ns: Namespace, _ arguments: [String]) throws -> ProcessResult {
-    try run("ip", ["netns", "exec", ns.name, meshcap] + arguments)
+func meshcapIn(_ ns: Namespace, _ arguments: [String], environment: [String: String]? = nil) throws -> ProcessResult {
+    let command = arguments.first ?? ""
+    let onHost = ["apply", "clean", "diff", "verify", "doctor"].contains(command) && !arguments.contains("--from")
+        || command == "explain" && arguments.contains("--live")
+    guard onHost else { return try run(meshcap, arguments, environment: environment) }
+    let before = try HostState.root()
+    let result = try run(meshcap, [command, "--netns", ns.name] + arguments.dropFirst(), environment: environment)
+    let after = try HostState.root()
+    #expect(after == before, "meshcap \(arguments.joined(separator: " ")) --netns \(ns.name) changed the root namespace: \(after.differences(from: before, label: "root namespace"))")
+    return result
 }

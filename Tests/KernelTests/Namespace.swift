@@ -1,9 +1,6 @@
 import Foundation
+import HostOps
 import TestSupport
-
-// glibc declares setns(2) only under _GNU_SOURCE, which Swift's Glibc module does not set.
-@_silgen_name("setns") private func enterNamespace(_ descriptor: Int32, _ type: Int32) -> Int32
-private let cloneNewNet: Int32 = 0x4000_0000
 
 /// A network namespace made for one test and deleted with it. Nothing here touches any other
 /// namespace's firewall.
@@ -41,17 +38,13 @@ final class Namespace {
     func inside<Result>(_ body: @escaping @Sendable () throws -> Result) throws -> Result {
         nonisolated(unsafe) var outcome: Swift.Result<Result, Error>?
         let done = DispatchSemaphore(value: 0)
-        let name = self.name, path = "/var/run/netns/\(name)"
+        let name = self.name
         let thread = Thread {
             defer { done.signal() }
-            let descriptor = open(path, O_RDONLY)
-            guard descriptor >= 0 else { outcome = .failure(LoadFailure(description: "cannot open \(path)")); return }
-            defer { close(descriptor) }
-            guard enterNamespace(descriptor, cloneNewNet) == 0 else {
-                outcome = .failure(LoadFailure(description: "setns into \(name) failed: errno \(errno)"))
-                return
+            outcome = Swift.Result {
+                try NetworkNamespace(name, asked: "test namespace \(name)").enter()
+                return try body()
             }
-            outcome = Swift.Result { try body() }
         }
         thread.start()
         done.wait()

@@ -125,12 +125,12 @@ import TestSupport
     func theCLIAppliesIntoItsNamespace() throws {
         let ns = try Namespace("cli")
         let profile = packageRoot.appendingPathComponent("Rules/vm-mesh-expansion.env").path
-        let result = try run("ip", ["netns", "exec", ns.name, meshcap, "apply", "--config", profile])
+        let result = try meshcapIn(ns, ["apply", "--config", profile])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try ns.exec("nft", "list", "chain", "inet", "istio-proxy-nat", "istio-output").contains("ip daddr 100.64.0.0/13 counter packets 0 bytes 0 jump istio-redirect"))
         // Applying again replaces; it does not add.
         let before = try ns.exec("nft", "list", "ruleset")
-        #expect(try run("ip", ["netns", "exec", ns.name, meshcap, "apply", "--config", profile]).status == 0)
+        #expect(try meshcapIn(ns, ["apply", "--config", profile]).status == 0)
         #expect(try ns.exec("nft", "list", "ruleset") == before)
     }
 }

@@ -99,7 +99,15 @@ import TestSupport
         let iptables = kind == .iptablesLegacy ? "iptables-legacy" : "iptables-nft"
         if kind != .nft { try workload.exec(iptables, "-t", "nat", "-I", "OUTPUT", "1", "-p", "tcp") }
         _ = try network.connect(from: workload, to: TestNetwork.peerAddress, port: 9090)
-        let bystander = try workload.exec("nft", "list", "table", "inet", "bystander")
+        // The connection's last packets (the ACK of the server's FIN) may still be on their way
+        // out: read until the bystander's counter holds still, so a change later is the reset's.
+        var bystander = try workload.exec("nft", "list", "table", "inet", "bystander")
+        for _ in 0..<20 {
+            usleep(100_000)
+            let again = try workload.exec("nft", "list", "table", "inet", "bystander")
+            if again == bystander { break }
+            bystander = again
+        }
         let counting = kind == .nft ? "" : try workload.exec("\(iptables)-save", "-c", "-t", "nat").split(separator: "\n").filter { $0.hasSuffix("-A OUTPUT -p tcp") }.joined()
         let reset = try meshcapIn(workload, ["verify", "--reset"])
         #expect(reset.status == 0 && reset.stderr.contains("counters of"), "\(reset.stderr)")
