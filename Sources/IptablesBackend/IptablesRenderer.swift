@@ -47,7 +47,7 @@ public enum IptablesRenderer {
                 source = not(negated) + ["-s", prefix.description]
             case .destination(let prefix, let negated):
                 destination = not(negated) + ["-d", prefix.description]
-            case .destinationSet, .destinationPortSet:
+            case .destinationSet, .sourceSet, .destinationPortSet:
                 preconditionFailure("set \(match.namedSet?.name ?? "") in an iptables rule: the plan writes rules without sets for iptables")
             case .inInterface(let name):
                 input = ["-i", name]

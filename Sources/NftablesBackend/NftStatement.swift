@@ -106,6 +106,7 @@ public enum NftStatement: Sendable, Hashable {
         case .source(let prefix, let negated): return "\(prefix.family == .ipv4 ? "ip" : "ip6") saddr \(op(negated))\(address(prefix))"
         case .destination(let prefix, let negated): return "\(prefix.family == .ipv4 ? "ip" : "ip6") daddr \(op(negated))\(address(prefix))"
         case .destinationSet(let set): return "\(set.family == .ipv4 ? "ip" : "ip6") daddr @\(set.name)"
+        case .sourceSet(let set): return "\(set.family == .ipv4 ? "ip" : "ip6") saddr @\(set.name)"
         case .inInterface(let name): return "iifname \"\(name)\""
         case .outInterface(let name): return "oifname \"\(name)\""
         case .destinationPort(let proto, let list, let negated): return "\(proto.rawValue) dport \(op(negated))\(ports(list))"

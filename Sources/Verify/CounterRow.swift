@@ -34,6 +34,7 @@ public struct CounterRow: Sendable, Hashable {
         case .inboundPort(let port, _): ["port": String(port), "protocol": "tcp"]
         case .outboundPort(let port, let proto, _): ["port": String(port), "protocol": proto.rawValue]
         case .outboundRange(let prefix, _): ["cidr": prefix.description]
+        case .inboundSource(let prefix): ["source": prefix.description]
         case .dns(let server, let proto): ["port": "53", "protocol": proto.rawValue, "server": server?.description ?? "any"]
         default: ["subject": subject]
         }

@@ -205,6 +205,8 @@ public struct VerifyReport: Sendable {
         switch purpose {
         case .outboundRangeSet(_, let action):
             return { if case .prefix(let prefix) = $0 { .outboundRange(prefix, action) } else { purpose } }
+        case .inboundSourceSet:
+            return { if case .prefix(let prefix) = $0 { .inboundSource(prefix) } else { purpose } }
         case .inboundPortSet(let action):
             return { if case .port(let port) = $0 { .inboundPort(port, action) } else { purpose } }
         case .outboundPortSet(let proto, let action):

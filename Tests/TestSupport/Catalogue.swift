@@ -5,7 +5,7 @@ import MeshCapture
 /// compile until it is named here, and `CatalogueTests` fails until it has an example.
 public enum Catalogue {
     public enum MatchKind: CaseIterable, Sendable {
-        case l4proto, source, destination, destinationSet, inInterface, outInterface, destinationPort, sourcePort, destinationPortSet
+        case l4proto, source, destination, destinationSet, sourceSet, inInterface, outInterface, destinationPort, sourcePort, destinationPortSet
         case socketUser, socketGroup, mark, connmark, conntrackState
     }
 
@@ -19,6 +19,7 @@ public enum Catalogue {
         case .source: .source
         case .destination: .destination
         case .destinationSet: .destinationSet
+        case .sourceSet: .sourceSet
         case .inInterface: .inInterface
         case .outInterface: .outInterface
         case .destinationPort: .destinationPort
@@ -70,6 +71,7 @@ public enum Catalogue {
             ? ["192.0.2.1/32", "10.0.0.0/25", "10.0.0.128/26", "255.255.255.0/24"].map(prefix)
             : ["2001:db8::1/128", "fd00:0:0:1::/64", "fd00:0:0:2::/64", "ffff::/16"].map(prefix)
         all.append(.destinationSet(PrefixSet(name: "catalogue-\(family.rawValue)", family: family, prefixes: listed)))
+        all.append(.sourceSet(PrefixSet(name: "catalogue-sources-\(family.rawValue)", family: family, prefixes: listed)))
         all += [.inInterface("lo"), .inInterface("eth0.100"), .outInterface("lo"), .outInterface("k6t-eth0")]
         for proto in [L4Protocol.tcp, .udp] {
             all.append(.destinationPortSet(proto, PortSet(name: "catalogue-ports-\(proto.rawValue)", ports: [1, 22, 80, 443, 15001, 65535])))

@@ -216,6 +216,7 @@ public struct NftHost: FirewallHost {
         Rule(matches: rule.matches.map { match in
             switch match {
             case .destinationSet(let set): .destinationSet(PrefixSet(name: set.name, family: set.family, aggregated: []))
+            case .sourceSet(let set): .sourceSet(PrefixSet(name: set.name, family: set.family, aggregated: []))
             case .destinationPortSet(let proto, let set): .destinationPortSet(proto, PortSet(name: set.name, ports: []))
             default: match
             }

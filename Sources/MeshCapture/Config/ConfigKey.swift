@@ -110,6 +110,9 @@ extension ConfigKey {
                   flags: ["-d", "--istio-local-exclude-ports"],
                   "Inbound ports left alone when INBOUND_PORTS_INCLUDE is * (e.g. 22 for SSH)") { c, v, _ throws(ValueProblem) in
             c.inboundPortsExclude = try Values.ports(v, wildcard: false).listed },
+        ConfigKey("INBOUND_IPRANGES_EXCLUDE", flags: ["--exclude-inbound-ips"],
+                  "meshcap's own (Kuma's --exclude-inbound-ips, Linkerd's --subnets-to-ignore): source prefixes whose inbound connections reach the app uncaptured, e.g. load-balancer health checks") { c, v, _ throws(ValueProblem) in
+            c.inboundRangesExclude = try Values.prefixes(v, wildcard: false, side: "source").listed },
         ConfigKey("OUTBOUND_OWNER_GROUPS_INCLUDE", aliases: ["ISTIO_OUTBOUND_OWNER_GROUPS"], default: defaults.outboundOwnerGroups == .all ? "*" : "",
                   "Groups (names or GIDs) whose outbound traffic is captured; * for all") { c, v, a throws(ValueProblem) in
             c.outboundOwnerGroups = v.isEmpty || v == "*" ? .all : .only(try Values.owners(v, .group, accounts: a, max: 64)) },
@@ -129,7 +132,7 @@ extension ConfigKey {
         ConfigKey("OUTBOUND_IPRANGES_EXCLUDE", aliases: ["ISTIO_SERVICE_EXCLUDE_CIDR"],
                   flags: ["-x", "--istio-service-exclude-cidr"],
                   "Destination prefixes never sent to the proxy (checked before the include list)") { c, v, _ throws(ValueProblem) in
-            c.outboundRangesExclude = try Values.prefixes(v, wildcard: false).listed },
+            c.outboundRangesExclude = try Values.prefixes(v, wildcard: false, side: "destination").listed },
         ConfigKey("KUBE_VIRT_INTERFACES", flags: ["-k", "--kube-virt-interfaces"],
                   "Interfaces whose inbound traffic is treated as outbound (KubeVirt VMs)") { c, v, _ throws(ValueProblem) in
             c.kubeVirtInterfaces = try Values.interfaces(v) },

@@ -49,6 +49,8 @@ public struct InterceptConfig: Sendable, Hashable {
     public var inboundPorts: Selection<Port> = .none
     /// Only used when `inboundPorts` is `.all`.
     public var inboundPortsExclude: [Port] = []
+    /// meshcap's own (Istio has none): sources whose inbound connections reach the app uncaptured.
+    public var inboundRangesExclude: [Prefix] = []
     public var outboundOwnerGroups: Selection<Owner> = .all
     /// Only used when `outboundOwnerGroups` is `.all`.
     public var outboundOwnerGroupsExclude: [Owner] = []
@@ -96,8 +98,11 @@ public struct InterceptConfig: Sendable, Hashable {
         if !outboundOwnerGroupsExclude.isEmpty && outboundOwnerGroups != .all {
             notes.append("OUTBOUND_OWNER_GROUPS_EXCLUDE is ignored: it only applies when OUTBOUND_OWNER_GROUPS_INCLUDE is *")
         }
+        if !inboundRangesExclude.isEmpty && inboundPorts == .none {
+            notes.append("INBOUND_IPRANGES_EXCLUDE is ignored: no inbound port is captured (INBOUND_PORTS_INCLUDE is empty)")
+        }
         if !ipv6 && (!dnsServersV6.isEmpty || outboundRanges.listed.contains { $0.family == .ipv6 }
-                     || outboundRangesExclude.contains { $0.family == .ipv6 }) {
+                     || outboundRangesExclude.contains { $0.family == .ipv6 } || inboundRangesExclude.contains { $0.family == .ipv6 }) {
             notes.append("IPv6 addresses are ignored: ENABLE_INBOUND_IPV6 is false")
         }
         return notes

@@ -61,12 +61,13 @@ enum Values {
         }
     }
 
-    static func prefixes(_ text: String, wildcard: Bool) throws(ValueProblem) -> Selection<Prefix> {
+    /// - Parameter side: what an exclude list's * would exclude every one of (source or destination).
+    static func prefixes(_ text: String, wildcard: Bool, side: String = "destination") throws(ValueProblem) -> Selection<Prefix> {
         let allowed = "IPv4 or IPv6 prefixes such as 10.96.0.0/12 or fd00::/8 separated by commas"
             + (wildcard ? ", or * for all" : " (no *: this is an exclude list)")
         let parts = try items(text, allowed: allowed)
         if parts == ["*"] {
-            guard wildcard else { throw ValueProblem("* would exclude every destination", allowed: allowed) }
+            guard wildcard else { throw ValueProblem("* would exclude every \(side)", allowed: allowed) }
             return .all
         }
         var result: [Prefix] = []

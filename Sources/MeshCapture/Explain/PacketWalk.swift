@@ -226,6 +226,7 @@ public struct PacketWalk: Sendable {
             case .outInterface where c.direction == .outbound && c.effectiveInterface == nil: return "the output interface (taken as not lo: give --iface lo for this host's own addresses)"
             case .inInterface where c.direction == .inbound && c.effectiveInterface == nil: return "the input interface (--iface)"
             case .source(let prefix, _) where c.source == nil && prefix.family == c.family: return "the source address (--src)"
+            case .sourceSet(let set) where c.source == nil && set.family == c.family: return "the source address (--src)"
             case .sourcePort(let proto, _, _) where c.sourcePort == nil && proto == c.proto: return "the source port (--src ADDRESS:PORT)"
             default: return nil
             }
@@ -255,6 +256,8 @@ public struct PacketWalk: Sendable {
             case .destination(let prefix, let negated): return address(prefix, c.destination, negated: negated)
             case .destinationSet(let set):
                 return set.family == c.family && set.prefixes.contains { $0.contains(c.destination) }
+            case .sourceSet(let set):
+                return set.family == c.family && set.prefixes.contains { address($0, c.source, negated: false) }
             case .inInterface(let name): return c.direction == .inbound && c.effectiveInterface == name
             case .outInterface(let name): return c.direction == .outbound && c.effectiveInterface == name
             case .destinationPort(let proto, let ports, let negated): return port(proto, ports, c.destinationPort, negated: negated)

@@ -34,6 +34,8 @@ public enum Match: Sendable, Hashable {
     case destination(Prefix, negated: Bool = false)
     /// The destination is in a named set of prefixes (nft only: `ip daddr @NAME`).
     case destinationSet(PrefixSet)
+    /// The source is in a named set of prefixes (nft only: `ip saddr @NAME`).
+    case sourceSet(PrefixSet)
     case inInterface(String)
     case outInterface(String)
     /// One port or a set of ports; a port match implies its protocol.
@@ -68,7 +70,7 @@ public enum Match: Sendable, Hashable {
     /// a rule per prefix and multiport rules from the plan instead.
     public var namedSet: NamedSet? {
         switch self {
-        case .destinationSet(let set): .prefixes(set)
+        case .destinationSet(let set), .sourceSet(let set): .prefixes(set)
         case .destinationPortSet(_, let set): .ports(set)
         default: nil
         }
@@ -78,7 +80,7 @@ public enum Match: Sendable, Hashable {
     public var family: Family? {
         switch self {
         case .source(let prefix, _), .destination(let prefix, _): prefix.family
-        case .destinationSet(let set): set.family
+        case .destinationSet(let set), .sourceSet(let set): set.family
         default: nil
         }
     }

@@ -43,6 +43,10 @@ public enum Purpose: Sendable, Hashable {
     case inboundPort(Port, Action)
     /// Inbound TCP to every port not excluded (`*`).
     case inboundOtherPorts
+    /// Inbound TCP from a source range the config excludes (INBOUND_IPRANGES_EXCLUDE).
+    case inboundSource(Prefix)
+    /// Inbound TCP from the ranges of one family's set of excluded sources; a row per element.
+    case inboundSourceSet(Family)
     /// Outbound to a destination range: captured or excluded.
     case outboundRange(Prefix, Action)
     /// Outbound to the ranges of one family's set: captured or excluded. Its elements' counters
@@ -85,11 +89,12 @@ public enum Purpose: Sendable, Hashable {
     /// for a set, whose elements make the rows.
     public var row: (direction: Direction, subject: String, action: Action)? {
         switch self {
-        case .entry, .handoff, .path, .outboundRangeSet, .inboundPortSet, .outboundPortSet: nil
+        case .entry, .handoff, .path, .outboundRangeSet, .inboundPortSet, .outboundPortSet, .inboundSourceSet: nil
         case .portGroup(let direction, let ports, let proto, let action):
             (direction, "ports \(ports.map(String.init).joined(separator: ","))" + (direction == .outbound ? "/\(proto.rawValue)" : ""), action)
         case .inboundPort(let port, let action): (.inbound, "port \(port)", action)
         case .inboundOtherPorts: (.inbound, "other ports", .capture)
+        case .inboundSource(let prefix): (.inbound, "from \(prefix)", .exclude)
         case .outboundRange(let prefix, let action): (.outbound, prefix.description, action)
         case .outboundOtherRanges: (.outbound, "other destinations", .capture)
         case .outboundPort(let port, let proto, let action): (.outbound, "port \(port)/\(proto.rawValue)", action)

@@ -133,8 +133,14 @@ public struct CapturePlan: Sendable {
         }
     }
 
-    /// The inbound port selection, ending in `new` for connections to capture.
+    /// The inbound port selection, ending in `new` for connections to capture; the sources
+    /// INBOUND_IPRANGES_EXCLUDE names are let through first, whatever their port.
     @ChainBuilder func inboundCapture(new: Target) -> [ChainEntry] {
+        if !config.inboundPorts.isNone {
+            prefixList(config.inboundRangesExclude, set: "inbound-exclude-sources",
+                       each: { Rule(.l4proto(.tcp), .source($0), then: .return).for(.inboundSource($0)) },
+                       lookup: { Rule(.l4proto(.tcp), .sourceSet($0), then: .return).for(.inboundSourceSet($0.family)) })
+        }
         switch config.inboundPorts {
         case .none:
             []

@@ -46,17 +46,24 @@ extension CapturePlan {
         }
     }
 
-    /// A CIDR list, IPv4 first: a rule per prefix, or (nftables, when the list layout says so)
-    /// one lookup of the family's interval set. The prefixes of a list share one target, so a
-    /// set in place of the run of rules sends every packet where the rules would.
+    /// A destination CIDR list of ISTIO_OUTPUT, sharing one target.
     @ChainBuilder func rangeRules(_ prefixes: [Prefix], _ action: Purpose.Action, then target: Target) -> [ChainEntry] {
+        prefixList(prefixes, set: "outbound-\(action == .capture ? "include" : "exclude")",
+                   each: { Rule(.destination($0), then: target).for(.outboundRange($0, action)) },
+                   lookup: { Rule(.destinationSet($0), then: target).for(.outboundRangeSet($0.family, action)) })
+    }
+
+    /// A CIDR list, IPv4 first: a rule per prefix, or (nftables, when the list layout says so)
+    /// one lookup of the family's interval set, `NAME-ipv4` or `NAME-ipv6`. The prefixes of a
+    /// list share one target, so a set in place of the run of rules sends every packet where the
+    /// rules would.
+    @ChainBuilder func prefixList(_ prefixes: [Prefix], set name: String, each: (Prefix) -> Rule, lookup: (PrefixSet) -> Rule) -> [ChainEntry] {
         for family in Family.allCases {
             let listed = prefixes.filter { $0.family == family }
             if usesSets && config.listLayout.usesSet(for: listed.count) {
-                let name = "outbound-\(action == .capture ? "include" : "exclude")-\(family.rawValue)"
-                Rule(.destinationSet(PrefixSet(name: name, family: family, prefixes: listed)), then: target).for(.outboundRangeSet(family, action))
+                lookup(PrefixSet(name: "\(name)-\(family.rawValue)", family: family, prefixes: listed))
             } else {
-                for prefix in listed { Rule(.destination(prefix), then: target).for(.outboundRange(prefix, action)) }
+                for prefix in listed { each(prefix) }
             }
         }
     }

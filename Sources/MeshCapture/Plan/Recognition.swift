@@ -43,12 +43,15 @@ extension Purpose {
         case (.nat, .output, .jump(.istioOutput)):
             return .entry(.outbound)
         case (.nat, .istioInbound, .return):
+            if let excluded = m.excludedSource { return excluded }
             // The tunnel port's return is declared first in nat ISTIO_INBOUND; later ones are exclusions.
             return m.destinationPort.map { .inboundPort($0, index == 0 ? .tunnel : .exclude) } ?? m.inboundPorts(.exclude)
         case (_, .istioInbound, .jump(.istioInRedirect)), (_, .istioInbound, .jump(.istioDivert)), (_, .istioInbound, .jump(.istioTProxy)):
             return m.destinationPort.map { .inboundPort($0, .capture) } ?? m.inboundPorts(.capture) ?? .inboundOtherPorts
         case (.mangle, .istioInbound, .return):
-            if let source = m.source { return .host(source, .passthrough) }
+            // Envoy's passthrough comes over lo; an excluded source from anywhere.
+            if let source = m.source, m.inInterface == Istio.loopbackInterface { return .host(source, .passthrough) }
+            if let excluded = m.excludedSource { return excluded }
             if let (_, negated) = m.mark { return negated ? .host(nil, .loopback) : .tproxyMark(.inbound) }
             return m.destinationPort.map { .inboundPort($0, .exclude) } ?? m.inboundPorts(.exclude)
         case (.nat, .istioRedirect, .redirect):
@@ -119,6 +122,7 @@ extension Purpose {
         var source: Prefix?
         var destination: Prefix?
         var destinationSet: PrefixSet?
+        var sourceSet: PrefixSet?
         var destinationPort: Port?
         /// Several ports in one rule (iptables multiport), not negated.
         var destinationPorts: [Port]?
@@ -138,6 +142,7 @@ extension Purpose {
                 case .source(let prefix, false): source = prefix
                 case .destination(let prefix, false): destination = prefix
                 case .destinationSet(let set): destinationSet = set
+                case .sourceSet(let set): sourceSet = set
                 case .destinationPort(let proto, let ports, let negated):
                     portProtocol = proto
                     portNegated = negated
@@ -159,6 +164,12 @@ extension Purpose {
 }
 
 extension Purpose.Fields {
+    /// An INBOUND_IPRANGES_EXCLUDE return: a source range, or a set of them.
+    var excludedSource: Purpose? {
+        if let set = sourceSet { return .inboundSourceSet(set.family) }
+        return source.map { .inboundSource($0) }
+    }
+
     /// Inbound ports matched together: a set's, or a multiport rule's.
     func inboundPorts(_ action: Purpose.Action) -> Purpose? {
         if portSet != nil { return .inboundPortSet(action) }

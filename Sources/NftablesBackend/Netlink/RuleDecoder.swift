@@ -115,10 +115,11 @@ public enum RuleDecoder {
             case .payload(let payload) where payload.base == Payload.networkHeader:
                 guard let family else { return nil }
                 reader.skip(1)
+                let isSource = payload.offset == (family == .ipv4 ? 12 : 8)
                 if case .lookup(let lookup)? = reader.peek {
                     guard case .named(.prefixes(let set))? = sets[lookup.set], set.family == family else { return nil }
                     reader.skip(1)
-                    matches.append(.destinationSet(set))
+                    matches.append(isSource ? .sourceSet(set) : .destinationSet(set))
                     continue
                 }
                 var length = Int(payload.length) * 8
@@ -134,7 +135,6 @@ public enum RuleDecoder {
                     ? .v4(bytes.prefix(4).reduce(0) { $0 << 8 | UInt32($1) })
                     : .v6(bytes.prefix(16).reduce(0) { $0 << 8 | UInt128($1) })
                 guard let prefix = try? Prefix(network: address, length: length) else { return nil }
-                let isSource = payload.offset == (family == .ipv4 ? 12 : 8)
                 matches.append(isSource ? .source(prefix, negated: !cmp.equal) : .destination(prefix, negated: !cmp.equal))
             case .payload(let payload) where payload.base == Payload.transportHeader && payload.length == 2:
                 reader.skip(1)

@@ -93,8 +93,10 @@ extension NftStatement {
                 code.append(.bitwise(Bitwise(r1, mask: mask)))
             }
             return code + [.cmp(Cmp(r1, equal: !negated, bytes))]
-        case .destinationSet(let set):
-            let offset: UInt32 = set.family == .ipv4 ? 16 : 24
+        case .destinationSet(let set), .sourceSet(let set):
+            var isSource = false
+            if case .sourceSet = match { isSource = true }
+            let offset: UInt32 = set.family == .ipv4 ? (isSource ? 12 : 16) : (isSource ? 8 : 24)
             return familyDependency(set.family, &context)
                 + [.payload(Payload(Payload.networkHeader, offset: offset, length: set.family == .ipv4 ? 4 : 16, into: r1)),
                    .lookup(Lookup(r1, set: set.name, setID: context.namedSets[set.name], inverted: false))]

@@ -128,6 +128,8 @@ enum NftJSON {
             switch (selector, sets[String(reference.dropFirst())]) {
             case ("ip daddr", .prefixes(let set)?) where set.family == .ipv4, ("ip6 daddr", .prefixes(let set)?) where set.family == .ipv6:
                 return .match(.destinationSet(set))
+            case ("ip saddr", .prefixes(let set)?) where set.family == .ipv4, ("ip6 saddr", .prefixes(let set)?) where set.family == .ipv6:
+                return .match(.sourceSet(set))
             case ("tcp dport", .ports(let set)?): return .match(.destinationPortSet(.tcp, set))
             case ("udp dport", .ports(let set)?): return .match(.destinationPortSet(.udp, set))
             default: return nil

@@ -252,10 +252,10 @@ struct NftWords {
             return next().flatMap(number).map { .match(.mark($0, negated: negated)) }
         case "ip", "ip6":
             guard let field = next(), field == "saddr" || field == "daddr" else { return nil }
-            if field == "daddr", let reference = words.first, reference.hasPrefix("@") {
+            if let reference = words.first, reference.hasPrefix("@") {
                 _ = next()
                 guard case .prefixes(let set)? = sets[String(reference.dropFirst())], set.family == (key == "ip" ? .ipv4 : .ipv6) else { return nil }
-                return .match(.destinationSet(set))
+                return .match(field == "saddr" ? .sourceSet(set) : .destinationSet(set))
             }
             let negated = take("!=")
             guard let text = next(), let prefix = try? Prefix.parse(Substring(text)), prefix.family == (key == "ip" ? .ipv4 : .ipv6) else { return nil }

@@ -12,6 +12,8 @@
                                the destination is then the socket's own local address
   probe.py query HOST PORT [UID]
                                send one datagram (as UID if given), print the answer
+  probe.py connect-from SOURCE HOST PORT
+                               connect from the local address SOURCE, print the answer
   probe.py connect-each PORT HOST...
                                connect to each HOST in turn; print one line per HOST, the answer
                                or "failed"
@@ -149,6 +151,12 @@ def connect(host, port, uid=None):
         print(conn.recv(256).decode().strip())
 
 
+def connect_from(source, host, port):
+    """Connects from a chosen local address (one of several on the interface)."""
+    with socket.create_connection((host, port), timeout=3, source_address=(source, 0)) as conn:
+        print(conn.recv(256).decode().strip())
+
+
 def connect_each(targets):
     for host, port in targets:
         try:
@@ -198,6 +206,8 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "connect":
         connect(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
+    elif sys.argv[1] == "connect-from":
+        connect_from(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1] == "serve-transparent":
         serve(int(sys.argv[2]), sys.argv[3], transparent=True)
     elif sys.argv[1] == "connect-each":
