@@ -28,7 +28,13 @@ public enum IptablesRenderer {
 
     /// `-A CHAIN ...` as iptables-save prints it.
     public static func appendLine(_ chain: ChainName, _ rule: Rule, family: Family, tagged: Bool = false) -> String {
-        (["-A", chain.description] + words(rule, family: family, tagged: tagged)).joined(separator: " ")
+        text(["-A", chain.description] + words(rule, family: family, tagged: tagged))
+    }
+
+    /// Words as one line: a word with a blank (a log prefix) in double quotes, as iptables-save
+    /// prints it and iptables-restore reads it.
+    public static func text(_ words: [String]) -> String {
+        words.map { $0.contains(" ") ? "\"\($0)\"" : $0 }.joined(separator: " ")
     }
 
     /// The words of a rule after `-A CHAIN`, in iptables-save's order: source, destination,
@@ -67,6 +73,8 @@ public enum IptablesRenderer {
                 modules += ["-m", "connmark", "--mark", hex(value)]
             case .conntrackState(let states):
                 modules += ["-m", "conntrack", "--ctstate", states.sorted(by: iptablesOrder).map { $0.rawValue.uppercased() }.joined(separator: ",")]
+            case .rateLimit(let perSecond):
+                modules += ["-m", "limit", "--limit", "\(perSecond)/sec"]
             }
         }
         let protocolPart = proto.map { ["-p", $0.rawValue] } ?? []
@@ -106,6 +114,9 @@ public enum IptablesRenderer {
         case .saveMarkToConnection: return ["CONNMARK", "--save-mark", "--nfmask", all, "--ctmask", all]
         case .restoreMarkFromConnection: return ["CONNMARK", "--restore-mark", "--nfmask", all, "--ctmask", all]
         case .conntrackZone(let zone): return ["CT", "--zone", String(zone)]
+        // iptables-save leaves out NFLOG's default group 0.
+        case .log(let prefix, nil): return ["LOG", "--log-prefix", prefix]
+        case .log(let prefix, let group?): return ["NFLOG", "--nflog-prefix", prefix] + (group == 0 ? [] : ["--nflog-group", String(group)])
         }
     }
 

@@ -213,6 +213,10 @@ public enum IptablesParser {
                 guard !states.isEmpty, states.count == list.split(separator: ",").count,
                       states == states.sorted(by: IptablesRenderer.iptablesOrder) else { return nil }
                 matches.append(.conntrackState(states))
+            case "limit":
+                guard reader.take("--limit"), let rate = reader.next(), rate.hasSuffix("/sec"),
+                      let perSecond = UInt32(rate.dropLast(4)), perSecond > 0 else { return nil }
+                matches.append(.rateLimit(perSecond: perSecond))
             case "comment":
                 // Only where the renderer puts it: first of the modules.
                 guard !tagged, matches.count == headerCount(matches), reader.take("--comment"), reader.next() == OwnershipTag.comment else { return nil }
@@ -266,6 +270,14 @@ public enum IptablesParser {
         case "CT":
             guard reader.take("--zone"), let zone = reader.next().flatMap(UInt16.init) else { return nil }
             return .conntrackZone(zone)
+        case "LOG":
+            guard reader.take("--log-prefix"), let prefix = reader.next() else { return nil }
+            return .log(prefix: prefix, group: nil)
+        case "NFLOG":
+            guard reader.take("--nflog-prefix"), let prefix = reader.next() else { return nil }
+            guard reader.take("--nflog-group") else { return .log(prefix: prefix, group: 0) }
+            guard let group = reader.next().flatMap(UInt16.init), group != 0 else { return nil }
+            return .log(prefix: prefix, group: group)
         default:
             // A jump: only to one of the chains meshcap declares.
             let chain = ChainName.regular(name)

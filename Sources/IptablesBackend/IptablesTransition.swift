@@ -48,7 +48,7 @@ public enum IptablesTransition {
             // After the deletions, the block starts where the first of meshcap's rules stood.
             let position = owned.first.map { first in 1 + rules[..<first].indices.filter { !owned.contains($0) }.count }
             for (offset, rule) in target.enumerated() {
-                let words = IptablesRenderer.words(rule, family: family, tagged: true).joined(separator: " ")
+                let words = IptablesRenderer.text(IptablesRenderer.words(rule, family: family, tagged: true))
                 additions.append(counters.prefix(rule, in: chainName) + (position.map { "-I \(chainName) \($0 + offset) \(words)" } ?? "-A \(chainName) \(words)"))
             }
         }

@@ -22,6 +22,7 @@ public enum NftStatement: Sendable, Hashable {
     case markToConnection
     case connectionToMark
     case zone(UInt16)
+    case log(prefix: String, group: UInt16?)
 
     /// A rule's statements: its matches, then its target's statements with the counter before
     /// the last one, where Istio's nftables backend puts it
@@ -36,6 +37,7 @@ public enum NftStatement: Sendable, Hashable {
         case .saveMarkToConnection: actions = [.markToConnection]
         case .restoreMarkFromConnection: actions = [.connectionToMark]
         case .conntrackZone(let zone): actions = [.zone(zone)]
+        case .log(let prefix, let group): actions = [.log(prefix: prefix, group: group)]
         }
         actions.insert(.counter, at: actions.count - 1)
         return rule.matches.map(NftStatement.match) + actions
@@ -58,6 +60,7 @@ public enum NftStatement: Sendable, Hashable {
         case (.markToConnection?, _, 1): target = .saveMarkToConnection
         case (.connectionToMark?, _, 1): target = .restoreMarkFromConnection
         case (.zone(let zone)?, _, 1): target = .conntrackZone(zone)
+        case (.log(let prefix, let group)?, _, 1): target = .log(prefix: prefix, group: group)
         default: return nil
         }
         let rule = Rule(matches: matches, target: target)
@@ -82,6 +85,7 @@ public enum NftStatement: Sendable, Hashable {
         case .markToConnection: "ct mark set meta mark"
         case .connectionToMark: "meta mark set ct mark"
         case .zone(let zone): "ct zone set \(zone)"
+        case .log(let prefix, let group): "log prefix \"\(prefix)\"" + (group.map { " group \($0)" } ?? "")
         }
     }
 
@@ -116,6 +120,7 @@ public enum NftStatement: Sendable, Hashable {
         case .socketGroup(let id, let negated): return "meta skgid \(op(negated))\(owner(id))"
         case .mark(let value, let negated): return "meta mark \(op(negated))\(value)"
         case .connmark(let value): return "ct mark \(value)"
+        case .rateLimit(let perSecond): return "limit rate \(perSecond)/second"
         case .conntrackState(let states): return "ct state \(states.sorted().map(\.rawValue).joined(separator: ","))"
         }
     }

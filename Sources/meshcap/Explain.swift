@@ -111,7 +111,7 @@ struct Explain: ParsableCommand {
         let steps = walk.steps.map { step -> ExplainReport.Step in
             let table = backend == .nft ? NftNames.table(step.table) : step.table.rawValue
             let chain = backend == .nft ? NftNames.chain(step.chain) : step.chain.description
-            let text = step.rule.map { backend == .nft ? NftRenderer.statement($0) : IptablesRenderer.words($0, family: family).joined(separator: " ") }
+            let text = step.rule.map { backend == .nft ? NftRenderer.statement($0) : IptablesRenderer.text(IptablesRenderer.words($0, family: family)) }
             if case .builtin = step.chain { return ExplainReport.Step(table: table, chain: chain, rule: text, position: step.index.map { $0 + 1 }, base: true) }
             return ExplainReport.Step(table: table, chain: chain, rule: text, position: step.index.map { $0 + 1 }, base: false)
         }

@@ -118,6 +118,10 @@ import TestSupport
                 return [.immediate(Immediate(immediate.register, .verdict(code == Immediate.accept ? Immediate.drop : Immediate.accept, chain: nil))),
                         .immediate(Immediate(immediate.register, .verdict(code, chain: chain.map { $0 + "x" } ?? "istio-output")))]
             }
+        case .limit(let limit):
+            return [.limit(Limit(perSecond: limit.perSecond + 1, burst: limit.burst)), .limit(Limit(perSecond: limit.perSecond, burst: limit.burst + 1))]
+        case .log(let log):
+            return [.log(Log(prefix: log.prefix + "x", group: log.group)), .log(Log(prefix: log.prefix, group: log.group.map { $0 == 0 ? nil : 0 } ?? 1))]
         case .counter, .redirect, .tproxy, .ct:
             return []
         }

@@ -6,11 +6,11 @@ import MeshCapture
 public enum Catalogue {
     public enum MatchKind: CaseIterable, Sendable {
         case l4proto, source, destination, destinationSet, sourceSet, inInterface, outInterface, destinationPort, sourcePort, destinationPortSet
-        case socketUser, socketGroup, mark, connmark, conntrackState
+        case socketUser, socketGroup, mark, connmark, conntrackState, rateLimit
     }
 
     public enum TargetKind: CaseIterable, Sendable {
-        case accept, drop, `return`, jump, redirect, tproxy, setMark, saveMarkToConnection, restoreMarkFromConnection, conntrackZone
+        case accept, drop, `return`, jump, redirect, tproxy, setMark, saveMarkToConnection, restoreMarkFromConnection, conntrackZone, log
     }
 
     public static func kind(of match: Match) -> MatchKind {
@@ -30,6 +30,7 @@ public enum Catalogue {
         case .mark: .mark
         case .connmark: .connmark
         case .conntrackState: .conntrackState
+        case .rateLimit: .rateLimit
         }
     }
 
@@ -45,6 +46,7 @@ public enum Catalogue {
         case .saveMarkToConnection: .saveMarkToConnection
         case .restoreMarkFromConnection: .restoreMarkFromConnection
         case .conntrackZone: .conntrackZone
+        case .log: .log
         }
     }
 
@@ -83,6 +85,7 @@ public enum Catalogue {
         all += [.socketUser(.id(1337)), .socketUser(.id(0), negated: true), .socketGroup(.id(998)), .socketGroup(.id(4_294_967_294), negated: true)]
         all += [.mark(1337), .mark(0xffff_ffff, negated: true), .connmark(1338)]
         all += [.conntrackState([.invalid]), .conntrackState([.related, .established]), .conntrackState([.new])]
+        all += [.rateLimit(perSecond: 10), .rateLimit(perSecond: 1), .rateLimit(perSecond: 10_000)]
         return all
     }
 
@@ -90,6 +93,7 @@ public enum Catalogue {
         .accept, .drop, .return, .jump(.istioRedirect), .jump(.istioOutputDNS),
         .redirect(toPort: 15001), .redirect(toPort: 1), .tproxy(toPort: 15006, mark: 1337), .setMark(1338), .setMark(0xffff_fffe),
         .saveMarkToConnection, .restoreMarkFromConnection, .conntrackZone(1), .conntrackZone(65535),
+        .log(prefix: "meshcap in capture: ", group: nil), .log(prefix: "web-1.a_b out passthrough: ", group: 65535), .log(prefix: "meshcap out exclude: ", group: 0),
     ]
 
     /// The iptables table a target may be used in (REDIRECT only in nat, TPROXY in mangle, CT in
@@ -100,7 +104,7 @@ public enum Catalogue {
         case .tproxy, .setMark, .saveMarkToConnection, .restoreMarkFromConnection: .mangle
         case .conntrackZone: .raw
         case .drop: .mangle
-        case .accept, .return, .jump: .nat
+        case .accept, .return, .jump, .log: .nat
         }
     }
 
@@ -126,6 +130,7 @@ public enum Catalogue {
             Rule(.sourcePort(.udp, [53]), .source(other), then: .conntrackZone(1)),
             Rule(.l4proto(.tcp), .mark(1337), then: .saveMarkToConnection),
             Rule(.l4proto(.tcp), .connmark(1337), then: .restoreMarkFromConnection),
+            Rule(.l4proto(.tcp), .conntrackState([.new]), .destinationPort(.tcp, [8080]), .rateLimit(perSecond: 10), then: .log(prefix: "meshcap in capture: ", group: 5)),
         ]
         return rules
     }

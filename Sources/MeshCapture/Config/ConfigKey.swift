@@ -172,6 +172,13 @@ extension ConfigKey {
                 throw ValueProblem("\(v) is not within 127.0.0.0/8, or is shorter than /8", allowed: allowed)
             }
             c.hostIPv4Loopback = prefix },
+        ConfigKey("MESHCAP_LOG", flags: ["--log"], switch: true,
+                  "meshcap's own: a rate-limited log rule (10/s) in front of each rule that captures or lets a connection by, its prefix naming the direction and verdict (\"meshcap in capture: \"); true for the prefix meshcap, or a prefix of your own (--log=web)") { c, v, _ throws(ValueProblem) in
+            c.logPrefix = try Values.logPrefix(v) },
+        ConfigKey("MESHCAP_LOG_GROUP", flags: ["--log-group"],
+                  "meshcap's own: log to this nfnetlink_log group (NFLOG; ulogd, or a namespace, where kernel log lines are off) instead of the kernel log; turns --log on") { c, v, _ throws(ValueProblem) in
+            c.logGroup = v.isEmpty ? nil : UInt16(exactly: try Values.uint32(v, allowed: "a group number 0–65535"))
+            if !v.isEmpty && c.logGroup == nil { throw ValueProblem("\(v) is not a group number", allowed: "a group number 0–65535") } },
         ConfigKey("MESHCAP_LIST_LAYOUT", flags: ["--layout"], default: defaults.listLayout.rawValue,
                   "meshcap's own: how long CIDR and port lists are written: istio (a rule per prefix and per port), sets (nft sets with a counter per element; iptables multiport for ports), auto (sets from \(ListLayout.threshold) items on)") { c, v, _ throws(ValueProblem) in
             if v.isEmpty { return }

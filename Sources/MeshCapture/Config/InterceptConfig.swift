@@ -68,10 +68,20 @@ public struct InterceptConfig: Sendable, Hashable {
     public var dnsServersV6: [IPAddress] = []
     public var hostIPv4Loopback = Prefix(host: .v4(0x7f00_0001))
     public var listLayout: ListLayout = .auto
+    /// meshcap's own: the log prefix of `--log` (nil: no log rules).
+    public var logPrefix: String?
+    /// meshcap's own: log to this nfnetlink_log group instead of the kernel log.
+    public var logGroup: UInt16?
 
     public init() {}
 
     public var proxyGroups: [Owner] { proxyGroupsSetting ?? proxyUsers }
+
+    /// What `--log` and `--log-group` ask for: a group alone logs with meshcap's prefix.
+    public var logging: (prefix: String, group: UInt16?)? {
+        guard let prefix = logPrefix ?? logGroup.map({ _ in "meshcap" }) else { return nil }
+        return (prefix, logGroup)
+    }
 
     public var families: Set<Family> { ipv6 ? [.ipv4, .ipv6] : [.ipv4] }
 

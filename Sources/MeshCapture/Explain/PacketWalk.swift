@@ -204,6 +204,9 @@ public struct PacketWalk: Sendable {
                     // has attached a template to the packet, later ones leave it alone.
                     if zone == nil && !tracked { zone = value }
                     index += 1
+                case .log:
+                    // Logged (the step shows the prefix), and on to the next rule.
+                    index += 1
                 }
             }
             return .continue
@@ -269,6 +272,8 @@ public struct PacketWalk: Sendable {
             case .connmark(let value): return connectionMark == value
             // The first packet of a connection is NEW.
             case .conntrackState(let states): return states.contains(.new)
+            // The first packet of a connection made by hand is within any rate.
+            case .rateLimit: return true
             }
         }
     }

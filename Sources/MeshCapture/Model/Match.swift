@@ -51,6 +51,9 @@ public enum Match: Sendable, Hashable {
     /// The connection's mark (`ct mark` / `-m connmark --mark`).
     case connmark(UInt32)
     case conntrackState([ConntrackState])
+    /// At most this many packets a second, in bursts of up to 5 (`limit rate N/second` /
+    /// `-m limit --limit N/sec`; 5 is both tools' default burst, so neither spells it out).
+    case rateLimit(perSecond: UInt32)
 
     /// The protocol of a port match.
     public var portProtocol: L4Protocol? {

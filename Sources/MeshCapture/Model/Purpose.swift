@@ -83,13 +83,16 @@ public enum Purpose: Sendable, Hashable {
     case invalid
     /// TPROXY's mark plumbing (save and restore the mark, Envoy's outbound mark, already-marked packets).
     case tproxyMark(Direction)
+    /// A rate-limited log rule (`--log`) in front of a rule that decides where a connection goes;
+    /// its counter is what was logged, in no row.
+    case log(Direction, Action)
 
     /// The verify row it adds to: direction, what (a port, a range, an owner...), and action.
     /// nil for entries, handoffs and paths, which make the totals or are counted elsewhere, and
     /// for a set, whose elements make the rows.
     public var row: (direction: Direction, subject: String, action: Action)? {
         switch self {
-        case .entry, .handoff, .path, .outboundRangeSet, .inboundPortSet, .outboundPortSet, .inboundSourceSet: nil
+        case .entry, .handoff, .path, .outboundRangeSet, .inboundPortSet, .outboundPortSet, .inboundSourceSet, .log: nil
         case .portGroup(let direction, let ports, let proto, let action):
             (direction, "ports \(ports.map(String.init).joined(separator: ","))" + (direction == .outbound ? "/\(proto.rawValue)" : ""), action)
         case .inboundPort(let port, let action): (.inbound, "port \(port)", action)
@@ -109,6 +112,19 @@ public enum Purpose: Sendable, Hashable {
         case .dnsZone(let zone): (.outbound, "dns conntrack zone \(zone)", .zone)
         case .invalid: (.inbound, "conntrack invalid", .drop)
         case .tproxyMark(let direction): (direction, "tproxy marks", .mark)
+        }
+    }
+
+    /// Where the rule sends a connection, when it decides that: what `--log` puts a log rule in
+    /// front of. nil for the entries and paths that only lead on, and for marks and zones, which
+    /// decide nothing.
+    public var decision: (direction: Direction, action: Action)? {
+        switch self {
+        case .outboundRangeSet(_, let action), .outboundPortSet(_, let action): (.outbound, action)
+        case .inboundPortSet(let action): (.inbound, action)
+        case .inboundSourceSet: (.inbound, .exclude)
+        case .dnsZone, .tproxyMark, .log: nil
+        default: row.map { ($0.direction, $0.action) }
         }
     }
 }

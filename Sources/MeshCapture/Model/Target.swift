@@ -1,5 +1,6 @@
 /// What a rule does when it matches: a verdict (accept, drop, return, jump) or a netfilter
-/// action (redirect, TPROXY, marks, conntrack zone), each of which ends the rule.
+/// action (redirect, TPROXY, marks, conntrack zone, log), each of which ends the rule. Marks,
+/// zones and logging let the packet go on to the next rule.
 public enum Target: Sendable, Hashable {
     case accept
     case drop
@@ -16,6 +17,9 @@ public enum Target: Sendable, Hashable {
     case restoreMarkFromConnection
     /// Put the connection into a conntrack zone (`CT --zone` / `ct zone set`).
     case conntrackZone(UInt16)
+    /// Log the packet with a prefix: to the kernel log (`log prefix` / `LOG --log-prefix`), or to
+    /// an nfnetlink_log group (`log prefix ... group N` / `NFLOG --nflog-group N`).
+    case log(prefix: String, group: UInt16?)
 
     /// The chain this target continues in, if it is a jump.
     public var jumpTarget: ChainName? {

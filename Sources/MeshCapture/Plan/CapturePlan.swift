@@ -22,7 +22,9 @@ public struct CapturePlan: Sendable {
     public func ruleset(for layout: Layout) -> Ruleset {
         var plan = self
         plan.usesSets = layout == .inet
-        return plan.declaration(for: layout).resolve(for: layout, families: config.families)
+        let ruleset = plan.declaration(for: layout).resolve(for: layout, families: config.families)
+        guard let logging = config.logging else { return ruleset }
+        return ruleset.logged(prefix: logging.prefix, group: logging.group)
     }
 
     func declaration(for layout: Layout) -> RulesetDeclaration {

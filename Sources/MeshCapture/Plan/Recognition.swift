@@ -87,6 +87,8 @@ extension Purpose {
             return .tproxyMark(.outbound)
         case (.mangle, .istioDivert, _):
             return .path(.istioDivert)
+        case (_, _, .log(let prefix, _)):
+            return Purpose.logged(prefix)
         default:
             return nil
         }

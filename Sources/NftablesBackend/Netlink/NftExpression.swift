@@ -26,6 +26,8 @@ public enum NftExpression: Hashable, Sendable {
     case redirect(Redirect)
     case tproxy(TProxy)
     case ct(Conntrack)
+    case limit(Limit)
+    case log(Log)
 
     var kind: any ExpressionKind {
         switch self {
@@ -39,6 +41,8 @@ public enum NftExpression: Hashable, Sendable {
         case .redirect(let e): e
         case .tproxy(let e): e
         case .ct(let e): e
+        case .limit(let e): e
+        case .log(let e): e
         }
     }
 
@@ -62,6 +66,8 @@ public enum NftExpression: Hashable, Sendable {
         case Redirect.name: guard let e = Redirect(decoding: expression) else { return nil }; self = .redirect(e)
         case TProxy.name: guard let e = TProxy(decoding: expression) else { return nil }; self = .tproxy(e)
         case Conntrack.name: guard let e = Conntrack(decoding: expression) else { return nil }; self = .ct(e)
+        case Limit.name: guard let e = Limit(decoding: expression) else { return nil }; self = .limit(e)
+        case Log.name: guard let e = Log(decoding: expression) else { return nil }; self = .log(e)
         default: return nil
         }
     }

@@ -8,6 +8,7 @@ import CNftnl
 struct NftnlExpr {
     fileprivate let pointer: OpaquePointer
 
+    func set(_ attribute: Int, _ value: UInt16) { nftnl_expr_set_u16(pointer, UInt16(attribute), value) }
     func set(_ attribute: Int, _ value: UInt32) { nftnl_expr_set_u32(pointer, UInt16(attribute), value) }
     func set(_ attribute: Int, _ value: UInt64) { nftnl_expr_set_u64(pointer, UInt16(attribute), value) }
     func set(_ attribute: Int, _ value: String) { nftnl_expr_set_str(pointer, UInt16(attribute), value) }
@@ -16,6 +17,7 @@ struct NftnlExpr {
     }
 
     func has(_ attribute: Int) -> Bool { nftnl_expr_is_set(pointer, UInt16(attribute)) }
+    func u16(_ attribute: Int) -> UInt16 { nftnl_expr_get_u16(pointer, UInt16(attribute)) }
     func u32(_ attribute: Int) -> UInt32 { nftnl_expr_get_u32(pointer, UInt16(attribute)) }
     func u64(_ attribute: Int) -> UInt64 { nftnl_expr_get_u64(pointer, UInt16(attribute)) }
     func string(_ attribute: Int) -> String? { nftnl_expr_get_str(pointer, UInt16(attribute)).map { String(cString: $0) } }

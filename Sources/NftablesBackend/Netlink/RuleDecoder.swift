@@ -168,6 +168,10 @@ public enum RuleDecoder {
                 guard case .cmp(let cmp)? = reader.peek(1) else { return target(&reader, matches) }
                 reader.skip(2)
                 matches.append(.connmark(hostU32(cmp.data)))
+            case .limit(let limit) where limit.burst == 5:
+                guard let perSecond = UInt32(exactly: limit.perSecond), perSecond > 0 else { return nil }
+                reader.skip(1)
+                matches.append(.rateLimit(perSecond: perSecond))
             default:
                 return target(&reader, matches)
             }
@@ -209,6 +213,9 @@ public enum RuleDecoder {
         case ["immediate", "ct"]:
             guard let zone = data(0), zone.count == 2 else { return nil }
             target = .conntrackZone(UInt16(zone[0]) | UInt16(zone[1]) << 8)
+        case ["log"]:
+            guard case .log(let log) = rest[0] else { return nil }
+            target = .log(prefix: log.prefix, group: log.group)
         default:
             return nil
         }

@@ -45,6 +45,8 @@ extension NftStatement {
             return [.ct(Conntrack(Conntrack.mark, .load(into: r1))), .meta(Meta(Meta.mark, .store(from: r1)))]
         case .zone(let zone):
             return [.immediate(Immediate(r1, .data(Encoding.host(zone)))), .ct(Conntrack(Conntrack.zone, .store(from: r1)))]
+        case .log(let prefix, let group):
+            return [.log(Log(prefix: prefix, group: group))]
         }
     }
 
@@ -132,6 +134,8 @@ extension NftStatement {
             let bits = states.reduce(UInt32(0)) { $0 | $1.bit }
             return [.ct(Conntrack(Conntrack.state, .load(into: r1))), .bitwise(Bitwise(r1, mask: Encoding.host(bits))),
                     .cmp(Cmp(r1, equal: false, Encoding.host(UInt32(0))))]
+        case .rateLimit(let perSecond):
+            return [.limit(Limit(perSecond: UInt64(perSecond)))]
         }
     }
 

@@ -106,6 +106,18 @@ enum NftJSON {
             default: return nil
             }
             return .tproxy(port, family)
+        case "limit":
+            // {"rate": 10, "burst": 5, "per": "second"}: packets (bytes carry "rate_unit").
+            guard let rate = value["rate"]?.unsigned, let perSecond = UInt32(exactly: rate), perSecond > 0,
+                  value["per"]?.string == "second", value["burst"].map({ $0.unsigned == 5 }) ?? true,
+                  value["rate_unit"] == nil, value["inv"] == nil else { return nil }
+            return .match(.rateLimit(perSecond: perSecond))
+        case "log":
+            // {"prefix": "meshcap in capture: ", "group": 5}; a level or flags are not meshcap's.
+            guard let prefix = value["prefix"]?.string, value["level"] == nil, value["flags"] == nil,
+                  value["snaplen"] == nil, value["queue-threshold"] == nil else { return nil }
+            guard let group = value["group"] else { return .log(prefix: prefix, group: nil) }
+            return group.unsigned.flatMap { UInt16(exactly: $0) }.map { .log(prefix: prefix, group: $0) }
         case "mangle":
             guard let key = value["key"], let new = value["value"] else { return nil }
             switch (key.selector, new.selector) {

@@ -284,6 +284,20 @@ struct NftWords {
             default:
                 return nil
             }
+        case "limit":
+            // "limit rate 10/second": packets, nft's default burst, which it does not print.
+            guard take("rate"), let rate = next(), rate.hasSuffix("/second"), let perSecond = UInt32(rate.dropLast(7)), perSecond > 0,
+                  words.first != "burst" else { return nil }
+            return .match(.rateLimit(perSecond: perSecond))
+        case "log":
+            // `log prefix "meshcap in capture: "`, with ` group N` for nfnetlink_log.
+            guard take("prefix"), let quoted = next(), quoted.count >= 2, quoted.hasPrefix("\""), quoted.hasSuffix("\"") else { return nil }
+            var group: UInt16?
+            if take("group") {
+                guard let number = next().flatMap({ UInt16($0) }) else { return nil }
+                group = number
+            }
+            return .log(prefix: NftListing.unquoted(quoted), group: group)
         case "redirect":
             // "redirect to :15001".
             guard take("to"), let port = next().flatMap(port) else { return nil }

@@ -14,6 +14,7 @@
                                send one datagram (as UID if given), print the answer
   probe.py connect-from SOURCE HOST PORT
                                connect from the local address SOURCE, print the answer
+  probe.py nflog GROUP SECONDS  print the prefix of each packet logged to nfnetlink_log GROUP
   probe.py connect-each PORT HOST...
                                connect to each HOST in turn; print one line per HOST, the answer
                                or "failed"
@@ -157,6 +158,39 @@ def connect_from(source, host, port):
         print(conn.recv(256).decode().strip())
 
 
+def nflog(group, seconds):
+    """Binds to an nfnetlink_log group and prints the prefix of every packet logged to it
+    within SECONDS, one per line (a rule's `log group N` / NFLOG)."""
+    NETLINK_NETFILTER, SUBSYS_ULOG, MSG_PACKET, MSG_CONFIG = 12, 4, 0, 1
+    CFG_CMD, CMD_BIND, ATTR_PREFIX = 1, 1, 10
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
+    sock.bind((0, 0))
+    # nlmsghdr, nfgenmsg (family, version, group in network order), NFULA_CFG_CMD { BIND }.
+    attribute = struct.pack("=HHB3x", 5, CFG_CMD, CMD_BIND)
+    body = struct.pack("=BBH", socket.AF_UNSPEC, 0, socket.htons(group)) + attribute
+    header = struct.pack("=IHHII", 16 + len(body), SUBSYS_ULOG << 8 | MSG_CONFIG, 1 | 4, 1, 0)
+    sock.send(header + body)
+    length, kind, _, _, _ = struct.unpack("=IHHII", sock.recv(65536)[:16])
+    deadline = time.monotonic() + seconds
+    sock.settimeout(0.2)
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(1 << 16)
+        except socket.timeout:
+            continue
+        offset = 0
+        while offset + 16 <= len(data):
+            length, kind = struct.unpack("=IH", data[offset:offset + 6])
+            if kind == SUBSYS_ULOG << 8 | MSG_PACKET:
+                position = offset + 20
+                while position + 4 <= offset + length:
+                    size, attribute = struct.unpack("=HH", data[position:position + 4])
+                    if attribute & 0x7fff == ATTR_PREFIX:
+                        print(data[position + 4:position + size].rstrip(b"\0").decode(), flush=True)
+                    position += (size + 3) & ~3
+            offset += (length + 3) & ~3
+
+
 def connect_each(targets):
     for host, port in targets:
         try:
@@ -206,6 +240,8 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]), sys.argv[3])
     elif sys.argv[1] == "connect":
         connect(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None)
+    elif sys.argv[1] == "nflog":
+        nflog(int(sys.argv[2]), float(sys.argv[3]))
     elif sys.argv[1] == "connect-from":
         connect_from(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     elif sys.argv[1] == "serve-transparent":
