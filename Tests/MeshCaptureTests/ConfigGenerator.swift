@@ -67,6 +67,10 @@ struct ConfigGenerator {
         case "OUTBOUND_IPRANGES_INCLUDE": chance(0.2) ? "*" : prefixes(1...5)
         // Sometimes hundreds: lines of several kilobytes.
         case "OUTBOUND_IPRANGES_EXCLUDE": prefixes(chance(0.2) ? 100...400 : 1...5)
+        case "INBOUND_IPRANGES_EXCLUDE": prefixes(chance(0.2) ? 20...100 : 1...5)
+        case "MESHCAP_LOG": pick(["true", "false", "web-1", "a.b_c"])
+        case "MESHCAP_LOG_GROUP": String(int(0...65535))
+        case "MESHCAP_LIST_LAYOUT": pick(["istio", "sets", "auto"])
         case "KUBE_VIRT_INTERFACES", "EXCLUDE_INTERFACES": interfaces()
         case "REDIRECT_DNS", "CAPTURE_ALL_DNS", "DROP_INVALID", "ENABLE_INBOUND_IPV6": boolean()
         case "DNS_SERVERS_V4": (0..<int(1...3)).map { _ in IPAddress.v4(UInt32.random(in: 1...UInt32.max, using: &random)).description }.joined(separator: ",")

@@ -19,9 +19,12 @@ extension Ruleset {
 
     /// The log rule for `rule`, if it decides anything. nat sees only a connection's first packet;
     /// mangle sees them all, so there the log rule asks for a new connection, and a rule for
-    /// established ones only (TPROXY's divert) is the continuation of one already logged.
+    /// established ones only (TPROXY's divert) is the continuation of one already logged. A rule
+    /// for packets arriving on lo (TPROXY's loopback and passthrough returns) sees connections of
+    /// this host's own sockets, logged on their way out: a redirected connection's first packet
+    /// is still new when it comes back over lo, and would be logged twice.
     static func logRule(for rule: Rule, in table: TableKind, prefix: String, group: UInt16?) -> Rule? {
-        guard let decision = rule.purpose?.decision else { return nil }
+        guard let decision = rule.purpose?.decision, !rule.matches.contains(.inInterface(Istio.loopbackInterface)) else { return nil }
         var matches = rule.matches
         if table != .nat {
             let states = matches.lazy.compactMap { match -> [ConntrackState]? in

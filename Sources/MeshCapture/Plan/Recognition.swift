@@ -18,8 +18,11 @@ extension Purpose {
         var redirected = Set<Owner>()
         /// Per family, where the first RETURN to a destination of that family is.
         var firstDestinationReturn: [Family: Int] = [:]
+        /// Where the first rule that is not a log rule (`--log`) is.
+        var firstUnlogged: Int?
 
         init(_ rules: [Rule]) {
+            firstUnlogged = rules.firstIndex { if case .log = $0.target { false } else { true } }
             for (index, rule) in rules.enumerated() {
                 if rule.target == .jump(.istioInRedirect), let owner = Fields(rule).owner?.owner { redirected.insert(owner) }
                 if rule.target == .return, let family = Fields(rule).destination?.family, firstDestinationReturn[family] == nil {
@@ -44,8 +47,9 @@ extension Purpose {
             return .entry(.outbound)
         case (.nat, .istioInbound, .return):
             if let excluded = m.excludedSource { return excluded }
-            // The tunnel port's return is declared first in nat ISTIO_INBOUND; later ones are exclusions.
-            return m.destinationPort.map { .inboundPort($0, index == 0 ? .tunnel : .exclude) } ?? m.inboundPorts(.exclude)
+            // The tunnel port's return is declared first in nat ISTIO_INBOUND (after its log rule,
+            // with --log); later ones are exclusions.
+            return m.destinationPort.map { .inboundPort($0, index == context.firstUnlogged ? .tunnel : .exclude) } ?? m.inboundPorts(.exclude)
         case (_, .istioInbound, .jump(.istioInRedirect)), (_, .istioInbound, .jump(.istioDivert)), (_, .istioInbound, .jump(.istioTProxy)):
             return m.destinationPort.map { .inboundPort($0, .capture) } ?? m.inboundPorts(.capture) ?? .inboundOtherPorts
         case (.mangle, .istioInbound, .return):
