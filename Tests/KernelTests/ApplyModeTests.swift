@@ -73,6 +73,9 @@ import TestSupport
     func networkNamespaceKeyProgramsThatNamespace() throws {
         let ns = try Namespace("netkey")
         let root = try HostState.root()
+        // The root's reading sees what is there (the kernel's default policy rules), so that an
+        // unchanged reading means something.
+        #expect(root.sections["ip -4 rule"]?.contains("from all lookup main") == true && root.sections.keys.contains("nft list ruleset"), "\(root)")
         let environment = ProcessInfo.processInfo.environment.merging(["NETWORK_NAMESPACE": ns.name]) { $1 }
         let applied = try run(meshcap, ["apply", "--config", Self.profile], environment: environment)
         #expect(applied.status == 0 && applied.stderr.contains("in network namespace \(ns.name) (/run/netns/\(ns.name))"), "\(applied.stderr)")

@@ -23,24 +23,13 @@ enum HostKind: String, CaseIterable, Sendable {
 struct HostState: Equatable, CustomStringConvertible {
     var sections: [String: String]
 
+    private init(sections: [String: String]) {
+        self.sections = sections
+    }
+
     /// Reads the state. The legacy tools are only run when the kernel lists legacy tables:
     /// asking them about a table creates it.
     init(_ ns: Namespace, handles: Bool = false) throws {
-        try self.init(handles: handles) { try ns.exec($0) }
-    }
-
-    /// The root namespace's, which no test may change: meshcap is pointed at a test's namespace
-    /// from there (`--netns`), and this is read before and after.
-    static func root() throws -> HostState {
-        try HostState(handles: false) { arguments in
-            let result = try run(arguments[0], Array(arguments.dropFirst()))
-            guard result.status == 0 else { throw LoadFailure(description: "\(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)") }
-            return result.stdout
-        }
-    }
-
-    private init(handles: Bool, reading: @escaping ([String]) throws -> String) throws {
-        let ns = Reader(reading: reading)
         var sections: [String: String] = [:]
         for (family, names, prefix) in [("4", "/proc/net/ip_tables_names", "iptables"), ("6", "/proc/net/ip6_tables_names", "ip6tables")] {
             sections["\(prefix)-nft-save"] = try ns.exec("\(prefix)-nft-save")
@@ -56,10 +45,33 @@ struct HostState: Equatable, CustomStringConvertible {
         self.sections = sections.mapValues(Self.withoutCounters)
     }
 
-    /// Reads as `Namespace.exec` does.
-    private struct Reader {
-        let reading: ([String]) throws -> String
-        func exec(_ arguments: String...) throws -> String { try reading(arguments) }
+    /// The root namespace's rules and routing, which no test may change: meshcap is pointed at a
+    /// test's namespace from there (`--netns`), and this is read before and after every run, so
+    /// in one shell rather than ten processes. nft's view holds iptables-nft's tables too.
+    static func root() throws -> HostState {
+        let script = """
+            set -e
+            echo '== nft list ruleset'; nft -s list ruleset
+            for family in 4 6; do
+                echo "== ip -$family rule"; ip -$family rule
+                echo "== ip -$family route"; ip -$family route show table all
+            done
+            echo '== iptables-legacy-save'; if grep -q . /proc/net/ip_tables_names; then iptables-legacy-save; fi
+            echo '== ip6tables-legacy-save'; if grep -q . /proc/net/ip6_tables_names; then ip6tables-legacy-save; fi
+            echo '== ip -6 addr lo'; ip -6 addr show dev lo
+            """
+        let result = try run("sh", ["-c", script])
+        guard result.status == 0 else { throw LoadFailure(description: "reading the root namespace exited \(result.status): \(result.stderr)") }
+        var sections: [String: String] = [:], name = ""
+        for line in result.stdout.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("== ") {
+                name = String(line.dropFirst(3))
+                sections[name] = ""
+            } else {
+                sections[name, default: ""] += line + "\n"
+            }
+        }
+        return HostState(sections: sections.mapValues(withoutCounters))
     }
 
     static func withoutTables(_ text: String, _ families: [String], _ names: [String]) -> String {
