@@ -110,10 +110,11 @@ public struct VerifyReport: Sendable {
                         capturesOutbound = true
                         handedOver.add(observed.packets)
                     // Packets the DNS chain does not redirect come back: counted there, not here.
-                    case .jump(.istioOutputDNS): break
+                    // A log rule's packets go on to the rule it logs, and are counted there.
+                    case .jump(.istioOutputDNS), .log: break
                     default: endedElsewhere.add(observed.packets)
                     }
-                } else if place.table == .nat && place.chain == .istioOutputDNS {
+                } else if place.table == .nat && place.chain == .istioOutputDNS, !rule.isLog {
                     endedElsewhere.add(observed.packets)
                 }
                 let family = (observed.family ?? rule.family).map { $0 == .ipv4 ? "ipv4" : "ipv6" } ?? "all"

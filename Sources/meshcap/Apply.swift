@@ -32,11 +32,11 @@ struct Apply: ParsableCommand {
     func run() throws {
         let (loaded, accounts) = try config.load()
         let run = loaded.run
-        try host.enterNamespace(run)
         if let skip = run.skipRuleApply {
             Report.say(["\(skip.cited): nothing was applied"])
             return
         }
+        try host.enterNamespace(run)
         let plan = CapturePlan(loaded.config)
         if let cleanup = run.cleanupOnly {
             Report.say(["\(cleanup.cited): removing the rules instead of applying them"])

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import HostOps
 import MeshCapture
 
@@ -27,14 +28,18 @@ struct HostOptions: ParsableArguments {
     var wait = 10
 
     /// Enters the namespace `--netns` or NETWORK_NAMESPACE names, before anything reads or
-    /// changes a rule; says which on standard error.
+    /// changes a rule; says which on standard error. `run` is the loaded config's; clean and
+    /// verify without one still take the key from the environment, as istio-iptables would.
     func enterNamespace(_ run: RunSettings) throws {
+        let key = run.networkNamespace ?? getenv("NETWORK_NAMESPACE").map { String(cString: $0) }.flatMap {
+            $0.isEmpty ? nil : Setting(key: "NETWORK_NAMESPACE", value: $0, origin: .environment("NETWORK_NAMESPACE"))
+        }
         let namespace = try netns.map { spec throws(ConfigError) in try NetworkNamespace(spec, asked: "--netns \(spec)") }
-            ?? run.networkNamespace.map { setting throws(ConfigError) in try NetworkNamespace(setting.value, asked: setting.cited) }
+            ?? key.map { setting throws(ConfigError) in try NetworkNamespace(setting.value, asked: setting.cited) }
         guard let namespace else { return }
         try namespace.enter()
         var details = namespace.spec == namespace.path ? [] : [namespace.path]
-        if netns != nil, let key = run.networkNamespace, key.value != namespace.spec { details.append("--netns wins over \(key.cited)") }
+        if netns != nil, let key, key.value != namespace.spec { details.append("--netns wins over \(key.cited)") }
         Report.say(["in network namespace \(namespace.spec)" + (details.isEmpty ? "" : " (\(details.joined(separator: "; ")))")])
     }
 

@@ -89,6 +89,12 @@ import TestSupport
         #expect(overridden.status == 0 && overridden.stderr.contains("no drift"), "\(overridden.stderr)")
         #expect(overridden.stderr.contains("in network namespace \(ns.name) (/run/netns/\(ns.name); --netns wins over NETWORK_NAMESPACE=gone-\(ns.name)"), "\(overridden.stderr)")
         #expect(try ns.exec("nft", "-a", "list", "ruleset") == programmed)
+        // clean and verify read the key from the environment without a config as well.
+        let verified = try run(meshcap, ["verify"], environment: environment)
+        #expect(verified.status == 0 && verified.stdout.contains("port 8443"), "\(verified.stdout)\(verified.stderr)")
+        let cleaned = try run(meshcap, ["clean"], environment: environment)
+        #expect(cleaned.status == 0 && cleaned.stderr.contains("in network namespace \(ns.name)"), "\(cleaned.stderr)")
+        #expect(try ns.exec("nft", "list", "ruleset").isEmpty)
         #expect(try HostState.root() == root)
     }
 

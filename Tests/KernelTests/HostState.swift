@@ -71,7 +71,8 @@ struct HostState: Equatable, CustomStringConvertible {
                 sections[name, default: ""] += line + "\n"
             }
         }
-        return HostState(sections: sections.mapValues(withoutCounters))
+        // A route learnt from a router advertisement counts down its lifetime.
+        return HostState(sections: sections.mapValues { withoutCounters($0).replacingOccurrences(of: #" expires \d+sec"#, with: "", options: .regularExpression) })
     }
 
     static func withoutTables(_ text: String, _ families: [String], _ names: [String]) -> String {

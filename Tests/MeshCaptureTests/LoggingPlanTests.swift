@@ -13,7 +13,7 @@ import TestSupport
             let lines = generator.entries().filter { !$0.written.hasPrefix("MESHCAP_LOG") }.map { "\($0.written)=\($0.value)" }
             let plain = try load([lines.joined(separator: "\n")]).config
             var config = plain
-            config.logPrefix = "web-1"
+            config.logPrefix = .some("web-1")
             config.logGroup = round % 2 == 0 ? nil : 9
             let context = "seed \(SeededRandom.seed), round \(round):\n\(lines.joined(separator: "\n"))"
             for layout in [Layout.inet] + plain.families.sorted().map(Layout.xtables) {
@@ -27,8 +27,12 @@ import TestSupport
                         for (index, rule) in chain.rules.enumerated() where rule.isLog {
                             logged += 1
                             let next = chain.rules[index + 1], decision = next.purpose?.decision
-                            let extra: [Match] = (table.kind == .nat || next.matches.contains { if case .conntrackState = $0 { true } else { false } } ? [] : [.conntrackState([.new])])
-                            #expect(rule.matches == next.matches + extra + [.rateLimit(perSecond: 10)], "\(context)\n\(rule)\n\(next)")
+                            // The matches of the rule it logs, TCP where only TCP is captured, and a
+                            // new connection where every packet passes.
+                            let redirects = [Target.jump(.istioRedirect), .jump(.istioInRedirect)].contains(next.target)
+                            let tcp: [Match] = redirects && !next.matches.contains { $0.impliedProtocol != nil } ? [.l4proto(.tcp)] : []
+                            let new: [Match] = table.kind == .nat || next.matches.contains { if case .conntrackState = $0 { true } else { false } } ? [] : [.conntrackState([.new])]
+                            #expect(rule.matches == next.matches + tcp + new + [.rateLimit(perSecond: 10)], "\(context)\n\(rule)\n\(next)")
                             let tag = "web-1 \(decision?.direction == .inbound ? "in" : "out") \(decision.map { $0.action.rawValue } ?? "?"): "
                             #expect(rule.target == .log(prefix: tag, group: config.logGroup), "\(context)\n\(rule)")
                             #expect(!next.isLog)
@@ -44,8 +48,4 @@ import TestSupport
         }
         #expect(logged > 1000)
     }
-}
-
-extension Rule {
-    var isLog: Bool { if case .log = target { true } else { false } }
 }

@@ -68,8 +68,9 @@ public struct InterceptConfig: Sendable, Hashable {
     public var dnsServersV6: [IPAddress] = []
     public var hostIPv4Loopback = Prefix(host: .v4(0x7f00_0001))
     public var listLayout: ListLayout = .auto
-    /// meshcap's own: the log prefix of `--log` (nil: no log rules).
-    public var logPrefix: String?
+    /// meshcap's own: MESHCAP_LOG, the log prefix of `--log`; `.some(nil)` when it says false,
+    /// nil when unset (then MESHCAP_LOG_GROUP alone turns logging on).
+    public var logPrefix: String??
     /// meshcap's own: log to this nfnetlink_log group instead of the kernel log.
     public var logGroup: UInt16?
 
@@ -79,8 +80,11 @@ public struct InterceptConfig: Sendable, Hashable {
 
     /// What `--log` and `--log-group` ask for: a group alone logs with meshcap's prefix.
     public var logging: (prefix: String, group: UInt16?)? {
-        guard let prefix = logPrefix ?? logGroup.map({ _ in "meshcap" }) else { return nil }
-        return (prefix, logGroup)
+        switch logPrefix {
+        case .some(let prefix?): return (prefix, logGroup)
+        case .some(nil): return nil
+        case nil: return logGroup.map { ("meshcap", $0) }
+        }
     }
 
     public var families: Set<Family> { ipv6 ? [.ipv4, .ipv6] : [.ipv4] }
@@ -107,6 +111,9 @@ public struct InterceptConfig: Sendable, Hashable {
         }
         if !outboundOwnerGroupsExclude.isEmpty && outboundOwnerGroups != .all {
             notes.append("OUTBOUND_OWNER_GROUPS_EXCLUDE is ignored: it only applies when OUTBOUND_OWNER_GROUPS_INCLUDE is *")
+        }
+        if logGroup != nil, case .some(nil) = logPrefix {
+            notes.append("MESHCAP_LOG_GROUP is ignored: MESHCAP_LOG is false")
         }
         if !inboundRangesExclude.isEmpty && inboundPorts == .none {
             notes.append("INBOUND_IPRANGES_EXCLUDE is ignored: no inbound port is captured (INBOUND_PORTS_INCLUDE is empty)")

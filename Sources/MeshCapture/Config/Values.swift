@@ -101,16 +101,18 @@ enum Values {
         }
     }
 
-    /// MESHCAP_LOG: off, on with meshcap's prefix, or a prefix of the user's. iptables' LOG takes a
-    /// prefix of at most 29 characters, and meshcap adds up to 18 (" out passthrough: "); the
-    /// characters are those no tool quotes differently.
-    static func logPrefix(_ text: String) throws(ValueProblem) -> String? {
-        if let on = try? boolean(text) { return on ? "meshcap" : nil }
+    /// MESHCAP_LOG: on with meshcap's prefix, on with a prefix of the user's, or off (false, and
+    /// nil for unset). A boolean in any of Go's spellings is one. iptables' LOG takes a prefix of
+    /// at most 29 characters, and meshcap adds up to 18 (" out passthrough: "); the characters
+    /// are those no tool quotes differently.
+    static func logPrefix(_ text: String) throws(ValueProblem) -> String?? {
+        if text.isEmpty { return .none }
+        if let on = try? boolean(text) { return .some(on ? "meshcap" : nil) }
         guard text.count <= 11, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-_".contains($0)) }) else {
             throw ValueProblem("not a log prefix every backend can write",
-                               allowed: "true, false, or a prefix of 1–11 letters, digits, '.', '_' or '-'")
+                               allowed: "true or false (1, t, 0, f as Istio reads booleans), or a prefix of 1–11 letters, digits, '.', '_' or '-'")
         }
-        return text
+        return .some(text)
     }
 
     /// A 32-bit number, decimal or 0x-hex (as `ip rule` and iptables write marks).

@@ -52,7 +52,7 @@ public enum Match: Sendable, Hashable {
     case connmark(UInt32)
     case conntrackState([ConntrackState])
     /// At most this many packets a second, in bursts of up to 5 (`limit rate N/second` /
-    /// `-m limit --limit N/sec`; 5 is both tools' default burst, so neither spells it out).
+    /// `-m limit --limit N/sec`; 5 is both tools' default burst, so neither is told it).
     case rateLimit(perSecond: UInt32)
 
     /// The protocol of a port match.

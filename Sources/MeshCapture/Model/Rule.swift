@@ -22,6 +22,9 @@ public struct Rule: Sendable, Hashable {
     /// This rule, saying what it is for.
     public func `for`(_ purpose: Purpose) -> Rule { Rule(matches: matches, target: target, purpose: purpose) }
 
+    /// A `--log` rule: it decides nothing.
+    public var isLog: Bool { target.isLog }
+
     /// The family an address match ties this rule to; nil when it applies to every family.
     public var family: Family? { matches.lazy.compactMap(\.family).first }
 

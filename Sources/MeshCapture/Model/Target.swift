@@ -25,4 +25,9 @@ public enum Target: Sendable, Hashable {
     public var jumpTarget: ChainName? {
         if case .jump(let chain) = self { chain } else { nil }
     }
+
+    /// Whether it only logs, letting the packet go on (`--log`).
+    public var isLog: Bool {
+        if case .log = self { true } else { false }
+    }
 }

@@ -22,10 +22,15 @@ extension Ruleset {
     /// established ones only (TPROXY's divert) is the continuation of one already logged. A rule
     /// for packets arriving on lo (TPROXY's loopback and passthrough returns) sees connections of
     /// this host's own sockets, logged on their way out: a redirected connection's first packet
-    /// is still new when it comes back over lo, and would be logged twice.
+    /// is still new when it comes back over lo, and would be logged twice. A jump into a
+    /// redirect chain takes only TCP there (ISTIO_REDIRECT's REDIRECT is TCP's), so its log rule
+    /// asks for TCP: a UDP flow to a captured range is not captured, and is not logged as such.
     static func logRule(for rule: Rule, in table: TableKind, prefix: String, group: UInt16?) -> Rule? {
         guard let decision = rule.purpose?.decision, !rule.matches.contains(.inInterface(Istio.loopbackInterface)) else { return nil }
         var matches = rule.matches
+        if [.jump(.istioRedirect), .jump(.istioInRedirect)].contains(rule.target), !matches.contains(where: { $0.impliedProtocol != nil }) {
+            matches.append(.l4proto(.tcp))
+        }
         if table != .nat {
             let states = matches.lazy.compactMap { match -> [ConntrackState]? in
                 if case .conntrackState(let states) = match { states } else { nil }

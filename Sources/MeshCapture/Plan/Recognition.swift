@@ -22,7 +22,7 @@ extension Purpose {
         var firstUnlogged: Int?
 
         init(_ rules: [Rule]) {
-            firstUnlogged = rules.firstIndex { if case .log = $0.target { false } else { true } }
+            firstUnlogged = rules.firstIndex { !$0.isLog }
             for (index, rule) in rules.enumerated() {
                 if rule.target == .jump(.istioInRedirect), let owner = Fields(rule).owner?.owner { redirected.insert(owner) }
                 if rule.target == .return, let family = Fields(rule).destination?.family, firstDestinationReturn[family] == nil {

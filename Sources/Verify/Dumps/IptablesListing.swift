@@ -359,6 +359,10 @@ struct Extensions {
         case "state":
             guard let states = next() else { break }
             words = ["-m", "state", "--state", states]
+        case "limit:":
+            // "limit: avg 10/sec burst 5".
+            guard next() == "avg", let rate = next(), next() == "burst", let burst = next() else { break }
+            words = ["-m", "limit", "--limit", rate] + (burst == "5" ? [] : ["--limit-burst", burst])
         default:
             break
         }
@@ -403,12 +407,37 @@ struct Extensions {
         case ("CT", "CT"):
             guard next() == "zone", let zone = next() else { break }
             words = ["--zone", zone]
+        case ("LOG", "LOG"):
+            // "LOG flags 0 level 4 prefix "meshcap in capture: "": the defaults, then the prefix.
+            guard next() == "flags", next() == "0", next() == "level", next() == "4", next() == "prefix", let prefix = quoted() else { break }
+            words = ["--log-prefix", prefix]
+        case ("NFLOG", "nflog-prefix"):
+            // "nflog-prefix "meshcap out capture: " nflog-group 5"; group 0 is not printed.
+            guard let prefix = quoted() else { break }
+            words = ["--nflog-prefix", prefix]
+            if peek() == "nflog-group", let group = peek(1) {
+                tokens = tokens.dropFirst(2)
+                words? += ["--nflog-group", group]
+            }
         default:
             break
         }
         guard let words else { tokens = saved; return false }
         targetOptions += words
         return true
+    }
+
+    /// A double-quoted string the line's split on blanks took apart ("meshcap in capture: "
+    /// prints as `"meshcap`, `in`, `capture:`, `"`), put together again: meshcap's prefixes
+    /// have single blanks, and their last one is before the closing quote.
+    private mutating func quoted() -> String? {
+        guard let first = next(), first.hasPrefix("\"") else { return nil }
+        var text = String(first.dropFirst())
+        while !text.hasSuffix("\"") {
+            guard let part = next() else { return nil }
+            text += " " + part
+        }
+        return String(text.dropLast())
     }
 
     private func hex(_ text: String) -> UInt32? {

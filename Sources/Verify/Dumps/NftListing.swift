@@ -285,9 +285,10 @@ struct NftWords {
                 return nil
             }
         case "limit":
-            // "limit rate 10/second": packets, nft's default burst, which it does not print.
-            guard take("rate"), let rate = next(), rate.hasSuffix("/second"), let perSecond = UInt32(rate.dropLast(7)), perSecond > 0,
-                  words.first != "burst" else { return nil }
+            // "limit rate 10/second": packets at the default burst, which nft before 1.0.9 leaves
+            // out and later versions print ("burst 5 packets").
+            guard take("rate"), let rate = next(), rate.hasSuffix("/second"), let perSecond = UInt32(rate.dropLast(7)), perSecond > 0 else { return nil }
+            if take("burst") { guard take("5"), take("packets") else { return nil } }
             return .match(.rateLimit(perSecond: perSecond))
         case "log":
             // `log prefix "meshcap in capture: "`, with ` group N` for nfnetlink_log.
