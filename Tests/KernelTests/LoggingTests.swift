@@ -38,9 +38,15 @@ import TestSupport
         // UDP to the captured range reaches ISTIO_REDIRECT but is not redirected: not logged as captured.
         #expect(try network.connect(from: network.workload, to: TestNetwork.peerAddress, port: 80, udp: true).hasPrefix("peer-udp"))
         listener.waitUntilExit()
-        let messages = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
-        print("nflog group 7 (\(kind.rawValue)\(tproxy ? ", TPROXY" : "")): \(messages)")
-        #expect(messages == ["meshcap in capture: ", "meshcap out capture: "], "\(kind.rawValue) \(mode): \(messages)")
+        let lines = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        print("nflog group 7 (\(kind.rawValue)\(tproxy ? ", TPROXY" : "")):\n" + lines.joined(separator: "\n"))
+        // Each message: the prefix, and the connection's first packet (SYN) it was logged for.
+        let messages = lines.map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        #expect(messages.map { String($0[0]) } == ["meshcap in capture: ", "meshcap out capture: "], "\(kind.rawValue) \(mode): \(lines)")
+        if messages.count == 2 {
+            #expect(messages[0].last?.hasPrefix("tcp \(TestNetwork.peerAddress):") == true && messages[0].last?.hasSuffix(" > \(TestNetwork.workloadAddress):8080") == true, "\(lines)")
+            #expect(messages[1].last?.hasPrefix("tcp \(TestNetwork.workloadAddress):") == true && messages[1].last?.hasSuffix(" > \(TestNetwork.peerAddress):80") == true, "\(lines)")
+        }
 
         // The log rules are the config's: no drift, and verify's rows count as without them.
         let diff = try meshcapIn(network.workload, ["diff"] + logged)

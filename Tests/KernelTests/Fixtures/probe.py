@@ -14,7 +14,8 @@
                                send one datagram (as UID if given), print the answer
   probe.py connect-from SOURCE HOST PORT
                                connect from the local address SOURCE, print the answer
-  probe.py nflog GROUP SECONDS  print the prefix of each packet logged to nfnetlink_log GROUP
+  probe.py nflog GROUP SECONDS  print the prefix and addresses of each packet logged to
+                               nfnetlink_log GROUP
   probe.py connect-each PORT HOST...
                                connect to each HOST in turn; print one line per HOST, the answer
                                or "failed"
@@ -158,11 +159,24 @@ def connect_from(source, host, port):
         print(conn.recv(256).decode().strip())
 
 
+def packet_summary(packet):
+    """"tcp 198.51.100.2:40000 > 198.51.100.1:8080" for an IPv4 or IPv6 packet."""
+    if packet[0] >> 4 == 4:
+        proto, header = packet[9], (packet[0] & 15) * 4
+        source, destination = socket.inet_ntop(socket.AF_INET, packet[12:16]), socket.inet_ntop(socket.AF_INET, packet[16:20])
+    else:
+        proto, header = packet[6], 40
+        source, destination = socket.inet_ntop(socket.AF_INET6, packet[8:24]), socket.inet_ntop(socket.AF_INET6, packet[24:40])
+    name = {6: "tcp", 17: "udp"}.get(proto, str(proto))
+    ports = struct.unpack("!HH", packet[header:header + 4]) if len(packet) >= header + 4 else ("?", "?")
+    return f"{name} {source}:{ports[0]} > {destination}:{ports[1]}"
+
+
 def nflog(group, seconds):
-    """Binds to an nfnetlink_log group and prints the prefix of every packet logged to it
-    within SECONDS, one per line (a rule's `log group N` / NFLOG)."""
+    """Binds to an nfnetlink_log group and prints, for every packet logged to it within SECONDS,
+    a line: its prefix, a tab, and the packet (a rule's `log group N` / NFLOG)."""
     NETLINK_NETFILTER, SUBSYS_ULOG, MSG_PACKET, MSG_CONFIG = 12, 4, 0, 1
-    CFG_CMD, CMD_BIND, ATTR_PREFIX = 1, 1, 10
+    CFG_CMD, CMD_BIND, ATTR_PAYLOAD, ATTR_PREFIX = 1, 1, 9, 10
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_NETFILTER)
     sock.bind((0, 0))
     # nlmsghdr, nfgenmsg (family, version, group in network order), NFULA_CFG_CMD { BIND }.
@@ -183,11 +197,15 @@ def nflog(group, seconds):
             length, kind = struct.unpack("=IH", data[offset:offset + 6])
             if kind == SUBSYS_ULOG << 8 | MSG_PACKET:
                 position = offset + 20
+                prefix, packet = "", b""
                 while position + 4 <= offset + length:
                     size, attribute = struct.unpack("=HH", data[position:position + 4])
                     if attribute & 0x7fff == ATTR_PREFIX:
-                        print(data[position + 4:position + size].rstrip(b"\0").decode(), flush=True)
+                        prefix = data[position + 4:position + size].rstrip(b"\0").decode()
+                    elif attribute & 0x7fff == ATTR_PAYLOAD:
+                        packet = data[position + 4:position + size]
                     position += (size + 3) & ~3
+                print(f"{prefix}\t{packet_summary(packet) if packet else ''}", flush=True)
             offset += (length + 3) & ~3
 
 
