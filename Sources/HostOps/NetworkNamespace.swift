@@ -46,7 +46,9 @@ public struct NetworkNamespace: Sendable, Hashable {
 
     /// Moves this thread (the main one: see the type's note) into the namespace.
     public func enter() throws(HostError) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO given by mistake opens at once (and setns refuses it) instead of
+        // waiting for a writer.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             let code = errno
             throw HostError(code == ENOENT && !spec.contains("/")
@@ -65,5 +67,18 @@ public struct NetworkNamespace: Sendable, Hashable {
     /// Moves this thread into a new, empty network namespace of its own (doctor's kernel probes).
     public static func enterNew() throws(HostError) {
         guard unshareNamespaces(newNetworkNamespace) == 0 else { throw HostError("cannot make a network namespace to probe in", errno: errno) }
+    }
+
+    /// Whether this thread is in another network namespace than PID 1's (the host's, unless
+    /// meshcap runs in a container's PID namespace), where the kernel writes no LOG lines unless
+    /// net.netfilter.nf_log_all_netns is 1.
+    public static var kernelLogIsOffHere: Bool {
+        var mine = stat(), host = stat()
+        guard stat("/proc/self/ns/net", &mine) == 0, stat("/proc/1/ns/net", &host) == 0, mine.st_ino != host.st_ino else { return false }
+        let descriptor = open("/proc/sys/net/netfilter/nf_log_all_netns", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return true }
+        defer { close(descriptor) }
+        var byte: UInt8 = 0
+        return read(descriptor, &byte, 1) != 1 || byte != UInt8(ascii: "1")
     }
 }

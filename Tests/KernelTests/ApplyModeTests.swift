@@ -82,6 +82,12 @@ import TestSupport
         let programmed = try ns.exec("nft", "-a", "list", "ruleset")
         #expect(programmed.contains("table inet istio-proxy-nat"))
 
+        // A FIFO given by mistake is refused at once, not waited on for a writer.
+        let fifo = try temporaryDirectory("fifo").appendingPathComponent("ns")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        defer { try? FileManager.default.removeItem(at: fifo.deletingLastPathComponent()) }
+        let notNamespace = try run(meshcap, ["diff", "--netns", fifo.path, "--config", Self.profile])
+        #expect(notNamespace.status == 3 && notNamespace.stderr.contains("\(fifo.path) is not a network namespace"), "\(notNamespace.stderr)")
         let missing = try run(meshcap, ["clean", "--network-namespace", "gone-\(ns.name)"])
         #expect(missing.status == 3, "\(missing.stderr)")
         #expect(missing.stderr.contains("NETWORK_NAMESPACE=gone-\(ns.name) (flag --network-namespace): there is no network namespace of that name"), "\(missing.stderr)")

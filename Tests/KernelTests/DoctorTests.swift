@@ -92,8 +92,9 @@ import TestSupport
         // program its own rules too.
         #expect(Self.lines(out, "WARN  istio start") == ["WARN  istio start    ISTIO_CUSTOM_IP_TABLES is not true: Istio's start script (istio.service) will program its own rules as well, and connections are captured twice"])
         #expect(out.hasSuffix("doctor: 8 passed, 7 warnings, 1 failed\n"), "\(out)")
-        // Each fix reads the files doctor read.
-        #expect(out.contains("fix: meshcap apply \(vm.configArguments().joined(separator: " "))\n"), "\(out)")
+        // Each fix reads the files doctor read, in the namespace doctor looked at (run as written
+        // without it, a fix would change the caller's namespace).
+        #expect(out.contains("fix: meshcap apply --netns \(vm.network.workload.name) \(vm.configArguments().joined(separator: " "))\n"), "\(out)")
 
         // The fix doctor gives, done: the hosts file names istiod, and it passes from there.
         _ = try vm.write("hosts", "127.0.0.1 localhost\n\(peer) istiod.istio-system.svc\n")

@@ -20,6 +20,9 @@ import TestSupport
         case iptablesNft = "iptables-nft"
         case nftTproxy = "nft, TPROXY"
         case iptablesLegacyTproxy = "iptables-legacy, TPROXY"
+        /// ENABLE_INBOUND_IPV6 off: nft's inet rules capture IPv6 inbound all the same, and the
+        /// IPv6 range is excluded all the same.
+        case nftWithoutIPv6 = "nft, ENABLE_INBOUND_IPV6 false"
 
         var arguments: [String] {
             switch self {
@@ -28,12 +31,12 @@ import TestSupport
             case .iptablesNft: ["--backend", "iptables", "--iptables-variant", "nft"]
             case .nftTproxy: ["--backend", "nft", "-m", "TPROXY"]
             case .iptablesLegacyTproxy: ["--backend", "iptables", "--iptables-variant", "legacy", "-m", "TPROXY"]
+            case .nftWithoutIPv6: ["--backend", "nft"]
             }
         }
+        var config: [String] { ["-b", "8080", "--exclude-inbound-ips", InboundExclusionTests.excluded.joined(separator: ",")] + (self == .nftWithoutIPv6 ? [] : ["--ipv6"]) }
         var tproxy: Bool { arguments.contains("TPROXY") }
     }
-
-    static let config = ["-b", "8080", "--ipv6", "--exclude-inbound-ips", excluded.joined(separator: ",")]
 
     @Test(.needsRoot, arguments: Mode.allCases)
     func excludedSourcesReachTheAppOthersTheProxy(_ mode: Mode) throws {
@@ -45,7 +48,7 @@ import TestSupport
         try network.workload.exec("ip", "-6", "route", "add", Self.sources6, "via", TestNetwork.peerAddress6)
         try network.serve(in: network.workload, port: 8080, name: "app")
         try network.serve(in: network.workload, port: 15006, name: "proxy-inbound", mode.tproxy ? .transparent : .tcp)
-        let applied = try meshcapIn(network.workload, ["apply"] + Self.config + mode.arguments)
+        let applied = try meshcapIn(network.workload, ["apply"] + mode.config + mode.arguments)
         #expect(applied.status == 0, "\(applied.stderr)")
 
         for (sources, want) in [(Self.inside, "app"), (Self.outside, "proxy-inbound")] {
@@ -55,7 +58,7 @@ import TestSupport
                 #expect(answer.stdout.hasPrefix(want), "\(mode.rawValue): from \(source) reached \(answer.stdout)\(answer.stderr), not \(want)")
 
                 let explained = try run(meshcap, ["explain", "--json", "--direction", "inbound", "--src", source, "--dst", "\(source.contains(":") ? "[\(to)]" : to):8080"]
-                                        + Self.config + mode.arguments)
+                                        + mode.config + mode.arguments)
                 let outcome = (try JSONSerialization.jsonObject(with: Data(explained.stdout.utf8)) as? [String: Any])?["outcome"] as? [String: Any]
                 let verdict = outcome?["verdict"] as? String
                 #expect(verdict == (want == "app" ? "accept" : mode.tproxy ? "tproxy" : "redirect"), "\(mode.rawValue): explain from \(source): \(explained.stdout)\(explained.stderr)")
@@ -73,7 +76,7 @@ import TestSupport
         switch mode {
         case .nftSets: #expect(listed.contains("ip saddr @inbound-exclude-sources-ipv4") && listed.contains("ip6 saddr @inbound-exclude-sources-ipv6"), "\(listed)")
         case .iptablesNft, .iptablesLegacyTproxy: #expect(listed.contains("-A ISTIO_INBOUND -s 203.0.113.16/28 -p tcp -j RETURN"), "\(listed)")
-        case .nftRules, .nftTproxy: #expect(listed.contains("ip saddr 203.0.113.16/28") && !listed.contains("@"), "\(listed)")
+        case .nftRules, .nftTproxy, .nftWithoutIPv6: #expect(listed.contains("ip saddr 203.0.113.16/28") && !listed.contains("@"), "\(listed)")
         }
     }
 }

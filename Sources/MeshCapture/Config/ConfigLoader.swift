@@ -226,15 +226,19 @@ public enum ConfigLoader {
         var settings: [Setting] = []
         var errors: [ConfigError] = []
         var index = 0
+        // A switch given without a value just before: a word after it was likely meant as its value.
+        var lastSwitch: String?
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
             let (flag, inline) = argument.split(separator: "=", maxSplits: 1).map(String.init).pair
+            defer { lastSwitch = inline == nil && byFlag[flag]?.isSwitch == true ? flag : nil }
             guard flag.hasPrefix("-"), let key = byFlag[flag] else {
                 let known = Array(byFlag.keys)
+                let unexpected = lastSwitch.map { "unexpected argument \"\(argument)\"; \($0) is a switch: a value goes after =, as in \($0)=\(argument)" }
+                    ?? "unexpected argument \"\(argument)\"; config files are given with --config FILE"
                 errors.append(ConfigError(origin: nil,
-                    message: flag.hasPrefix("-") ? "unknown flag \(flag)\(hint(for: flag, among: known))"
-                        : "unexpected argument \"\(argument)\"; config files are given with --config FILE"))
+                    message: flag.hasPrefix("-") ? "unknown flag \(flag)\(hint(for: flag, among: known))" : unexpected))
                 // The next word is most likely the unknown flag's value: one error, not two.
                 if flag.hasPrefix("-"), inline == nil, index < arguments.count, !arguments[index].hasPrefix("-") { index += 1 }
                 continue

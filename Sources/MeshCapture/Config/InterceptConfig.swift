@@ -119,7 +119,7 @@ public struct InterceptConfig: Sendable, Hashable {
             notes.append("INBOUND_IPRANGES_EXCLUDE is ignored: no inbound port is captured (INBOUND_PORTS_INCLUDE is empty)")
         }
         if !ipv6 && (!dnsServersV6.isEmpty || outboundRanges.listed.contains { $0.family == .ipv6 }
-                     || outboundRangesExclude.contains { $0.family == .ipv6 } || inboundRangesExclude.contains { $0.family == .ipv6 }) {
+                     || outboundRangesExclude.contains { $0.family == .ipv6 }) {
             notes.append("IPv6 addresses are ignored: ENABLE_INBOUND_IPV6 is false")
         }
         return notes

@@ -109,7 +109,8 @@ enum Values {
         if text.isEmpty { return .none }
         if let on = try? boolean(text) { return .some(on ? "meshcap" : nil) }
         guard text.count <= 11, text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || ".-_".contains($0)) }) else {
-            throw ValueProblem("not a log prefix every backend can write",
+            throw ValueProblem(text.count > 11 ? "\(text.count) characters, more than a log prefix every backend can write (11)"
+                                   : "not a log prefix every backend can write (a character other than a letter, digit, '.', '_' or '-')",
                                allowed: "true or false (1, t, 0, f as Istio reads booleans), or a prefix of 1–11 letters, digits, '.', '_' or '-'")
         }
         return .some(text)

@@ -12,11 +12,18 @@ public struct ChainEntry: Sendable, Hashable {
 
     public let rule: Rule
     public let placement: Placement
+    /// Kept in a layout that carries the rule's family even when the config leaves that family
+    /// off: for a rule that exempts what the layout's family-less rules capture anyway.
+    public var everyFamily = false
 }
 
 extension Rule {
     /// This rule, inserted before the rule now at `index` (0 = head; past the end = append).
     public func inserted(at index: Int) -> ChainEntry { ChainEntry(rule: self, placement: .insert(at: index)) }
+
+    /// This rule, appended, and kept for its family whatever the config's families are (see
+    /// `ChainEntry.everyFamily`).
+    public func forEveryFamily() -> ChainEntry { ChainEntry(rule: self, placement: .append, everyFamily: true) }
 }
 
 public struct ChainDeclaration: Sendable, Hashable {

@@ -1,7 +1,8 @@
 extension RulesetDeclaration {
     /// The ruleset one layout sees.
     ///
-    /// 1. Keep the rules for the families this layout carries and the config enables.
+    /// 1. Keep the rules for the families this layout carries and the config enables (or, for
+    ///    an entry marked so, that the layout carries).
     /// 2. Apply appends and inserts in declaration order.
     /// 3. Drop jumps to chains left empty: such a jump does nothing, and Istio emits it only where
     ///    the target has rules (its DNS jumps are per family in iptables, one in nftables).
@@ -32,7 +33,7 @@ extension ChainDeclaration {
     func resolvedRules(layout: Layout, families: Set<Family>) -> [Rule] {
         var rules: [Rule] = []
         for entry in entries {
-            if let family = entry.rule.family, !(layout.carries(family) && families.contains(family)) {
+            if let family = entry.rule.family, !(layout.carries(family) && (families.contains(family) || entry.everyFamily)) {
                 continue
             }
             switch entry.placement {

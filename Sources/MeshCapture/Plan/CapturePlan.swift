@@ -136,12 +136,15 @@ public struct CapturePlan: Sendable {
     }
 
     /// The inbound port selection, ending in `new` for connections to capture; the sources
-    /// INBOUND_IPRANGES_EXCLUDE names are let through first, whatever their port.
+    /// INBOUND_IPRANGES_EXCLUDE names are let through first, whatever their port. An IPv6 source
+    /// stays excluded without ENABLE_INBOUND_IPV6: the inet tables' family-less rules capture
+    /// IPv6 inbound all the same (iptables then writes no IPv6 rules at all).
     @ChainBuilder func inboundCapture(new: Target) -> [ChainEntry] {
         if !config.inboundPorts.isNone {
             prefixList(config.inboundRangesExclude, set: "inbound-exclude-sources",
                        each: { Rule(.l4proto(.tcp), .source($0), then: .return).for(.inboundSource($0)) },
                        lookup: { Rule(.l4proto(.tcp), .sourceSet($0), then: .return).for(.inboundSourceSet($0.family)) })
+                .map { $0.rule.forEveryFamily() }
         }
         switch config.inboundPorts {
         case .none:
