@@ -62,7 +62,7 @@ struct Apply: ParsableCommand {
         }
         Report.warning(outcome.warnings + outcome.ahead + residue.elsewhere(than: firewall.name))
         if let logging = plan.config.logging, logging.group == nil, !dryRun, NetworkNamespace.kernelLogIsOffHere {
-            Report.warning(["--log writes to the kernel log, which the kernel keeps off in a network namespace other than the host's (net.netfilter.nf_log_all_netns is not 1): nothing will be logged from here; --log-group N sends the messages to an nfnetlink_log group instead (ulogd2, or tcpdump -ni nflog:N -XX)"])
+            Report.warning(["--log writes to the kernel log, which the kernel keeps off in a network namespace other than the host's (unless the host's net.netfilter.nf_log_all_netns is 1): nothing will be logged from here; --log-group N sends the messages to an nfnetlink_log group instead (ulogd2, or tcpdump -ni nflog:N -XX)"])
         }
     }
 }
