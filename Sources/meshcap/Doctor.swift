@@ -66,10 +66,9 @@ struct Doctor: ParsableCommand {
         if config.passwdFile != AccountDatabase.defaultPasswdPath { words.append("--passwd-file \(config.passwdFile)") }
         if config.groupFile != AccountDatabase.defaultGroupPath { words.append("--group-file \(config.groupFile)") }
         if config.resolvConf != ResolvConf.defaultPath { words.append("--resolv-conf \(config.resolvConf)") }
-        // A fix run without the namespace doctor looked at would change the caller's.
-        if let namespace = host.netns ?? getenv("NETWORK_NAMESPACE").map({ String(cString: $0) }), !namespace.isEmpty {
-            words.insert("--netns \(namespace)", at: 0)
-        }
+        // A fix run without the namespace doctor looked at would change the caller's (a
+        // NETWORK_NAMESPACE in the files or the environment comes along by itself).
+        if let namespace = host.netns { words.insert("--netns \(namespace)", at: 0) }
         return (words + config.istioFlags).joined(separator: " ")
     }
 
