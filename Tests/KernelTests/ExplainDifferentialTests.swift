@@ -44,6 +44,11 @@ import TestSupport
             maybe("EXCLUDE_INTERFACES", ["veth0", "virt0"], odds: 0.15),
             maybe("KUBE_VIRT_INTERFACES", ["virt0"]),
             maybe("DROP_INVALID", ["true"]),
+            // meshcap's own: inbound from the peer left alone now and then, and log rules, which
+            // must change no outcome.
+            maybe("INBOUND_IPRANGES_EXCLUDE", ["\(peer)/32", "198.51.100.0/30", "\(peer6)/128", "10.0.0.0/8"], odds: 0.3),
+            maybe("MESHCAP_LOG", ["true", "web"], odds: 0.3),
+            maybe("MESHCAP_LOG_GROUP", ["3"], odds: 0.15),
         ]
         return lines.compactMap { $0 }.joined(separator: "\n") + "\n"
     }
