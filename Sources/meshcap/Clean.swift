@@ -53,7 +53,7 @@ struct Clean: ParsableCommand {
         var said: [String] = []
         func report() {
             if said.isEmpty {
-                Report.say(["nothing to clean: no rules or routing of meshcap's or Istio's on this host"])
+                Report.say(["nothing to clean: no rules or routing of meshcap's or Istio's in this network namespace"])
             } else {
                 Report.say([dryRun ? "would remove:" : "removed:"] + said)
             }
