@@ -48,7 +48,11 @@ public struct VerifyReport: Sendable {
     public var healthy: Bool { verdicts.isEmpty }
 
     public init(_ reading: CounterReading, desired: DesiredState?) {
-        var rows: [CounterRow.Key: CounterRow] = [:], order: [CounterRow.Key] = []
+        // Rows in the order the rules run, and where each is: one lookup per rule or set element.
+        var rows: [CounterRow] = [], rowIndex: [CounterRow.Key: Int] = [:]
+        let elementCount = reading.rules.reduce(0) { $0 + $1.elements.count }
+        rows.reserveCapacity(elementCount + reading.rules.count)
+        rowIndex.reserveCapacity(elementCount + reading.rules.count)
         // Through the hooks' jumps, and to the proxy, per direction.
         var seen: [Purpose.Direction: UInt64] = [:], captured: [Purpose.Direction: UInt64] = [:]
         // Per layout and direction: the hook's jump, and chains only it leads to (captured
@@ -127,12 +131,15 @@ public struct VerifyReport: Sendable {
                         ? observed.elements.map { (element($0.element), $0.packets, $0.bytes) } : []
                 }
                 for (purpose, packets, bytes) in counts {
-                    guard var row = CounterRow(purpose, family: family) else { continue }
-                    if let existing = rows[row.key] { row = existing } else { order.append(row.key) }
-                    row.packets.add(packets)
-                    row.bytes.add(bytes)
-                    row.rules += 1
-                    rows[row.key] = row
+                    guard let row = CounterRow(purpose, family: family) else { continue }
+                    let at = rowIndex[row.key] ?? {
+                        rows.append(row)
+                        rowIndex[row.key] = rows.count - 1
+                        return rows.count - 1
+                    }()
+                    rows[at].packets.add(packets)
+                    rows[at].bytes.add(bytes)
+                    rows[at].rules += 1
                 }
             }
             let unlive = wanted.values.reduce(0) { $0 + $1.count }
@@ -190,7 +197,10 @@ public struct VerifyReport: Sendable {
         source = reading.source
         againstConfig = desired != nil
         // Inbound first, then outbound; within each, in the order the rules run.
-        self.rows = Purpose.Direction.allCases.flatMap { direction in order.compactMap { rows[$0] }.filter { $0.direction == direction } }
+        var ordered: [CounterRow] = []
+        ordered.reserveCapacity(rows.count)
+        for direction in Purpose.Direction.allCases { ordered += rows.lazy.filter { $0.direction == direction } }
+        self.rows = ordered
         totals = Purpose.Direction.allCases.filter { seen[$0] != nil || captured[$0] != nil }
             .map { Total(direction: $0, seen: seen[$0] ?? 0, captured: captured[$0] ?? 0) }
         self.verdicts = verdicts
@@ -243,15 +253,21 @@ public struct VerifyReport: Sendable {
     }
 
     static func places(_ rules: [ObservedRule]) -> [Place] {
-        var places: [Place.ID: Place] = [:], order: [Place.ID] = []
+        // In first-seen order, each found through an index: appending through a dictionary's
+        // optional subscript copied a 10,000-rule chain's array again and again.
+        var places: [Place] = [], index: [Place.ID: Int] = [:]
         for rule in rules where rule.owner != .other {
             guard let table = rule.tableKind else { continue }
             let id = Place.ID(layout: rule.family.map(Layout.xtables) ?? .inet, table: table, chain: rule.chainName)
-            if places[id] == nil { order.append(id); places[id] = Place(id: id, rules: []) }
-            places[id]?.rules.append(rule)
+            let at = index[id] ?? {
+                places.append(Place(id: id, rules: []))
+                index[id] = places.count - 1
+                return places.count - 1
+            }()
+            places[at].rules.append(rule)
         }
         let tableOrder = TableKind.allCases
-        return order.compactMap { places[$0] }.enumerated().sorted {
+        return places.enumerated().sorted {
             (tableOrder.firstIndex(of: $0.element.table) ?? 0, $0.offset) < (tableOrder.firstIndex(of: $1.element.table) ?? 0, $1.offset)
         }.map(\.element)
     }

@@ -268,12 +268,14 @@ public enum RuleDump {
         }
         // Keys read into addresses or ports message by message: 10,000 prefixes are 20,000
         // elements, and verify and apply read them on every run.
-        var addresses: [(address: IPAddress, intervalEnd: Bool, payload: Counter?)] = []
+        var addresses: [(address: IPAddress, intervalEnd: Bool)] = [], addressCounters: [Counter?] = []
         var ports: [(port: Port, counter: Counter?)] = []
         for message in messages {
             for element in withMessage(message, NftnlSetQuery.elements) ?? [] {
                 switch NamedSetMessages.Key(element.key) {
-                case .address(let address)?: addresses.append((address, element.intervalEnd, element.counter))
+                case .address(let address)?:
+                    addresses.append((address, element.intervalEnd))
+                    addressCounters.append(element.counter)
                 case .port(let port)?: ports.append((port, element.counter))
                 case nil: return SetReading(contents: nil, counters: [])
                 }
@@ -284,7 +286,7 @@ public enum RuleDump {
         if let first = addresses.first?.address {
             guard let prefixes = NamedSetMessages.prefixes(addresses, family: first.family) else { return SetReading(contents: nil, counters: []) }
             return SetReading(contents: .named(.prefixes(PrefixSet(name: name, family: first.family, aggregated: prefixes.map(\.prefix)))),
-                              counters: prefixes.map(\.payload))
+                              counters: prefixes.map { addressCounters[$0.start] })
         }
         // nft names its anonymous sets "__set<N>"; a name of meshcap's is a named set.
         guard !name.hasPrefix("__set") else { return SetReading(contents: .ports(ports.map(\.port)), counters: []) }

@@ -100,29 +100,35 @@ public struct NamedSetMessages: Hashable, Sendable {
     }
 
     /// The prefixes a dump's elements (address, is an interval end) describe, in order, each
-    /// with what its start element carried (its counter); nil if a range is not exactly one
-    /// prefix (meshcap writes none such) or the addresses are not of `family`.
-    public static func prefixes<Payload>(_ elements: [(address: IPAddress, intervalEnd: Bool, payload: Payload)],
-                                         family: Family) -> [(prefix: Prefix, payload: Payload)]? {
+    /// with the index of its start element (which carries its counter); nil if a range is not
+    /// exactly one prefix (meshcap writes none such) or the addresses are not of `family`.
+    public static func prefixes(_ elements: [(address: IPAddress, intervalEnd: Bool)], family: Family) -> [(prefix: Prefix, start: Int)]? {
         guard elements.allSatisfy({ $0.address.family == family }) else { return nil }
-        // In address order, an end before a start at the same address (touching ranges).
-        let sorted = elements.sorted { ($0.address, $0.intervalEnd ? 0 : 1) < ($1.address, $1.intervalEnd ? 0 : 1) }
-        var prefixes: [(prefix: Prefix, payload: Payload)] = [], open: (address: IPAddress, payload: Payload)?
+        // In address order, an end before a start at the same address (touching ranges). The
+        // kernel dumps an interval set highest first: reversed, it is in order without a sort.
+        func ordered(_ i: Int, _ j: Int) -> Bool {
+            let a = elements[i], b = elements[j]
+            return a.address != b.address ? a.address < b.address : a.intervalEnd && !b.intervalEnd
+        }
+        var order = Array(elements.indices.reversed())
+        if zip(order, order.dropFirst()).contains(where: { ordered($1, $0) }) { order.sort(by: ordered) }
+        var prefixes: [(prefix: Prefix, start: Int)] = [], open: Int?
         prefixes.reserveCapacity(elements.count / 2 + 1)
         func close(_ last: IPAddress) -> Bool {
             guard let first = open else { return true }
             open = nil
-            guard let prefix = Prefix.exactly(first.address, last) else { return false }
-            prefixes.append((prefix, first.payload))
+            guard let prefix = Prefix.exactly(elements[first].address, last) else { return false }
+            prefixes.append((prefix, first))
             return true
         }
-        for element in sorted {
+        for index in order {
+            let element = elements[index]
             if element.intervalEnd {
                 guard let start = open else { continue }
-                guard element.address > start.address, close(before(element.address)) else { return nil }
+                guard element.address > elements[start].address, close(before(element.address)) else { return nil }
             } else {
                 guard open == nil else { return nil }
-                open = (element.address, element.payload)
+                open = index
             }
         }
         let top: IPAddress = family == .ipv4 ? .v4(.max) : .v6(.max)

@@ -2,21 +2,33 @@
 /// then what is wrong. With `rates` (from `--watch`), a per-second column beside the packets.
 public enum HumanTable {
     public static func render(_ report: VerifyReport, rates: [CounterRow.Key: Double]? = nil) -> String {
-        var lines = ["meshcap verify: \(report.source), \(report.againstConfig ? "against the config" : "rules recognised from where they sit")"]
         var table: [[String]] = [["direction", "family", "port or range", "action", "packets", "bytes"] + (rates == nil ? [] : ["packets/s"])]
+        table.reserveCapacity(report.rows.count + 1)
         for row in report.rows {
             table.append([row.direction.rawValue, row.family, row.subject, row.action.rawValue, String(row.packets), String(row.bytes)]
                          + (rates.map { [Self.oneDecimal($0[row.key] ?? 0)] } ?? []))
         }
-        let widths = table[0].indices.map { column in table.map { $0[column].count }.max() ?? 0 }
-        // Text columns flush left, numbers flush right.
-        let numeric = Set(4..<table[0].count)
-        for row in table {
-            lines.append(row.enumerated().map { column, cell in
-                let pad = String(repeating: " ", count: widths[column] - cell.count)
-                return numeric.contains(column) ? pad + cell : cell + pad
-            }.joined(separator: "  ").trimmingTrailingSpaces)
+        // Characters, counted byte by byte where every byte is one (counting characters in
+        // general takes grapheme breaking, a tenth of verify's time at 10,000 rows).
+        let counts = table.map { $0.map { cell in cell.utf8.contains { $0 >= 0x80 } ? cell.count : cell.utf8.count } }
+        let widths = table[0].indices.map { column in counts.map { $0[column] }.max() ?? 0 }
+        // Written as bytes into one buffer: with a set of 10,000 prefixes this is 10,000 lines,
+        // and string concatenation cost a third of verify's time.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(table.count * (widths.reduce(0, +) + 2 * widths.count + 1))
+        for (row, rowCounts) in zip(table, counts) {
+            for (column, cell) in row.enumerated() {
+                if column > 0 { bytes.append(0x20); bytes.append(0x20) }
+                // Text columns flush left, numbers flush right (the last column is a number: no
+                // line ends in blanks).
+                let pad = repeatElement(UInt8(0x20), count: widths[column] - rowCounts[column])
+                if column >= 4 { bytes += pad; bytes += cell.utf8 } else { bytes += cell.utf8; bytes += pad }
+            }
+            bytes.append(0x0a)
         }
+        var text = "meshcap verify: \(report.source), \(report.againstConfig ? "against the config" : "rules recognised from where they sit")\n"
+        text += String(decoding: bytes, as: UTF8.self)
+        var lines: [String] = []
         for total in report.totals {
             lines.append("\(total.direction.rawValue): \(total.seen) looked at, \(total.captured) sent to the proxy")
         }
@@ -34,20 +46,16 @@ public enum HumanTable {
         }
         lines += report.notes.map { "note: \($0)" }
         lines += report.healthy ? ["capture looks right"] : report.verdicts.map { "PROBLEM (\($0.kind.rawValue)): \($0.message)" }
-        return lines.joined(separator: "\n") + "\n"
+        for line in lines {
+            text += line
+            text += "\n"
+        }
+        return text
     }
 
     /// "12.5": a rate to one decimal, without Foundation's formatting.
     static func oneDecimal(_ value: Double) -> String {
         let tenths = Int((value * 10).rounded())
         return "\(tenths / 10).\(abs(tenths % 10))"
-    }
-}
-
-extension String {
-    var trimmingTrailingSpaces: String {
-        var text = self
-        while text.last == " " { text.removeLast() }
-        return text
     }
 }

@@ -48,23 +48,51 @@ enum JSON {
     case object([(String, JSON)])
 
     func text(indent: String) -> String {
+        var out = ""
+        write(to: &out, indent: indent)
+        return out
+    }
+
+    /// Into one string: built by joining each level's text, a 10,000-row report was copied once
+    /// per level of nesting.
+    func write(to out: inout String, indent: String) {
         let inner = indent + "  "
         switch self {
-        case .string(let value): return Self.quoted(value)
-        case .number(let value): return String(value)
-        case .bool(let value): return value ? "true" : "false"
-        case .null: return "null"
+        case .string(let value): Self.quote(value, to: &out)
+        case .number(let value): out += String(value)
+        case .bool(let value): out += value ? "true" : "false"
+        case .null: out += "null"
         case .array(let items):
-            guard !items.isEmpty else { return "[]" }
-            return "[\n" + items.map { inner + $0.text(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+            guard !items.isEmpty else { out += "[]"; return }
+            out += "["
+            for (index, item) in items.enumerated() {
+                out += index == 0 ? "\n" : ",\n"
+                out += inner
+                item.write(to: &out, indent: inner)
+            }
+            out += "\n\(indent)]"
         case .object(let members):
-            guard !members.isEmpty else { return "{}" }
-            return "{\n" + members.map { "\(inner)\(Self.quoted($0.0)): \($0.1.text(indent: inner))" }.joined(separator: ",\n") + "\n\(indent)}"
+            guard !members.isEmpty else { out += "{}"; return }
+            out += "{"
+            for (index, (key, value)) in members.enumerated() {
+                out += index == 0 ? "\n" : ",\n"
+                out += inner
+                Self.quote(key, to: &out)
+                out += ": "
+                value.write(to: &out, indent: inner)
+            }
+            out += "\n\(indent)}"
         }
     }
 
-    static func quoted(_ text: String) -> String {
-        var out = "\""
+    static func quote(_ text: String, to out: inout String) {
+        out += "\""
+        // Most strings need no escape: appended whole.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -78,6 +106,6 @@ enum JSON {
             default: out.unicodeScalars.append(scalar)
             }
         }
-        return out + "\""
+        out += "\""
     }
 }
