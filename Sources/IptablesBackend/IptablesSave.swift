@@ -65,7 +65,7 @@ public struct IptablesSave: Sendable, Hashable {
     /// The chains declared in iptables-save output, without reading a rule: enough to see
     /// whether a table holds ISTIO chains.
     public static func chainNames(_ text: String) -> Set<String> {
-        Set(lines(text).filter { $0.hasPrefix(":") }.map { String($0.dropFirst().prefix { $0 != " " }) })
+        Set(lines(text).filter { $0.utf8.first == UInt8(ascii: ":") }.map { String($0.dropFirst().prefix { $0 != " " }) })
     }
 
     /// The non-empty lines, split on the bytes: splitting a String on Characters costs more
@@ -80,14 +80,16 @@ public struct IptablesSave: Sendable, Hashable {
         // Where each chain of the current table is: a table may have thousands.
         var chainIndex: [String: Int] = [:]
         for line in lines(text) {
-            if line.hasPrefix("#") { continue }
-            if line.hasPrefix("*") {
+            // The first byte says what a line is (Substring.hasPrefix compares characters).
+            let first = line.utf8.first
+            if first == UInt8(ascii: "#") { continue }
+            if first == UInt8(ascii: "*") {
                 current = Table(name: String(line.dropFirst()), chains: [])
                 chainIndex = [:]
             } else if line == "COMMIT" {
                 if let table = current { tables.append(table) }
                 current = nil
-            } else if line.hasPrefix(":") {
+            } else if first == UInt8(ascii: ":") {
                 let fields = line.dropFirst().split(separator: " ")
                 guard let name = fields.first else { continue }
                 let policy = fields.count > 1 && fields[1] != "-" ? String(fields[1]) : nil
@@ -96,7 +98,7 @@ public struct IptablesSave: Sendable, Hashable {
             } else {
                 var body = Substring(line)
                 var packets: UInt64 = 0, bytes: UInt64 = 0
-                if body.hasPrefix("["), let close = body.firstIndex(of: "]") {
+                if first == UInt8(ascii: "["), let close = body.utf8.firstIndex(of: UInt8(ascii: "]")) {
                     let counts = body[body.index(after: body.startIndex)..<close].split(separator: ":")
                     packets = counts.first.flatMap { UInt64($0) } ?? 0
                     bytes = counts.count > 1 ? UInt64(counts[1]) ?? 0 : 0
@@ -121,11 +123,17 @@ public enum IptablesParser {
     /// Splits on blanks; a double-quoted word (iptables-save quotes comments with spaces) keeps
     /// its blanks, with `\"` and `\\` unescaped.
     public static func words(_ text: Substring) -> [String] {
-        // Byte by byte: every character that matters is ASCII, and Character iteration over
-        // 10,000 rules costs more than everything else in reading them.
+        // Byte by byte, over the contiguous bytes: every character that matters is ASCII, and
+        // Character iteration (or even stepping a Substring's UTF8View) over 10,000 rules costs
+        // more than everything else in reading them.
+        var text = text
+        return text.withUTF8(words)
+    }
+
+    static func words(_ bytes: UnsafeBufferPointer<UInt8>) -> [String] {
         var words: [String] = []
         var word: [UInt8] = [], quoted = false, escaped = false, started = false
-        for byte in text.utf8 {
+        for byte in bytes {
             if escaped {
                 word.append(byte)
                 escaped = false

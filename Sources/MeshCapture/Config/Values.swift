@@ -10,7 +10,7 @@ enum Values {
         var parts = text.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false)
             .map { Substring($0).trimmingWhitespace() }
         if parts.count > 1, parts.last?.isEmpty == true { parts.removeLast() }
-        if let empty = parts.firstIndex(where: \.isEmpty) {
+        if let empty = parts.firstIndex(where: { $0.isEmpty }) {
             throw ValueProblem("item \(empty + 1) of the list is empty", allowed: allowed)
         }
         return parts
