@@ -132,11 +132,9 @@ public struct VerifyReport: Sendable {
                 }
                 for (purpose, packets, bytes) in counts {
                     guard let row = CounterRow(purpose, family: family) else { continue }
-                    let at = rowIndex[row.key] ?? {
-                        rows.append(row)
-                        rowIndex[row.key] = rows.count - 1
-                        return rows.count - 1
-                    }()
+                    // One hash lookup: a new key takes the next index as it is looked up.
+                    let at = Self.slot(&rowIndex[row.key, default: rows.count])
+                    if at == rows.count { rows.append(row) }
                     rows[at].packets.add(packets)
                     rows[at].bytes.add(bytes)
                     rows[at].rules += 1
@@ -199,7 +197,9 @@ public struct VerifyReport: Sendable {
         // Inbound first, then outbound; within each, in the order the rules run.
         var ordered: [CounterRow] = []
         ordered.reserveCapacity(rows.count)
-        for direction in Purpose.Direction.allCases { ordered += rows.lazy.filter { $0.direction == direction } }
+        for direction in Purpose.Direction.allCases {
+            for row in rows where row.direction == direction { ordered.append(row) }
+        }
         self.rows = ordered
         totals = Purpose.Direction.allCases.filter { seen[$0] != nil || captured[$0] != nil }
             .map { Total(direction: $0, seen: seen[$0] ?? 0, captured: captured[$0] ?? 0) }
@@ -251,6 +251,8 @@ public struct VerifyReport: Sendable {
         var table: TableKind { id.table }
         var chain: ChainName { id.chain }
     }
+
+    private static func slot(_ value: inout Int) -> Int { value }
 
     static func places(_ rules: [ObservedRule]) -> [Place] {
         // In first-seen order, each found through an index: appending through a dictionary's

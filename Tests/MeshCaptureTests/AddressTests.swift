@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import MeshCapture
 
 @Suite struct AddressTests {
@@ -10,6 +11,18 @@ import Testing
     func addressesPrintInRFC5952Form(input: String, printed: String) throws {
         let address = try #require(IPAddress(input))
         #expect(address.description == printed)
+    }
+
+    /// Written digit by digit for speed: every number of every part, and random addresses,
+    /// print as the four numbers and read back.
+    @Test func ipv4AddressesPrintAsTheirFourNumbers() {
+        var random = SeededRandom.forTest("ipv4AddressesPrintAsTheirFourNumbers")
+        let edges = (0...255).map { UInt32($0) * 0x0101_0101 } + [0x0a00_0001, 0x6440_0a80, 0x0009_6300]
+        for value in edges + (0..<5000).map({ _ in UInt32(truncatingIfNeeded: random.next()) }) {
+            let expected = "\(value >> 24).\(value >> 16 & 255).\(value >> 8 & 255).\(value & 255)"
+            #expect(IPAddress.v4(value).description == expected, "seed \(SeededRandom.seed)")
+            #expect(IPAddress(expected) == .v4(value))
+        }
     }
 
     @Test(arguments: ["10.0.0", "010.0.0.1", "256.1.1.1", "1.2.3.4.5", ":::", "1::2::3", "12345::", "g::1", "1:2:3:4:5:6:7:8:9", ""])

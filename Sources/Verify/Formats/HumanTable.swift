@@ -2,29 +2,31 @@
 /// then what is wrong. With `rates` (from `--watch`), a per-second column beside the packets.
 public enum HumanTable {
     public static func render(_ report: VerifyReport, rates: [CounterRow.Key: Double]? = nil) -> String {
-        var table: [[String]] = [["direction", "family", "port or range", "action", "packets", "bytes"] + (rates == nil ? [] : ["packets/s"])]
-        table.reserveCapacity(report.rows.count + 1)
+        let header = ["direction", "family", "port or range", "action", "packets", "bytes"] + (rates == nil ? [] : ["packets/s"])
+        let columns = header.count
+        // The cells row after row in one array, and each one's width in characters, counted
+        // byte by byte where every byte is one (counting characters in general takes grapheme
+        // breaking, a tenth of verify's time at 10,000 rows).
+        var cells = header
+        cells.reserveCapacity((report.rows.count + 1) * columns)
         for row in report.rows {
-            table.append([row.direction.rawValue, row.family, row.subject, row.action.rawValue, String(row.packets), String(row.bytes)]
-                         + (rates.map { [Self.oneDecimal($0[row.key] ?? 0)] } ?? []))
+            cells += [row.direction.rawValue, row.family, row.subject, row.action.rawValue, String(row.packets), String(row.bytes)]
+            if let rates { cells.append(Self.oneDecimal(rates[row.key] ?? 0)) }
         }
-        // Characters, counted byte by byte where every byte is one (counting characters in
-        // general takes grapheme breaking, a tenth of verify's time at 10,000 rows).
-        let counts = table.map { $0.map { cell in cell.utf8.contains { $0 >= 0x80 } ? cell.count : cell.utf8.count } }
-        let widths = table[0].indices.map { column in counts.map { $0[column] }.max() ?? 0 }
+        let counts = cells.map { cell in cell.utf8.contains { $0 >= 0x80 } ? cell.count : cell.utf8.count }
+        let widths = (0..<columns).map { column in stride(from: column, to: counts.count, by: columns).map { counts[$0] }.max() ?? 0 }
         // Written as bytes into one buffer: with a set of 10,000 prefixes this is 10,000 lines,
         // and string concatenation cost a third of verify's time.
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(table.count * (widths.reduce(0, +) + 2 * widths.count + 1))
-        for (row, rowCounts) in zip(table, counts) {
-            for (column, cell) in row.enumerated() {
-                if column > 0 { bytes.append(0x20); bytes.append(0x20) }
-                // Text columns flush left, numbers flush right (the last column is a number: no
-                // line ends in blanks).
-                let pad = repeatElement(UInt8(0x20), count: widths[column] - rowCounts[column])
-                if column >= 4 { bytes += pad; bytes += cell.utf8 } else { bytes += cell.utf8; bytes += pad }
-            }
-            bytes.append(0x0a)
+        bytes.reserveCapacity(cells.count / columns * (widths.reduce(0, +) + 2 * columns + 1))
+        for (index, cell) in cells.enumerated() {
+            let column = index % columns
+            if column > 0 { bytes.append(0x20); bytes.append(0x20) }
+            // Text columns flush left, numbers flush right (the last column is a number: no line
+            // ends in blanks).
+            let pad = repeatElement(UInt8(0x20), count: widths[column] - counts[index])
+            if column >= 4 { bytes += pad; bytes += cell.utf8 } else { bytes += cell.utf8; bytes += pad }
+            if column == columns - 1 { bytes.append(0x0a) }
         }
         var text = "meshcap verify: \(report.source), \(report.againstConfig ? "against the config" : "rules recognised from where they sit")\n"
         text += String(decoding: bytes, as: UTF8.self)
