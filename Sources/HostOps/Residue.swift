@@ -1,5 +1,4 @@
 import CNftnl
-import IptablesBackend
 import MeshCapture
 import NftablesBackend
 
@@ -28,10 +27,10 @@ public struct Residue: Sendable {
         where chains.contains(where: { $0.family == nfproto && ChainName.istioChains.contains(.regular($0.name)) }) {
             iptables[.nft, default: []].append(family)
         }
-        let legacy = IptablesHost(variant: .legacy, wait: 0)
-        for family in Family.allCases where !IptablesHost.legacyTables(family).isEmpty {
-            guard let text = try? legacy.save(family) else { continue }
-            if IptablesSave.chainNames(text).contains(where: { ChainName.istioChains.contains(.regular($0)) }) {
+        for family in Family.allCases {
+            // Chain names straight from the kernel: no iptables-legacy-save per run.
+            let chains = IptablesHost.legacyTables(family).flatMap { (try? LegacyChains.names($0, family: family)) ?? [] }
+            if chains.contains(where: { ChainName.istioChains.contains(.regular($0)) }) {
                 iptables[.legacy, default: []].append(family)
             }
         }

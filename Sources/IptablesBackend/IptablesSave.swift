@@ -61,19 +61,13 @@ public struct IptablesSave: Sendable, Hashable {
         self.tables = tables
     }
 
-    /// Reads iptables-save output; comments and warnings (`# ...`) are skipped.
-    /// The chains declared in iptables-save output, without reading a rule: enough to see
-    /// whether a table holds ISTIO chains.
-    public static func chainNames(_ text: String) -> Set<String> {
-        Set(lines(text).filter { $0.utf8.first == UInt8(ascii: ":") }.map { String($0.dropFirst().prefix { $0 != " " }) })
-    }
-
     /// The non-empty lines, split on the bytes: splitting a String on Characters costs more
     /// than reading the rules in it.
     static func lines(_ text: String) -> [Substring] {
         text.utf8.split(separator: UInt8(ascii: "\n")).map { Substring($0) }
     }
 
+    /// Reads iptables-save output; comments and warnings (`# ...`) are skipped.
     public static func parse(_ text: String, family: Family) -> IptablesSave {
         var tables: [Table] = []
         var current: Table?

@@ -1,0 +1,34 @@
+import Testing
+import MeshCapture
+@testable import HostOps
+
+/// `LegacyChains` reads chain names out of the kernel's legacy x_tables entries by byte offset:
+/// it must name exactly the chains iptables-legacy-save declares, in both families, among many
+/// rules of several sizes (matches and targets of different lengths move every offset), and each
+/// family its own (a chain only one family has).
+@Suite struct LegacyChainsTests {
+    @Test(.needsRoot)
+    func namesTheChainsIptablesLegacySaveDeclares() throws {
+        let ns = try Namespace("legacy-chains")
+        for (family, tool) in [(Family.ipv4, "iptables-legacy"), (.ipv6, "ip6tables-legacy")] {
+            let address = family == .ipv4 ? "10.1.0.0/16" : "2001:db8::/32"
+            var script = "*nat\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:ISTIO_INBOUND - [0:0]\n:ISTIO_OUTPUT - [0:0]\n:ISTIO_REDIRECT - [0:0]\n:SOMEONE-ELSES - [0:0]\n:ONLY-\(family) - [0:0]\n"
+            script += "-A OUTPUT -p tcp -j ISTIO_OUTPUT\n-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001\n"
+            for index in 0..<300 {
+                script += index % 3 == 0 ? "-A ISTIO_OUTPUT -d \(address) -j RETURN\n"
+                    : index % 3 == 1 ? "-A SOMEONE-ELSES -m owner --uid-owner \(index) -m comment --comment \"rule \(index)\" -j RETURN\n"
+                    : "-A ISTIO_INBOUND -p tcp -m multiport --dports 80,443,\(1000 + index) -j ISTIO_REDIRECT\n"
+            }
+            script += "COMMIT\n*mangle\n:PREROUTING ACCEPT [0:0]\n:ISTIO_DIVERT - [0:0]\n-A ISTIO_DIVERT -j MARK --set-xmark 0x539/0xffffffff\nCOMMIT\n"
+            _ = try ns.exec(["\(tool)-restore"], input: script)
+            let saved = try ns.exec("\(tool)-save").split(separator: "\n").filter { $0.hasPrefix(":") }.map { String($0.dropFirst().prefix { $0 != " " }) }
+            let builtIn: Set = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]
+            let read = try ns.inside { try ["nat", "mangle"].flatMap { try LegacyChains.names($0, family: family) } }
+            #expect(Set(read) == Set(saved).subtracting(builtIn), "\(family)")
+            #expect(Set(read) == ["ISTIO_INBOUND", "ISTIO_OUTPUT", "ISTIO_REDIRECT", "SOMEONE-ELSES", "ONLY-\(family)", "ISTIO_DIVERT"], "\(family)")
+        }
+        // A table the kernel does not hold is refused, not created by asking (the caller checks
+        // /proc/net/ip_tables_names first; this proves the call itself fails loudly).
+        #expect(throws: HostError.self) { try ns.inside { try LegacyChains.names("no-such-table", family: .ipv4) } }
+    }
+}
