@@ -28,15 +28,17 @@ public struct CounterRow: Sendable, Hashable {
         rules = 0
     }
 
-    /// The subject as Prometheus labels: `port`, `cidr`, `protocol` where they apply, else `subject`.
-    public var labels: [String: String] {
+    /// The subject as Prometheus labels: `port`, `cidr`, `protocol` where they apply, else
+    /// `subject`; sorted by name, as both formats write them (pairs, not a dictionary: a
+    /// 10,000-row report built and sorted 20,000 dictionaries for them).
+    public var labels: [(key: String, value: String)] {
         switch purpose {
-        case .inboundPort(let port, _): ["port": String(port), "protocol": "tcp"]
-        case .outboundPort(let port, let proto, _): ["port": String(port), "protocol": proto.rawValue]
-        case .outboundRange(let prefix, _): ["cidr": prefix.description]
-        case .inboundSource(let prefix): ["source": prefix.description]
-        case .dns(let server, let proto): ["port": "53", "protocol": proto.rawValue, "server": server?.description ?? "any"]
-        default: ["subject": subject]
+        case .inboundPort(let port, _): [("port", String(port)), ("protocol", "tcp")]
+        case .outboundPort(let port, let proto, _): [("port", String(port)), ("protocol", proto.rawValue)]
+        case .outboundRange(let prefix, _): [("cidr", prefix.description)]
+        case .inboundSource(let prefix): [("source", prefix.description)]
+        case .dns(let server, let proto): [("port", "53"), ("protocol", proto.rawValue), ("server", server?.description ?? "any")]
+        default: [("subject", subject)]
         }
     }
 

@@ -19,7 +19,7 @@ public enum JSONReport {
             ("rows", .array(report.rows.map { row in
                 .object([("direction", .string(row.direction.rawValue)), ("family", .string(row.family)), ("subject", .string(row.subject)),
                          ("action", .string(row.action.rawValue)),
-                         ("labels", .object(row.labels.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })),
+                         ("labels", .object(row.labels.map { ($0.key, .string($0.value)) })),
                          ("packets", .number(row.packets)), ("bytes", .number(row.bytes)), ("rules", .number(UInt64(row.rules)))])
             })),
             ("totals", .array(report.totals.map { .object([("direction", .string($0.direction.rawValue)), ("seen", .number($0.seen)), ("captured", .number($0.captured))]) })),

@@ -7,9 +7,11 @@ public enum Prometheus {
             lines += ["# HELP \(name) \(help)", "# TYPE \(name) \(type)"]
         }
         family("meshcap_packets_total", "counter", "Packets counted by meshcap's rules, per direction, family, port or range, and action.")
-        for row in report.rows { lines.append("meshcap_packets_total\(labels(row)) \(row.packets)") }
+        // Each row's labels written once, for both counters.
+        let rowLabels = report.rows.map(labels)
+        for (row, labels) in zip(report.rows, rowLabels) { lines.append("meshcap_packets_total\(labels) \(row.packets)") }
         family("meshcap_bytes_total", "counter", "Bytes counted by meshcap's rules, as meshcap_packets_total.")
-        for row in report.rows { lines.append("meshcap_bytes_total\(labels(row)) \(row.bytes)") }
+        for (row, labels) in zip(report.rows, rowLabels) { lines.append("meshcap_bytes_total\(labels) \(row.bytes)") }
         family("meshcap_seen_packets_total", "counter", "Packets through the hook's jump into meshcap's chains (nat: first packets of connections).")
         for total in report.totals { lines.append("meshcap_seen_packets_total{direction=\"\(total.direction.rawValue)\"} \(total.seen)") }
         family("meshcap_captured_packets_total", "counter", "Packets sent to the proxy by REDIRECT or TPROXY.")
@@ -26,16 +28,32 @@ public enum Prometheus {
                 lines.append("meshcap_probe_passed{path=\"\(escaped(probe.path.name))\"} \(probe.outcome == .passed ? 1 : 0)")
             }
         }
-        return lines.joined(separator: "\n") + "\n"
+        var text = ""
+        text.reserveCapacity(lines.reduce(0) { $0 + $1.utf8.count + 1 })
+        for line in lines {
+            text += line
+            text += "\n"
+        }
+        return text
     }
 
+    /// The row's labels, sorted by name: its own (which never use these three names) and its
+    /// direction, family and action.
     static func labels(_ row: CounterRow) -> String {
-        let all = ["direction": row.direction.rawValue, "family": row.family, "action": row.action.rawValue].merging(row.labels) { $1 }
-        return "{" + all.sorted { $0.key < $1.key }.map { "\($0.key)=\"\(escaped($0.value))\"" }.joined(separator: ",") + "}"
+        let all = (row.labels + [("direction", row.direction.rawValue), ("family", row.family), ("action", row.action.rawValue)])
+            .sorted { $0.key < $1.key }
+        var text = "{"
+        for (index, label) in all.enumerated() {
+            text += index == 0 ? "" : ","
+            text += "\(label.key)=\"\(escaped(label.value))\""
+        }
+        return text + "}"
     }
 
     /// Label values escape backslash, quote and newline.
     static func escaped(_ value: String) -> String {
+        // Most values have none of them: returned as they are.
+        guard value.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\n") }) else { return value }
         var out = ""
         for character in value {
             switch character {
