@@ -15,9 +15,9 @@ public struct Residue: Sendable {
         self.iptables = iptables
     }
 
-    /// Reads without creating anything and, on most hosts, without running a program: one
-    /// netlink chain dump shows meshcap's nft tables and iptables-nft's ISTIO chains (its tables
-    /// are nf_tables ones); the legacy tools run only when the kernel lists legacy tables.
+    /// Reads without creating anything and without running a program: one netlink chain dump
+    /// shows meshcap's nft tables and iptables-nft's ISTIO chains (its tables are nf_tables
+    /// ones); the legacy tables the kernel lists are asked for their chain names directly.
     public static func find() -> Residue {
         let chains = (try? RuleDump.allChains()) ?? []
         let names = Set(TableKind.allCases.map(NftNames.table))

@@ -93,15 +93,10 @@ extension StringProtocol {
     }
 
     func trimmingWhitespace() -> SubSequence {
-        // Most list items have none: the end characters tell, without walking the whole text.
-        if let first = first?.asciiValue, let last = last?.asciiValue, Self.isPlainByte(first), Self.isPlainByte(last) { return self[...] }
         let start = firstIndex { !$0.isWhitespace } ?? endIndex
         let end = lastIndex { !$0.isWhitespace }.map { index(after: $0) } ?? start
         return self[start..<Swift.max(start, end)]
     }
-
-    /// Printable ASCII other than the blank: neither whitespace nor part of a longer character.
-    private static func isPlainByte(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7f }
 
     var isEnvironmentName: Bool {
         guard let first, first == "_" || (first.isASCII && first.isLetter) else { return false }
