@@ -27,6 +27,14 @@ import Testing
         #expect(json.hasPrefix("{\n  \"schema\": \"meshcap.verify/v1\",\n"))
     }
 
+    /// Written byte by byte: control characters as \u00XX, the rest (UTF-8 included) as it is,
+    /// two spaces a level.
+    @Test func jsonStringsEscapeControlCharactersAndNestingIsIndented() {
+        #expect(JSON.string("a\u{1}b\tc\rd\u{1f}\u{7f}é→\"\\").text == #""a\u0001b\tc\rd\u001f\#u{7f}é→\"\\""#)
+        #expect(JSON.object([("k", .array([.number(1), .bool(false), .null, .object([]), .array([])]))]).text
+                == "{\n  \"k\": [\n    1,\n    false,\n    null,\n    {},\n    []\n  ]\n}")
+    }
+
     @Test func prometheusLabelsAreEscapedAndSorted() {
         let text = Prometheus.render(Self.report)
         #expect(text.contains(#"meshcap_packets_total{action="capture",direction="inbound",family="ipv4",port="8080",protocol="tcp"} 12345678901"#), "\(text)")

@@ -118,6 +118,6 @@ public struct ExplainReport: Sendable {
             ("zone", walk.zone.map { .number(UInt64($0)) } ?? .null),
             ("outcome", .object(outcome)),
         ])
-        return value.text(indent: "") + "\n"
+        return value.text + "\n"
     }
 }

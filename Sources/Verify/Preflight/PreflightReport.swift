@@ -60,6 +60,6 @@ public struct PreflightReport: Sendable {
                          ("detail", .string($0.detail)), ("fix", $0.fix.map { .string($0) } ?? .null)])
             })),
         ])
-        return value.text(indent: "") + "\n"
+        return value.text + "\n"
     }
 }
