@@ -70,6 +70,17 @@ func errors(_ files: [String] = [], flags: [String] = [], strict: Bool = false) 
         #expect(!config.dropInvalid)
     }
 
+    /// `-b=` is an empty value, as `ISTIO_INBOUND_PORTS=` in a file: the next argument stays a
+    /// flag of its own, and `--log=` is `MESHCAP_LOG=`, not `--log`.
+    @Test func anEmptyValueAfterEqualsIsTheKeysEmptyValue() throws {
+        let flags = try load(flags: ["-b=", "--redirect-dns", "--log="]).config
+        let file = try load(["ISTIO_INBOUND_PORTS=\nREDIRECT_DNS=true\nMESHCAP_LOG="]).config
+        #expect(flags == file)
+        #expect(flags.redirectDNS && flags.inboundPorts == .none)
+        #expect(flags.logPrefix == nil)
+        #expect(try load(flags: ["--log"]).config.logPrefix == "meshcap")
+    }
+
     @Test func shellSyntaxIsRefusedNotExpanded() {
         #expect(errors(["ISTIO_SERVICE_CIDR=$CIDR"]) == [#"ISTIO_SERVICE_CIDR: "$" is shell syntax; allowed: a plain value, or one in single or double quotes, without shell expansion"#])
         #expect(errors(["ISTIO_SERVICE_CIDR='10.0.0.0/8' x"]).first?.contains("text after the closing quote") == true)

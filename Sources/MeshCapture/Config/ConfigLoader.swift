@@ -221,7 +221,8 @@ public enum ConfigLoader {
 
     /// istio-iptables flags: `-b 80,443`, `-b=80`, `--istio-inbound-ports 80`,
     /// `--istio-inbound-ports=80`; switches (`--redirect-dns`) take no value unless written
-    /// `--redirect-dns=false`.
+    /// `--redirect-dns=false`. `-b=` gives the key an empty value, as `ISTIO_INBOUND_PORTS=` in
+    /// a file does (it used to take the next argument as its value, and `--log=` meant `--log`).
     static func parseFlags(_ arguments: [String]) -> Result<[Setting], ConfigErrors> {
         var settings: [Setting] = []
         var errors: [ConfigError] = []
@@ -231,7 +232,7 @@ public enum ConfigLoader {
         while index < arguments.count {
             let argument = arguments[index]
             index += 1
-            let (flag, inline) = argument.split(separator: "=", maxSplits: 1).map(String.init).pair
+            let (flag, inline) = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init).pair
             defer { lastSwitch = inline == nil && byFlag[flag]?.isSwitch == true ? flag : nil }
             guard flag.hasPrefix("-"), let key = byFlag[flag] else {
                 let known = Array(byFlag.keys)
