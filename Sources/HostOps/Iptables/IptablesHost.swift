@@ -1,3 +1,4 @@
+import CNftnl
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,6 +60,15 @@ public struct IptablesHost: FirewallHost {
     /// Whether the legacy x_tables of a family hold any table. Asking the legacy tools about a
     /// table that does not exist creates it (and makes iptables-nft warn about legacy tables
     /// forever after), so the list the kernel keeps is read first; reading it creates nothing.
+    /// Whether nf_tables holds a table of the family (named `table`, if given) with a chain:
+    /// every table iptables-nft makes has its built-in chains. One netlink dump; when it cannot
+    /// be read, the save tool is asked as before.
+    static func nftablesHold(_ family: Family, table: String?) -> Bool {
+        guard let chains = try? RuleDump.allChains() else { return true }
+        let nfproto = UInt32(family == .ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6)
+        return chains.contains { $0.family == nfproto && (table == nil || $0.table == table) }
+    }
+
     static func legacyTables(_ family: Family) -> [String] {
         let path = family == .ipv4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names"
         guard let text = try? InputFile.read(path, role: "kernel table list", strictText: false) else { return [] }
@@ -70,6 +80,10 @@ public struct IptablesHost: FirewallHost {
             let present = Self.legacyTables(family)
             if let table, !present.contains(table) { return "" }
             if present.isEmpty { return "" }
+        } else if !Self.nftablesHold(family, table: table) {
+            // Nothing for the save tool to print: on an IPv4-only host, ip6tables-nft-save was a
+            // process (1 ms of CPU, 2 ms of wall time) on every apply, diff and verify for nothing.
+            return ""
         }
         let result = try Command.run(variant.tool(family, "save"), ["-c"] + (table.map { ["-t", $0] } ?? []))
         guard result.status == 0 else {
