@@ -252,6 +252,8 @@ public struct VerifyReport: Sendable {
         var chain: ChainName { id.chain }
     }
 
+    /// A dictionary value read through its modify accessor: with a default, a missing key is
+    /// inserted with it in the same lookup (the next index of an array being filled).
     private static func slot(_ value: inout Int) -> Int { value }
 
     static func places(_ rules: [ObservedRule]) -> [Place] {
@@ -261,11 +263,8 @@ public struct VerifyReport: Sendable {
         for rule in rules where rule.owner != .other {
             guard let table = rule.tableKind else { continue }
             let id = Place.ID(layout: rule.family.map(Layout.xtables) ?? .inet, table: table, chain: rule.chainName)
-            let at = index[id] ?? {
-                places.append(Place(id: id, rules: []))
-                index[id] = places.count - 1
-                return places.count - 1
-            }()
+            let at = Self.slot(&index[id, default: places.count])
+            if at == places.count { places.append(Place(id: id, rules: [])) }
             places[at].rules.append(rule)
         }
         let tableOrder = TableKind.allCases

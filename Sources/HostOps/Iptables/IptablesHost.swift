@@ -57,9 +57,6 @@ public struct IptablesHost: FirewallHost {
 
     static let tables = ["nat", "mangle", "raw"]
 
-    /// Whether the legacy x_tables of a family hold any table. Asking the legacy tools about a
-    /// table that does not exist creates it (and makes iptables-nft warn about legacy tables
-    /// forever after), so the list the kernel keeps is read first; reading it creates nothing.
     /// Whether nf_tables holds a table of the family (named `table`, if given) with a chain:
     /// every table iptables-nft makes has its built-in chains. One netlink dump; when it cannot
     /// be read, the save tool is asked as before.
@@ -69,6 +66,9 @@ public struct IptablesHost: FirewallHost {
         return chains.contains { $0.family == nfproto && (table == nil || $0.table == table) }
     }
 
+    /// Whether the legacy x_tables of a family hold any table. Asking the legacy tools about a
+    /// table that does not exist creates it (and makes iptables-nft warn about legacy tables
+    /// forever after), so the list the kernel keeps is read first; reading it creates nothing.
     static func legacyTables(_ family: Family) -> [String] {
         let path = family == .ipv4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names"
         guard let text = try? InputFile.read(path, role: "kernel table list", strictText: false) else { return [] }
