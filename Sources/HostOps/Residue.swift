@@ -23,8 +23,8 @@ public struct Residue: Sendable {
         let names = Set(TableKind.allCases.map(NftNames.table))
         let tables = chains.filter { $0.family == UInt32(NFPROTO_INET) && names.contains($0.table) }.map(\.table)
         var iptables: [IptablesVariant: [Family]] = [:]
-        for (family, nfproto) in [(Family.ipv4, UInt32(NFPROTO_IPV4)), (.ipv6, UInt32(NFPROTO_IPV6))]
-        where chains.contains(where: { $0.family == nfproto && ChainName.istioChains.contains(.regular($0.name)) }) {
+        for family in Family.allCases
+        where chains.contains(where: { $0.family == family.nfproto && ChainName.istioChains.contains(.regular($0.name)) }) {
             iptables[.nft, default: []].append(family)
         }
         for family in Family.allCases {

@@ -1,3 +1,4 @@
+import CNftnl
 import MeshCapture
 
 /// How the model's iptables-shaped tables and chains are spelled in nftables, as Istio's
@@ -30,4 +31,10 @@ extension String {
     func replacingOccurrences(of target: Character, with replacement: Character) -> String {
         String(map { $0 == target ? replacement : $0 })
     }
+}
+
+extension Family {
+    /// The family's number in nf_tables (NFPROTO_IPV4, NFPROTO_IPV6): a table's, a chain's, and
+    /// what `meta nfproto` and `tproxy ip|ip6` compare.
+    public var nfproto: UInt32 { UInt32(self == .ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6) }
 }

@@ -1,9 +1,9 @@
-import CNftnl
 #if canImport(Glibc)
 import Glibc
 #endif
 import IptablesBackend
 import MeshCapture
+import NftablesBackend
 
 /// The two iptables implementations a host may use: `iptables-nft` (rules in nf_tables tables
 /// `ip nat` ...) and `iptables-legacy` (the x_tables kernel tables). Both can hold rules at once,
@@ -62,8 +62,7 @@ public struct IptablesHost: FirewallHost {
     /// be read, the save tool is asked as before.
     static func nftablesHold(_ family: Family, table: String?) -> Bool {
         guard let chains = try? RuleDump.allChains() else { return true }
-        let nfproto = UInt32(family == .ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6)
-        return chains.contains { $0.family == nfproto && (table == nil || $0.table == table) }
+        return chains.contains { $0.family == family.nfproto && (table == nil || $0.table == table) }
     }
 
     /// Whether the legacy x_tables of a family hold any table. Asking the legacy tools about a

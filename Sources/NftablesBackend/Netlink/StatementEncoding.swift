@@ -35,7 +35,7 @@ extension NftStatement {
         case .redirect(let port):
             return [.immediate(Immediate(r1, .data(Encoding.bigEndian(port)))), .redirect(Redirect(portRegister: r1))]
         case .tproxy(let port, let family):
-            let nfproto = family.map { $0 == .ipv4 ? UInt32(NFPROTO_IPV4) : UInt32(NFPROTO_IPV6) } ?? UInt32(NFPROTO_UNSPEC)
+            let nfproto = family?.nfproto ?? UInt32(NFPROTO_UNSPEC)
             return [.immediate(Immediate(r1, .data(Encoding.bigEndian(port)))), .tproxy(TProxy(family: nfproto, portRegister: r1))]
         case .setMark(let mark):
             return [.immediate(Immediate(r1, .data(Encoding.host(mark)))), .meta(Meta(Meta.mark, .store(from: r1)))]
@@ -58,7 +58,7 @@ extension NftStatement {
     private static func familyDependency(_ family: Family, _ context: inout EncodingContext) -> [NftExpression] {
         guard context.family != family else { return [] }
         context.family = family
-        return load(Meta.networkProtocol, [UInt8(family == .ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6)])
+        return load(Meta.networkProtocol, [UInt8(family.nfproto)])
     }
 
     /// `tcp dport` needs `meta l4proto tcp` unless the rule already established it.
