@@ -40,7 +40,6 @@ test: deps
 	@mkdir -p .build
 	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
 	@! grep -E '^/.*(Sources|Tests)/.*warning:' .build/build.log || { echo "meshcap: compiler warnings above"; exit 1; }
-	$(SWIFT) build --product generate-manual
 	$(SWIFT) test
 
 # Each saved-dump reader under libFuzzer and AddressSanitizer, FUZZ_SECONDS each, seeded with the
@@ -104,8 +103,7 @@ DESTDIR ?=
 install:
 	@for h in $(HEADERS); do [ -f $$h ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y pkg-config libnftnl-dev libmnl-dev libiptc-dev; break; }; done
 	$(MAKE) release
-	$(SWIFT) build -c release -Xswiftc -L$(STATIC_CXX) --product generate-manual
-	sh Packaging/install.sh --binary .build/release/meshcap --prefix $(PREFIX) --destdir "$(DESTDIR)" --manual-tool .build/release/generate-manual
+	sh Packaging/install.sh --binary .build/release/meshcap --prefix $(PREFIX) --destdir "$(DESTDIR)"
 
 clean:
 	rm -rf .build

@@ -6,9 +6,6 @@ let package = Package(
     products: [
         .executable(name: "meshcap", targets: ["meshcap"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
-    ],
     targets: [
         // The core: configuration, the typed rule model, the DSL and the capture plan. No C, no I/O
         // beyond reading the config files it is given.
@@ -32,7 +29,6 @@ let package = Package(
         .plugin(name: "BuildInfo", capability: .buildTool()),
         .executableTarget(name: "meshcap", dependencies: [
             "MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "Verify",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], plugins: ["BuildInfo"]),
         // libFuzzer targets, one per saved-dump reader: `make fuzz` builds them with
         // -sanitize=fuzzer; a plain build makes each replay the files it is given.
@@ -48,7 +44,7 @@ let package = Package(
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "IptablesBackend", "HostOps", "TestSupport"],
                     exclude: ["Dumps"]),
-        .testTarget(name: "CLITests", dependencies: ["meshcap", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["meshcap", "MeshCapture", "TestSupport"]),
         // Loads rules into fresh network namespaces and sends traffic through them; needs root
         // (and ../shared/conformance for the corpus).
         .testTarget(name: "KernelTests", dependencies: ["meshcap", "MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"],

@@ -2,10 +2,9 @@
 # Installs meshcap for a VM: the binary, its man page and shell completions (both generated from
 # the binary itself), the systemd units and their helper, and /etc/meshcap/README.
 #
-#   Packaging/install.sh --binary .build/release/meshcap --prefix /usr --destdir "$pkgroot" \
-#       --manual-tool .build/release/generate-manual
+#   Packaging/install.sh --binary .build/release/meshcap --prefix /usr --destdir "$pkgroot"
 #
-# All four options are required (--destdir '' or / installs into this system). Every file
+# All three options are required (--destdir '' or / installs into this system). Every file
 # installed is printed. The output depends only on the inputs: the man page's date is
 # SOURCE_DATE_EPOCH's (UTC) when that is set, else today's.
 # Exit status: 0 installed, 1 something failed (said on stderr), 2 bad arguments.
@@ -15,19 +14,19 @@ me=install.sh
 die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
 usage() {
     printf '%s: %s\n' "$me" "$*" >&2
-    printf 'usage: %s --binary PATH --prefix PREFIX --destdir DESTDIR --manual-tool PATH\n' "$me" >&2
+    printf 'usage: %s --binary PATH --prefix PREFIX --destdir DESTDIR\n' "$me" >&2
     exit 2
 }
 
 here=$(cd "$(dirname "$0")" && pwd)
-binary= prefix= destdir= manual_tool=
-have_binary= have_prefix= have_destdir= have_manual_tool=
+binary= prefix= destdir=
+have_binary= have_prefix= have_destdir=
 while [ $# -gt 0 ]; do
     case $1 in
-        --binary|--prefix|--destdir|--manual-tool)
+        --binary|--prefix|--destdir)
             [ $# -ge 2 ] || usage "$1 needs a value"
             option=$1 value=$2; shift 2 ;;
-        --binary=*|--prefix=*|--destdir=*|--manual-tool=*)
+        --binary=*|--prefix=*|--destdir=*)
             option=${1%%=*} value=${1#*=}; shift ;;
         -h|--help)
             sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
@@ -37,21 +36,17 @@ while [ $# -gt 0 ]; do
         --binary) binary=$value have_binary=1 ;;
         --prefix) prefix=$value have_prefix=1 ;;
         --destdir) destdir=$value have_destdir=1 ;;
-        --manual-tool) manual_tool=$value have_manual_tool=1 ;;
     esac
 done
 missing=
 [ -n "$have_binary" ] || missing="$missing --binary"
 [ -n "$have_prefix" ] || missing="$missing --prefix"
 [ -n "$have_destdir" ] || missing="$missing --destdir"
-[ -n "$have_manual_tool" ] || missing="$missing --manual-tool"
 [ -z "$missing" ] || usage "missing:$missing"
 
-# Relative paths are the caller's: "generate-manual" is ./generate-manual, not one on PATH.
+# A relative path is the caller's: "meshcap" is ./meshcap, not one on PATH.
 case $binary in /*) ;; *) binary=$(pwd)/$binary ;; esac
-case $manual_tool in /*) ;; *) manual_tool=$(pwd)/$manual_tool ;; esac
 [ -f "$binary" ] && [ -x "$binary" ] || usage "--binary $binary: not an executable file"
-[ -f "$manual_tool" ] && [ -x "$manual_tool" ] || usage "--manual-tool $manual_tool: not an executable file"
 case $prefix in
     /*) ;;
     *) usage "--prefix $prefix: must be an absolute path (e.g. /usr or /usr/local)" ;;
@@ -110,15 +105,13 @@ esac
 installed=$destdir$bindir/meshcap
 put 755 "$binary" "$installed"
 
-# The man page. swift-argument-parser writes an empty line between paragraphs, which mdoc warns
-# about ("Empty input line"); .Pp is mdoc's paragraph break.
-"$manual_tool" "$installed" --output-directory "$work" --date "$date" > "$work/manual.log" 2>&1 ||
-    { cat "$work/manual.log" >&2; die "$manual_tool failed on $installed"; }
-[ -s "$work/meshcap.1" ] || die "$manual_tool wrote no meshcap.1"
-sed 's/^$/.Pp/' "$work/meshcap.1" > "$work/meshcap.1.fixed" || die "cannot edit meshcap.1"
-put 644 "$work/meshcap.1.fixed" "$destdir$mandir/man1/meshcap.1"
+# The man page, from the binary's own description of its subcommands.
+"$installed" --generate-manual "$date" > "$work/meshcap.1" 2> "$work/manual.log" ||
+    { cat "$work/manual.log" >&2; die "meshcap --generate-manual failed"; }
+[ -s "$work/meshcap.1" ] || die "meshcap --generate-manual printed nothing"
+put 644 "$work/meshcap.1" "$destdir$mandir/man1/meshcap.1"
 
-# Completions, from the binary (swift-argument-parser's --generate-completion-script).
+# Completions, from the same description.
 for shell in bash zsh fish; do
     "$installed" --generate-completion-script "$shell" > "$work/completion.$shell" 2> "$work/completion.log" ||
         { cat "$work/completion.log" >&2; die "meshcap --generate-completion-script $shell failed"; }

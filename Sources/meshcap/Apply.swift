@@ -1,10 +1,9 @@
-import ArgumentParser
 import HostOps
 import MeshCapture
 
-struct Apply: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "apply",
+struct Apply: Subcommand {
+    static let spec = CommandSpec(
+        name: "apply",
         abstract: "Program the rules on this host (root): idempotent, atomic per table, other software's rules untouched.",
         discussion: """
             nft (default): meshcap's three inet tables are replaced in one netlink batch, bound to the ruleset \
@@ -21,13 +20,21 @@ struct Apply: ParsableCommand {
               meshcap apply --config /var/lib/istio/envoy/sidecar.env --config /var/lib/istio/envoy/cluster.env
               meshcap apply --config cluster.env --backend iptables        # iptables-nft or -legacy, as the host has it
               meshcap apply --config cluster.env --dry-run                 # print exactly what would be sent
-            """)
+            """,
+        options: ConfigOptions.options + HostOptions.options + [
+            OptionSpec("dry-run", help: "Print exactly what would be sent (against the live rules) and change nothing."),
+        ],
+        operands: ConfigOptions.operands)
 
-    @OptionGroup var config: ConfigOptions
-    @OptionGroup var host: HostOptions
+    let config: ConfigOptions
+    let host: HostOptions
+    let dryRun: Bool
 
-    @Flag(help: "Print exactly what would be sent (against the live rules) and change nothing.")
-    var dryRun = false
+    init(_ arguments: Arguments) throws {
+        config = try ConfigOptions(arguments)
+        host = try HostOptions(arguments)
+        dryRun = arguments.flag("dry-run")
+    }
 
     func run() throws {
         let (loaded, accounts) = try config.load()

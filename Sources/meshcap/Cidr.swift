@@ -1,10 +1,9 @@
-import ArgumentParser
 import Glibc
 import MeshCapture
 
-struct Cidr: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "cidr",
+struct Cidr: Subcommand {
+    static let spec = CommandSpec(
+        name: "cidr",
         abstract: "Find the cluster's service CIDR in `kubectl cluster-info dump` output.",
         discussion: """
             Reads kube-apiserver's and kube-controller-manager's --service-cluster-ip-range from the \
@@ -15,20 +14,24 @@ struct Cidr: ParsableCommand {
               kubectl cluster-info dump | meshcap cidr --from-cluster-dump -
               meshcap cidr --from-cluster-dump dump.txt --write-env /var/lib/istio/envoy/cluster.env
             Exit 1 when the dump names no range, or names different ones (each is listed).
-            """)
+            """,
+        options: [
+            OptionSpec("from-cluster-dump", .single(name: "file", completion: .file), help: "The dump, or - for standard input (required)."),
+            OptionSpec("write-env", .single(name: "file", completion: .file),
+                       help: "Set ISTIO_SERVICE_CIDR in this env file (created if missing), keeping its other lines; written in one rename."),
+        ])
 
-    @Option(name: .customLong("from-cluster-dump"), help: ArgumentHelp("The dump, or - for standard input.", valueName: "file"))
-    var dump: String
+    let dump: String
+    let writeEnv: String?
 
-    @Option(name: .customLong("write-env"), help: ArgumentHelp("Set ISTIO_SERVICE_CIDR in this env file (created if missing), keeping its other lines; written in one rename.", valueName: "file"))
-    var writeEnv: String?
+    init(_ arguments: Arguments) throws {
+        dump = try arguments.required("from-cluster-dump", of: Self.spec)
+        writeEnv = try arguments.value("write-env")
+        if writeEnv == "-" { throw ConfigError(origin: nil, message: "--write-env -: allowed: a file path (the env file is edited in place; without --write-env the range is printed)") }
+    }
 
     /// A dump with every namespace's logs runs to hundreds of MiB; it is scanned, never held.
     static let dumpLimit = 4 * 1024 * 1024 * 1024
-
-    func validate() throws {
-        if writeEnv == "-" { throw ValidationError("--write-env -: allowed: a file path (the env file is edited in place; without --write-env the range is printed)") }
-    }
 
     func run() throws {
         var scan = ClusterDump()

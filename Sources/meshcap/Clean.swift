@@ -1,10 +1,9 @@
-import ArgumentParser
 import HostOps
 import MeshCapture
 
-struct Clean: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "clean",
+struct Clean: Subcommand {
+    static let spec = CommandSpec(
+        name: "clean",
         abstract: "Remove meshcap's rules and routing, and what Istio's istio-iptables left behind (root).",
         discussion: """
             Removes meshcap's inet tables, the ISTIO chains and the jumps into them in nat, mangle and raw (both \
@@ -17,13 +16,21 @@ struct Clean: ParsableCommand {
               meshcap clean
               meshcap clean --config /var/lib/istio/envoy/cluster.env    # also Istio's leftovers of that config
               meshcap clean --backend iptables --iptables-variant legacy --dry-run
-            """)
+            """,
+        options: ConfigOptions.options + HostOptions.options + [
+            OptionSpec("dry-run", help: "Print exactly what would be sent and change nothing."),
+        ],
+        operands: ConfigOptions.operands)
 
-    @OptionGroup var config: ConfigOptions
-    @OptionGroup var host: HostOptions
+    let config: ConfigOptions
+    let host: HostOptions
+    let dryRun: Bool
 
-    @Flag(help: "Print exactly what would be sent and change nothing.")
-    var dryRun = false
+    init(_ arguments: Arguments) throws {
+        config = try ConfigOptions(arguments)
+        host = try HostOptions(arguments)
+        dryRun = arguments.flag("dry-run")
+    }
 
     func run() throws {
         var recognising: DesiredState?

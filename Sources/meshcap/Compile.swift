@@ -1,21 +1,20 @@
-import ArgumentParser
 import HostOps
 import IptablesBackend
 import MeshCapture
 import NftablesBackend
 
-enum Backend: String, ExpressibleByArgument, CaseIterable {
+enum Backend: String, ArgumentValue, CaseIterable {
     case iptables
     case nft
     /// The nf_tables batch meshcap sends itself, as text.
     case netlink
 }
 
-extension Family: ExpressibleByArgument {}
+extension Family: ArgumentValue {}
 
-struct Compile: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "compile",
+struct Compile: Subcommand {
+    static let spec = CommandSpec(
+        name: "compile",
         abstract: "Print the rules for a config, or write them all to a directory.",
         discussion: """
             Examples:
@@ -23,18 +22,28 @@ struct Compile: ParsableCommand {
               meshcap compile --config cluster.env -b '*' -d 22 --backend nft
               meshcap compile --config cluster.env --output-dir out/   # rules.v4, rules.v6, rules.nft
             The output depends only on the config: same input, same bytes.
-            """)
+            """,
+        options: ConfigOptions.options + [
+            OptionSpec("backend", .single(name: "backend", completion: .words(Backend.choices)),
+                       help: "iptables (iptables-restore input, the default), nft (an nft -f script) or netlink (the nf_tables batch `apply` sends, as text)."),
+            OptionSpec("family", .single(name: "family", completion: .words(Family.choices)),
+                       help: "With --backend iptables: the family to print. Default: ipv4."),
+            OptionSpec("output-dir", .single(name: "dir", completion: .directory),
+                       help: "Write rules.v4, rules.v6 (when IPv6 is on) and rules.nft here instead of printing, as one set: a file the config no longer makes is removed, and a failure changes nothing."),
+        ],
+        operands: ConfigOptions.operands)
 
-    @OptionGroup var config: ConfigOptions
+    let config: ConfigOptions
+    let backend: Backend
+    let family: Family
+    let outputDir: String?
 
-    @Option(help: "iptables (iptables-restore input), nft (an nft -f script) or netlink (the nf_tables batch `apply` sends, as text).")
-    var backend: Backend = .iptables
-
-    @Option(help: "With --backend iptables: the family to print.")
-    var family: Family = .ipv4
-
-    @Option(help: ArgumentHelp("Write rules.v4, rules.v6 (when IPv6 is on) and rules.nft here instead of printing, as one set: a file the config no longer makes is removed, and a failure changes nothing.", valueName: "dir"))
-    var outputDir: String?
+    init(_ arguments: Arguments) throws {
+        config = try ConfigOptions(arguments)
+        backend = try arguments.value("backend") ?? .iptables
+        family = try arguments.value("family") ?? .ipv4
+        outputDir = try arguments.value("output-dir")
+    }
 
     func run() throws {
         let (loaded, accounts) = try config.load()

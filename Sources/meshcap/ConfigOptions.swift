@@ -1,30 +1,43 @@
-import ArgumentParser
 import Glibc
 import MeshCapture
 
 /// The config every rule-making command reads: files, the environment, istio-iptables flags on
 /// top, and the host files Istio would fill gaps from.
-struct ConfigOptions: ParsableArguments {
-    @Option(name: .customLong("config"), help: ArgumentHelp("A KEY=VALUE file (cluster.env style), or - for standard input; repeatable, later files win.", valueName: "file"))
-    var files: [String] = []
+struct ConfigOptions {
+    static let options = [
+        OptionSpec("config", .repeated(name: "file", completion: .file),
+                   help: "A KEY=VALUE file (cluster.env style), or - for standard input; repeatable, later files win."),
+        OptionSpec("passwd-file", .single(name: "file", completion: .file),
+                   help: "Where user names are looked up: ENVOY_USER's UID is PROXY_UID when that is unset. Default: \(AccountDatabase.defaultPasswdPath)."),
+        OptionSpec("group-file", .single(name: "file", completion: .file),
+                   help: "Where group names in PROXY_GID and OUTBOUND_OWNER_GROUPS_* are checked. Default: \(AccountDatabase.defaultGroupPath)."),
+        OptionSpec("resolv-conf", .single(name: "file", completion: .file),
+                   help: "Where DNS servers come from when DNS capture is on and DNS_SERVERS_V4/V6 are not set. Default: \(ResolvConf.defaultPath)."),
+        OptionSpec("strict", help: "Make unknown keys and keys set twice errors (exit 2) instead of warnings."),
+        OptionSpec("verbose", short: "v", help: "Also report keys that were accepted but shape no rule, inert settings and line endings."),
+    ]
 
-    @Option(help: ArgumentHelp("Where user names are looked up: ENVOY_USER's UID is PROXY_UID when that is unset.", valueName: "file"))
-    var passwdFile = AccountDatabase.defaultPasswdPath
+    /// Every option the config loader does not know as meshcap's own is istio-iptables'.
+    static let operands = Operands(name: "istio-flags", help: "istio-iptables flags, e.g. -i 10.96.0.0/12 -b 8080 --redirect-dns (see `meshcap keys`); they win over --config files.",
+                                   unknownOptionsToo: true)
 
-    @Option(help: ArgumentHelp("Where group names in PROXY_GID and OUTBOUND_OWNER_GROUPS_* are checked.", valueName: "file"))
-    var groupFile = AccountDatabase.defaultGroupPath
+    let files: [String]
+    let passwdFile: String
+    let groupFile: String
+    let resolvConf: String
+    let strict: Bool
+    let verbose: Bool
+    let istioFlags: [String]
 
-    @Option(help: ArgumentHelp("Where DNS servers come from when DNS capture is on and DNS_SERVERS_V4/V6 are not set.", valueName: "file"))
-    var resolvConf = ResolvConf.defaultPath
-
-    @Flag(help: "Make unknown keys and keys set twice errors (exit 2) instead of warnings.")
-    var strict = false
-
-    @Flag(name: .shortAndLong, help: "Also report keys that were accepted but shape no rule, inert settings and line endings.")
-    var verbose = false
-
-    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("istio-iptables flags, e.g. -i 10.96.0.0/12 -b 8080 --redirect-dns (see `meshcap keys`); they win over --config files.", valueName: "istio-flags"))
-    var istioFlags: [String] = []
+    init(_ arguments: Arguments) throws(ConfigError) {
+        files = arguments.all("config")
+        passwdFile = try arguments.value("passwd-file") ?? AccountDatabase.defaultPasswdPath
+        groupFile = try arguments.value("group-file") ?? AccountDatabase.defaultGroupPath
+        resolvConf = try arguments.value("resolv-conf") ?? ResolvConf.defaultPath
+        strict = arguments.flag("strict")
+        verbose = arguments.flag("verbose")
+        istioFlags = arguments.operands
+    }
 
     /// The config, and the account files its names were checked against (and resolve through).
     /// Says on standard error what deserves a word: warnings always, what came from the host's

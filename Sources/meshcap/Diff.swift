@@ -1,10 +1,9 @@
-import ArgumentParser
 import HostOps
 import MeshCapture
 
-struct Diff: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "diff",
+struct Diff: Subcommand {
+    static let spec = CommandSpec(
+        name: "diff",
         abstract: "Compare the live rules with what apply would make: exit 0 when equal, 1 with a unified diff when not (root).",
         discussion: """
             The diff is in the backend's own syntax (nft statements, or iptables-save lines), '-' for what is live \
@@ -15,10 +14,17 @@ struct Diff: ParsableCommand {
             Examples:
               meshcap diff --config cluster.env
               meshcap diff --config cluster.env --backend iptables
-            """)
+            """,
+        options: ConfigOptions.options + HostOptions.options,
+        operands: ConfigOptions.operands)
 
-    @OptionGroup var config: ConfigOptions
-    @OptionGroup var host: HostOptions
+    let config: ConfigOptions
+    let host: HostOptions
+
+    init(_ arguments: Arguments) throws {
+        config = try ConfigOptions(arguments)
+        host = try HostOptions(arguments)
+    }
 
     func run() throws {
         let (loaded, accounts) = try config.load()

@@ -1,12 +1,11 @@
-import ArgumentParser
 import Glibc
 import HostOps
 import MeshCapture
 import Verify
 
-struct Doctor: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "doctor",
+struct Doctor: Subcommand {
+    static let spec = CommandSpec(
+        name: "doctor",
         abstract: "Check a VM before and after joining the mesh: each check PASS, WARN or FAIL with its fix (exit 1 on a FAIL).",
         discussion: """
             Privileges; kernel support for what the rules need (loaded in a throwaway network namespace, \
@@ -16,22 +15,31 @@ struct Doctor: ParsableCommand {
             the live rules against the config, and their counters. Reads, never changes, the host.
               meshcap doctor --config /var/lib/istio/envoy/sidecar.env --config /var/lib/istio/envoy/cluster.env
               meshcap doctor --config cluster.env --control-plane istiod.istio-system.svc --json
-            """)
+            """,
+        options: ConfigOptions.options + HostOptions.options + [
+            OptionSpec("json", help: "Print the checks as JSON (schema meshcap.doctor/v1)."),
+            OptionSpec("hosts", .single(name: "file", completion: .file), help: "The hosts file names are looked up in first. Default: /etc/hosts."),
+            OptionSpec("control-plane", .repeated(name: "name", completion: .none),
+                       help: "A name the VM must resolve (repeatable). Default: istiod.istio-system.svc and the hosts of CA_ADDR and PILOT_ADDRESS in the config files."),
+            OptionSpec("sshd-config", .single(name: "file", completion: .file), help: "Where sshd's Port lines are read, besides port 22. Default: /etc/ssh/sshd_config."),
+        ],
+        operands: ConfigOptions.operands)
 
-    @OptionGroup var config: ConfigOptions
-    @OptionGroup var host: HostOptions
+    let config: ConfigOptions
+    let host: HostOptions
+    let json: Bool
+    let hosts: String
+    let controlPlane: [String]
+    let sshdConfig: String
 
-    @Flag(help: "Print the checks as JSON (schema meshcap.doctor/v1).")
-    var json = false
-
-    @Option(help: ArgumentHelp("The hosts file names are looked up in first.", valueName: "file"))
-    var hosts = "/etc/hosts"
-
-    @Option(name: .customLong("control-plane"), help: ArgumentHelp("A name the VM must resolve (repeatable). Default: istiod.istio-system.svc and the hosts of CA_ADDR and PILOT_ADDRESS in the config files.", valueName: "name"))
-    var controlPlane: [String] = []
-
-    @Option(help: ArgumentHelp("Where sshd's Port lines are read, besides port 22.", valueName: "file"))
-    var sshdConfig = "/etc/ssh/sshd_config"
+    init(_ arguments: Arguments) throws {
+        config = try ConfigOptions(arguments)
+        host = try HostOptions(arguments)
+        json = arguments.flag("json")
+        hosts = try arguments.value("hosts") ?? "/etc/hosts"
+        controlPlane = arguments.all("control-plane")
+        sshdConfig = try arguments.value("sshd-config") ?? "/etc/ssh/sshd_config"
+    }
 
     func run() throws {
         let (loaded, accounts) = try config.load()

@@ -1,16 +1,15 @@
-import ArgumentParser
 import HostOps
 import IptablesBackend
 import MeshCapture
 import NftablesBackend
 import Verify
 
-extension Connection.Direction: ExpressibleByArgument {}
-extension L4Protocol: ExpressibleByArgument {}
+extension Connection.Direction: ArgumentValue {}
+extension L4Protocol: ArgumentValue {}
 
-struct Explain: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "explain",
+struct Explain: Subcommand {
+    static let spec = CommandSpec(
+        name: "explain",
         abstract: "Which rules a connection's first packet meets and where it ends up: from the config (no root needed), or --live.",
         discussion: """
             Walks the compiled rules as netfilter does: the hook's chains in priority order (raw, mangle, \
@@ -21,37 +20,48 @@ struct Explain: ParsableCommand {
               meshcap explain --config cluster.env --direction inbound --dst 10.0.12.34:22 --src 10.0.0.9
               meshcap explain -i '*' --direction outbound --dst [fd00::1]:443 --ipv6 --json
               meshcap explain --live --direction outbound --dst 10.96.0.10:80 --uid 1000   # as root, the host's rules
-            """)
+            """,
+        options: ConfigOptions.options + HostOptions.options + [
+            OptionSpec("direction", .single(name: "direction", completion: .words(Connection.Direction.choices)),
+                       help: "outbound (made on this host: OUTPUT) or inbound (arriving: PREROUTING); required."),
+            OptionSpec("dst", .single(name: "address:port", completion: .none), help: "The destination: ADDRESS:PORT, or [IPV6]:PORT; required."),
+            OptionSpec("src", .single(name: "address[:port]", completion: .none),
+                       help: "The source address, with :PORT if it matters (DNS rules test port 53). Unknown by default: taken as absent, and named when a rule on the path tests it."),
+            OptionSpec("uid", .single(name: "uid", completion: .none), help: "Outbound: the socket owner's UID."),
+            OptionSpec("gid", .single(name: "gid", completion: .none), help: "Outbound: the socket owner's GID."),
+            OptionSpec("proto", .single(name: "proto", completion: .words(L4Protocol.choices)), help: "tcp or udp. Default: tcp."),
+            OptionSpec("iface", .single(name: "name", completion: .none),
+                       help: "The output interface (outbound) or input interface (inbound); lo for a loopback destination when not given."),
+            OptionSpec("live", help: "Walk the rules live on this host (root), read back with their owners, instead of the config's: --backend and --iptables-variant choose as for verify."),
+            OptionSpec("json", help: "Print the path as JSON (schema meshcap.explain/v1), ending in {\"outcome\": {\"verdict\", \"port\"}}."),
+        ],
+        operands: ConfigOptions.operands)
 
-    @OptionGroup var config: ConfigOptions
-    @OptionGroup var host: HostOptions
+    let config: ConfigOptions
+    let host: HostOptions
+    let direction: Connection.Direction
+    let dst: String
+    let src: String?
+    let uid: UInt32?
+    let gid: UInt32?
+    let proto: L4Protocol
+    let iface: String?
+    let live: Bool
+    let json: Bool
 
-    @Option(help: "outbound (made on this host: OUTPUT) or inbound (arriving: PREROUTING).")
-    var direction: Connection.Direction
-
-    @Option(help: ArgumentHelp("The destination: ADDRESS:PORT, or [IPV6]:PORT.", valueName: "address:port"))
-    var dst: String
-
-    @Option(help: ArgumentHelp("The source address, with :PORT if it matters (DNS rules test port 53). Unknown by default: taken as absent, and named when a rule on the path tests it.", valueName: "address[:port]"))
-    var src: String?
-
-    @Option(help: "Outbound: the socket owner's UID.")
-    var uid: UInt32?
-
-    @Option(help: "Outbound: the socket owner's GID.")
-    var gid: UInt32?
-
-    @Option(help: "tcp or udp.")
-    var proto: L4Protocol = .tcp
-
-    @Option(help: ArgumentHelp("The output interface (outbound) or input interface (inbound); lo for a loopback destination when not given.", valueName: "name"))
-    var iface: String?
-
-    @Flag(help: "Walk the rules live on this host (root), read back with their owners, instead of the config's: --backend and --iptables-variant choose as for verify.")
-    var live = false
-
-    @Flag(help: "Print the path as JSON (schema meshcap.explain/v1), ending in {\"outcome\": {\"verdict\", \"port\"}}.")
-    var json = false
+    init(_ arguments: Arguments) throws {
+        config = try ConfigOptions(arguments)
+        host = try HostOptions(arguments)
+        direction = try arguments.required("direction", of: Self.spec)
+        dst = try arguments.required("dst", of: Self.spec)
+        src = try arguments.value("src")
+        uid = try arguments.value("uid")
+        gid = try arguments.value("gid")
+        proto = try arguments.value("proto") ?? .tcp
+        iface = try arguments.value("iface")
+        live = arguments.flag("live")
+        json = arguments.flag("json")
+    }
 
     func run() throws {
         guard let (destination, port) = Self.endpoint(dst) else {

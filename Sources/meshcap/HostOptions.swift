@@ -1,31 +1,42 @@
-import ArgumentParser
 import Glibc
 import HostOps
 import MeshCapture
 
 /// The firewall backend a host command works on.
-enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
+enum BackendChoice: String, ArgumentValue, CaseIterable {
     /// meshcap's three inet tables, over netlink (no nft binary needed).
     case nft
     /// ISTIO chains through iptables-restore, in the chosen variant.
     case iptables
 }
 
-extension IptablesVariant: ExpressibleByArgument {}
+extension IptablesVariant: ArgumentValue {}
 
 /// Which firewall a host command works on, and how long it waits for others.
-struct HostOptions: ParsableArguments {
-    @Option(help: "nft (meshcap's inet tables over netlink) or iptables. Default: what NATIVE_NFTABLES / FORCE_IPTABLES_BINARY say, else where the rules are (meshcap's nft tables, else an iptables variant holding ISTIO chains), else nft.")
-    var backend: BackendChoice?
+struct HostOptions {
+    static let options = [
+        OptionSpec("backend", .single(name: "backend", completion: .words(BackendChoice.choices)),
+                   help: "nft (meshcap's inet tables over netlink) or iptables. Default: what NATIVE_NFTABLES / FORCE_IPTABLES_BINARY say, else where the rules are (meshcap's nft tables, else an iptables variant holding ISTIO chains), else nft."),
+        OptionSpec("iptables-variant", .single(name: "variant", completion: .words(IptablesVariant.choices)),
+                   help: "With --backend iptables: nft or legacy. Default: the variant that holds ISTIO chains, else the one the system's iptables is."),
+        OptionSpec("netns", .single(name: "name|path", completion: .none),
+                   help: "Work in this network namespace: a name from `ip netns list`, or a path such as /proc/PID/ns/net. Istio's NETWORK_NAMESPACE (--network-namespace) means the same; this flag wins over it. The caller's own namespace is not touched."),
+        OptionSpec("wait", .single(name: "seconds", completion: .none),
+                   help: "Seconds to wait for another meshcap run on this namespace, and for the xtables lock. Default: 10."),
+    ]
 
-    @Option(help: "With --backend iptables: nft or legacy. Default: the variant that holds ISTIO chains, else the one the system's iptables is.")
-    var iptablesVariant: IptablesVariant?
+    let backend: BackendChoice?
+    let iptablesVariant: IptablesVariant?
+    let netns: String?
+    let wait: Int
 
-    @Option(help: ArgumentHelp("Work in this network namespace: a name from `ip netns list`, or a path such as /proc/PID/ns/net. Istio's NETWORK_NAMESPACE (--network-namespace) means the same; this flag wins over it. The caller's own namespace is not touched.", valueName: "name|path"))
-    var netns: String?
-
-    @Option(help: ArgumentHelp("Seconds to wait for another meshcap run on this namespace, and for the xtables lock.", valueName: "seconds"))
-    var wait = 10
+    init(_ arguments: Arguments) throws(ConfigError) {
+        backend = try arguments.value("backend")
+        iptablesVariant = try arguments.value("iptables-variant")
+        netns = try arguments.value("netns")
+        wait = try arguments.value("wait") ?? 10
+        if wait < 0 { throw ConfigError(origin: .flag("--wait"), message: "\(wait) is not allowed; allowed: seconds from 0 (0: do not wait)") }
+    }
 
     /// Enters the namespace `--netns` or NETWORK_NAMESPACE names, before anything reads or
     /// changes a rule; says which on standard error. `run` is the loaded config's; clean and

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Glibc
 import HostOps
 import MeshCapture
@@ -40,11 +39,13 @@ enum KernelFeature: String, CaseIterable {
 /// `doctor`'s helper: made a network namespace of its own (so the host's tables are never
 /// touched), loads each feature's rules with each backend installed, and prints one line per
 /// attempt: `feature<TAB>backend<TAB>ok` or `...<TAB>the error`. The namespace goes with it.
-struct KernelProbe: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "kernel-probe",
+struct KernelProbe: Subcommand {
+    static let spec = CommandSpec(
+        name: "kernel-probe",
         abstract: "Internal, run by `doctor`: load each feature's rules in a network namespace of its own and say which loaded.",
-        shouldDisplay: false)
+        hidden: true)
+
+    init(_ arguments: Arguments) {}
 
     func run() throws {
         try NetworkNamespace.enterNew()

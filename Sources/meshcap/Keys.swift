@@ -1,10 +1,9 @@
-import ArgumentParser
 import MeshCapture
 
-struct Keys: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "keys",
-        abstract: "List every accepted config key: meaning, default, VM aliases and flags.")
+struct Keys: Subcommand {
+    static let spec = CommandSpec(name: "keys", abstract: "List every accepted config key: meaning, default, VM aliases and flags.")
+
+    init(_ arguments: Arguments) {}
 
     func run() {
         print("Keys that shape rules (Istio name; VM cluster.env/sidecar.env aliases; istio-iptables flags):\n")

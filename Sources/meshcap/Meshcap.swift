@@ -1,41 +1,76 @@
-import ArgumentParser
 import Glibc
 import MeshCapture
 
+/// A subcommand: what it accepts, how it takes its values from the parsed words, what it does.
+protocol Subcommand {
+    static var spec: CommandSpec { get }
+    init(_ arguments: Arguments) throws
+    func run() throws
+}
+
 @main
-struct Meshcap: ParsableCommand {
+enum Meshcap {
     static let release = "0.2.0"
+    static let version = "meshcap \(release) (commit \(BuildInfo.commit))"
 
-    static let configuration = CommandConfiguration(
-        commandName: "meshcap",
-        abstract: "Compile, apply and verify the firewall rules that send a workload's traffic through its sidecar proxy.",
-        discussion: """
-            Start with `meshcap compile --config /var/lib/istio/envoy/cluster.env` (the file istioctl writes for \
-            a VM), which prints iptables-restore input; `--backend nft` prints an nft script. `meshcap keys` \
-            lists every config key. A VM joining the mesh: `meshcap cidr`, `meshcap doctor`, `meshcap apply`, \
-            `meshcap verify`.
+    static let abstract = "Compile, apply and verify the firewall rules that send a workload's traffic through its sidecar proxy."
+    static let discussion = """
+        Start with `meshcap compile --config /var/lib/istio/envoy/cluster.env` (the file istioctl writes for \
+        a VM), which prints iptables-restore input; `--backend nft` prints an nft script. `meshcap keys` \
+        lists every config key. A VM joining the mesh: `meshcap cidr`, `meshcap doctor`, `meshcap apply`, \
+        `meshcap verify`.
 
-            Exit codes: 0 ok, 1 verification found a problem or diff found drift, 2 bad input, 3 host error.
-            """,
-        version: "meshcap \(release) (commit \(BuildInfo.commit))",
-        subcommands: [Compile.self, Apply.self, Clean.self, Diff.self, VerifyCommand.self, Explain.self, Doctor.self, Cidr.self, Keys.self, ProbeConnect.self, KernelProbe.self, ResolveNames.self]
-    )
+        Exit codes: 0 ok, 1 verification found a problem or diff found drift, 2 bad input, 3 host error.
+        """
 
-    /// One catch for every meshcap error (each knows its exit status); ArgumentParser's usage
-    /// errors exit 2, not its own 64, because the contract says 2 for any bad input.
+    static var subcommands: [any Subcommand.Type] {
+        [Compile.self, Apply.self, Clean.self, Diff.self, VerifyCommand.self, Explain.self, Doctor.self, Cidr.self, Keys.self,
+         ProbeConnect.self, KernelProbe.self, ResolveNames.self]
+    }
+    static var specs: [CommandSpec] { subcommands.map { $0.spec } }
+
+    /// One catch for every meshcap error: each knows its exit status.
     static func main() {
         do {
-            var command = try parseAsRoot()
-            try command.run()
+            try dispatch(Array(CommandLine.arguments.dropFirst()))
         } catch let failure as Failure {
             Report.fail(failure.lines, status: failure.exitStatus.rawValue)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }
-            // One style for every error: "meshcap: what is wrong", without ArgumentParser's "Error: ".
-            let message = fullMessage(for: error)
-            Report.fail([message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message],
-                        status: code == .validationFailure ? ExitStatus.badInput.rawValue : code.rawValue)
+            Report.fail(["\(error)"], status: ExitStatus.hostError.rawValue)
         }
+    }
+
+    static func dispatch(_ words: [String]) throws {
+        guard let first = words.first else { return print(Help.overview(abstract: abstract, discussion: discussion, subcommands: specs), terminator: "") }
+        let rest = Array(words.dropFirst())
+        switch first {
+        case "-h", "--help":
+            return print(Help.overview(abstract: abstract, discussion: discussion, subcommands: specs), terminator: "")
+        case "--version":
+            return print(version)
+        case "help":
+            guard let name = rest.first else { return try dispatch(["--help"]) }
+            return print(Help.of(try subcommand(named: name).spec), terminator: "")
+        case "--generate-completion-script":
+            let shell = try Arguments.value(rest.first, of: "--generate-completion-script", as: Completions.Shell.self)
+            return print(Completions.script(for: shell, subcommands: specs), terminator: "")
+        case "--generate-manual":
+            let date = try Arguments.value(rest.first, of: "--generate-manual", as: String.self)
+            return print(try ManualPage.render(date: date, version: version, abstract: abstract, discussion: discussion, subcommands: specs), terminator: "")
+        default:
+            let type = try subcommand(named: first)
+            switch try Arguments.parse(rest, by: type.spec) {
+            case .help: print(Help.of(type.spec), terminator: "")
+            case .run(let arguments): try type.init(arguments).run()
+            }
+        }
+    }
+
+    static func subcommand(named name: String) throws(ConfigError) -> any Subcommand.Type {
+        guard let type = subcommands.first(where: { $0.spec.name == name }) else {
+            let names = specs.filter { !$0.hidden }.map(\.name).joined(separator: ", ")
+            throw ConfigError(origin: nil, message: "\(name.excerpt) is not a subcommand; allowed: \(names), or --help, --version")
+        }
+        return type
     }
 }

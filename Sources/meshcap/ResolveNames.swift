@@ -1,4 +1,3 @@
-import ArgumentParser
 import Glibc
 import MeshCapture
 import Verify
@@ -7,17 +6,32 @@ import Verify
 /// agent runs as it), and the capture rules let its DNS through to the VM's resolvers, where
 /// anyone else's would go to the agent's DNS proxy (or nowhere, while the agent is down). The
 /// files are read before the user changes. One line per name (`NameLookup.Outcome.line`).
-struct ResolveNames: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "resolve-names",
+struct ResolveNames: Subcommand {
+    static let spec = CommandSpec(
+        name: "resolve-names",
         abstract: "Internal, run by `doctor`: resolve names as the proxy's user, one line each.",
-        shouldDisplay: false)
+        options: [
+            OptionSpec("uid", .single(name: "uid", completion: .none), help: "Resolve as this user."),
+            OptionSpec("gid", .single(name: "gid", completion: .none), help: "Resolve as this group."),
+            OptionSpec("hosts", .single(name: "file", completion: .file), help: "The hosts file (required)."),
+            OptionSpec("resolv-conf", .single(name: "file", completion: .file), help: "The resolver file (required)."),
+        ],
+        operands: Operands(name: "name", help: "A name to resolve."),
+        hidden: true)
 
-    @Option var uid: UInt32?
-    @Option var gid: UInt32?
-    @Option var hosts: String
-    @Option var resolvConf: String
-    @Argument var names: [String] = []
+    let uid: UInt32?
+    let gid: UInt32?
+    let hosts: String
+    let resolvConf: String
+    let names: [String]
+
+    init(_ arguments: Arguments) throws {
+        uid = try arguments.value("uid")
+        gid = try arguments.value("gid")
+        hosts = try arguments.required("hosts", of: Self.spec)
+        resolvConf = try arguments.required("resolv-conf", of: Self.spec)
+        names = arguments.operands
+    }
 
     func run() throws {
         let hostsText = try? InputFile.read(hosts, role: "hosts file", strictText: false)

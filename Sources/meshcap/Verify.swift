@@ -1,12 +1,11 @@
-import ArgumentParser
 import Glibc
 import HostOps
 import MeshCapture
 import Verify
 
-struct VerifyCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "verify",
+struct VerifyCommand: Subcommand {
+    static let spec = CommandSpec(
+        name: "verify",
         abstract: "Read the live counters: packets per port, range and owner, and whether capture looks broken (exit 1) (root).",
         discussion: """
             Without a config, what each rule is for is recognised from where it sits; with one (the same \
@@ -22,45 +21,54 @@ struct VerifyCommand: ParsableCommand {
               meshcap verify --watch 2
               meshcap verify --reset                  # print, then zero meshcap's counters (only meshcap's)
               meshcap verify --from vm1-iptables-save.txt --config cluster.env
-            """)
+            """,
+        options: ConfigOptions.options + HostOptions.options + [
+            OptionSpec("json", help: "Print the report as JSON (schema meshcap.verify/v1)."),
+            OptionSpec("prometheus", .single(name: "file", completion: .file),
+                       help: "Write the report in the node_exporter textfile format to this file (atomically), or - for standard output."),
+            OptionSpec("watch", .single(name: "seconds", completion: .none), help: "Read again every this many seconds, with per-second rates, until interrupted."),
+            OptionSpec("count", .single(name: "n", completion: .none), help: "With --watch: stop after this many readings."),
+            OptionSpec("reset", help: "After reading, zero the counters of meshcap's rules (and Istio's), no one else's. iptables zeroes rules by number: another program inserting rules at that moment may shift them."),
+            OptionSpec("probe", help: "First send real connections along each path of the config (needs --config or flags): meshcap listens on the capture ports itself, and makes a peer namespace for inbound. Not while the proxy holds the ports."),
+            OptionSpec("from", .single(name: "file", completion: .file),
+                       help: "Read a saved dump instead of this host, or - for standard input: the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], nft list ruleset or nft -j list ruleset."),
+        ],
+        operands: ConfigOptions.operands)
 
-    @OptionGroup var config: ConfigOptions
-    @OptionGroup var host: HostOptions
+    let config: ConfigOptions
+    let host: HostOptions
+    let json: Bool
+    let prometheus: String?
+    let watch: Double?
+    let count: Int?
+    let reset: Bool
+    let probe: Bool
+    let from: String?
 
-    @Flag(help: "Print the report as JSON (schema meshcap.verify/v1).")
-    var json = false
-
-    @Option(help: ArgumentHelp("Write the report in the node_exporter textfile format to this file (atomically), or - for standard output.", valueName: "file"))
-    var prometheus: String?
-
-    @Option(help: ArgumentHelp("Read again every this many seconds, with per-second rates, until interrupted.", valueName: "seconds"))
-    var watch: Double?
-
-    @Option(help: ArgumentHelp("With --watch: stop after this many readings.", valueName: "n"))
-    var count: Int?
-
-    @Flag(help: "After reading, zero the counters of meshcap's rules (and Istio's), no one else's. iptables zeroes rules by number: another program inserting rules at that moment may shift them.")
-    var reset = false
-
-    @Flag(help: "First send real connections along each path of the config (needs --config or flags): meshcap listens on the capture ports itself, and makes a peer namespace for inbound. Not while the proxy holds the ports.")
-    var probe = false
-
-    @Option(help: ArgumentHelp("Read a saved dump instead of this host, or - for standard input: the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], nft list ruleset or nft -j list ruleset.", valueName: "file"))
-    var from: String?
-
-    func validate() throws {
+    /// The options, and the combinations of them that cannot work, refused before anything is read.
+    init(_ arguments: Arguments) throws {
+        config = try ConfigOptions(arguments)
+        host = try HostOptions(arguments)
+        json = arguments.flag("json")
+        prometheus = try arguments.value("prometheus")
+        watch = try arguments.value("watch")
+        count = try arguments.value("count")
+        reset = arguments.flag("reset")
+        probe = arguments.flag("probe")
+        from = try arguments.value("from")
+        func refuse(_ message: String) -> ConfigError { ConfigError(origin: nil, message: message) }
         if let watch, !(watch >= 0.1 && watch <= 86_400) {
-            throw ValidationError("--watch \(watch): allowed: seconds from 0.1 to 86400")
+            throw refuse("--watch \(watch): allowed: seconds from 0.1 to 86400")
         }
-        if let count, count < 1 { throw ValidationError("--count \(count): allowed: 1 or more") }
-        if count != nil && watch == nil { throw ValidationError("--count needs --watch") }
-        if json && prometheus != nil { throw ValidationError("--json and --prometheus: choose one output") }
-        if watch != nil && (json || prometheus != nil) { throw ValidationError("--watch prints the table for people; without it, --json and --prometheus print one reading") }
-        if probe && !config.given { throw ValidationError("--probe needs the config the rules were applied from (--config FILE or istio-iptables flags): it tries that config's paths") }
-        if probe && watch != nil { throw ValidationError("--probe and --watch: probe once, then watch") }
-        if reset && watch != nil && count == nil { throw ValidationError("--reset with --watch needs --count: the counters are zeroed after the last reading") }
-        if from != nil && (watch != nil || reset || probe) { throw ValidationError("--from reads a saved dump once: --watch, --reset and --probe need a live host") }
-        if from == "-" && config.files.contains("-") { throw ValidationError("--from - and --config -: only one can be standard input") }
+        if let count, count < 1 { throw refuse("--count \(count): allowed: 1 or more") }
+        if count != nil && watch == nil { throw refuse("--count needs --watch") }
+        if json && prometheus != nil { throw refuse("--json and --prometheus: choose one output") }
+        if watch != nil && (json || prometheus != nil) { throw refuse("--watch prints the table for people; without it, --json and --prometheus print one reading") }
+        if probe && !config.given { throw refuse("--probe needs the config the rules were applied from (--config FILE or istio-iptables flags): it tries that config's paths") }
+        if probe && watch != nil { throw refuse("--probe and --watch: probe once, then watch") }
+        if reset && watch != nil && count == nil { throw refuse("--reset with --watch needs --count: the counters are zeroed after the last reading") }
+        if from != nil && (watch != nil || reset || probe) { throw refuse("--from reads a saved dump once: --watch, --reset and --probe need a live host") }
+        if from == "-" && config.files.contains("-") { throw refuse("--from - and --config -: only one can be standard input") }
     }
 
     func run() throws {

@@ -10,10 +10,6 @@ import TestSupport
 /// CI installs them: `apt-get install --no-install-recommends groff-base man-db systemd zsh fish prometheus`.
 @Suite struct InstallTests {
     static let installScript = packageRoot.appendingPathComponent("Packaging/install.sh").path
-    /// swift-argument-parser's man page generator, built beside meshcap
-    /// (`swift build --product generate-manual` when a plain build did not make it).
-    static let manualTool = URL(fileURLWithPath: meshcap).deletingLastPathComponent().appendingPathComponent("generate-manual").path
-    static let hasManualTool = FileManager.default.isExecutableFile(atPath: manualTool)
     static let prefix = "/usr/local"
 
     /// Every file install.sh installs under DESTDIR, and its mode.
@@ -44,8 +40,7 @@ import TestSupport
     static func install(into destdir: URL, epoch: String = "1764201600", _ extra: [String] = []) throws -> ProcessResult {
         var environment = ProcessInfo.processInfo.environment
         environment["SOURCE_DATE_EPOCH"] = epoch
-        return try run("/bin/sh", [installScript, "--binary", meshcap, "--prefix", prefix, "--destdir", destdir.path,
-                                   "--manual-tool", manualTool] + extra, environment: environment)
+        return try run("/bin/sh", [installScript, "--binary", meshcap, "--prefix", prefix, "--destdir", destdir.path] + extra, environment: environment)
     }
 
     /// A fresh DESTDIR with meshcap installed in it; the caller removes it.
@@ -65,7 +60,7 @@ import TestSupport
         return ((attributes[.posixPermissions] as? NSNumber)?.intValue ?? -1) & 0o7777
     }
 
-    @Test(.enabled(if: InstallTests.hasManualTool || Prerequisites.isCI, "needs .build/debug/generate-manual (swift build --product generate-manual)"))
+    @Test
     func everyFileIsInstalledWithItsModeAndPrinted() throws {
         let destdir = try temporaryDirectory("install")
         defer { try? FileManager.default.removeItem(at: destdir) }
@@ -97,7 +92,7 @@ import TestSupport
     }
 
     /// Same inputs, same bytes, wherever DESTDIR is; a second install keeps /etc/meshcap's files.
-    @Test(.enabled(if: InstallTests.hasManualTool || Prerequisites.isCI, "needs .build/debug/generate-manual (swift build --product generate-manual)"))
+    @Test
     func theOutputIsReproducibleAndEtcIsLeftAlone() throws {
         let first = try Self.installed("install-a"), second = try Self.installed("install-b")
         defer {
@@ -122,23 +117,23 @@ import TestSupport
     @Test func aMissingOptionIsNamed() throws {
         let result = try run("/bin/sh", [Self.installScript, "--prefix", "/usr"])
         #expect(result.status == 2)
-        #expect(result.stderr.contains("missing: --binary --destdir --manual-tool"), "\(result.stderr)")
-        let relative = try run("/bin/sh", [Self.installScript, "--binary", meshcap, "--prefix", "usr", "--destdir", "/nonexistent", "--manual-tool", meshcap])
+        #expect(result.stderr.contains("missing: --binary --destdir"), "\(result.stderr)")
+        let relative = try run("/bin/sh", [Self.installScript, "--binary", meshcap, "--prefix", "usr", "--destdir", "/nonexistent"])
         #expect(relative.status == 2)
         #expect(relative.stderr.contains("--prefix usr: must be an absolute path"), "\(relative.stderr)")
     }
 
-    /// A manual tool that fails fails the install, and says so.
-    @Test func aFailingManualToolFailsTheInstall() throws {
+    /// A binary that cannot write the man page fails the install, and says so.
+    @Test func aBinaryThatCannotWriteTheManPageFailsTheInstall() throws {
         let destdir = try temporaryDirectory("install-fail")
         defer { try? FileManager.default.removeItem(at: destdir) }
-        let result = try run("/bin/sh", [Self.installScript, "--binary", meshcap, "--prefix", Self.prefix, "--destdir", destdir.path, "--manual-tool", "/bin/false"])
+        let result = try run("/bin/sh", [Self.installScript, "--binary", "/bin/false", "--prefix", Self.prefix, "--destdir", destdir.path])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("/bin/false failed on"), "\(result.stderr)")
+        #expect(result.stderr.contains("meshcap --generate-manual failed"), "\(result.stderr)")
     }
 
     /// Every subcommand has its entry, and groff (the renderer man uses) has nothing to warn about.
-    @Test(.enabled(if: (InstallTests.hasManualTool && InstallTests.tool("groff") != nil) || Prerequisites.isCI, "needs generate-manual and groff (apt-get install groff-base)"))
+    @Test(.enabled(if: InstallTests.tool("groff") != nil || Prerequisites.isCI, "needs groff (apt-get install groff-base)"))
     func theManPageNamesEverySubcommandAndRendersWithoutWarnings() throws {
         let groff = try #require(Self.tool("groff"), "CI=true but groff is not installed (apt-get install groff-base)")
         let destdir = try Self.installed("install-man")
@@ -157,7 +152,7 @@ import TestSupport
         #expect(text.stdout.contains("MESHCAP(1)"))
     }
 
-    @Test(.enabled(if: InstallTests.hasManualTool || Prerequisites.isCI, "needs .build/debug/generate-manual (swift build --product generate-manual)"))
+    @Test
     func theBashCompletionParsesAndRegisters() throws {
         let destdir = try Self.installed("install-bash")
         defer { try? FileManager.default.removeItem(at: destdir) }
@@ -166,9 +161,17 @@ import TestSupport
         #expect(syntax.status == 0, "\(syntax.stderr)")
         let registered = try run("/bin/bash", ["-c", "source \"$1\" && complete -p meshcap", "bash", script])
         #expect(registered.status == 0 && registered.stdout.contains("meshcap"), "\(registered.stderr)")
+        // What a user pressing Tab gets: a subcommand, an option, an option's values.
+        let completed = try run("/bin/bash", ["-c", """
+            source "$1"
+            complete() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _meshcap; echo "${COMPREPLY[*]}"; }
+            complete meshcap ver; complete meshcap apply --back; complete meshcap apply --backend ''; complete meshcap verify --json -
+            """, "bash", script])
+        #expect(completed.stdout.split(separator: "\n").map(String.init)[0..<3] == ["verify", "--backend", "nft iptables"], "\(completed.stdout)\(completed.stderr)")
+        #expect(completed.stdout.contains("--prometheus") && completed.stdout.contains("-v"), "\(completed.stdout)")
     }
 
-    @Test(.enabled(if: (InstallTests.hasManualTool && InstallTests.tool("zsh") != nil) || Prerequisites.isCI, "needs zsh (apt-get install zsh)"))
+    @Test(.enabled(if: InstallTests.tool("zsh") != nil || Prerequisites.isCI, "needs zsh (apt-get install zsh)"))
     func theZshCompletionParses() throws {
         let zsh = try #require(Self.tool("zsh"), "CI=true but zsh is not installed (apt-get install zsh)")
         let destdir = try Self.installed("install-zsh")
@@ -177,7 +180,7 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
     }
 
-    @Test(.enabled(if: (InstallTests.hasManualTool && InstallTests.tool("fish") != nil) || Prerequisites.isCI, "needs fish (apt-get install fish)"))
+    @Test(.enabled(if: InstallTests.tool("fish") != nil || Prerequisites.isCI, "needs fish (apt-get install fish)"))
     func theFishCompletionParsesAndCompletes() throws {
         let fish = try #require(Self.tool("fish"), "CI=true but fish is not installed (apt-get install fish)")
         let destdir = try Self.installed("install-fish")
@@ -207,7 +210,7 @@ import TestSupport
         return try run(analyze, ["verify"] + units.map { copies.appendingPathComponent($0).path }, environment: environment)
     }
 
-    @Test(.enabled(if: (InstallTests.hasManualTool && InstallTests.tool("systemd-analyze") != nil) || Prerequisites.isCI, "needs systemd-analyze (apt-get install systemd)"))
+    @Test(.enabled(if: InstallTests.tool("systemd-analyze") != nil || Prerequisites.isCI, "needs systemd-analyze (apt-get install systemd)"))
     func systemdAcceptsTheUnits() throws {
         let destdir = try Self.installed("install-units")
         defer { try? FileManager.default.removeItem(at: destdir) }
@@ -218,7 +221,7 @@ import TestSupport
 
     /// The check above can fail: a misspelt value (exit 0, but a warning) and a missing program
     /// (exit 1) are both caught.
-    @Test(.enabled(if: (InstallTests.hasManualTool && InstallTests.tool("systemd-analyze") != nil) || Prerequisites.isCI, "needs systemd-analyze (apt-get install systemd)"))
+    @Test(.enabled(if: InstallTests.tool("systemd-analyze") != nil || Prerequisites.isCI, "needs systemd-analyze (apt-get install systemd)"))
     func systemdAnalyzeCatchesABrokenUnit() throws {
         let destdir = try Self.installed("install-broken")
         defer { try? FileManager.default.removeItem(at: destdir) }
@@ -235,7 +238,7 @@ import TestSupport
 
     /// The units' helper passes sidecar.env, cluster.env, then /etc/meshcap/*.env in byte order
     /// (10-a before 9-b), skipping what is not a file; the last one wins in meshcap.
-    @Test(.enabled(if: InstallTests.hasManualTool || Prerequisites.isCI, "needs .build/debug/generate-manual (swift build --product generate-manual)"))
+    @Test
     func theHelperPassesTheConfigsInIstiosOrderOverridesLast() throws {
         let destdir = try Self.installed("install-helper")
         defer { try? FileManager.default.removeItem(at: destdir) }

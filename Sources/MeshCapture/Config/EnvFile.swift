@@ -88,7 +88,7 @@ public enum EnvFile {
 extension StringProtocol {
     /// The text in quotes, shortened to its start when long: a message should point at a line,
     /// not repeat 200 KB of it.
-    var excerpt: String {
+    public var excerpt: String {
         count <= 60 ? "\"\(self)\"" : "\"\(prefix(40))...\" (\(utf8.count) bytes)"
     }
 

@@ -1,6 +1,6 @@
 /// The first packet of a connection, as the rules see it: what `explain` asks about.
 public struct Connection: Sendable, Hashable {
-    public enum Direction: String, Sendable, Hashable {
+    public enum Direction: String, Sendable, Hashable, CaseIterable {
         /// Made on this host (OUTPUT): the app's, or Envoy's own.
         case outbound
         /// Arriving from elsewhere (PREROUTING).

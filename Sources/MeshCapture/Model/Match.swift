@@ -1,6 +1,6 @@
 public typealias Port = UInt16
 
-public enum L4Protocol: String, Sendable, Hashable {
+public enum L4Protocol: String, Sendable, Hashable, CaseIterable {
     case tcp
     case udp
 }
