@@ -122,16 +122,8 @@ public struct VerifyReport: Sendable {
                     endedElsewhere.add(observed.packets)
                 }
                 let family = (observed.family ?? rule.family).map { $0 == .ipv4 ? "ipv4" : "ipv6" } ?? "all"
-                // A set's rule counts through its elements: a row per CIDR, as with a rule per CIDR.
-                var counts = [(purpose, observed.packets, observed.bytes)]
-                if let element = Self.elementPurpose(purpose) {
-                    // Two rules may look up one set (TPROXY's divert and capture): its elements count once.
-                    let set = rule.matches.lazy.compactMap(\.namedSet).first?.name ?? ""
-                    counts = expandedSets.insert("\(observed.table) \(set)").inserted
-                        ? observed.elements.map { (element($0.element), $0.packets, $0.bytes) } : []
-                }
-                for (purpose, packets, bytes) in counts {
-                    guard let row = CounterRow(purpose, family: family) else { continue }
+                func count(_ purpose: Purpose, _ packets: UInt64, _ bytes: UInt64) {
+                    guard let row = CounterRow(purpose, family: family) else { return }
                     // One hash lookup: a new key takes the next index as it is looked up.
                     let at = Self.slot(&rowIndex[row.key, default: rows.count])
                     if at == rows.count { rows.append(row) }
@@ -139,6 +131,15 @@ public struct VerifyReport: Sendable {
                     rows[at].bytes.add(bytes)
                     rows[at].rules += 1
                 }
+                // A set's rule counts through its elements: a row per CIDR, as with a rule per CIDR.
+                guard let element = Self.elementPurpose(purpose) else {
+                    count(purpose, observed.packets, observed.bytes)
+                    continue
+                }
+                // Two rules may look up one set (TPROXY's divert and capture): its elements count once.
+                let set = rule.matches.lazy.compactMap(\.namedSet).first?.name ?? ""
+                guard expandedSets.insert("\(observed.table) \(set)").inserted else { continue }
+                for counted in observed.elements { count(element(counted.element), counted.packets, counted.bytes) }
             }
             let unlive = wanted.values.reduce(0) { $0 + $1.count }
             // The same rules in another order run differently: drift too.

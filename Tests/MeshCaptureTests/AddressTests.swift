@@ -25,6 +25,19 @@ import TestSupport
         }
     }
 
+    /// Every IPv4 prefix length, each on seeded networks: the address, a slash, the length; read back.
+    @Test func ipv4PrefixesPrintAsAddressSlashLength() throws {
+        var random = SeededRandom.forTest("ipv4PrefixesPrintAsAddressSlashLength")
+        for length in 0...32 {
+            for value in [0, UInt32.max] + (0..<50).map({ _ in UInt32(truncatingIfNeeded: random.next()) }) {
+                let mask = length == 0 ? 0 : UInt32.max << (32 - length)
+                let prefix = try Prefix(network: .v4(value & mask), length: length)
+                #expect(prefix.description == "\(IPAddress.v4(value & mask))/\(length)", "seed \(SeededRandom.seed)")
+                #expect(try Prefix.parse(Substring(prefix.description)) == prefix)
+            }
+        }
+    }
+
     @Test(arguments: ["10.0.0", "010.0.0.1", "256.1.1.1", "1.2.3.4.5", ":::", "1::2::3", "12345::", "g::1", "1:2:3:4:5:6:7:8:9", ""])
     func malformedAddressesAreRefused(input: String) {
         #expect(IPAddress(input) == nil)

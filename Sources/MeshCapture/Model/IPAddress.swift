@@ -94,23 +94,29 @@ public enum IPAddress: Sendable, Hashable, Comparable, CustomStringConvertible {
         return all.reduce(UInt128(0)) { $0 << 16 | UInt128($1) }
     }
 
+    /// "10.96.0.1" into `buffer` (15 bytes at most); how many bytes it took.
+    static func writeIPv4(_ value: UInt32, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var at = 0
+        for shift in [24, 16, 8, 0] as [UInt32] {
+            let part = UInt8(truncatingIfNeeded: value >> shift)
+            if shift != 24 { buffer[at] = UInt8(ascii: "."); at += 1 }
+            if part >= 100 { buffer[at] = UInt8(ascii: "0") + part / 100; at += 1 }
+            if part >= 10 { buffer[at] = UInt8(ascii: "0") + part / 10 % 10; at += 1 }
+            buffer[at] = UInt8(ascii: "0") + part % 10
+            at += 1
+        }
+        return at
+    }
+
     /// RFC 5952 text: lowercase, no leading zeros, the longest run (two or more) of zero groups
     /// shortened to "::", the first such run on a tie.
     public var description: String {
         switch self {
         case .v4(let value):
-            // Digit by digit into bytes: verify writes one per set element (10,000s), and
-            // interpolating four numbers cost more than reading the element from the kernel.
-            var text: [UInt8] = []
-            text.reserveCapacity(15)
-            for shift in [24, 16, 8, 0] as [UInt32] {
-                let part = UInt8(truncatingIfNeeded: value >> shift)
-                if shift != 24 { text.append(UInt8(ascii: ".")) }
-                if part >= 100 { text.append(UInt8(ascii: "0") + part / 100) }
-                if part >= 10 { text.append(UInt8(ascii: "0") + part / 10 % 10) }
-                text.append(UInt8(ascii: "0") + part % 10)
-            }
-            return String(decoding: text, as: UTF8.self)
+            // Digit by digit into the string's own storage (inline: at most 15 bytes): verify
+            // writes one per set element (10,000s), and interpolating four numbers cost more
+            // than reading the element from the kernel.
+            return String(unsafeUninitializedCapacity: 15) { Self.writeIPv4(value, into: $0) }
         case .v6(let value):
             let groups = (0..<8).map { UInt16(truncatingIfNeeded: value >> (112 - 16 * $0)) }
             var best = (start: -1, length: 0)

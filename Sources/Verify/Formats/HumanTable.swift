@@ -3,33 +3,46 @@
 public enum HumanTable {
     public static func render(_ report: VerifyReport, rates: [CounterRow.Key: Double]? = nil) -> String {
         let header = ["direction", "family", "port or range", "action", "packets", "bytes"] + (rates == nil ? [] : ["packets/s"])
-        let columns = header.count
-        // The cells row after row in one array, and each one's width in characters, counted
-        // byte by byte where every byte is one (counting characters in general takes grapheme
-        // breaking, a tenth of verify's time at 10,000 rows).
-        var cells = header
-        cells.reserveCapacity((report.rows.count + 1) * columns)
-        for row in report.rows {
-            cells += [row.direction.rawValue, row.family, row.subject, row.action.rawValue, String(row.packets), String(row.bytes)]
-            if let rates { cells.append(Self.oneDecimal(rates[row.key] ?? 0)) }
+        let rateTexts = rates.map { rates in report.rows.map { oneDecimal(rates[$0.key] ?? 0) } }
+        // Each column's width, from the cells' widths without making the cells: with a set of
+        // 10,000 prefixes this is 10,000 lines, and building 60,000 strings first cost a third of
+        // the table's time.
+        var widths = header.map(\.utf8.count)
+        for (index, row) in report.rows.enumerated() {
+            widths[0] = max(widths[0], row.direction.rawValue.utf8.count)
+            widths[1] = max(widths[1], row.family.utf8.count)
+            widths[2] = max(widths[2], width(of: row.subject))
+            widths[3] = max(widths[3], row.action.rawValue.utf8.count)
+            widths[4] = max(widths[4], digits(of: row.packets))
+            widths[5] = max(widths[5], digits(of: row.bytes))
+            if let rateTexts { widths[6] = max(widths[6], rateTexts[index].utf8.count) }
         }
-        let counts = cells.map { cell in cell.utf8.contains { $0 >= 0x80 } ? cell.count : cell.utf8.count }
-        let widths = (0..<columns).map { column in stride(from: column, to: counts.count, by: columns).map { counts[$0] }.max() ?? 0 }
-        // Written as bytes into one buffer: with a set of 10,000 prefixes this is 10,000 lines,
-        // and string concatenation cost a third of verify's time.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(cells.count / columns * (widths.reduce(0, +) + 2 * columns + 1))
-        for (index, cell) in cells.enumerated() {
-            let column = index % columns
-            if column > 0 { bytes.append(0x20); bytes.append(0x20) }
-            // Text columns flush left, numbers flush right (the last column is a number: no line
-            // ends in blanks).
-            let pad = repeatElement(UInt8(0x20), count: widths[column] - counts[index])
+        // Written as bytes into one buffer. Text columns flush left, numbers flush right (the last
+        // column is a number: no line ends in blanks).
+        var bytes = Array("meshcap verify: \(report.source), \(report.againstConfig ? "against the config" : "rules recognised from where they sit")\n".utf8)
+        bytes.reserveCapacity(bytes.count + (report.rows.count + 1) * (widths.reduce(0, +) + 2 * widths.count + 1))
+        func text(_ cell: String, width cellWidth: Int, column: Int) {
+            if column > 0 { bytes += [0x20, 0x20] }
+            let pad = repeatElement(UInt8(0x20), count: widths[column] - cellWidth)
             if column >= 4 { bytes += pad; bytes += cell.utf8 } else { bytes += cell.utf8; bytes += pad }
-            if column == columns - 1 { bytes.append(0x0a) }
         }
-        var text = "meshcap verify: \(report.source), \(report.againstConfig ? "against the config" : "rules recognised from where they sit")\n"
-        text += String(decoding: bytes, as: UTF8.self)
+        func number(_ value: UInt64, column: Int) {
+            bytes += [0x20, 0x20]
+            bytes += repeatElement(UInt8(0x20), count: widths[column] - digits(of: value))
+            appendDecimal(value, to: &bytes)
+        }
+        for (column, title) in header.enumerated() { text(title, width: title.utf8.count, column: column) }
+        bytes.append(0x0a)
+        for (index, row) in report.rows.enumerated() {
+            text(row.direction.rawValue, width: row.direction.rawValue.utf8.count, column: 0)
+            text(row.family, width: row.family.utf8.count, column: 1)
+            text(row.subject, width: width(of: row.subject), column: 2)
+            text(row.action.rawValue, width: row.action.rawValue.utf8.count, column: 3)
+            number(row.packets, column: 4)
+            number(row.bytes, column: 5)
+            if let rateTexts { text(rateTexts[index], width: rateTexts[index].utf8.count, column: 6) }
+            bytes.append(0x0a)
+        }
         var lines: [String] = []
         for total in report.totals {
             lines.append("\(total.direction.rawValue): \(total.seen) looked at, \(total.captured) sent to the proxy")
@@ -49,10 +62,38 @@ public enum HumanTable {
         lines += report.notes.map { "note: \($0)" }
         lines += report.healthy ? ["capture looks right"] : report.verdicts.map { "PROBLEM (\($0.kind.rawValue)): \($0.message)" }
         for line in lines {
-            text += line
-            text += "\n"
+            bytes += line.utf8
+            bytes.append(0x0a)
         }
-        return text
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Columns on a terminal: a byte each where every byte is one character (counting characters
+    /// in general takes grapheme breaking, a tenth of verify's time at 10,000 rows).
+    static func width(of cell: String) -> Int {
+        // One OR over the bytes in place, not a closure per byte through the view.
+        let ascii = cell.utf8.withContiguousStorageIfAvailable { $0.reduce(0, |) < 0x80 } ?? cell.utf8.allSatisfy { $0 < 0x80 }
+        return ascii ? cell.utf8.count : cell.count
+    }
+
+    static func digits(of value: UInt64) -> Int {
+        var count = 1, rest = value
+        while rest >= 10 {
+            rest /= 10
+            count += 1
+        }
+        return count
+    }
+
+    /// The number's decimal digits, written from the last.
+    static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        var end = bytes.count + digits(of: value), rest = value
+        bytes += repeatElement(UInt8(0x30), count: end - bytes.count)
+        repeat {
+            end -= 1
+            bytes[end] = 0x30 + UInt8(rest % 10)
+            rest /= 10
+        } while rest > 0
     }
 
     /// "12.5": a rate to one decimal, without Foundation's formatting.
