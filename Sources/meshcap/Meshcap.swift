@@ -43,7 +43,7 @@ enum Meshcap {
     static func dispatch(_ words: [String]) throws {
         guard let first = words.first else { return print(Help.overview(abstract: abstract, discussion: discussion, subcommands: specs), terminator: "") }
         let rest = Array(words.dropFirst())
-        switch first {
+        switch first.split(separator: "=", maxSplits: 1).first.map(String.init) ?? first {
         case "-h", "--help":
             return print(Help.overview(abstract: abstract, discussion: discussion, subcommands: specs), terminator: "")
         case "--version":
@@ -52,15 +52,16 @@ enum Meshcap {
             guard let name = rest.first else { return try dispatch(["--help"]) }
             return print(Help.of(try subcommand(named: name).spec), terminator: "")
         case "--generate-completion-script":
-            let shell = try Arguments.value(rest.first, of: "--generate-completion-script", as: Completions.Shell.self)
+            let shell = try Arguments.value(of: "--generate-completion-script", in: words, as: Completions.Shell.self)
             return print(Completions.script(for: shell, subcommands: specs), terminator: "")
         case "--generate-manual":
-            let date = try Arguments.value(rest.first, of: "--generate-manual", as: String.self)
+            let date = try Arguments.value(of: "--generate-manual", in: words, as: String.self)
             return print(try ManualPage.render(date: date, version: version, abstract: abstract, discussion: discussion, subcommands: specs), terminator: "")
         default:
             let type = try subcommand(named: first)
             switch try Arguments.parse(rest, by: type.spec) {
             case .help: print(Help.of(type.spec), terminator: "")
+            case .version: print(version)
             case .run(let arguments): try type.init(arguments).run()
             }
         }

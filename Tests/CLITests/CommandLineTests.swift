@@ -67,8 +67,17 @@ import TestSupport
         } catch {
             #expect(error.description == "flag --from-cluster-dump: no value; allowed: --from-cluster-dump <file>")
         }
-        // A value that looks like an option is not taken as the value.
-        #expect(throws: ConfigError.self) { try Arguments.parse(["--from-cluster-dump", "--write-env", "x"], by: cidr) }
+        // A value that looks like an option is not taken as the value; the error says how to give one.
+        do {
+            _ = try Arguments.parse(["--from-cluster-dump", "--write-env", "x"], by: cidr)
+            Issue.record("an option was taken as a value")
+        } catch {
+            #expect(error.description == #"flag --from-cluster-dump: "--write-env" is an option, not a value; allowed: --from-cluster-dump <file> (--from-cluster-dump=--write-env for a value that starts with a dash)"#)
+        }
+        guard case .version = try Arguments.parse(["--from-cluster-dump", "x", "--version"], by: cidr) else {
+            Issue.record("--version was not the version")
+            return
+        }
         guard case .run(let stdin) = try Arguments.parse(["--from-cluster-dump", "-"], by: cidr) else {
             Issue.record("- was taken for help")
             return
@@ -120,6 +129,11 @@ import TestSupport
     @Test func theManPageDateIsChecked() {
         #expect(throws: ConfigError.self) { try ManualPage.render(date: "2025-13-01", version: "", abstract: "", discussion: "", subcommands: []) }
         #expect(throws: ConfigError.self) { try ManualPage.render(date: "yesterday", version: "", abstract: "", discussion: "", subcommands: []) }
+        #expect(throws: ConfigError.self) { try ManualPage.render(date: "2025-02-29", version: "", abstract: "", discussion: "", subcommands: []) }
+        #expect(throws: ConfigError.self) { try ManualPage.render(date: "2100-02-29", version: "", abstract: "", discussion: "", subcommands: []) }
+        #expect(throws: ConfigError.self) { try ManualPage.render(date: "2025-04-31", version: "", abstract: "", discussion: "", subcommands: []) }
+        #expect((try? ManualPage.render(date: "2024-02-29", version: "", abstract: "", discussion: "", subcommands: [])) != nil)
+        #expect((try? ManualPage.render(date: "2000-02-29", version: "", abstract: "", discussion: "", subcommands: [])) != nil)
         #expect((try? ManualPage.render(date: "2025-01-02", version: "", abstract: "", discussion: "", subcommands: []))?.hasPrefix(".Dd January 2, 2025\n") == true)
     }
 }

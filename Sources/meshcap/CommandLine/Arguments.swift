@@ -12,10 +12,12 @@ struct Arguments {
     private var values: [String: [String]] = [:]
     private(set) var operands: [String] = []
 
-    /// What the words ask for: the subcommand run with these arguments, or its help.
+    /// What the words ask for: the subcommand run with these arguments, its help, or meshcap's
+    /// version (which every subcommand answers, as it did under swift-argument-parser).
     enum Request {
         case run(Arguments)
         case help
+        case version
     }
 
     static func parse(_ words: [String], by spec: CommandSpec) throws(ConfigError) -> Request {
@@ -33,6 +35,7 @@ struct Arguments {
                 break
             }
             if word == "-h" || word == "--help" { return .help }
+            if word == "--version" { return .version }
             guard word.hasPrefix("-") && word != "-" else {
                 guard spec.operands != nil else { throw Self.unexpected(word, spec) }
                 arguments.operands.append(word)
@@ -53,8 +56,18 @@ struct Arguments {
                 arguments.switches.insert(option.long)
                 continue
             }
-            guard let value = inline ?? next().flatMap({ $0 == "-" || !$0.hasPrefix("-") ? $0 : nil }) else {
-                throw ConfigError(origin: .flag("--\(option.long)"), message: "no value; allowed: \(option.usage)")
+            let choices = if case .words(let words) = option.completion { ", one of \(words.joined(separator: ", "))" } else { "" }
+            var value = inline
+            if value == nil, index < words.count {
+                // "-" is standard input; any other word that starts with a dash is an option.
+                let following = words[index]
+                guard following == "-" || !following.hasPrefix("-") else {
+                    throw ConfigError(origin: .flag("--\(option.long)"), message: "\(following.excerpt) is an option, not a value; allowed: \(option.usage)\(choices) (--\(option.long)=\(following) for a value that starts with a dash)")
+                }
+                value = next()
+            }
+            guard let value else {
+                throw ConfigError(origin: .flag("--\(option.long)"), message: "no value; allowed: \(option.usage)\(choices)")
             }
             arguments.values[option.long, default: []].append(value)
         }
@@ -97,10 +110,14 @@ struct Arguments {
 }
 
 extension Arguments {
-    /// The one value a top-level option takes (`--generate-completion-script bash`).
-    static func value<T: ArgumentValue>(_ word: String?, of option: String, as: T.Type) throws(ConfigError) -> T {
-        guard let word else { throw ConfigError(origin: .flag(option), message: "no value; allowed: \(T.allowed)") }
+    /// The one value a top-level option takes, as `--generate-completion-script bash` or
+    /// `--generate-completion-script=bash`, and nothing after it.
+    static func value<T: ArgumentValue>(of option: String, in words: [String], as: T.Type) throws(ConfigError) -> T {
+        let (_, inline) = split(words[0])
+        let given = inline.map { [$0] + words.dropFirst() } ?? Array(words.dropFirst())
+        guard let word = given.first else { throw ConfigError(origin: .flag(option), message: "no value; allowed: \(T.allowed)") }
         guard let value = T(argument: word) else { throw ConfigError(origin: .flag(option), message: "\(word.excerpt) is not allowed; allowed: \(T.allowed)") }
+        guard given.count == 1 else { throw ConfigError(origin: .flag(option), message: "\(given[1].excerpt) follows the value; allowed: \(option) and one value") }
         return value
     }
 }

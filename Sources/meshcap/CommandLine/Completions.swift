@@ -27,11 +27,17 @@ enum Completions {
             "_meshcap() {",
             "    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}",
             "    COMPREPLY=()",
+            "    # bash splits --name=value at the '=': the option is the word before it.",
+            "    if [ \"$prev\" = = ] && [ \"$COMP_CWORD\" -ge 2 ]; then prev=${COMP_WORDS[COMP_CWORD-2]}; fi",
+            "    if [ \"$cur\" = = ]; then cur=; fi",
             "    if [ \"$COMP_CWORD\" -eq 1 ]; then",
-            "        mapfile -t COMPREPLY < <(compgen -W '\((specs.map(\.name) + globalOptions.map(\.0)).joined(separator: " "))' -- \"$cur\")",
+            "        mapfile -t COMPREPLY < <(compgen -W '\((specs.map(\.name) + ["help"] + globalOptions.map(\.0)).joined(separator: " "))' -- \"$cur\")",
             "        return",
             "    fi",
             "    case ${COMP_WORDS[1]} in",
+            "    help)",
+            "        [ \"$COMP_CWORD\" -eq 2 ] && mapfile -t COMPREPLY < <(compgen -W '\(specs.map(\.name).joined(separator: " "))' -- \"$cur\")",
+            "        ;;",
         ]
         for spec in specs {
             lines.append("    \(spec.name))")
@@ -40,13 +46,14 @@ enum Completions {
                 lines.append("        case $prev in")
                 for option in valued {
                     let names = ([option.short.map { "-\($0)" }].compactMap { $0 } + ["--\(option.long)"]).joined(separator: "|")
+                    // Paths as readline treats file names: quoted when inserted, directories with a /.
                     let generate = switch option.completion {
-                    case .file: "compgen -f -- \"$cur\""
-                    case .directory: "compgen -d -- \"$cur\""
-                    case .words(let words): "compgen -W '\(words.joined(separator: " "))' -- \"$cur\""
+                    case .file: "compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- \"$cur\")"
+                    case .directory: "compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- \"$cur\")"
+                    case .words(let words): "mapfile -t COMPREPLY < <(compgen -W '\(words.joined(separator: " "))' -- \"$cur\")"
                     case .none: ""
                     }
-                    lines.append("        \(names)) " + (generate.isEmpty ? "return ;;" : "mapfile -t COMPREPLY < <(\(generate)); return ;;"))
+                    lines.append("        \(names)) " + (generate.isEmpty ? "return ;;" : "\(generate); return ;;"))
                 }
                 lines.append("        esac")
             }
@@ -85,10 +92,12 @@ enum Completions {
                 case .single(let name, let completion), .repeated(let name, let completion): ":\(name):" + action(completion)
                 }
                 let times = if case .repeated = option.value { "*" } else { "" }
+                // "--name=" takes the value both as the next word and after an '='.
+                let equals = option.takesValue ? "=" : ""
                 if let short = option.short {
-                    return single("\(times)(-\(short) --\(option.long))") + "{-\(short),--\(option.long)}" + single(description + value)
+                    return single("\(times)(-\(short) --\(option.long))") + "{-\(short),--\(option.long)\(equals)}" + single(description + value)
                 }
-                return single("\(times)--\(option.long)\(description)\(value)")
+                return single("\(times)--\(option.long)\(equals)\(description)\(value)")
             }
             arguments.append(single("(- *)--help[Show help]"))
             if let operands = spec.operands { arguments.append(single("*:\(operands.name):")) }
@@ -130,7 +139,8 @@ enum Completions {
                 let names = (option.short.map { "-s \($0) " } ?? "") + "-l \(option.long)"
                 let value = switch option.completion {
                 case _ where !option.takesValue: ""
-                case .file, .directory: " -r -F"
+                case .file: " -r -F"
+                case .directory: " -x -a '(__fish_complete_directories)'"
                 case .words(let words): " -x -a \(fishQuoted(words.joined(separator: " ")))"
                 case .none: " -x"
                 }

@@ -13,7 +13,7 @@ enum ManualPage {
         let parts = date.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
               let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-              (1...12).contains(month), (1...31).contains(day) else {
+              (1...12).contains(month), (1...days(in: month, of: year)).contains(day) else {
             throw ConfigError(origin: .flag("--generate-manual"), message: "\(date.excerpt) is not a date; allowed: YYYY-MM-DD")
         }
         var lines = [
@@ -44,6 +44,14 @@ enum ManualPage {
         }
         lines += [".El", ".Sh SEE ALSO", ".Xr iptables-restore 8 ,", ".Xr nft 8"]
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func days(in month: Int, of year: Int) -> Int {
+        switch month {
+        case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 
     /// Paragraphs as filled text between .Pp; examples as a literal display.
