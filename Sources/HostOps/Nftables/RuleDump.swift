@@ -272,7 +272,7 @@ public enum RuleDump {
         var ports: [(port: Port, counter: Counter?)] = []
         for message in messages {
             for element in withMessage(message, NftnlSetQuery.elements) ?? [] {
-                switch NamedSetMessages.Key(element.key) {
+                switch element.key {
                 case .address(let address)?:
                     addresses.append((address, element.intervalEnd))
                     addressCounters.append(element.counter)

@@ -81,7 +81,9 @@ public struct NamedSetMessages: Hashable, Sendable {
         case port(Port)
         case address(IPAddress)
 
-        public init?(_ bytes: [UInt8]) {
+        /// A key as the kernel sends it, in network byte order; nil for a length meshcap never
+        /// writes (a concatenation, a MAC address).
+        public init?(_ bytes: UnsafeRawBufferPointer) {
             switch bytes.count {
             case 2: self = .port(Port(bytes[0]) << 8 | Port(bytes[1]))
             case 4: self = .address(.v4(bytes.reduce(0) { $0 << 8 | UInt32($1) }))

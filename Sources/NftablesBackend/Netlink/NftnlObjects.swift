@@ -1,4 +1,5 @@
 import CNftnl
+import Glibc
 
 // Swift owners of libnftnl objects. Each class frees its C object exactly once in deinit; no C
 // pointer leaves this file except inside a closure that runs while its owner is alive.
@@ -250,7 +251,8 @@ public final class NftnlSetQuery {
 
     /// One element as a dump reply holds it.
     public struct Element: Sendable {
-        public let key: [UInt8]
+        /// nil for a key of a kind meshcap does not write.
+        public let key: NamedSetMessages.Key?
         /// An interval set's end of a range (the address after its last).
         public let intervalEnd: Bool
         /// The element's counter, when the set gives its elements one.
@@ -273,12 +275,14 @@ public final class NftnlSetQuery {
             if nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_EXPR)),
                let expression = nftnl_set_elem_get(element, UInt16(NFTNL_SET_ELEM_EXPR), &exprLength) {
                 let pointer = OpaquePointer(expression)
-                if let name = nftnl_expr_get_str(pointer, UInt16(NFTNL_EXPR_NAME)), String(cString: name) == "counter" {
+                // Compared in place: a String per element cost more than the comparison.
+                if let name = nftnl_expr_get_str(pointer, UInt16(NFTNL_EXPR_NAME)), strcmp(name, "counter") == 0 {
                     counter = Counter(packets: nftnl_expr_get_u64(pointer, UInt16(NFTNL_EXPR_CTR_PACKETS)),
                                       bytes: nftnl_expr_get_u64(pointer, UInt16(NFTNL_EXPR_CTR_BYTES)))
                 }
             }
-            elements.append(Element(key: Array(UnsafeRawBufferPointer(start: key, count: Int(length))),
+            // Decoded from libnftnl's copy: no array per element.
+            elements.append(Element(key: NamedSetMessages.Key(UnsafeRawBufferPointer(start: key, count: Int(length))),
                                     intervalEnd: flags & NFT_SET_ELEM_INTERVAL_END.rawValue != 0, counter: counter))
         }
         return elements
