@@ -51,12 +51,26 @@ struct NetlinkAttribute {
         }
         return attributes
     }
+
+    /// Each attribute's type and payload in turn, without collecting them: reading a set of
+    /// 10,000 prefixes visits some 100,000 attributes.
+    static func forEach(_ data: ArraySlice<UInt8>, _ body: (UInt16, ArraySlice<UInt8>) -> Void) {
+        var offset = data.startIndex
+        while offset + 4 <= data.endIndex {
+            let length = Int(data.u16(at: offset))
+            guard length >= 4, offset + length <= data.endIndex else { return }
+            body(data.u16(at: offset + 2) & 0x3fff, data[(offset + 4)..<(offset + length)])
+            offset += (length + 3) & ~3
+        }
+    }
 }
 
 extension ArraySlice<UInt8> {
     func u16(at index: Int) -> UInt16 { UInt16(self[index]) | UInt16(self[index + 1]) << 8 }
     func u32(at index: Int) -> UInt32 { (0..<4).reduce(UInt32(0)) { $0 | UInt32(self[index + $1]) << (8 * $1) } }
     func i32(at index: Int) -> Int32 { Int32(bitPattern: u32(at: index)) }
+    /// The payload as one number in network byte order (nf_tables' flags and counters).
+    var bigEndian: UInt64 { reduce(0) { $0 << 8 | UInt64($1) } }
 }
 
 /// A netlink request as bytes: header, the family's fixed header, attributes (each padded to 4).

@@ -270,17 +270,19 @@ public enum RuleDump {
         // elements, and verify and apply read them on every run.
         var addresses: [(address: IPAddress, intervalEnd: Bool)] = [], addressCounters: [Counter?] = []
         var ports: [(port: Port, counter: Counter?)] = []
+        var foreign = false
         for message in messages {
-            for element in withMessage(message, NftnlSetQuery.elements) ?? [] {
+            DumpedSetElement.forEach(in: message[...]) { element in
                 switch element.key {
                 case .address(let address)?:
                     addresses.append((address, element.intervalEnd))
                     addressCounters.append(element.counter)
                 case .port(let port)?: ports.append((port, element.counter))
-                case nil: return SetReading(contents: nil, counters: [])
+                case nil: foreign = true
                 }
             }
         }
+        if foreign { return SetReading(contents: nil, counters: []) }
         // One kind of key in a set.
         guard addresses.isEmpty || ports.isEmpty else { return SetReading(contents: nil, counters: []) }
         if let first = addresses.first?.address {

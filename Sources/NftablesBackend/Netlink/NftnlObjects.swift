@@ -1,5 +1,4 @@
 import CNftnl
-import Glibc
 
 // Swift owners of libnftnl objects. Each class frees its C object exactly once in deinit; no C
 // pointer leaves this file except inside a closure that runs while its owner is alive.
@@ -234,7 +233,7 @@ public final class NftnlRuleFilter {
     public func build(_ message: UnsafeMutablePointer<nlmsghdr>) { nftnl_rule_nlmsg_build_payload(message, pointer) }
 }
 
-/// A request for one set's elements, and the keys read from the replies.
+/// A request for one set's elements (`DumpedSetElement` reads the replies).
 public final class NftnlSetQuery {
     private let pointer: OpaquePointer
 
@@ -248,45 +247,6 @@ public final class NftnlSetQuery {
     deinit { nftnl_set_free(pointer) }
 
     public func build(_ message: UnsafeMutablePointer<nlmsghdr>) { nftnl_set_elems_nlmsg_build_payload(message, pointer) }
-
-    /// One element as a dump reply holds it.
-    public struct Element: Sendable {
-        /// nil for a key of a kind meshcap does not write.
-        public let key: NamedSetMessages.Key?
-        /// An interval set's end of a range (the address after its last).
-        public let intervalEnd: Bool
-        /// The element's counter, when the set gives its elements one.
-        public let counter: Counter?
-    }
-
-    /// The elements of one NEWSETELEM reply.
-    public static func elements(in message: UnsafePointer<nlmsghdr>) -> [Element] {
-        let set = allocated(nftnl_set_alloc(), "set")
-        defer { nftnl_set_free(set) }
-        guard nftnl_set_elems_nlmsg_parse(message, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return [] }
-        defer { nftnl_set_elems_iter_destroy(iterator) }
-        var elements: [Element] = []
-        while let element = nftnl_set_elems_iter_next(iterator) {
-            var length: UInt32 = 0
-            guard let key = nftnl_set_elem_get(element, UInt16(NFTNL_SET_ELEM_KEY), &length) else { continue }
-            let flags = nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_FLAGS)) ? nftnl_set_elem_get_u32(element, UInt16(NFTNL_SET_ELEM_FLAGS)) : 0
-            var counter: Counter?
-            var exprLength: UInt32 = 0
-            if nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_EXPR)),
-               let expression = nftnl_set_elem_get(element, UInt16(NFTNL_SET_ELEM_EXPR), &exprLength) {
-                let pointer = OpaquePointer(expression)
-                // Compared in place: a String per element cost more than the comparison.
-                if let name = nftnl_expr_get_str(pointer, UInt16(NFTNL_EXPR_NAME)), strcmp(name, "counter") == 0 {
-                    counter = Counter(packets: nftnl_expr_get_u64(pointer, UInt16(NFTNL_EXPR_CTR_PACKETS)),
-                                      bytes: nftnl_expr_get_u64(pointer, UInt16(NFTNL_EXPR_CTR_BYTES)))
-                }
-            }
-            // Decoded from libnftnl's copy: no array per element.
-            elements.append(Element(key: NamedSetMessages.Key(UnsafeRawBufferPointer(start: key, count: Int(length))),
-                                    intervalEnd: flags & NFT_SET_ELEM_INTERVAL_END.rawValue != 0, counter: counter))
-        }
-        return elements
-    }
 }
 
 /// The ruleset generation a GETGEN reply names: it changes with every committed transaction.
