@@ -41,14 +41,8 @@ struct NetlinkAttribute {
 
     static func walk(_ data: ArraySlice<UInt8>) -> [NetlinkAttribute] {
         var attributes: [NetlinkAttribute] = []
-        var offset = data.startIndex
-        while offset + 4 <= data.endIndex {
-            let length = Int(data.u16(at: offset))
-            guard length >= 4, offset + length <= data.endIndex else { break }
-            attributes.append(NetlinkAttribute(type: data.u16(at: offset + 2) & 0x3fff /* NLA_TYPE_MASK: drops NLA_F_NESTED and NLA_F_NET_BYTEORDER */,
-                                               start: offset, payload: data[(offset + 4)..<(offset + length)]))
-            offset += (length + 3) & ~3
-        }
+        // A slice keeps its base's indices: the header is the 4 bytes before the payload.
+        forEach(data) { type, payload in attributes.append(NetlinkAttribute(type: type, start: payload.startIndex - 4, payload: payload)) }
         return attributes
     }
 
@@ -59,6 +53,7 @@ struct NetlinkAttribute {
         while offset + 4 <= data.endIndex {
             let length = Int(data.u16(at: offset))
             guard length >= 4, offset + length <= data.endIndex else { return }
+            // NLA_TYPE_MASK: drops NLA_F_NESTED and NLA_F_NET_BYTEORDER.
             body(data.u16(at: offset + 2) & 0x3fff, data[(offset + 4)..<(offset + length)])
             offset += (length + 3) & ~3
         }

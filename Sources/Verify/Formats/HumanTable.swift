@@ -8,10 +8,12 @@ public enum HumanTable {
         // 10,000 prefixes this is 10,000 lines, and building 60,000 strings first cost a third of
         // the table's time.
         var widths = header.map(\.utf8.count)
+        // Subjects may be non-ASCII, and checking costs a pass over each: once, kept for writing.
+        let subjectWidths = report.rows.map { width(of: $0.subject) }
         for (index, row) in report.rows.enumerated() {
             widths[0] = max(widths[0], row.direction.rawValue.utf8.count)
             widths[1] = max(widths[1], row.family.utf8.count)
-            widths[2] = max(widths[2], width(of: row.subject))
+            widths[2] = max(widths[2], subjectWidths[index])
             widths[3] = max(widths[3], row.action.rawValue.utf8.count)
             widths[4] = max(widths[4], digits(of: row.packets))
             widths[5] = max(widths[5], digits(of: row.bytes))
@@ -36,7 +38,7 @@ public enum HumanTable {
         for (index, row) in report.rows.enumerated() {
             text(row.direction.rawValue, width: row.direction.rawValue.utf8.count, column: 0)
             text(row.family, width: row.family.utf8.count, column: 1)
-            text(row.subject, width: width(of: row.subject), column: 2)
+            text(row.subject, width: subjectWidths[index], column: 2)
             text(row.action.rawValue, width: row.action.rawValue.utf8.count, column: 3)
             number(row.packets, column: 4)
             number(row.bytes, column: 5)
