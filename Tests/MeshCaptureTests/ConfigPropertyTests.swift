@@ -141,4 +141,32 @@ import TestSupport
             }
         }
     }
+
+    /// What apply records loads back into the config it recorded, for any config: with names,
+    /// wildcards, empty lists, host defaults filled in (here the fallback UID) and every layout.
+    @Test func aRecordLoadsBackIntoTheSameConfig() throws {
+        var generator = ConfigGenerator(random: .forTest(#function))
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for round in 0..<Self.rounds {
+            let lines = generator.document(generator.entries())
+            let original = try load([write(lines: lines, ending: "\n", "config-\(round)")]).config
+            let record = original.record.map { EnvFile.assignment($0.key, $0.value) }
+            let loaded = try load([write(lines: record, ending: "\n", "record-\(round)")])
+            #expect(loaded.config == original, "seed \(SeededRandom.seed), round \(round):\n\(lines.joined(separator: "\n"))\nrecorded as:\n\(record.joined(separator: "\n"))")
+            #expect(loaded.fromHost.isEmpty, "the record left something to the host: \(loaded.fromHost); seed \(SeededRandom.seed), round \(round)")
+        }
+    }
+
+    /// Every key that shapes rules is in the record, but for the two that only feed host
+    /// defaults (ENVOY_USER: PROXY_UID is recorded; ISTIO_SVC_IP: ENABLE_INBOUND_IPV6 is), so a
+    /// key added to the table cannot be forgotten there.
+    @Test func theRecordHasEveryRuleShapingKey() {
+        var config = InterceptConfig()
+        config.proxyGroupsSetting = [.id(1)]
+        config.logPrefix = .some("x")
+        config.logGroup = 1
+        let recorded = Set(config.record.map(\.key))
+        let shaping = Set(ConfigKey.all.filter(\.shapesRules).map(\.name)).subtracting(["ENVOY_USER", "ISTIO_SVC_IP"])
+        #expect(recorded == shaping, "recorded but not a key: \(recorded.subtracting(shaping)); a key not recorded: \(shaping.subtracting(recorded))")
+    }
 }
