@@ -5,11 +5,12 @@ SWIFT ?= swift
 BIN := .build/debug/meshcap
 # Kernel tests and conformance need the loaders and iproute2; the netlink backend needs the -dev
 # packages; python3 runs the corpus' nftsort.py and the traffic probes.
-APT_PACKAGES := iptables nftables iproute2 util-linux pkg-config libnftnl-dev libmnl-dev libiptc-dev python3
+# strace injects the kills of the crash-consistency test.
+APT_PACKAGES := iptables nftables iproute2 util-linux pkg-config libnftnl-dev libmnl-dev libiptc-dev python3 strace
 # The install tests check what `make install` ships: the units (systemd-analyze), the man page
 # (groff, man), the completions (zsh, fish; bash is there) and contrib's alerts (promtool).
 PACKAGING_PACKAGES := systemd groff-base man-db zsh fish prometheus
-TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3 systemd-analyze groff man zsh fish promtool
+TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3 strace systemd-analyze groff man zsh fish promtool
 HEADERS := /usr/include/libnftnl/common.h /usr/include/libmnl/libmnl.h /usr/include/libiptc/libiptc.h
 
 .PHONY: deps build demo test fuzz goldens release bench install clean

@@ -132,10 +132,19 @@ public struct LiveRules: Sendable {
 public struct Changes: Sendable {
     public let summary: [String]
     let steps: Steps
+    /// Tables the steps create that the backend keeps after meshcap's rules are gone (iptables-nft's
+    /// `ip mangle` ...): recorded in the journal before they are made, so clean can delete them.
+    public let making: [MadeTable]
+
+    init(summary: [String], steps: Steps, making: [MadeTable] = []) {
+        self.summary = summary
+        self.steps = steps
+        self.making = making
+    }
 
     /// Changes a stand-in host makes up: empty when `summary` is.
-    public static func recorded(text: String, summary: [String]) -> Changes {
-        Changes(summary: summary, steps: .recorded(text))
+    public static func recorded(text: String, summary: [String], making: [MadeTable] = []) -> Changes {
+        Changes(summary: summary, steps: .recorded(text), making: making)
     }
 
     enum Steps: Sendable {
@@ -176,8 +185,16 @@ public protocol FirewallHost: Sendable {
     /// What removes meshcap's rules (and Istio's: its chains, its jumps, and the built-in rules
     /// of `recognising`, a config it may have applied).
     func removal(from live: LiveRules, recognising: DesiredState?) throws -> Changes
-    /// Sends the changes: all of them or, on failure, none (the previous rules in force again).
+    /// Sends the changes: all of them or, on failure, none (the previous rules in force again);
+    /// `PartlyApplied` when a failure could not be taken back.
     func commit(_ changes: Changes) throws
+    /// Deletes those of `tables` that hold nothing any more (no rule, no chain of anyone's, every
+    /// policy accept), and only if nothing changed while they were checked; returns the ones
+    /// deleted. Only iptables-nft makes such tables.
+    func deleteEmpty(_ tables: [MadeTable]) throws -> [MadeTable]
+    /// The Istio keys that choose this host (NATIVE_NFTABLES, FORCE_IPTABLES_BINARY), so that a
+    /// config recorded with them is applied and read back through it.
+    var choosingKeys: [(key: String, value: String)] { get }
     /// Zeroes the counters of meshcap's rules as read (and Istio's), and of no one else's;
     /// returns how many rules.
     func resetCounters(_ live: LiveRules) throws -> Int
@@ -185,6 +202,15 @@ public protocol FirewallHost: Sendable {
     /// backend's own syntax: what `diff` compares with `view(of: desired)`.
     func view(of live: LiveRules) -> String
     func view(of desired: DesiredState) -> String
+}
+
+/// A change failed after some of it was made, and taking that back failed too: the rules are
+/// neither the old ones nor the new ones. The journal keeps saying so until a run completes it.
+public struct PartlyApplied: Failure {
+    public let error: HostError
+    public init(_ error: HostError) { self.error = error }
+    public var exitStatus: ExitStatus { .hostError }
+    public var lines: [String] { error.lines }
 }
 
 /// The nft host refused a batch because the ruleset changed after it was read. `HostSession`

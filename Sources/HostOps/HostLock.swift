@@ -5,44 +5,41 @@ import MeshCapture
 
 /// Serializes meshcap's own runs that change one network namespace's rules: systemd, Chef and an
 /// operator may all run `apply` at once, and an iptables apply is several steps. The lock is an
-/// flock(2) on a file named after the namespace (its inode), so runs in different namespaces do
-/// not wait for each other; the kernel releases it when the process ends, however it ends.
+/// flock(2) on the namespace's own file (/proc/self/ns/net, the nsfs inode every opener of that
+/// namespace shares), so runs in different namespaces do not wait for each other, nothing is
+/// created on disk for it, and the kernel releases it when the process ends, however it ends.
 public final class HostLock {
     private let descriptor: Int32
-    public let path: String
 
-    public static let directory = "/run/meshcap"
+    static let namespaceFile = "/proc/self/ns/net"
 
     /// Waits up to `seconds` for the lock.
     public init(wait seconds: Double) throws(HostError) {
-        var namespace = stat()
-        let inode = stat("/proc/self/ns/net", &namespace) == 0 ? String(namespace.st_ino) : "unknown"
-        path = "\(Self.directory)/netns-\(inode).lock"
-        if mkdir(Self.directory, 0o755) != 0 && errno != EEXIST {
-            let code = errno
-            throw HostError(code == EACCES || code == EPERM ? "changing rules needs root (CAP_NET_ADMIN), and nothing was changed: cannot create \(Self.directory)"
-                            : "cannot create \(Self.directory) for meshcap's lock", errno: code)
-        }
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            let code = errno
-            throw HostError(code == EACCES || code == EPERM ? "changing rules needs root (CAP_NET_ADMIN), and nothing was changed: cannot open the lock \(path)"
-                            : "cannot open the lock \(path)", errno: code)
-        }
-        var clock = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &clock)
-        let deadline = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9 + seconds
+        descriptor = open(Self.namespaceFile, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw HostError("cannot open \(Self.namespaceFile) to lock this namespace's rules", errno: errno) }
+        let deadline = MonotonicClock.seconds() + seconds
         while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
-            clock_gettime(CLOCK_MONOTONIC, &clock)
-            guard code == EWOULDBLOCK || code == EINTR, Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9 < deadline else {
+            guard code == EWOULDBLOCK || code == EINTR, MonotonicClock.seconds() < deadline else {
                 close(descriptor)
                 throw HostError(code == EWOULDBLOCK
-                    ? "another meshcap run is changing this namespace's rules and still holds \(path) after \(seconds) s (--wait sets how long to wait); nothing was changed"
-                    : "cannot lock \(path)", errno: code)
+                    ? "another meshcap run is changing this network namespace's rules and still holds its lock after \(seconds) s (--wait sets how long to wait); nothing was changed"
+                    : "cannot lock this network namespace's rules", errno: code)
             }
             usleep(20_000)
         }
+    }
+
+    /// Whether another process holds the lock right now (a run changing the rules at this moment).
+    public static var isHeldElsewhere: Bool {
+        let descriptor = open(namespaceFile, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        // Taken and dropped at once when free; a second open file of our own would conflict too,
+        // so this is asked before this process takes the lock.
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return errno == EWOULDBLOCK }
+        flock(descriptor, LOCK_UN)
+        return false
     }
 
     deinit { close(descriptor) }

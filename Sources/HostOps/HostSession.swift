@@ -1,20 +1,26 @@
 import MeshCapture
 
 /// apply and clean on a live host: the firewall through one backend, and the policy routing,
-/// in the order that leaves no gap and undoes itself on failure.
+/// in the order that leaves no gap and undoes itself on failure, journaled so that a run that is
+/// killed half-way is noticed and completed by the next one.
 ///
-/// apply: read; plan; add the routes the rules need (they only route marked packets, so adding
-/// them first changes nothing until the rules mark); commit the rules (one transaction per
-/// table; for nft one batch bound to the generation read, read again and retried once if the
-/// ruleset changed in between); then remove meshcap's routes the config no longer needs. A
-/// failed commit removes the routes this run added: what was in force stays in force.
+/// apply: read; plan; journal the intent (and the config it puts in force); add the routes the
+/// rules need (they only route marked packets, so adding them first changes nothing until the
+/// rules mark); commit the rules (one transaction per table, tables that take up capture first;
+/// for nft one batch bound to the generation read, read again and retried once if the ruleset
+/// changed in between); then remove meshcap's routes the config no longer needs and the tables
+/// iptables-nft made that hold nothing now; close the journal. A failed commit removes the routes
+/// this run added: what was in force stays in force, and the journal says nothing was left half.
+/// SIGTERM, SIGINT and SIGHUP wait until the journal is closed (`SignalDeferral`).
 public struct HostSession: Sendable {
     public let firewall: any FirewallHost
     public let routing: any RoutingHost
+    public let journal: Journal
 
-    public init(firewall: any FirewallHost, routing: any RoutingHost) {
+    public init(firewall: any FirewallHost, routing: any RoutingHost, journal: Journal) {
         self.firewall = firewall
         self.routing = routing
+        self.journal = journal
     }
 
     /// What a run did or, with --dry-run, would do.
@@ -36,53 +42,107 @@ public struct HostSession: Sendable {
         public var changedNothing: Bool { firewall.isEmpty && routing.isEmpty }
     }
 
-    public func apply(_ desired: DesiredState, dryRun: Bool) throws -> Outcome {
+    /// - Parameter record: the config as `Journal.record` writes it: what the journal says is
+    ///   being put in force, and then is.
+    public func apply(_ desired: DesiredState, record: String, dryRun: Bool) throws -> Outcome {
         let live = try firewall.observe()
         let planned = try firewall.changes(to: desired, from: live)
         let present = try routing.observe()
         let missing = desired.routing.filter { entry in !present.contains { $0.entry == entry } }
         let stale = present.filter { $0.tagged && !desired.routing.contains($0.entry) }
         let routingLines = missing.map(\.description) + stale.map(\.entry.removal)
+        let ahead = live.ahead.map(\.sentence)
         if dryRun {
-            return Outcome(changes: planned, routing: routingLines, ahead: live.ahead.map(\.sentence), warnings: [], retries: 0)
+            return Outcome(changes: planned, routing: routingLines, ahead: ahead, warnings: [], retries: 0)
+        }
+        if planned.isEmpty && missing.isEmpty && stale.isEmpty && journal.intent() == nil {
+            // Nothing to change: only the record, if it is not this config's yet (rules applied
+            // by an earlier meshcap, or by hand with the same result).
+            try journal.record(record)
+            return Outcome(changes: planned, routing: [], ahead: ahead, warnings: [], retries: 0)
         }
 
-        var added: [RoutingEntry] = []
-        let committed: (changes: Changes, retries: Int)
-        do {
-            for entry in missing where try routing.add(entry) { added.append(entry) }
-            committed = try commitRetryingOnce(planned) { try firewall.changes(to: desired, from: $0) }
-        } catch {
-            var failures: [String] = []
-            for entry in added.reversed() {
-                do { _ = try routing.remove(PolicyRouting.Observed(entry: entry, tagged: true)) } catch { failures.append("\(entry.removal): \(Self.describe(error))") }
+        return try journaled(.apply, target: record, making: planned.making) { changed in
+            var added: [RoutingEntry] = []
+            let committed: (changes: Changes, retries: Int)
+            do {
+                for entry in missing where try routing.add(entry) { added.append(entry) }
+                committed = try commitRetryingOnce(planned) { try firewall.changes(to: desired, from: $0) }
+            } catch {
+                var failures: [String] = []
+                for entry in added.reversed() {
+                    do { _ = try routing.remove(PolicyRouting.Observed(entry: entry, tagged: true)) } catch { failures.append("\(entry.removal): \(Self.describe(error))") }
+                }
+                guard !failures.isEmpty else { throw error }
+                throw PartlyApplied(HostError("\(Self.describe(error)); taking back the routing this run added failed too (\(failures.joined(separator: "; "))), so it stays"))
             }
-            guard !failures.isEmpty else { throw error }
-            throw HostError("\(Self.describe(error)); taking back the routing this run added failed too (\(failures.joined(separator: "; "))), so it stays")
-        }
+            changed = true
 
-        // The rules are in force now: what fails from here on is said, not thrown as if nothing had happened.
-        var warnings: [String] = []
-        for observed in stale {
-            do { _ = try routing.remove(observed) } catch { warnings.append("the rules are applied, but \(observed.entry.removal) failed: \(Self.describe(error))") }
-        }
-        // A kernel older than the protocol attributes (IFA_PROTO: 5.18) takes the entry and drops the tag.
-        if !added.isEmpty, let afterwards = try? routing.observe() {
-            for entry in added where afterwards.contains(where: { $0.entry == entry && !$0.tagged }) {
-                warnings.append("this kernel keeps no protocol tag on `\(entry)`: meshcap cannot tell it is its own, so clean and a later apply leave it unless given this config")
+            // The rules are in force now: what fails from here on is said, not thrown as if nothing had happened.
+            var warnings: [String] = []
+            for observed in stale {
+                do { _ = try routing.remove(observed) } catch { warnings.append("the rules are applied, but \(observed.entry.removal) failed: \(Self.describe(error))") }
             }
+            // A kernel older than the protocol attributes (IFA_PROTO: 5.18) takes the entry and drops the tag.
+            if !added.isEmpty, let afterwards = try? routing.observe() {
+                for entry in added where afterwards.contains(where: { $0.entry == entry && !$0.tagged }) {
+                    warnings.append("this kernel keeps no protocol tag on `\(entry)`: meshcap cannot tell it is its own, so clean and a later apply leave it unless given this config")
+                }
+            }
+            warnings += deleteEmptyMadeTables()
+            return Outcome(changes: committed.changes, routing: routingLines, ahead: ahead, warnings: warnings, retries: committed.retries)
         }
-        return Outcome(changes: committed.changes, routing: routingLines, ahead: live.ahead.map(\.sentence), warnings: warnings, retries: committed.retries)
     }
 
     /// Removes meshcap's rules from this firewall, and Istio's (its chains and jumps; and, when
-    /// the config Istio applied is given, its other rules of that config's shape).
+    /// the config Istio applied is given, its other rules of that config's shape). Journaled by
+    /// the caller (`journaled`), which may clean several firewalls and the routing in one go.
     public func clean(recognising config: DesiredState?, dryRun: Bool) throws -> Outcome {
         let live = try firewall.observe()
         let planned = try firewall.removal(from: live, recognising: config)
         guard !dryRun else { return Outcome(changes: planned, routing: [], ahead: [], warnings: [], retries: 0) }
         let committed = try commitRetryingOnce(planned) { try firewall.removal(from: $0, recognising: config) }
-        return Outcome(changes: committed.changes, routing: [], ahead: [], warnings: [], retries: committed.retries)
+        return Outcome(changes: committed.changes, routing: [], ahead: [], warnings: deleteEmptyMadeTables(), retries: committed.retries)
+    }
+
+    /// The tables iptables-nft made for meshcap that hold nothing now, deleted and forgotten. A
+    /// failure is a warning: an empty table changes no packet's fate, and the next run tries again.
+    func deleteEmptyMadeTables() -> [String] {
+        do {
+            try journal.forget(try firewall.deleteEmpty(journal.made))
+            return []
+        } catch {
+            return ["the empty tables iptables-nft made for meshcap's rules stay for now: \(Self.describe(error))"]
+        }
+    }
+
+    /// Runs the changes of one operation between an intent written before the first and removed
+    /// after the last, with SIGTERM, SIGINT and SIGHUP held back until then. `body` sets its
+    /// argument once a change is in force: a failure after that leaves the journal saying the
+    /// rules are half changed, as does `PartlyApplied`; one before it leaves the rules as they
+    /// were, and the journal as it was.
+    ///
+    /// - Parameters:
+    ///   - target: an apply's config record (see `Journal.record`).
+    ///   - forgetting: a clean that removes the recorded config's rules.
+    public func journaled<Result>(_ operation: Journal.Intent.Operation, backend: String? = nil, target: String? = nil,
+                                  making: [MadeTable] = [], forgetting: Bool = false,
+                                  _ body: (inout Bool) throws -> Result) throws -> Result {
+        try SignalDeferral.run {
+            let earlier = journal.intent()
+            try journal.begin(operation, backend: backend ?? firewall.name, target: target, making: making)
+            var changed = false
+            do {
+                let result = try body(&changed)
+                try journal.complete(operation, forgetting: forgetting)
+                return result
+            } catch let error as PartlyApplied {
+                throw error
+            } catch {
+                if !changed { journal.abandon(earlier: earlier) }
+                throw error
+            }
+        }
     }
 
     /// Removes meshcap's policy routing (and the config's shape of it, when given): the lines

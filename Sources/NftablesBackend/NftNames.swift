@@ -37,4 +37,6 @@ extension Family {
     /// The family's number in nf_tables (NFPROTO_IPV4, NFPROTO_IPV6): a table's, a chain's, and
     /// what `meta nfproto` and `tproxy ip|ip6` compare.
     public var nfproto: UInt32 { UInt32(self == .ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6) }
+    /// nft's word for the family of a table: `ip`, `ip6` (iptables-nft's tables are these).
+    public var nftName: String { self == .ipv4 ? "ip" : "ip6" }
 }

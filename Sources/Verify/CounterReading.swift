@@ -14,6 +14,10 @@ public struct CounterReading: Sendable {
     /// What the reader of the report should know about the reading itself (counts rounded).
     public let notes: [String]
     public let precision: Precision
+    /// The apply or clean the host's journal says did not end ("an apply with nft (meshcap pid
+    /// 1234, started ...)"), and the command that completes it; nil for a saved dump, or when
+    /// every one ended.
+    public let interrupted: (operation: String, fix: String)?
 
     /// How much of each rule the reading saw.
     public enum Precision: Sendable {
@@ -25,7 +29,8 @@ public struct CounterReading: Sendable {
     }
 
     public init(source: String, rules: [ObservedRule], ahead: [Ahead] = [], elsewhere: [String] = [], notes: [String] = [],
-                precision: Precision = .exact) {
+                precision: Precision = .exact, interrupted: (operation: String, fix: String)? = nil) {
+        self.interrupted = interrupted
         self.source = source
         self.rules = rules
         self.ahead = ahead

@@ -1,6 +1,9 @@
 /// Why capture looks broken: each makes `verify` exit 1.
 public struct Verdict: Sendable, Hashable {
     public enum Kind: String, Sendable {
+        /// An apply or clean was stopped half-way (killed, crashed): the rules may be neither the
+        /// old config's nor the new one's, whatever else the reading shows.
+        case interrupted
         /// No capture rules at all in the backend read.
         case noRules = "no-rules"
         /// A direction's rules are there, but the hook's jump into them is not.

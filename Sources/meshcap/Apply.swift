@@ -37,26 +37,30 @@ struct Apply: Subcommand {
     }
 
     func run() throws {
-        let (loaded, accounts) = try config.load()
-        let run = loaded.run
-        if let skip = run.skipRuleApply {
+        // A plain `meshcap apply` completes an interrupted apply, or puts the last one back.
+        let onHost = try config.loadOnHost(host, locking: dryRun ? .never : .hold)
+        let (loaded, accounts, lock, journal) = (onHost.loaded, onHost.accounts, onHost.lock, onHost.journal)
+        if let skip = loaded.run.skipRuleApply {
             Report.say(["\(skip.cited): nothing was applied"])
             return
         }
-        try host.enterNamespace(run)
+        let dryRun = self.dryRun || loaded.run.dryRun != nil
+        if let interrupted = onHost.interrupted, !dryRun {
+            Report.warning(["\(interrupted) was interrupted, and the rules may be half changed: this apply puts \(config.given ? "the given config" : "that config") in force whole"])
+        }
+        let run = loaded.run
         let plan = CapturePlan(loaded.config)
         if let cleanup = run.cleanupOnly {
             Report.say(["\(cleanup.cited): removing the rules instead of applying them"])
-            try Clean.clean(recognising: plan.desired(accounts, for: nil), hosts: host, only: host.backend, dryRun: dryRun || run.dryRun != nil)
+            try Clean.clean(recognising: plan.desired(accounts, for: nil), hosts: host, only: host.backend, dryRun: dryRun, holding: lock)
             return
         }
-        let dryRun = self.dryRun || run.dryRun != nil
         if let asked = run.dryRun, !self.dryRun { Report.say(["\(asked.cited): printing what would be sent instead of applying it"]) }
-        let lock = dryRun ? nil : try HostLock(wait: Double(host.wait))
         let residue = Residue.find()
         let (firewall, backend, notes) = host.choose(run, residue: residue)
         Report.say(notes + plan.listNotes(for: backend == .nft ? .inet : .xtables(.ipv4)))
-        let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).apply(plan.desired(accounts, for: backend), dryRun: dryRun)
+        let session = HostSession(firewall: firewall, routing: KernelRouting(), journal: journal)
+        let outcome = try session.apply(plan.desired(accounts, for: backend), record: Journal.record(plan.config, host: firewall), dryRun: dryRun)
         withExtendedLifetime(lock) {}
         if outcome.changedNothing {
             Report.say(["no change: the live rules (\(firewall.name)) already are this config's" + (dryRun ? "; nothing would be sent" : "")])

@@ -33,23 +33,22 @@ struct Clean: Subcommand {
     }
 
     func run() throws {
-        var recognising: DesiredState?
-        var run = RunSettings()
-        if config.given {
-            let (loaded, accounts) = try config.load()
-            recognising = CapturePlan(loaded.config).desired(accounts, for: nil)
-            run = loaded.run
-        }
-        try host.enterNamespace(run)
-        try Self.clean(recognising: recognising, hosts: host, only: host.backend, dryRun: dryRun)
+        // Without a config, the last apply's, so its routing goes even where the kernel kept no tag on it.
+        let onHost = try config.loadOnHost(host, locking: dryRun ? .never : .hold)
+        let recognising = onHost.hasConfig(config) ? CapturePlan(onHost.loaded.config).desired(onHost.accounts, for: nil) : nil
+        try Self.clean(recognising: recognising, hosts: host, only: host.backend, dryRun: dryRun, holding: onHost.lock)
     }
 
     /// Cleans every backend asked for (all by default); shared with apply's CLEANUP_ONLY.
     ///
     /// The policy routing goes too when everything is cleaned, or when no capture rules are left
     /// in any backend afterwards: TPROXY rules left in another backend still need their route.
-    static func clean(recognising: DesiredState?, hosts options: HostOptions, only: BackendChoice?, dryRun: Bool) throws {
-        let lock = dryRun ? nil : try HostLock(wait: Double(options.wait))
+    /// Journaled as one operation: killed half-way, the next run says so and `clean` completes it.
+    /// - Parameter held: the namespace's lock, when the caller holds it already (a second one
+    ///   taken by the same process would wait for the first).
+    static func clean(recognising: DesiredState?, hosts options: HostOptions, only: BackendChoice?, dryRun: Bool, holding held: HostLock? = nil) throws {
+        let lock = try held ?? (dryRun ? nil : HostLock(wait: Double(options.wait)))
+        let journal = Journal.here()
         var firewalls: [any FirewallHost] = []
         if only != .iptables { firewalls.append(NftHost()) }
         if only != .nft {
@@ -57,6 +56,7 @@ struct Clean: Subcommand {
             let variants = options.iptablesVariant.map { [$0] } ?? IptablesVariant.allCases.filter(\.isInstalled)
             firewalls += variants.map { IptablesHost(variant: $0, wait: options.wait) }
         }
+        let everything = only == nil && options.iptablesVariant == nil
         var said: [String] = []
         func report() {
             if said.isEmpty {
@@ -65,15 +65,17 @@ struct Clean: Subcommand {
                 Report.say([dryRun ? "would remove:" : "removed:"] + said)
             }
         }
-        do {
+        let routing = HostSession(firewall: NftHost(), routing: KernelRouting(), journal: journal)
+        func removeEverything(_ changed: inout Bool) throws {
+            var warnings: [String] = []
             for firewall in firewalls {
-                let outcome = try HostSession(firewall: firewall, routing: KernelRouting()).clean(recognising: recognising, dryRun: dryRun)
+                let outcome = try HostSession(firewall: firewall, routing: KernelRouting(), journal: journal).clean(recognising: recognising, dryRun: dryRun)
                 if dryRun { print(outcome.firewallText, terminator: "") }
                 said += outcome.firewall.map { "  \(firewall.name): \($0)" }
+                warnings += outcome.warnings
+                changed = changed || !outcome.firewall.isEmpty
             }
-            let everything = only == nil && options.iptablesVariant == nil
             let remaining = dryRun || everything ? [] : Residue.find().elsewhere(than: "")
-            let routing = HostSession(firewall: NftHost(), routing: KernelRouting())
             if remaining.isEmpty {
                 let routes = try routing.cleanRouting(recognising: recognising, dryRun: dryRun)
                 if dryRun && !routes.isEmpty { print("# routing over rtnetlink, as ip would be told:\n" + routes.joined(separator: "\n")) }
@@ -82,6 +84,21 @@ struct Clean: Subcommand {
                 // Listed, not removed: a dry run of the removal.
                 let kept = try routing.cleanRouting(recognising: recognising, dryRun: true)
                 if !kept.isEmpty { Report.say(["policy routing kept (\(kept.count) entries): capture rules remain elsewhere and may need it"]) }
+            }
+            Report.warning(warnings)
+        }
+        do {
+            if dryRun {
+                var changed = false
+                try removeEverything(&changed)
+            } else {
+                if let intent = journal.intent() {
+                    Report.warning(["\(intent) was interrupted, and the rules may be half changed: this clean removes whatever it left"])
+                }
+                // The record of the last apply goes with its rules: all of them, or its backend's.
+                let forgetting = everything || journal.appliedBackend.map { name in firewalls.contains { $0.name == name } } ?? true
+                try routing.journaled(.clean, backend: everything ? "every backend" : firewalls.map(\.name).joined(separator: " and "),
+                                      forgetting: forgetting, removeEverything)
             }
         } catch {
             // What was removed before the failure is still removed: say so.

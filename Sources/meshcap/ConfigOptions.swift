@@ -40,16 +40,24 @@ struct ConfigOptions {
     }
 
     /// The config, and the account files its names were checked against (and resolve through).
-    /// Says on standard error what deserves a word: warnings always, what came from the host's
-    /// files in one line, notes with --verbose.
-    func load() throws -> (LoadedConfig, AccountDatabase) {
+    /// Says on standard error what deserves a word (`say`).
+    ///
+    /// - Parameter recorded: a config meshcap recorded (`Journal`), read in place of the files:
+    ///   its warnings were said when it was applied, and are not said again on every verify.
+    func load(recorded: String? = nil, say: Bool = true) throws -> (LoadedConfig, AccountDatabase) {
         let accounts = try AccountDatabase(passwdPath: passwdFile, groupPath: groupFile)
-        let loaded = try ConfigLoader.load(files: files, environment: { getenv($0).map { String(cString: $0) } }, flags: istioFlags,
+        let loaded = try ConfigLoader.load(files: recorded.map { [$0] } ?? files, environment: { getenv($0).map { String(cString: $0) } }, flags: istioFlags,
                                            accounts: accounts, resolvConf: resolvConf, strict: strict)
+        if say && recorded == nil { self.say(loaded) }
+        return (loaded, accounts)
+    }
+
+    /// Warnings always, settings from the environment and what came from the host's files in a
+    /// line each, notes with --verbose.
+    func say(_ loaded: LoadedConfig) {
         Report.warning(loaded.warnings)
         if !loaded.fromEnvironment.isEmpty { Report.say(["from the environment: " + loaded.fromEnvironment.joined(separator: "; ")]) }
         if !loaded.fromHost.isEmpty { Report.say(["filled in: " + loaded.fromHost.joined(separator: "; ")]) }
         if verbose { Report.note(loaded.notes) }
-        return (loaded, accounts)
     }
 }

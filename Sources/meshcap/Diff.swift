@@ -27,9 +27,9 @@ struct Diff: Subcommand {
     }
 
     func run() throws {
-        let (loaded, accounts) = try config.load()
+        let onHost = try config.loadOnHost(host, locking: .whenInterrupted)
+        let (loaded, accounts, interrupted) = (onHost.loaded, onHost.accounts, onHost.interrupted)
         let plan = CapturePlan(loaded.config)
-        try host.enterNamespace(loaded.run)
         let residue = Residue.find()
         let (firewall, backend, notes) = host.choose(loaded.run, residue: residue)
         let desired = plan.desired(accounts, for: backend)
@@ -45,7 +45,10 @@ struct Diff: Subcommand {
         let elsewhere = residue.elsewhere(than: firewall.name)
         Report.warning(live.ahead.map(\.sentence) + elsewhere)
         let diff = UnifiedDiff.of(left, right, oldLabel: "live (\(firewall.name))", newLabel: "config")
-        if diff.isEmpty {
+        if let interrupted {
+            Report.warning(["\(interrupted) was interrupted before it ended: the rules may be half changed (`meshcap \(interrupted.operation?.rawValue ?? "apply")` completes it)"])
+        }
+        if diff.isEmpty && interrupted == nil {
             // Capture rules in another backend are drift too: packets are captured twice.
             guard !elsewhere.isEmpty else {
                 Report.say(["no drift: the live rules (\(firewall.name)) are this config's"])
@@ -53,6 +56,9 @@ struct Diff: Subcommand {
             }
             Report.say(["the live rules (\(firewall.name)) are this config's, but other capture rules are live as well (above)"])
             throw ProblemFound()
+        }
+        if diff.isEmpty {
+            Report.say(["the live rules (\(firewall.name)) are this config's, but the journal says an operation did not end (above)"])
         }
         print(diff, terminator: "")
         throw ProblemFound()

@@ -56,6 +56,11 @@ struct Doctor: Subcommand {
         checks += ssh(plan)
         checks += names(settings, plan: plan, accounts: accounts)
         checks.append(rules(residue))
+        if privileged, let interrupted = Journal.here().intent() {
+            let verb = interrupted.operation == .clean ? "clean" : "apply"
+            checks.append(PreflightCheck("journal", .fail, "\(interrupted) did not end (killed, or still running): the rules may be half changed",
+                                         fix: "meshcap \(verb) completes it (with no config: the config it was putting in force)"))
+        }
         let present = residue.map { !$0.nftTables.isEmpty || !$0.iptables.isEmpty } ?? false
         checks += capturePorts(plan, rulesPresent: present)
         if let backend, present {

@@ -79,6 +79,59 @@ struct HostOptions {
 extension ConfigOptions {
     /// Whether any config was given (files or istio-iptables flags), as opposed to the defaults.
     var given: Bool { !files.isEmpty || !istioFlags.isEmpty }
+
+    /// When a host command takes the namespace's lock (see `HostLock`).
+    enum Locking {
+        /// Held to the end: the command changes rules (or zeroes counters by number).
+        case hold
+        /// Waited for only when an apply or clean has not ended (it may be running now), so that
+        /// what the journal says is read once that run is done; not held.
+        case whenInterrupted
+        case never
+    }
+
+    /// The config a host command works with, read inside its namespace (`--netns`,
+    /// NETWORK_NAMESPACE): the one given; without one, the one meshcap recorded for the rules
+    /// there (the config an interrupted apply was putting in force, else the last apply's); else
+    /// Istio's defaults. With the journal's word on an operation that did not end.
+    func loadOnHost(_ host: HostOptions, locking: Locking) throws -> OnHost {
+        var (loaded, accounts) = try load(say: given)
+        try host.enterNamespace(loaded.run)
+        let journal = Journal.here()
+        let lock: HostLock?
+        switch locking {
+        case .hold: lock = try HostLock(wait: Double(host.wait))
+        case .whenInterrupted: lock = journal.intent() == nil ? nil : try HostLock(wait: Double(host.wait))
+        case .never: lock = nil
+        }
+        let interrupted = journal.intent()
+        var recorded: String?
+        if !given, let path = journal.target ?? journal.applied {
+            (loaded, accounts) = try load(recorded: path)
+            recorded = path
+            Report.say(["no config given: using the config \(path == journal.target ? "the interrupted apply was putting in force" : "of the last apply") (\(path))"])
+        } else if !given {
+            say(loaded)
+        }
+        return OnHost(loaded: loaded, accounts: accounts, recorded: recorded, journal: journal, interrupted: interrupted,
+                      lock: locking == .hold ? lock : nil)
+    }
+}
+
+/// A host command's config and journal (see `ConfigOptions.loadOnHost`).
+struct OnHost {
+    let loaded: LoadedConfig
+    let accounts: AccountDatabase
+    /// The recorded config used because none was given.
+    let recorded: String?
+    let journal: Journal
+    /// An apply or clean that began and did not end.
+    let interrupted: Journal.Intent?
+    /// The namespace's lock, for a command that holds it to the end.
+    let lock: HostLock?
+
+    /// Whether there is a config to compare with: given, or recorded.
+    func hasConfig(_ options: ConfigOptions) -> Bool { options.given || recorded != nil }
 }
 
 extension CapturePlan {

@@ -61,10 +61,13 @@ struct KernelProbe: Subcommand {
             let plan = CapturePlan(loaded.config)
             for (name, host) in hosts {
                 var outcome = "ok"
+                // Journaled as any apply and clean; the clean forgets the record, and the journal's
+                // directory goes with it.
+                let session = HostSession(firewall: host, routing: KernelRouting(), journal: Journal.here())
                 do {
-                    _ = try HostSession(firewall: host, routing: KernelRouting())
-                        .apply(plan.desired(accounts, for: name == "nft" ? .nft : .iptables), dryRun: false)
-                    _ = try HostSession(firewall: host, routing: KernelRouting()).clean(recognising: nil, dryRun: false)
+                    _ = try session.apply(plan.desired(accounts, for: name == "nft" ? .nft : .iptables),
+                                          record: Journal.record(plan.config, host: host), dryRun: false)
+                    _ = try session.journaled(.clean, forgetting: true) { _ in try session.clean(recognising: nil, dryRun: false) }
                 } catch let failure as Failure {
                     outcome = failure.lines.joined(separator: "; ")
                 }

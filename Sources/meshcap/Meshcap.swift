@@ -1,4 +1,5 @@
 import Glibc
+import HostOps
 import MeshCapture
 
 /// A subcommand: what it accepts, how it takes its values from the parsed words, what it does.
@@ -30,13 +31,19 @@ enum Meshcap {
     static var specs: [CommandSpec] { subcommands.map { $0.spec } }
 
     /// One catch for every meshcap error: each knows its exit status.
+    /// A SIGTERM held back while the rules changed ends the run after what it did is said.
     static func main() {
         do {
             try dispatch(Array(CommandLine.arguments.dropFirst()))
+            SignalDeferral.endIfOneArrived { Report.say($0) }
         } catch let failure as Failure {
-            Report.fail(failure.lines, status: failure.exitStatus.rawValue)
+            Report.say(failure.lines)
+            SignalDeferral.endIfOneArrived { Report.say($0) }
+            exit(failure.exitStatus.rawValue)
         } catch {
-            Report.fail(["\(error)"], status: ExitStatus.hostError.rawValue)
+            Report.say(["\(error)"])
+            SignalDeferral.endIfOneArrived { Report.say($0) }
+            exit(ExitStatus.hostError.rawValue)
         }
     }
 

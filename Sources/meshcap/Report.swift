@@ -13,11 +13,6 @@ enum Report {
 
     static func warning(_ lines: [String]) { say(lines, prefix: "warning: ") }
     static func note(_ lines: [String]) { say(lines, prefix: "note: ") }
-
-    static func fail(_ lines: [String], status: Int32) -> Never {
-        say(lines)
-        Glibc.exit(status)
-    }
 }
 
 /// diff found drift, verify found capture broken: exit 1, what was found already printed.

@@ -91,21 +91,18 @@ struct VerifyCommand: Subcommand {
             if !report.healthy { throw ProblemFound() }
             return
         }
-        var plan: (CapturePlan, AccountDatabase)?
-        var run = RunSettings()
         var probes: (results: [ProbeResult], notes: [String])?
-        if config.given {
-            let (loaded, accounts) = try config.load()
-            run = loaded.run
-            plan = (CapturePlan(loaded.config), accounts)
-        }
-        try host.enterNamespace(run)
+        // The lock is held from the reading to the reset: iptables zeroes rules by number, as read.
+        let onHost = try config.loadOnHost(host, locking: reset ? .hold : .whenInterrupted)
+        let (loaded, lock, interrupted) = (onHost.loaded, onHost.lock, onHost.interrupted)
+        // Without a config, the one meshcap recorded when it applied the rules: so a half or a
+        // drift is a problem, not a different-looking capture.
+        let plan = onHost.hasConfig(config) ? (CapturePlan(loaded.config), onHost.accounts) : nil
+        let run = loaded.run
         if probe, let (plan, accounts) = plan {
             let paths = ProbePath.paths(for: plan.config, resolve: accounts.resolver, peerGateway: ProbePeer.gateway)
             probes = Prober.run(paths, config: plan.config, executable: Self.executable)
         }
-        // Held from the reading to the reset: iptables zeroes rules by number, as read.
-        let lock = reset ? try HostLock(wait: Double(host.wait)) : nil
         let residue = Residue.find()
         let (firewall, backend) = chooseHost(run, residue: residue)
         let wanted = plan.map { $0.0.desired($0.1, for: backend) }
@@ -114,7 +111,8 @@ struct VerifyCommand: Subcommand {
         var readings = 0
         while true {
             let live = try firewall.observe()
-            let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name))
+            let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name),
+                                         interrupted: interrupted.map { ($0.description, $0.operation == .clean ? "meshcap clean" : "meshcap apply") })
             var report = VerifyReport(reading, desired: wanted)
             if let probes { report.add(probes: probes.results, notes: probes.notes) }
             let now = MonotonicClock.seconds()

@@ -1,10 +1,11 @@
+import Foundation
 import HostOps
 import MeshCapture
 import Testing
 import TestSupport
 
 /// The order of apply and clean on a host, with a recording stand-in for the kernel.
-@Suite struct HostSessionTests {
+@Suite final class HostSessionTests {
     let tproxy: DesiredState = {
         let config = try! ConfigLoader.load(files: [], flags: ["-m", "TPROXY", "-b", "*", "-u", "1337"], accounts: AccountDatabase(users: [:], groups: [:]),
                                             resolvConf: "/dev/null").config
@@ -12,13 +13,22 @@ import TestSupport
         return DesiredState(rulesets: [plan.ruleset(for: .inet)], routing: plan.routing) { _, _ in nil }
     }()
 
+    static let record = "PROXY_PORT='15001'\n"
+
+    /// A journal of its own per test, in a directory that goes with the test.
+    let journal = Journal(directory: FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-journal-\(UUID())").path)
+
+    deinit { try? FileManager.default.removeItem(atPath: journal.directory) }
+
+    func session(_ host: RecordingHost) -> HostSession { HostSession(firewall: host, routing: host, journal: journal) }
+
     @Test func routesComeFirstAndApplyingTwiceChangesNothing() throws {
         let host = RecordingHost()
-        let session = HostSession(firewall: host, routing: host)
-        let first = try session.apply(tproxy, dryRun: false)
+        let session = session(host)
+        let first = try session.apply(tproxy, record: Self.record, dryRun: false)
         #expect(host.routingLog == ["add ip -4 rule add fwmark 1337 lookup 133", "add ip -4 route add local default dev lo table 133"])
         #expect(first.firewall.count == 1 && host.commits.count == 1)
-        let second = try session.apply(tproxy, dryRun: false)
+        let second = try session.apply(tproxy, record: Self.record, dryRun: false)
         #expect(second.changedNothing)
         #expect(host.commits.count == 1)
     }
@@ -26,7 +36,7 @@ import TestSupport
     @Test func aRulesetChangedUnderTheApplyIsReadAgainOnce() throws {
         let host = RecordingHost()
         host.changedGenerations = 1
-        let outcome = try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: false)
+        let outcome = try session(host).apply(tproxy, record: Self.record, dryRun: false)
         #expect(outcome.retries == 1)
         #expect(host.commits.count == 1)
     }
@@ -34,23 +44,25 @@ import TestSupport
     @Test func twiceIsAFailureAndTheRoutesItAddedAreTakenBack() throws {
         let host = RecordingHost()
         host.changedGenerations = 2
-        #expect(throws: RulesetChanged.self) { try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: false) }
+        #expect(throws: RulesetChanged.self) { try session(host).apply(tproxy, record: Self.record, dryRun: false) }
         #expect(RulesetChanged().exitStatus == .hostError)
         #expect(host.commits.isEmpty)
         #expect(host.routes.isEmpty, "routes added for rules that never came stayed behind")
     }
 
-    /// Undoing can fail too: the error says so instead of claiming nothing changed.
+    /// Undoing can fail too: the error says so instead of claiming nothing changed, and the
+    /// journal goes on saying the rules are half changed.
     @Test func aFailedUndoIsSaid() throws {
         let host = RecordingHost()
         host.refusal = HostError("refused")
         host.routeRemovalRefusal = HostError("route removal refused")
         do {
-            _ = try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: false)
+            _ = try session(host).apply(tproxy, record: Self.record, dryRun: false)
             Issue.record("a refused commit went through")
-        } catch let error as HostError {
-            #expect(error.description.hasPrefix("refused; taking back the routing this run added failed too (ip -4 route del local default dev lo table 133: route removal refused"), "\(error)")
+        } catch let error as PartlyApplied {
+            #expect(error.error.description.hasPrefix("refused; taking back the routing this run added failed too (ip -4 route del local default dev lo table 133: route removal refused"), "\(error)")
         }
+        #expect(journal.intent()?.operation == .apply)
     }
 
     /// Once the rules are in force, a stale route that cannot be removed is a warning, and a
@@ -60,7 +72,7 @@ import TestSupport
         host.keepsTags = false
         host.routes = [PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 7, table: 7), tagged: true)]
         host.routeRemovalRefusal = HostError("busy")
-        let outcome = try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: false)
+        let outcome = try session(host).apply(tproxy, record: Self.record, dryRun: false)
         #expect(host.commits.count == 1)
         #expect(outcome.warnings.first == "the rules are applied, but ip -4 rule del fwmark 7 lookup 7 failed: busy")
         #expect(outcome.warnings.dropFirst().allSatisfy { $0.hasPrefix("this kernel keeps no protocol tag on `ip -4") })
@@ -73,22 +85,22 @@ import TestSupport
         let theirs = PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 1337, table: 133), tagged: false)
         host.routes = [stale, theirs]
         host.refusal = HostError("refused")
-        #expect(throws: HostError.self) { try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: false) }
+        #expect(throws: HostError.self) { try session(host).apply(tproxy, record: Self.record, dryRun: false) }
         // The rule that was there already stays; the stale one too (the old rules are still in force).
         #expect(host.routes == [stale, theirs])
     }
 
     @Test func aDryRunSendsNothing() throws {
         let host = RecordingHost()
-        let outcome = try HostSession(firewall: host, routing: host).apply(tproxy, dryRun: true)
+        let outcome = try session(host).apply(tproxy, record: Self.record, dryRun: true)
         #expect(!outcome.firewall.isEmpty && outcome.routing.count == 2)
         #expect(host.commits.isEmpty && host.routingLog.isEmpty)
     }
 
     @Test func cleanRemovesMeshcapsRoutesAndTheConfigsButNoOthers() throws {
         let host = RecordingHost()
-        let session = HostSession(firewall: host, routing: host)
-        _ = try session.apply(tproxy, dryRun: false)
+        let session = session(host)
+        _ = try session.apply(tproxy, record: Self.record, dryRun: false)
         let other = PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 99, table: 99), tagged: false)
         host.routes.append(other)
         let outcome = try session.clean(recognising: nil, dryRun: false)
@@ -98,5 +110,65 @@ import TestSupport
         #expect(host.installed.isEmpty)
         #expect(try session.clean(recognising: nil, dryRun: false).changedNothing)
         #expect(try session.cleanRouting(recognising: nil, dryRun: false).isEmpty)
+    }
+
+    /// An apply that ends leaves the config it applied recorded and no intent; one that changes
+    /// nothing leaves the journal as it was.
+    @Test func aCompletedApplyIsRecordedAndLeavesNoIntent() throws {
+        let host = RecordingHost()
+        _ = try session(host).apply(tproxy, record: Self.record, dryRun: false)
+        #expect(journal.intent() == nil && journal.target == nil)
+        #expect(try String(contentsOfFile: try #require(journal.applied), encoding: .utf8) == Self.record)
+        _ = try session(host).apply(tproxy, record: "PROXY_PORT='15002'\n", dryRun: false)
+        #expect(try String(contentsOfFile: try #require(journal.applied), encoding: .utf8) == "PROXY_PORT='15002'\n",
+                "an apply that changed no rule did not record the config it found in force")
+    }
+
+    /// A refused commit changed nothing: no intent stays, the record of the apply before stays.
+    @Test func aRefusedApplyLeavesTheJournalAsItWas() throws {
+        let host = RecordingHost()
+        _ = try session(host).apply(tproxy, record: Self.record, dryRun: false)
+        _ = try session(host).clean(recognising: nil, dryRun: false)
+        host.refusal = HostError("refused")
+        #expect(throws: HostError.self) { try session(host).apply(tproxy, record: "PROXY_PORT='1'\n", dryRun: false) }
+        #expect(journal.intent() == nil && journal.target == nil)
+        #expect(try String(contentsOfFile: try #require(journal.applied), encoding: .utf8) == Self.record)
+    }
+
+    /// A failure that could not be taken back, or that came after a change was in force, leaves
+    /// the intent: the next verify says the rules are half changed.
+    @Test func aFailureAfterAChangeLeavesTheIntent() throws {
+        let host = RecordingHost()
+        #expect(throws: PartlyApplied.self) {
+            try session(host).journaled(.apply, target: Self.record) { _ in throw PartlyApplied(HostError("half")) }
+        }
+        #expect(journal.intent()?.operation == .apply && journal.target != nil)
+        #expect(throws: HostError.self) {
+            try session(host).journaled(.clean) { changed in
+                changed = true
+                throw HostError("the second table")
+            }
+        }
+        #expect(journal.intent()?.operation == .clean)
+        // A run that fails before changing anything keeps the earlier intent: the half is still there.
+        host.refusal = HostError("refused")
+        #expect(throws: HostError.self) { try session(host).apply(tproxy, record: Self.record, dryRun: false) }
+        #expect(journal.intent() != nil)
+        host.refusal = nil
+        _ = try session(host).apply(tproxy, record: Self.record, dryRun: false)
+        #expect(journal.intent() == nil, "an apply that ended left the intent of the interrupted one")
+    }
+
+    /// SIGTERM while the rules change waits until the journal is closed, and is kept for `main`.
+    @Test func aStopSignalWaitsForTheChangeToEnd() throws {
+        let host = RecordingHost()
+        var finished = false
+        try session(host).journaled(.apply, target: Self.record) { changed in
+            raise(SIGTERM)
+            changed = true
+            finished = true
+        }
+        #expect(finished && journal.intent() == nil)
+        #expect(SignalDeferral.arrived == SIGTERM)
     }
 }

@@ -48,6 +48,10 @@ public final class RecordingHost: FirewallHost, RoutingHost, @unchecked Sendable
         installed = changes.text == "remove" ? [] : changes.text.split(separator: "\n").map(String.init)
     }
 
+    /// Nothing here makes tables of its own.
+    public func deleteEmpty(_ tables: [MadeTable]) throws -> [MadeTable] { [] }
+    public var choosingKeys: [(key: String, value: String)] { [] }
+
     /// Nothing here counts packets.
     public func resetCounters(_ live: LiveRules) throws -> Int { 0 }
 

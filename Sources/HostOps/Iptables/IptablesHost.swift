@@ -55,6 +55,13 @@ public struct IptablesHost: FirewallHost {
 
     public var name: String { "iptables-\(variant.rawValue)" }
 
+    public var choosingKeys: [(key: String, value: String)] { [("FORCE_IPTABLES_BINARY", variant.rawValue)] }
+
+    /// The legacy variant's tables belong to the kernel's modules, not to a program: nothing to delete.
+    public func deleteEmpty(_ tables: [MadeTable]) throws -> [MadeTable] {
+        variant == .nft ? try MadeTables.deleteEmpty(tables) : []
+    }
+
     static let tables = ["nat", "mangle", "raw"]
 
     /// Whether nf_tables holds a table of the family (named `table`, if given) with a chain:
@@ -188,7 +195,11 @@ public struct IptablesHost: FirewallHost {
     func transitions(from live: LiveRules, resolve: @escaping OwnerResolver, recognising config: DesiredState? = nil,
                      desired: (Family) -> Ruleset?) throws -> Changes {
         guard case .iptables(let saves) = live.reading else { preconditionFailure("an iptables host reads iptables") }
-        var steps: [(family: Family, table: String, tool: String, input: String)] = []
+        // Make before break: tables that take up capture first, tables that give it up last, so
+        // that between two steps (and after a kill between them) what was captured still is:
+        // REDIRECT to TPROXY adds mangle's TPROXY before nat stops redirecting inbound, and back.
+        var steps: [(order: Int, step: (family: Family, table: String, tool: String, input: String))] = []
+        var making: [MadeTable] = []
         for family in Family.allCases {
             let ruleset = desired(family)
             var known = Set<IptablesTransition.KnownRule>()
@@ -196,14 +207,17 @@ public struct IptablesHost: FirewallHost {
                 known.formUnion(IptablesTransition.builtinRules(source, resolve: resolve))
             }
             for name in Self.tables {
+                let live = saves[family]?.table(name)
                 let wanted = ruleset?.table(TableKind(rawValue: name) ?? .nat)
-                if let input = IptablesTransition.input(live: saves[family]?.table(name), desired: wanted, family: family,
-                                                        known: known, resolve: resolve) {
-                    steps.append((family, name, variant.tool(family, "restore"), input))
-                }
+                guard let input = IptablesTransition.input(live: live, desired: wanted, family: family, known: known, resolve: resolve) else { continue }
+                let holdsMeshcap = live?.chains.contains { ChainName.istioChains.contains(.regular($0.name)) } ?? false
+                let order = !holdsMeshcap ? 0 : wanted == nil ? 2 : 1
+                steps.append((order, (family, name, variant.tool(family, "restore"), input)))
+                if variant == .nft, live == nil { making.append(MadeTable(family: family, name: name)) }
             }
         }
-        let summary = steps.map { step -> String in
+        let ordered = steps.enumerated().sorted { ($0.element.order, $0.offset) < ($1.element.order, $1.offset) }.map(\.element.step)
+        let summary = ordered.map { step -> String in
             let lines = step.input.split(separator: "\n")
             let added = lines.filter { $0.hasPrefix("-A ") || $0.hasPrefix("-I ") }.count
             let removed = lines.filter { $0.hasPrefix("-D ") }.count
@@ -212,7 +226,7 @@ public struct IptablesHost: FirewallHost {
                 .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
             return "\(step.family == .ipv4 ? "IPv4" : "IPv6") \(step.table): \(parts.isEmpty ? "chains declared" : parts.joined(separator: ", "))"
         }
-        return Changes(summary: summary, steps: .iptables(steps))
+        return Changes(summary: summary, steps: .iptables(ordered), making: making)
     }
 
     /// Each step is one table's transaction. Whatever stops a step (the tool refusing, or the
@@ -226,23 +240,31 @@ public struct IptablesHost: FirewallHost {
         var done: [(family: Family, table: String, tool: String, snapshot: String)] = []
         for step in steps {
             let place = "\(step.tool) (\(step.family == .ipv4 ? "IPv4" : "IPv6") \(step.table))"
+            var killed: (family: Family, table: String, tool: String, snapshot: String)?
             do {
                 // The table as it is right now: what a failure further on puts back.
                 let snapshot = try save(step.family, table: step.table)
                 let result = try Command.run(step.tool, ["--noflush", "--counters", "--wait=\(wait)"], input: step.input)
+                // A loader that a signal ended (systemd stopping the unit's whole group) may have
+                // committed its table just before: it is put back with the others. One that
+                // refused its input committed nothing (a restore is one transaction).
+                if result.status > 128 { killed = (step.family, step.table, step.tool, snapshot) }
                 guard result.status == 0 else {
                     throw HostError("\(place) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))")
                 }
                 done.append((step.family, step.table, step.tool, snapshot))
             } catch let error as HostError {
-                throw error.appending(rollBack(done))
+                let (said, putBack) = rollBack(done + (killed.map { [$0] } ?? []))
+                if !putBack { throw PartlyApplied(error.appending(said)) }
+                throw error.appending(said)
             }
         }
     }
 
-    /// Puts back the tables already changed, newest first; says what is in force.
-    func rollBack(_ done: [(family: Family, table: String, tool: String, snapshot: String)]) -> String {
-        guard !done.isEmpty else { return "; nothing was changed" }
+    /// Puts back the tables already changed, newest first; says what is in force, and whether
+    /// it is what was before.
+    func rollBack(_ done: [(family: Family, table: String, tool: String, snapshot: String)]) -> (said: String, putBack: Bool) {
+        guard !done.isEmpty else { return ("; nothing was changed", true) }
         var failures: [String] = []
         for step in done.reversed() {
             // A table that did not exist is put back empty: no rules, default policies.
@@ -252,8 +274,8 @@ public struct IptablesHost: FirewallHost {
         }
         let tables = done.map { "\($0.family == .ipv4 ? "IPv4" : "IPv6") \($0.table)" }.joined(separator: ", ")
         return failures.isEmpty
-            ? "; the tables already changed (\(tables)) were put back: the previous rules are in force"
-            : "; putting back \(tables) failed too (\(failures.joined(separator: "; "))): check `\(variant.tool(.ipv4, "save"))`"
+            ? ("; the tables already changed (\(tables)) were put back: the previous rules are in force", true)
+            : ("; putting back \(tables) failed too (\(failures.joined(separator: "; "))): check `\(variant.tool(.ipv4, "save"))`", false)
     }
 
     public func view(of live: LiveRules) -> String {

@@ -12,6 +12,11 @@ public struct NftHost: FirewallHost {
 
     public var name: String { "nft" }
 
+    public var choosingKeys: [(key: String, value: String)] { [("NATIVE_NFTABLES", "true")] }
+
+    /// meshcap's inet tables are deleted with the rules: none is left to delete.
+    public func deleteEmpty(_ tables: [MadeTable]) throws -> [MadeTable] { [] }
+
     static let tables = Set(TableKind.allCases.map(NftNames.table))
 
     public func observe() throws -> LiveRules {

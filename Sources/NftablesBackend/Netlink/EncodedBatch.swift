@@ -27,7 +27,7 @@ public final class EncodedBatch {
         nftnl_batch_update(batch)
         for operation in operations {
             sequence &+= 1
-            let message = nftnl_nlmsg_build_hdr(buffer, operation.messageType, UInt16(NFPROTO_INET), operation.messageFlags, sequence)
+            let message = nftnl_nlmsg_build_hdr(buffer, operation.messageType, UInt16(operation.family), operation.messageFlags, sequence)
             if let message { operation.build(into: message) }
             nftnl_batch_update(batch)
         }

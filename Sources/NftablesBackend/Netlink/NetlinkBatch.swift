@@ -8,6 +8,9 @@ public struct NetlinkBatch: Sendable {
     public enum Operation: Sendable, Hashable {
         case addTable(TableKind)
         case deleteTable(TableKind)
+        /// A table of iptables-nft's (`ip mangle`), which it made for meshcap's rules and which
+        /// holds nothing any more.
+        case deleteIptablesTable(Family, String)
         case addChain(TableKind, ChainName)
         case addSet(TableKind, AnonymousSet)
         case addElements(TableKind, AnonymousSet)
@@ -69,7 +72,7 @@ extension NetlinkBatch.Operation {
     var messageType: UInt16 {
         let type: nf_tables_msg_types = switch self {
         case .addTable: NFT_MSG_NEWTABLE
-        case .deleteTable: NFT_MSG_DELTABLE
+        case .deleteTable, .deleteIptablesTable: NFT_MSG_DELTABLE
         case .addChain: NFT_MSG_NEWCHAIN
         case .addSet, .addNamedSet: NFT_MSG_NEWSET
         case .addElements, .addNamedSetElements: NFT_MSG_NEWSETELEM
@@ -81,18 +84,26 @@ extension NetlinkBatch.Operation {
     /// Without NLM_F_APPEND the kernel would put each rule at the head of its chain.
     var messageFlags: UInt16 {
         switch self {
-        case .deleteTable: 0
+        case .deleteTable, .deleteIptablesTable: 0
         case .addRule: UInt16(NLM_F_CREATE | NLM_F_APPEND)
         default: UInt16(NLM_F_CREATE)
         }
     }
 
+    /// The family in the message's header, which is the one the kernel goes by.
+    var family: UInt32 {
+        if case .deleteIptablesTable(let family, _) = self { return family.nfproto }
+        return UInt32(NFPROTO_INET)
+    }
+
     /// Writes this operation's message into `message` (its header is already built).
     func build(into message: UnsafeMutablePointer<nlmsghdr>) {
-        let family = UInt32(NFPROTO_INET)
+        let family = self.family
         switch self {
         case .addTable(let kind), .deleteTable(let kind):
             NftnlTable(family: family, name: NftNames.table(kind)).build(into: message)
+        case .deleteIptablesTable(_, let name):
+            NftnlTable(family: family, name: name).build(into: message)
         case .addChain(let kind, let name):
             let chain = NftnlChain(family: family, table: NftNames.table(kind), name: NftNames.chain(name))
             if case .builtin(let hook) = name {
@@ -139,6 +150,7 @@ extension NetlinkBatch.Operation {
         switch self {
         case .addTable(let kind): "add table inet \(NftNames.table(kind))"
         case .deleteTable(let kind): "delete table inet \(NftNames.table(kind))"
+        case .deleteIptablesTable(let family, let name): "delete table \(family.nftName) \(name)"
         case .addChain(let kind, let name): "add chain inet \(NftNames.table(kind)) \(Self.readable(NftNames.chain(name)))"
         case .addSet(let kind, let set): "add anonymous set #\(set.id) to table \(NftNames.table(kind))"
         case .addElements(let kind, let set): "add elements \(set.ports.map(String.init).joined(separator: ", ")) to anonymous set #\(set.id) in table \(NftNames.table(kind))"

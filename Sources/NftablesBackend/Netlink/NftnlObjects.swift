@@ -44,7 +44,7 @@ private func printed(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) -> Str
     return String(decoding: buffer.prefix(min(Int(count), buffer.count - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-final class NftnlTable {
+public final class NftnlTable {
     let pointer: OpaquePointer
 
     init(family: UInt32, name: String) {
@@ -53,7 +53,21 @@ final class NftnlTable {
         nftnl_table_set_str(pointer, UInt16(NFTNL_TABLE_NAME.rawValue), name)
     }
 
+    /// A table decoded from a NEWTABLE message of a dump; nil if the message does not parse.
+    public init?(parsing message: UnsafePointer<nlmsghdr>) {
+        pointer = allocated(nftnl_table_alloc(), "table")
+        guard nftnl_table_nlmsg_parse(message, pointer) >= 0 else {
+            nftnl_table_free(pointer)
+            return nil
+        }
+    }
+
     deinit { nftnl_table_free(pointer) }
+
+    public var family: UInt32 { nftnl_table_get_u32(pointer, UInt16(NFTNL_TABLE_FAMILY.rawValue)) }
+    public var name: String { nftnl_table_get_str(pointer, UInt16(NFTNL_TABLE_NAME.rawValue)).map { String(cString: $0) } ?? "" }
+    /// How many objects the table holds: chains, sets, stateful objects and flowtables alike.
+    public var use: UInt32 { nftnl_table_get_u32(pointer, UInt16(NFTNL_TABLE_USE.rawValue)) }
 
     func build(into message: UnsafeMutablePointer<nlmsghdr>) { nftnl_table_nlmsg_build_payload(message, pointer) }
 }

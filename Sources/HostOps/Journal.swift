@@ -1,0 +1,236 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import MeshCapture
+import NftablesBackend
+
+/// What meshcap keeps about one network namespace between runs, in /run/meshcap/netns-ID/:
+///
+/// - `intent`: written before an apply or clean changes anything and removed after its last
+///   change. Found by a later run, the operation was interrupted (SIGKILL, a crash, power cut in
+///   the middle of a multi-table iptables apply or of the policy routing) and the rules may be
+///   neither the old config's nor the new one's: `verify` says so (exit 1), `apply` and `clean`
+///   say so and complete it.
+/// - `target.env`: the config an apply in flight puts in force, so that a plain `meshcap apply`
+///   can complete an interrupted one.
+/// - `applied.env`: the config the last completed apply put in force (`InterceptConfig.record`,
+///   and the Istio keys that choose its backend): what `verify` and `diff` compare with when
+///   given no config, and a plain `apply` puts back.
+/// - `made`: tables iptables-nft created for meshcap's rules (`ip mangle` ...), which clean
+///   deletes once they are empty: each is a base chain on a hook that every packet traverses.
+///
+/// /run lives exactly as long as the kernel's rules (both go at reboot), so nothing here
+/// outlives what it describes. ID is the namespace's cookie, which the kernel never gives to
+/// another namespace while it runs (an inode number can be reused once a namespace is gone).
+public struct Journal: Sendable {
+    public static let root = "/run/meshcap"
+    public let directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    /// The journal of the network namespace this thread is in.
+    public static func here() -> Journal { Journal(directory: "\(root)/netns-\(NamespaceIdentity.current)") }
+
+    var intentPath: String { "\(directory)/intent" }
+    var targetPath: String { "\(directory)/target.env" }
+    var appliedPath: String { "\(directory)/applied.env" }
+    var madePath: String { "\(directory)/made" }
+
+    /// An operation that began changing the rules.
+    public struct Intent: Sendable, Equatable, CustomStringConvertible {
+        public enum Operation: String, Sendable { case apply, clean }
+        /// nil when the file could not be read: an operation did not end, which one is unknown.
+        public let operation: Operation?
+        /// The host it worked through ("nft", "iptables-nft"), or "every backend" for clean.
+        public let backend: String
+        public let pid: Int32
+        /// Seconds since 1970, UTC.
+        public let started: Int
+
+        /// "an apply with nft (meshcap pid 1234, started 2026-12-06 20:01:05 UTC)".
+        public var description: String {
+            guard let operation else { return "an operation whose journal cannot be read" }
+            return "\(operation == .apply ? "an apply" : "a clean") with \(backend) (meshcap pid \(pid), started \(Self.utc(started)))"
+        }
+
+        static func utc(_ seconds: Int) -> String {
+            var time = time_t(seconds), parts = tm()
+            gmtime_r(&time, &parts)
+            var buffer = [CChar](repeating: 0, count: 32)
+            let length = strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S UTC", &parts)
+            return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    /// The operation that began and has not ended (interrupted, or running right now: the
+    /// namespace's `HostLock` tells which); nil when every one ended.
+    public func intent() -> Intent? {
+        guard access(intentPath, F_OK) == 0 else { return nil }
+        let unknown = Intent(operation: nil, backend: "", pid: 0, started: 0)
+        guard let text = try? InputFile.read(intentPath, role: "meshcap's journal"),
+              case .success(let settings) = EnvFile.parse(text) else { return unknown }
+        let values = Dictionary(settings.map { ($0.key, $0.value) }) { _, last in last }
+        guard let operation = values["OPERATION"].flatMap(Intent.Operation.init), let backend = values["BACKEND"],
+              let pid = values["PID"].flatMap({ Int32($0) }), let started = values["STARTED"].flatMap({ Int($0) }) else { return unknown }
+        return Intent(operation: operation, backend: backend, pid: pid, started: started)
+    }
+
+    /// The config an interrupted apply was putting in force.
+    public var target: String? { access(targetPath, F_OK) == 0 ? targetPath : nil }
+    /// The config the last completed apply put in force.
+    public var applied: String? { access(appliedPath, F_OK) == 0 ? appliedPath : nil }
+
+    /// iptables-nft tables created for meshcap's rules and not deleted since.
+    public var made: [MadeTable] {
+        guard let text = try? InputFile.read(madePath, role: "meshcap's journal") else { return [] }
+        return text.lines.compactMap(MadeTable.init)
+    }
+
+    /// The record of a config as applied through `host`: `applied.env`'s and `target.env`'s text.
+    public static func record(_ config: InterceptConfig, host: any FirewallHost) -> String {
+        let lines = (config.record + host.choosingKeys).map { EnvFile.assignment($0.key, $0.value) }
+        // No date in it: an apply that changes nothing leaves the file as it is (its mtime says when).
+        return (["# meshcap: the config applied with \(host.name), as meshcap recorded it; `meshcap verify` and `meshcap diff` compare with it."]
+                + lines).joined(separator: "\n") + "\n"
+    }
+
+    /// Records `record` as the applied config when it is not that already: for an apply that
+    /// changes nothing (rules an earlier meshcap applied, or somebody with the same result).
+    public func record(_ record: String) throws(HostError) {
+        if let applied, let text = try? InputFile.read(applied, role: "meshcap's journal"), text.lines.joined(separator: "\n") + "\n" == record { return }
+        try makeDirectory()
+        try put(record, at: appliedPath)
+    }
+
+    /// Written before the first change: the intent last, so that whenever it is found, what it
+    /// points to is complete. `made` grows before the tables are made, so none is forgotten.
+    public func begin(_ operation: Intent.Operation, backend: String, target record: String?, making tables: [MadeTable]) throws(HostError) {
+        try makeDirectory()
+        if let record { try put(record, at: targetPath) }
+        let known = made
+        let more = tables.filter { !known.contains($0) }
+        if !more.isEmpty { try put((known + more).map(\.description).joined(separator: "\n") + "\n", at: madePath) }
+        let intent = """
+            # meshcap: \(operation == .apply ? "an apply" : "a clean") in progress. Removed when it made its last change;
+            # found later, it was interrupted and the rules may be half changed: `meshcap verify` says so,
+            # and `meshcap \(operation.rawValue)` completes it.
+            OPERATION=\(operation.rawValue)
+            BACKEND='\(backend)'
+            PID=\(getpid())
+            STARTED=\(time(nil))
+
+            """
+        try put(intent, at: intentPath)
+    }
+
+    /// After the last change: an apply's target becomes the applied config; a clean that removed
+    /// the applied config's rules (`forgetting`) forgets it, and the directory goes when empty.
+    public func complete(_ operation: Intent.Operation, forgetting: Bool = false) throws(HostError) {
+        switch operation {
+        case .apply:
+            if target != nil, rename(targetPath, appliedPath) != 0 { throw HostError("cannot rename \(targetPath) to \(appliedPath)", errno: errno) }
+        case .clean:
+            if forgetting { try remove(appliedPath) }
+            try remove(targetPath)
+        }
+        try remove(intentPath)
+        syncDirectory()
+        // Only when nothing is left in it (rmdir refuses otherwise).
+        rmdir(directory)
+    }
+
+    /// After a failure that left the rules as they were before this run: its intent and target
+    /// go, unless an earlier interrupted operation's were there before (the rules are still
+    /// that one's half, so the journal must go on saying so).
+    public func abandon(earlier: Intent?) {
+        guard earlier == nil else { return }
+        unlink(targetPath)
+        unlink(intentPath)
+        syncDirectory()
+        rmdir(directory)
+    }
+
+    /// Tables deleted since they were recorded.
+    public func forget(_ tables: [MadeTable]) throws(HostError) {
+        guard !tables.isEmpty else { return }
+        let left = made.filter { !tables.contains($0) }
+        if left.isEmpty { try remove(madePath) } else { try put(left.map(\.description).joined(separator: "\n") + "\n", at: madePath) }
+    }
+
+    /// The backend named in `applied.env` (by the Istio keys `record` writes).
+    public var appliedBackend: String? {
+        guard let applied, let text = try? InputFile.read(applied, role: "meshcap's journal"),
+              case .success(let settings) = EnvFile.parse(text) else { return nil }
+        if settings.contains(where: { $0.key == "NATIVE_NFTABLES" }) { return "nft" }
+        return settings.last { $0.key == "FORCE_IPTABLES_BINARY" }.map { "iptables-\($0.value)" }
+    }
+
+    func makeDirectory() throws(HostError) {
+        for path in [Self.root, directory] where mkdir(path, 0o755) != 0 && errno != EEXIST {
+            let code = errno
+            throw HostError(code == EACCES || code == EPERM || code == EROFS
+                ? "changing rules needs root (CAP_NET_ADMIN), and nothing was changed: cannot create \(path) for meshcap's journal"
+                : "cannot create \(path) for meshcap's journal; nothing was changed", errno: code)
+        }
+    }
+
+    /// Replaced in one rename, flushed: a kill leaves the old file or the new one.
+    func put(_ text: String, at path: String) throws(HostError) {
+        let temporary = try TextFile.writeBeside(path, text)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw HostError("cannot rename \(temporary) to \(path)", errno: code)
+        }
+        syncDirectory()
+    }
+
+    func remove(_ path: String) throws(HostError) {
+        if unlink(path) != 0 && errno != ENOENT { throw HostError("cannot remove \(path)", errno: errno) }
+    }
+
+    /// The directory's entries on disk (on tmpfs this does nothing, and /run is tmpfs: a crash
+    /// of the kernel takes the rules with it).
+    func syncDirectory() {
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
+    }
+}
+
+/// A table iptables-nft made for meshcap's rules: `ip mangle`, `ip6 nat`.
+public struct MadeTable: Sendable, Hashable, CustomStringConvertible {
+    public let family: Family
+    public let name: String
+
+    public init(family: Family, name: String) {
+        self.family = family
+        self.name = name
+    }
+
+    init?(_ line: String) {
+        let words = line.split(separator: " ")
+        guard words.count == 2, let family = Family.allCases.first(where: { $0.nftName == words[0] }) else { return nil }
+        self.init(family: family, name: String(words[1]))
+    }
+
+    public var description: String { "\(family.nftName) \(name)" }
+}
+
+/// The kernel's name for the network namespace this thread is in: its cookie (SO_NETNS_COOKIE,
+/// Linux 5.14), never reused while the machine runs; before 5.14, the inode of its nsfs file.
+enum NamespaceIdentity {
+    static let cookieOption: Int32 = 71
+
+    /// Any socket answers for the namespace it was opened in; a netlink one is what meshcap opens anyway.
+    static var current: String {
+        if let socket = try? NetlinkSocket() {
+            var cookie: UInt64 = 0
+            var length = socklen_t(MemoryLayout<UInt64>.size)
+            if getsockopt(socket.descriptor, SOL_SOCKET, cookieOption, &cookie, &length) == 0 { return String(cookie) }
+        }
+        var status = stat()
+        return stat(HostLock.namespaceFile, &status) == 0 ? "inode-\(status.st_ino)" : "unknown"
+    }
+}
