@@ -13,6 +13,10 @@ struct Apply: Subcommand {
             the tables already changed back. Either way a second apply of the same config changes nothing. In \
             TPROXY mode the policy routing (ip rule fwmark, local route table) is programmed too.
 
+            Every apply is journaled in /run/meshcap: killed half-way, the next verify reports it (exit 1) and \
+            the next apply completes it; SIGTERM, SIGINT and SIGHUP wait until the change is done. With no \
+            config, apply completes an interrupted apply, or puts the last applied config back.
+
             istio-iptables' own switches mean here what they mean there: DRY_RUN (-n) prints instead of \
             applying, SKIP_RULE_APPLY changes nothing, CLEANUP_ONLY removes the rules (meshcap clean).
 
@@ -20,6 +24,7 @@ struct Apply: Subcommand {
               meshcap apply --config /var/lib/istio/envoy/sidecar.env --config /var/lib/istio/envoy/cluster.env
               meshcap apply --config cluster.env --backend iptables        # iptables-nft or -legacy, as the host has it
               meshcap apply --config cluster.env --dry-run                 # print exactly what would be sent
+              meshcap apply                                                # complete an interrupted apply, or re-apply the last config
             """,
         options: ConfigOptions.options + HostOptions.options + [
             OptionSpec("dry-run", help: "Print exactly what would be sent (against the live rules) and change nothing."),

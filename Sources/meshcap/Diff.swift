@@ -9,10 +9,12 @@ struct Diff: Subcommand {
             The diff is in the backend's own syntax (nft statements, or iptables-save lines), '-' for what is live \
             and '+' for what the config makes, with the policy routing below. Other software's rules that see \
             packets before meshcap's are named too. meshcap's rules in another backend (or iptables variant) \
-            are drift as well: they capture the same packets.
+            are drift as well: they capture the same packets. Without a config, the one the last apply \
+            recorded (/run/meshcap) is compared; an apply or clean interrupted half-way is exit 1 too.
 
             Examples:
               meshcap diff --config cluster.env
+              meshcap diff                                  # against the config of the last apply
               meshcap diff --config cluster.env --backend iptables
             """,
         options: ConfigOptions.options + HostOptions.options,

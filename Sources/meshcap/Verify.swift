@@ -8,11 +8,13 @@ struct VerifyCommand: Subcommand {
         name: "verify",
         abstract: "Read the live counters: packets per port, range and owner, and whether capture looks broken (exit 1) (root).",
         discussion: """
-            Without a config, what each rule is for is recognised from where it sits; with one (the same \
-            --config files and flags as apply), the live rules are matched to the config's and a difference is \
-            a problem. Problems: no capture rules, a hook's jump missing, rules in another backend or iptables \
-            variant too, another program's rule ahead of meshcap's that took packets, connections through \
-            OUTPUT while nothing was ever redirected, drift from the config. Reading changes nothing.
+            With a config (the same --config files and flags as apply), the live rules are matched to the \
+            config's and a difference is a problem; without one, to the config the last apply recorded \
+            (/run/meshcap), and where there is none, what each rule is for is recognised from where it sits. \
+            Problems: an apply or clean interrupted half-way (its journal is still there), no capture rules, a \
+            hook's jump missing, rules in another backend or iptables variant too, another program's rule ahead \
+            of meshcap's that took packets, connections through OUTPUT while nothing was ever redirected, drift \
+            from the config. Reading changes nothing.
 
             Examples:
               meshcap verify
