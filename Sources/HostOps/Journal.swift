@@ -75,8 +75,9 @@ public struct Journal: Sendable {
         return Intent(operation: operation, backend: backend, pid: pid, started: started)
     }
 
-    /// The config an interrupted apply was putting in force.
-    public var target: String? { access(targetPath, F_OK) == 0 ? targetPath : nil }
+    /// The config an interrupted apply was putting in force. Without an intent it is the leftover
+    /// of a run killed before it wrote its intent, which changed nothing: not a target at all.
+    public var target: String? { access(intentPath, F_OK) == 0 && access(targetPath, F_OK) == 0 ? targetPath : nil }
     /// The config the last completed apply put in force.
     public var applied: String? { access(appliedPath, F_OK) == 0 ? appliedPath : nil }
 
@@ -128,7 +129,7 @@ public struct Journal: Sendable {
     public func complete(_ operation: Intent.Operation, forgetting: Bool = false) throws(HostError) {
         switch operation {
         case .apply:
-            if target != nil, rename(targetPath, appliedPath) != 0 { throw HostError("cannot rename \(targetPath) to \(appliedPath)", errno: errno) }
+            if rename(targetPath, appliedPath) != 0 && errno != ENOENT { throw HostError("cannot rename \(targetPath) to \(appliedPath)", errno: errno) }
         case .clean:
             if forgetting { try remove(appliedPath) }
             try remove(targetPath)

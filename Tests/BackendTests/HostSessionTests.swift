@@ -171,4 +171,13 @@ import TestSupport
         #expect(finished && journal.intent() == nil)
         #expect(SignalDeferral.arrived == SIGTERM)
     }
+
+    /// A run killed after it wrote its target but before its intent changed nothing: its target
+    /// is not what a plain apply completes, nor what verify compares with.
+    @Test func aTargetWithoutItsIntentIsNoTarget() throws {
+        try journal.begin(.apply, backend: "nft", target: Self.record, making: [])
+        #expect(journal.target != nil)
+        #expect(unlink(journal.directory + "/intent") == 0)
+        #expect(journal.target == nil && journal.intent() == nil)
+    }
 }
