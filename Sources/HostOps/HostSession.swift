@@ -26,10 +26,17 @@ public struct HostSession: Sendable {
     /// What a run did or, with --dry-run, would do.
     public struct Outcome: Sendable {
         let changes: Changes
-        /// Exactly what was (or would be) sent to the firewall; empty when nothing changes.
-        public var firewallText: String { changes.text }
+        /// The capture removed from other backends after this one's was in force (see `apply`).
+        var moved: [(host: String, changes: Changes)] = []
+        /// Exactly what was (or would be) sent to the firewall, then to the backends the capture
+        /// moved from; empty when nothing changes.
+        public var firewallText: String {
+            changes.text + moved.filter { !$0.changes.isEmpty }.map { "# then, removing the capture from \($0.host):\n" + $0.changes.text }.joined()
+        }
         /// One line per table changed.
-        public var firewall: [String] { changes.summary }
+        public var firewall: [String] {
+            changes.summary + moved.flatMap { move in move.changes.summary.map { "\(move.host): \($0) (the capture moved from there)" } }
+        }
         /// One line per routing entry added or removed, as `ip` would be told.
         public let routing: [String]
         /// Other software's rules that see packets before meshcap's.
@@ -42,9 +49,16 @@ public struct HostSession: Sendable {
         public var changedNothing: Bool { firewall.isEmpty && routing.isEmpty }
     }
 
-    /// - Parameter record: the config as `Journal.record` writes it: what the journal says is
-    ///   being put in force, and then is.
-    public func apply(_ desired: DesiredState, record: String, dryRun: Bool) throws -> Outcome {
+    /// - Parameters:
+    ///   - record: the config as `Journal.record` writes it: what the journal says is being put
+    ///     in force, and then is.
+    ///   - moving: other backends holding capture rules (meshcap's, or Istio's): their capture
+    ///     is removed once this one's is in force, in the same journaled run, so the capture
+    ///     moves without a moment of none, and never stays in two places (packets captured twice).
+    ///   - recognising: the config in every layout, for recognising Istio's rules of its shape
+    ///     in the backends the capture moves from.
+    public func apply(_ desired: DesiredState, record: String, moving others: [any FirewallHost] = [],
+                      recognising: DesiredState? = nil, dryRun: Bool) throws -> Outcome {
         let live = try firewall.observe()
         let planned = try firewall.changes(to: desired, from: live)
         let present = try routing.observe()
@@ -52,10 +66,11 @@ public struct HostSession: Sendable {
         let stale = present.filter { $0.tagged && !desired.routing.contains($0.entry) }
         let routingLines = missing.map(\.description) + stale.map(\.entry.removal)
         let ahead = live.ahead.map(\.sentence)
+        let removals = try others.map { other in (host: other.name, changes: try other.removal(from: other.observe(), recognising: recognising)) }
         if dryRun {
-            return Outcome(changes: planned, routing: routingLines, ahead: ahead, warnings: [], retries: 0)
+            return Outcome(changes: planned, moved: removals, routing: routingLines, ahead: ahead, warnings: [], retries: 0)
         }
-        if planned.isEmpty && missing.isEmpty && stale.isEmpty && journal.intent() == nil {
+        if planned.isEmpty && missing.isEmpty && stale.isEmpty && removals.allSatisfy(\.changes.isEmpty) && journal.intent() == nil {
             // Nothing to change: only the record, if it is not this config's yet (rules applied
             // by an earlier meshcap, or by hand with the same result).
             try journal.record(record)
@@ -90,7 +105,12 @@ public struct HostSession: Sendable {
                 }
             }
             warnings += deleteEmptyMadeTables()
-            return Outcome(changes: committed.changes, routing: routingLines, ahead: ahead, warnings: warnings, retries: committed.retries)
+            // Then out of the other backends: read again, as a clean reads (a failure here leaves
+            // the journal saying the move is half done).
+            let moved = try others.map { other in
+                (host: other.name, changes: try HostSession(firewall: other, routing: routing, journal: journal).clean(recognising: recognising, dryRun: false).changes)
+            }
+            return Outcome(changes: committed.changes, moved: moved, routing: routingLines, ahead: ahead, warnings: warnings, retries: committed.retries)
         }
     }
 

@@ -52,6 +52,16 @@ public struct Residue: Sendable {
         return (system, "the system's iptables is iptables-\(system.rawValue)", both)
     }
 
+    /// The backends holding capture rules other than `host`: where an apply through `host`
+    /// moves the capture from.
+    public func others(than host: any FirewallHost, wait: Int) -> [any FirewallHost] {
+        var found: [any FirewallHost] = nftTables.isEmpty || host.name == "nft" ? [] : [NftHost()]
+        for variant in IptablesVariant.allCases where iptables[variant] != nil && host.name != "iptables-\(variant.rawValue)" {
+            found.append(IptablesHost(variant: variant, wait: wait))
+        }
+        return found
+    }
+
     /// Capture rules in places other than the one being applied to, one sentence each.
     public func elsewhere(than host: String) -> [String] {
         var found: [String] = []

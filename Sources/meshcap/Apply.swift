@@ -62,10 +62,16 @@ struct Apply: Subcommand {
         }
         if let asked = run.dryRun, !self.dryRun { Report.say(["\(asked.cited): printing what would be sent instead of applying it"]) }
         let residue = Residue.find()
-        let (firewall, backend, notes) = host.choose(run, residue: residue)
+        let (firewall, backend, notes) = host.choose(run, residue: residue, moving: true)
         Report.say(notes + plan.listNotes(for: backend == .nft ? .inet : .xtables(.ipv4)))
+        // Capture in another backend or iptables variant moves here: two at once capture twice.
+        let others = residue.others(than: firewall, wait: host.wait)
+        if !others.isEmpty {
+            Report.say(["capture rules are in \(others.map(\.name).joined(separator: " and ")) too: they are removed once \(firewall.name)'s are in force"])
+        }
         let session = HostSession(firewall: firewall, routing: KernelRouting(), journal: journal)
-        let outcome = try session.apply(plan.desired(accounts, for: backend), record: Journal.record(plan.config, host: firewall), dryRun: dryRun)
+        let outcome = try session.apply(plan.desired(accounts, for: backend), record: Journal.record(plan.config, host: firewall),
+                                        moving: others, recognising: plan.desired(accounts, for: nil), dryRun: dryRun)
         withExtendedLifetime(lock) {}
         if outcome.changedNothing {
             Report.say(["no change: the live rules (\(firewall.name)) already are this config's" + (dryRun ? "; nothing would be sent" : "")])
@@ -76,7 +82,7 @@ struct Apply: Subcommand {
             Report.say(["applied with \(firewall.name)" + (outcome.retries > 0 ? " (read again after another program changed the ruleset)" : "") + ":"]
                        + (outcome.firewall + outcome.routing).map { "  " + $0 })
         }
-        Report.warning(outcome.warnings + outcome.ahead + residue.elsewhere(than: firewall.name))
+        Report.warning(outcome.warnings + outcome.ahead)
         if let logging = plan.config.logging, logging.group == nil, !dryRun, NetworkNamespace.kernelLogIsOffHere {
             Report.warning(["--log writes to the kernel log, which the kernel keeps off in a network namespace other than the host's (unless the host's net.netfilter.nf_log_all_netns is 1): nothing will be logged from here; --log-group N sends the messages to an nfnetlink_log group instead (ulogd2, or tcpdump -ni nflog:N -XX)"])
         }

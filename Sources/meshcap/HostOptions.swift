@@ -57,7 +57,10 @@ struct HostOptions {
     /// The backend and variant: flags first, then Istio's keys, then where the rules already
     /// are (so that apply, diff and verify all work on the rules a host has, and a second apply
     /// never adds a second backend's capture), then nft.
-    func choose(_ run: RunSettings, residue: Residue) -> (host: any FirewallHost, backend: BackendChoice, notes: [String]) {
+    ///
+    /// - Parameter moving: apply moves the capture out of every other place, so the warning that
+    ///   both iptables variants hold ISTIO chains is not said there.
+    func choose(_ run: RunSettings, residue: Residue, moving: Bool = false) -> (host: any FirewallHost, backend: BackendChoice, notes: [String]) {
         // The key table accepts only "legacy" and "nft" for FORCE_IPTABLES_BINARY.
         let keyVariant = run.iptablesVariant.flatMap { setting in IptablesVariant(rawValue: setting.value).map { ($0, setting.cited) } }
         let flagVariant = iptablesVariant.map { ($0, "--iptables-variant \($0.rawValue)") }
@@ -71,7 +74,7 @@ struct HostOptions {
             let choice = residue.variant(forced: flagVariant ?? keyVariant)
             let why = told == nil ? " (--backend nft to use nft instead)" : ""
             return (IptablesHost(variant: choice.variant, wait: wait), .iptables,
-                    ["using iptables-\(choice.variant.rawValue): \(choice.reason)\(why)"] + (choice.warning.map { ["warning: " + $0] } ?? []))
+                    ["using iptables-\(choice.variant.rawValue): \(choice.reason)\(why)"] + (moving ? [] : choice.warning.map { ["warning: " + $0] } ?? []))
         }
     }
 }

@@ -93,13 +93,21 @@ import TestSupport
         #expect(try meshcapIn(ns, ["diff"] + config + ["-b", "8080"]).status == 0)
     }
 
+    /// Rules loaded by hand beside meshcap's (as Istio's own start script loads them): the
+    /// compiled nft script through `nft -f`. meshcap's apply never leaves two captures (it moves
+    /// the capture), so this is how a host gets two.
+    static func loadByHand(_ ns: Namespace, _ config: [String]) throws {
+        let script = try run(meshcap, ["compile", "--backend", "nft"] + config)
+        try ns.exec("nft", "-f", "-", input: script.stdout)
+    }
+
     /// Cleaning one backend keeps the policy routing while TPROXY rules in another still need it.
     @Test(.needsRoot)
     func cleaningOneBackendKeepsTheRoutingAnotherNeeds() throws {
         let ns = try Namespace("keep")
         let tproxy = ["-m", "TPROXY", "-b", "8080"]
         #expect(try meshcapIn(ns, ["apply"] + tproxy + HostKind.iptablesNft.arguments).status == 0)
-        #expect(try meshcapIn(ns, ["apply"] + tproxy).status == 0)
+        try Self.loadByHand(ns, tproxy)
         let partial = try meshcapIn(ns, ["clean", "--backend", "nft"])
         #expect(partial.stderr.contains("policy routing kept (2 entries): capture rules remain elsewhere"), "\(partial.stderr)")
         #expect(try ns.exec("ip", "rule").contains("fwmark 0x539 lookup 133 proto 109"))
@@ -117,7 +125,9 @@ import TestSupport
         #expect(try meshcapIn(ns, ["apply"] + config).status == 0)
         let dry = try meshcapIn(ns, ["apply", "--dry-run"] + config)
         #expect(dry.status == 0 && dry.stdout.isEmpty && dry.stderr.contains("no change: the live rules (nft) already are this config's; nothing would be sent"), "\(dry.stderr)")
+        #expect(try meshcapIn(ns, ["clean"]).status == 0)
         #expect(try meshcapIn(ns, ["apply"] + config + HostKind.iptablesNft.arguments).status == 0)
+        try Self.loadByHand(ns, config)
         let diff = try meshcapIn(ns, ["diff"] + config + HostKind.iptablesNft.arguments)
         #expect(diff.status == 1 && diff.stdout.isEmpty, "\(diff.stdout)")
         #expect(diff.stderr.contains("meshcap's nft tables (istio-proxy-nat) are present too and capture as well"), "\(diff.stderr)")

@@ -50,6 +50,33 @@ import TestSupport
         for _ in 0..<6 { #expect(try network.connect(from: peer, to: workload4, port: 8080).hasPrefix("proxy-inbound")) }
     }
 
+    /// apply through another backend than the live one moves the capture there: after each of
+    /// nft → iptables-nft → iptables-legacy → nft, real connections are captured once (the
+    /// counts are exactly what was sent, on the new backend's rows) and verify finds nothing
+    /// captured twice. Before, the second apply warned and exited 0 with two captures.
+    @Test(.needsRoot)
+    func applyingThroughAnotherBackendMovesTheCapture() throws {
+        let network = try TestNetwork()
+        let workload = network.workload
+        for (ns, port, name) in [(workload, 15001, "proxy-outbound"), (workload, 15006, "proxy-inbound"), (network.peer, 8080, "peer"), (network.peer, 9090, "peer")] {
+            try network.serve(in: ns, port: port, name: name)
+        }
+        for kind in [HostKind.nft, .iptablesNft, .iptablesLegacy, .nft] {
+            let applied = try meshcapIn(workload, ["apply"] + Self.config + kind.arguments)
+            #expect(applied.status == 0, "\(kind.rawValue): \(applied.stderr)")
+            try Self.sendTraffic(network)
+            let reading = try Self.verify(workload)
+            #expect(reading.status == 0 && reading.problems.isEmpty, "\(kind.rawValue): \(reading.problems)")
+            #expect(reading.totals["outbound"]?.captured == 8 && reading.totals["inbound"]?.captured == 6,
+                    "\(kind.rawValue): captured \(reading.totals) (8 and 6 sent)")
+            // The capture is in exactly one place: the backend just applied.
+            let places = [HostKind.nft: try workload.exec("nft", "list", "tables").contains("istio-proxy"),
+                          .iptablesNft: try workload.exec("iptables-nft-save").contains(":ISTIO_"),
+                          .iptablesLegacy: try workload.exec("iptables-legacy-save").contains(":ISTIO_")]
+            #expect(places.filter(\.value).map(\.key) == [kind], "\(kind.rawValue): capture in \(places.filter(\.value).map(\.key.rawValue))")
+        }
+    }
+
     @Test(.needsRoot, arguments: HostKind.allCases)
     func countsWhatWasSentOnTheRightRows(_ kind: HostKind) throws {
         let network = try TestNetwork()
