@@ -10,10 +10,14 @@ public struct DesiredState: Sendable {
     /// Owner names as the host's loaders resolve them (the kernel keeps numbers).
     public let resolve: OwnerResolver
 
-    public init(rulesets: [Ruleset], routing: [RoutingEntry], resolve: @escaping OwnerResolver) {
+    /// The config sends nothing to the proxy (`InterceptConfig.capturesNothing`): verify says so.
+    public let capturesNothing: Bool
+
+    public init(rulesets: [Ruleset], routing: [RoutingEntry], resolve: @escaping OwnerResolver, capturesNothing: Bool = false) {
         self.rulesets = rulesets
         self.routing = routing
         self.resolve = resolve
+        self.capturesNothing = capturesNothing
     }
 
     public func ruleset(_ layout: Layout) -> Ruleset? { rulesets.first { $0.layout == layout } }

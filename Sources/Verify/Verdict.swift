@@ -6,6 +6,9 @@ public struct Verdict: Sendable, Hashable {
         case interrupted
         /// No capture rules at all in the backend read.
         case noRules = "no-rules"
+        /// The config the rules are compared with sends nothing to the proxy: its rules are
+        /// only the proxy's bypasses (cluster.env missing, say).
+        case nothingCaptured = "nothing-captured"
         /// A direction's rules are there, but the hook's jump into them is not.
         case missingEntry = "missing-entry"
         /// The live rules are not the config's.

@@ -173,6 +173,9 @@ public struct VerifyReport: Sendable {
             let order = reordered > 0 ? ", \(count(reordered, "chain holds", "chains hold")) its rules in another order" : ""
             verdicts.append(Verdict(kind: .drift, message: "the rules in \(reading.source) are not the config's: \(count(missing, "of its rules is", "of its rules are")) missing there, \(count(extra, "rule there is", "rules there are")) not its own\(order) (`meshcap diff` shows them on a live host)"))
         }
+        if desired?.capturesNothing == true {
+            verdicts.append(Verdict(kind: .nothingCaptured, message: "the config sends nothing to the proxy: \(InterceptConfig.captureKeys) are all empty or off, so the rules only let traffic by (is cluster.env there?)"))
+        }
         if let interrupted = reading.interrupted {
             // First: it is why any other verdict may be off.
             verdicts.insert(Verdict(kind: .interrupted, message: "\(interrupted.operation) was interrupted before it ended: the rules may be neither the old config's nor the new one's (`\(interrupted.fix)` completes it)"), at: 0)

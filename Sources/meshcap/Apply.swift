@@ -28,17 +28,20 @@ struct Apply: Subcommand {
             """,
         options: ConfigOptions.options + HostOptions.options + [
             OptionSpec("dry-run", help: "Print exactly what would be sent (against the live rules) and change nothing."),
+            OptionSpec("allow-no-capture", help: "Apply a config that sends nothing to the proxy (no service CIDR, no inbound port, no DNS capture): only the proxy's bypass rules. verify still reports nothing-captured."),
         ],
         operands: ConfigOptions.operands)
 
     let config: ConfigOptions
     let host: HostOptions
     let dryRun: Bool
+    let allowNoCapture: Bool
 
     init(_ arguments: Arguments) throws {
         config = try ConfigOptions(arguments)
         host = try HostOptions(arguments)
         dryRun = arguments.flag("dry-run")
+        allowNoCapture = arguments.flag("allow-no-capture")
     }
 
     func run() throws {
@@ -59,6 +62,12 @@ struct Apply: Subcommand {
             Report.say(["\(cleanup.cited): removing the rules instead of applying them"])
             try Clean.clean(recognising: plan.desired(accounts, for: nil), hosts: host, only: host.backend, dryRun: dryRun, holding: lock)
             return
+        }
+        if plan.config.capturesNothing && !allowNoCapture {
+            let read = onHost.recorded.map { [$0] } ?? config.files
+            throw ConfigError(origin: nil, message: "the config sends nothing to the proxy: \(InterceptConfig.captureKeys) are all empty or off"
+                + " (read: \(read.isEmpty ? "no config file" : read.joined(separator: ", "))); nothing was changed; allowed: a service CIDR or inbound ports"
+                + " (istioctl writes them into cluster.env), or --allow-no-capture to apply the proxy's bypass rules alone")
         }
         if let asked = run.dryRun, !self.dryRun { Report.say(["\(asked.cited): printing what would be sent instead of applying it"]) }
         let residue = Residue.find()

@@ -46,7 +46,7 @@ struct Doctor: Subcommand {
         try host.enterNamespace(loaded.run)
         let plan = CapturePlan(loaded.config)
         let settings = loaded.values
-        var checks = [configCheck(), privileges()]
+        var checks = [configCheck(plan), privileges()]
         let privileged = checks.last?.status == .pass
         let residue = privileged ? Residue.find() : nil
         let backend = residue.map { host.choose(loaded.run, residue: $0) }
@@ -95,12 +95,17 @@ struct Doctor: Subcommand {
                               fix: "add ISTIO_CUSTOM_IP_TABLES='true' to cluster.env")
     }
 
-    func configCheck() -> PreflightCheck {
+    func configCheck(_ plan: CapturePlan) -> PreflightCheck {
         guard config.given else {
             return PreflightCheck("config", .warn, "none given: the checks below assume Istio's defaults",
                                   fix: "give the VM's files: meshcap doctor \(command)")
         }
-        return PreflightCheck("config", .pass, config.files.isEmpty ? "istio-iptables flags" : config.files.joined(separator: ", "))
+        let read = config.files.isEmpty ? "istio-iptables flags" : config.files.joined(separator: ", ")
+        guard !plan.config.capturesNothing else {
+            return PreflightCheck("config", .fail, "\(read): sends nothing to the proxy (\(InterceptConfig.captureKeys) are all empty or off), and apply refuses it",
+                                  fix: "give cluster.env as istioctl wrote it (ISTIO_SERVICE_CIDR, ISTIO_INBOUND_PORTS)")
+        }
+        return PreflightCheck("config", .pass, read)
     }
 
     /// Root is not enough: a container's root, or a unit with a narrow bounding set, may lack

@@ -142,6 +142,7 @@ extension CapturePlan {
     /// resolving a layout no host uses costs as much as compiling it.
     func desired(_ accounts: AccountDatabase, for backend: BackendChoice?) -> DesiredState {
         let layouts: [Layout] = (backend != .iptables ? [.inet] : []) + (backend != .nft ? config.families.sorted().map { .xtables($0) } : [])
-        return DesiredState(rulesets: layouts.map { ruleset(for: $0) }, routing: routing, resolve: accounts.resolver)
+        return DesiredState(rulesets: layouts.map { ruleset(for: $0) }, routing: routing, resolve: accounts.resolver,
+                            capturesNothing: config.capturesNothing)
     }
 }

@@ -287,6 +287,14 @@ import TestSupport
         let none = try run("/bin/sh", [helper, "apply"], environment: environment)
         #expect(none.status == 2)
         #expect(none.stderr.contains("no config:"), "\(none.stderr)")
+
+        // The package's sidecar.env alone (every line commented out) is not a config to run:
+        // cluster.env is named as missing, and nothing runs.
+        try "# ISTIO_SERVICE_CIDR=*\n".write(to: istio.appendingPathComponent("sidecar.env"), atomically: true, encoding: .utf8)
+        environment["ISTIO_SIDECAR_CONFIG"] = istio.appendingPathComponent("sidecar.env").path
+        let sidecarOnly = try run("/bin/sh", [helper, "apply"], environment: environment)
+        #expect(sidecarOnly.status == 2, "\(sidecarOnly.stderr)")
+        #expect(sidecarOnly.stderr.contains("/nonexistent/cluster.env is not there (or not readable): it holds the VM's capture"), "\(sidecarOnly.stderr)")
     }
 
     static let alerts = packageRoot.appendingPathComponent("contrib/prometheus")
@@ -298,7 +306,7 @@ import TestSupport
         let promtool = try #require(Self.tool("promtool"), "CI=true but promtool is not installed (apt-get install --no-install-recommends prometheus)")
         let check = try run(promtool, ["check", "rules", Self.alerts.appendingPathComponent("meshcap-alerts.yml").path])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
-        #expect(check.stdout.contains("SUCCESS: 5 rules found"), "\(check.stdout)")
+        #expect(check.stdout.contains("SUCCESS: 6 rules found"), "\(check.stdout)")
         let test = try run(promtool, ["test", "rules", Self.alerts.appendingPathComponent("meshcap-alerts.test.yml").path])
         #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
         let sample = try String(contentsOf: Self.alerts.appendingPathComponent("meshcap.prom.example"), encoding: .utf8)

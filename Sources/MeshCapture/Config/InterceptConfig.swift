@@ -95,6 +95,17 @@ public struct InterceptConfig: Sendable, Hashable {
         redirectDNS && (captureAllDNS || !dnsServersV4.isEmpty || !dnsServersV6.isEmpty)
     }
 
+    /// Whether the rules send nothing to the proxy: no outbound range or port, no inbound port,
+    /// no KubeVirt interface and no DNS. Istio's files say so when cluster.env is missing (the
+    /// package's sidecar.env has every line commented out); the chains are then only the
+    /// proxy's bypasses, and "capture looks right" would be a lie.
+    public var capturesNothing: Bool {
+        outboundRanges == .none && outboundPortsInclude.isEmpty && inboundPorts == .none && kubeVirtInterfaces.isEmpty && !capturesDNS
+    }
+
+    /// What `capturesNothing` leaves empty, by key (and the cluster.env name), for messages.
+    public static let captureKeys = "OUTBOUND_IPRANGES_INCLUDE (ISTIO_SERVICE_CIDR), INBOUND_PORTS_INCLUDE (ISTIO_INBOUND_PORTS), OUTBOUND_PORTS_INCLUDE, KUBE_VIRT_INTERFACES and REDIRECT_DNS"
+
     /// Why DNS capture, though asked for, writes no rule; nil when it writes some or was not asked.
     public var dnsCaptureGap: String? {
         guard redirectDNS, !captureAllDNS else { return nil }
