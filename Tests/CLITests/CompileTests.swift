@@ -15,6 +15,23 @@ import TestSupport
         }
     }
 
+    /// 100,000 unknown keys (a file that is not a config at all) are read in about the time
+    /// 100,000 ignored ISTIO_META_* keys are: the nearest key is looked for only for the first
+    /// few (it took 30 s when every one was compared with every key name). Generous for a debug
+    /// build on a busy machine.
+    @Test func aHundredThousandUnknownKeysAreReadInLinearTime() throws {
+        let work = try temporaryDirectory("unknown")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let file = work.appendingPathComponent("unknown.env")
+        try (0..<100_000).map { "UNKNOWN_KEY_\($0)=1\n" }.joined().write(to: file, atomically: true, encoding: .utf8)
+        var result: ProcessResult?
+        let elapsed = try ContinuousClock().measure { result = try run(meshcap, ["compile", "--config", file.path, "--passwd-file", "/dev/null"]) }
+        print("compile of 100,000 unknown keys: \(elapsed)")
+        #expect(result?.status == 0, "\(result?.stderr ?? "")")
+        #expect(result?.stderr.split(separator: "\n").count { $0.contains("unknown key") } == 21)
+        #expect(elapsed < .seconds(8))
+    }
+
     @Test func outputDirectoryHoldsEveryBackendsFile() throws {
         let work = try temporaryDirectory("out")
         defer { try? FileManager.default.removeItem(at: work) }

@@ -69,6 +69,8 @@ public enum ConfigLoader {
         // Each key's settings, in the order written; the last one wins.
         var byKey: [String: [Setting]] = [:]
         var order: [String] = []
+        var unknownKeys = 0
+        var firstUnnamed: Setting?
         for setting in settings {
             if let reason = ConfigKey.misleading[setting.key] {
                 errors.append(ConfigError(origin: setting.origin, message: "\(setting.key) \(reason)"))
@@ -78,12 +80,22 @@ public enum ConfigLoader {
                 if setting.key.hasPrefix(ConfigKey.ignoredPrefix) {
                     notes.append("\(setting.origin): \(setting.key) is proxy metadata and shapes no rule")
                 } else {
-                    doubtful("unknown key \(setting.key)\(suggestion(for: setting.key, among: allNames)); it shapes no rule (`meshcap keys` lists the keys)", setting.origin)
+                    unknownKeys += 1
+                    if unknownKeys <= unknownKeysNamed {
+                        doubtful("unknown key \(setting.key)\(suggestion(for: setting.key, among: allNames)); it shapes no rule (`meshcap keys` lists the keys)", setting.origin)
+                    } else if firstUnnamed == nil {
+                        firstUnnamed = setting
+                    }
                 }
                 continue
             }
             if byKey[key.name] == nil { order.append(key.name) }
             byKey[key.name, default: []].append(setting)
+        }
+        if let first = firstUnnamed {
+            let after = unknownKeys - unknownKeysNamed - 1
+            doubtful("unknown key \(first.key)\(suggestion(for: first.key, among: allNames))"
+                     + (after == 0 ? "; it shapes" : " and \(after) more unknown keys after it; they shape") + " no rule (`meshcap keys` lists the keys)", first.origin)
         }
         for name in order {
             for (message, origin) in repetitions(of: byKey[name] ?? [], key: name) { doubtful(message, origin) }
@@ -214,6 +226,11 @@ public enum ConfigLoader {
         }
         return table
     }()
+
+    /// Unknown keys named one by one, each with the nearest known key: the ones a person reads,
+    /// when a typo is the likely cause. Past them a file is not a config at all (100,000 keys
+    /// once took 30 s of nearest-key searches), and the rest are counted in one line.
+    static let unknownKeysNamed = 20
 
     static let allNames = ConfigKey.all.flatMap { [$0.name] + $0.aliases } + Array(ConfigKey.misleading.keys)
 
