@@ -27,8 +27,8 @@ struct Explain: Subcommand {
             OptionSpec("dst", .single(name: "address:port", completion: .none), help: "The destination: ADDRESS:PORT, or [IPV6]:PORT; required."),
             OptionSpec("src", .single(name: "address[:port]", completion: .none),
                        help: "The source address, with :PORT if it matters (DNS rules test port 53). Unknown by default: taken as absent, and named when a rule on the path tests it."),
-            OptionSpec("uid", .single(name: "uid", completion: .none), help: "Outbound: the socket owner's UID."),
-            OptionSpec("gid", .single(name: "gid", completion: .none), help: "Outbound: the socket owner's GID."),
+            OptionSpec("uid", .single(name: "uid", completion: .none), help: "Outbound: the socket owner's UID, or a user name from --passwd-file."),
+            OptionSpec("gid", .single(name: "gid", completion: .none), help: "Outbound: the socket owner's GID, or a group name from --group-file."),
             OptionSpec("proto", .single(name: "proto", completion: .words(L4Protocol.choices)), help: "tcp or udp. Default: tcp."),
             OptionSpec("iface", .single(name: "name", completion: .none),
                        help: "The output interface (outbound) or input interface (inbound); lo for a loopback destination when not given."),
@@ -42,8 +42,8 @@ struct Explain: Subcommand {
     let direction: Connection.Direction
     let dst: String
     let src: String?
-    let uid: UInt32?
-    let gid: UInt32?
+    let uid: String?
+    let gid: String?
     let proto: L4Protocol
     let iface: String?
     let live: Bool
@@ -64,9 +64,10 @@ struct Explain: Subcommand {
     }
 
     func run() throws {
-        guard let (destination, port) = Self.endpoint(dst) else {
+        guard let (destination, portText) = Self.endpoint(dst) else {
             throw ConfigError(origin: .flag("--dst"), message: "\(dst) is no destination; allowed: ADDRESS:PORT or [IPV6]:PORT")
         }
+        let port = try Self.checked("--dst", dst) { try Values.port(portText, allowed: Self.portAllowed) }
         if case .v6(let value) = destination, value >> 32 == 0xffff {
             throw ConfigError(origin: .flag("--dst"), message: "\(dst) is an IPv4-mapped address, which a socket sends as IPv4; allowed: the IPv4 address itself")
         }
@@ -78,7 +79,9 @@ struct Explain: Subcommand {
             guard parsed.0.family == destination.family else {
                 throw ConfigError(origin: .flag("--src"), message: "\(src) is not of the destination's family; allowed: an address of the destination's family")
             }
-            source = parsed
+            source = (parsed.0, try parsed.1.map { text in
+                try Self.checked("--src", src) { try Values.port(text, allowed: Self.portAllowed) }
+            })
         }
         if direction == .inbound && (uid != nil || gid != nil) {
             throw ConfigError(origin: .flag(uid != nil ? "--uid" : "--gid"), message: "an arriving packet has no local owner; allowed: --uid and --gid with --direction outbound")
@@ -86,7 +89,11 @@ struct Explain: Subcommand {
         if host.netns != nil && !live {
             throw ConfigError(origin: .flag("--netns"), message: "--netns names the namespace whose live rules --live walks; allowed: --netns with --live")
         }
+        let interface = try iface.map { name in try Self.checked("--iface", name) { try Values.interface(name) } }
         let (loaded, accounts) = try config.load()
+        // Checked as the config checks PROXY_UID and PROXY_GID, names through the same files.
+        let uid = try uid.map { text in try Self.checked("--uid", text) { try Values.ownerID(text, .user, accounts: accounts) } }
+        let gid = try gid.map { text in try Self.checked("--gid", text) { try Values.ownerID(text, .group, accounts: accounts) } }
         let plan = CapturePlan(loaded.config)
         let family = destination.family
         // Without --live, --backend only picks the syntax and layout: nft unless told.
@@ -116,7 +123,7 @@ struct Explain: Subcommand {
             origin = "\(backend.rawValue), from the config"
         }
         let connection = Connection(direction: direction, proto: proto, destination: destination, destinationPort: port,
-                                    source: source?.0, sourcePort: source?.1, uid: uid, gid: gid, interface: iface)
+                                    source: source?.0, sourcePort: source?.1, uid: uid, gid: gid, interface: interface)
         let walk = PacketWalk(connection, through: ruleset, resolve: accounts.resolver)
         let steps = walk.steps.map { step -> ExplainReport.Step in
             let table = backend == .nft ? NftNames.table(step.table) : step.table.rawValue
@@ -137,8 +144,19 @@ struct Explain: Subcommand {
         print(json ? report.json : report.text, terminator: "")
     }
 
-    /// "10.0.0.1:80", "[fd00::1]:80".
-    static func endpoint(_ text: String) -> (IPAddress, Port)? {
+    static let portAllowed = "ADDRESS:PORT or [IPV6]:PORT, the port 1–65535"
+
+    /// The config's check of a value, its refusal said at the flag.
+    static func checked<Value>(_ flag: String, _ given: String, _ check: () throws -> Value) throws -> Value {
+        do {
+            return try check()
+        } catch let problem as ValueProblem {
+            throw ConfigError(flag: flag, value: given, problem)
+        }
+    }
+
+    /// "10.0.0.1:80", "[fd00::1]:80": the address, and the port as written.
+    static func endpoint(_ text: String) -> (IPAddress, Substring)? {
         guard let colon = text.lastIndex(of: ":") else { return nil }
         var host = text[..<colon]
         let portText = text[text.index(after: colon)...]
@@ -148,7 +166,7 @@ struct Explain: Subcommand {
         } else if host.contains(":") {
             return nil
         }
-        guard let address = IPAddress(host), let port = Port(portText) else { return nil }
-        return (address, port)
+        guard let address = IPAddress(host) else { return nil }
+        return (address, portText)
     }
 }

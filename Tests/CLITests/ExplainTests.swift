@@ -57,4 +57,44 @@ import TestSupport
             #expect(result.stderr.hasSuffix(message), "\(result.stderr)")
         }
     }
+
+    /// A port, owner or interface the config refuses is refused by explain too, in the config's
+    /// words: no walk for a connection no socket can make or a rule cannot name.
+    @Test func valuesTheConfigRefusesAreRefusedInItsWords() throws {
+        let cases: [(explain: [String], config: [String], problem: String)] = [
+            (["--dst", "10.0.0.1:0"], ["-p", "0"], "0 is outside 1–65535"),
+            (["--dst", "[fd00::1]:65536"], ["-p", "65536"], "65536 is outside 1–65535"),
+            (["--dst", "10.0.0.1:80", "--src", "10.0.0.2:0"], ["-z", "0"], "0 is outside 1–65535"),
+            (["--dst", "10.0.0.1:80", "--uid", "4294967295"], ["-u", "4294967295"], "4294967295 is outside 0–4294967294"),
+            (["--dst", "10.0.0.1:80", "--gid", "4294967295"], ["-g", "4294967295"], "4294967295 is outside 0–4294967294"),
+            (["--dst", "10.0.0.1:80", "--uid", "nobody"], ["-u", "nobody"], #""nobody" is neither a number nor a user in /dev/null"#),
+            (["--dst", "10.0.0.1:80", "--iface", "abcdefghijklmnop"], ["-c", "abcdefghijklmnop"], #""abcdefghijklmnop" is 16 bytes; Linux allows 15"#),
+            (["--dst", "10.0.0.1:80", "--iface", "eth0/1"], ["-c", "eth0/1"], #""eth0/1" contains '/'"#),
+        ]
+        for (explain, config, problem) in cases {
+            let refused = try run(meshcap, ["compile", "--passwd-file", "/dev/null", "--group-file", "/dev/null"] + config)
+            #expect(refused.status == 2 && refused.stderr.contains(": \(problem); allowed: "), "\(config): \(refused.stderr)")
+            let result = try run(meshcap, ["explain", "--passwd-file", "/dev/null", "--group-file", "/dev/null", "--direction", "outbound"] + explain)
+            #expect(result.status == 2, "\(explain): \(result.stdout)")
+            #expect(result.stdout.isEmpty)
+            let flag = explain[explain.count - 2], value = explain[explain.count - 1]
+            #expect(result.stderr.hasSuffix("meshcap: flag \(flag): \"\(value)\": \(problem); allowed: \(Self.allowed[flag] ?? "")\n"), "\(result.stderr)")
+        }
+        // What the config takes, explain takes: a user by name, through --passwd-file.
+        let passwd = try temporaryDirectory("explain-passwd")
+        defer { try? FileManager.default.removeItem(at: passwd) }
+        let file = passwd.appendingPathComponent("passwd")
+        try "app:x:1000:1000::/home/app:/bin/sh\n".write(to: file, atomically: true, encoding: .utf8)
+        let named = try run(meshcap, ["explain", "--passwd-file", file.path, "-i", "10.96.0.0/12", "--direction", "outbound", "--dst", "10.96.0.10:80", "--uid", "app"])
+        #expect(named.status == 0, "\(named.stderr)")
+        #expect(named.stdout.hasPrefix("meshcap explain: outbound tcp to 10.96.0.10:80 uid 1000 "), "\(named.stdout)")
+    }
+
+    static let allowed = [
+        "--dst": "ADDRESS:PORT or [IPV6]:PORT, the port 1–65535",
+        "--src": "ADDRESS:PORT or [IPV6]:PORT, the port 1–65535",
+        "--uid": "a user ID 0–4294967294 or a user name from /dev/null",
+        "--gid": "a group ID 0–4294967294 or a group name from /dev/null",
+        "--iface": "an interface name of 1–15 letters, digits, '.', '_', '-' or '@'",
+    ]
 }

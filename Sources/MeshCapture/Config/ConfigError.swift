@@ -14,6 +14,12 @@ public struct ConfigError: Failure, Sendable, Hashable, CustomStringConvertible 
                     message: "\(setting.key)=\(setting.value.excerpt): \(problem.problem); allowed: \(problem.allowed)")
     }
 
+    /// A flag's value refused by the check the config gives such a value: said as `value` says
+    /// a key's, at the flag.
+    public init(flag: String, value: String, _ problem: ValueProblem) {
+        self.init(origin: .flag(flag), message: "\(value.excerpt): \(problem.problem); allowed: \(problem.allowed)")
+    }
+
     public var description: String {
         origin.map { "\($0): \(message)" } ?? message
     }

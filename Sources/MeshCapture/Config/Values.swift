@@ -1,6 +1,8 @@
 /// Parsers for one value each. They know nothing of keys or files; `ValueProblem` says what was
-/// wrong and what is allowed, and the caller adds the key and where it was written.
-enum Values {
+/// wrong and what is allowed, and the caller adds the key and where it was written. The public
+/// ones are for flags that take such a value outside the config (explain's --dst, --uid,
+/// --iface): what the config refuses, they refuse in the same words.
+public enum Values {
     static let portAllowed = "ports 1–65535 separated by commas"
 
     /// Comma-separated items. Items are trimmed; a trailing comma is tolerated (Istio's own
@@ -16,7 +18,7 @@ enum Values {
         return parts
     }
 
-    static func port(_ text: Substring, allowed: String = portAllowed) throws(ValueProblem) -> Port {
+    public static func port(_ text: Substring, allowed: String) throws(ValueProblem) -> Port {
         guard !text.isEmpty, text.allSatisfy(\.isASCIIDigit) else {
             throw ValueProblem("\"\(text)\" is not a port number", allowed: allowed)
         }
@@ -151,24 +153,34 @@ enum Values {
     /// Shell and glob characters are refused too: the kernel would take them, but in a rule
     /// file they are almost always a quoting accident, and nft would read `*` as a wildcard.
     static func interfaces(_ text: String) throws(ValueProblem) -> [String] {
-        let allowed = "interface names of 1–15 letters, digits, '.', '_', '-' or '@', separated by commas"
-        var names: [String] = []
-        for part in try items(text, allowed: allowed) {
-            if part.utf8.count > 15 {
-                throw ValueProblem("\"\(part)\" is \(part.utf8.count) bytes; Linux allows 15", allowed: allowed)
-            }
-            if let bad = part.first(where: { shellMetacharacters.contains($0) }) {
-                throw ValueProblem("\"\(part)\" contains the shell metacharacter '\(bad)'", allowed: allowed)
-            }
-            if let bad = part.first(where: { $0 == "/" || $0 == ":" || $0.isWhitespace || !$0.isASCII || !($0.isLetter || $0.isNumber || ".-_@".contains($0)) }) {
-                throw ValueProblem("\"\(part)\" contains \(bad.isWhitespace ? "a space" : "'\(bad)'")", allowed: allowed)
-            }
-            if part == "." || part == ".." {
-                throw ValueProblem("\"\(part)\" is not a valid interface name", allowed: allowed)
-            }
-            names.append(String(part))
+        let allowed = "interface names of \(interfaceCharacters), separated by commas"
+        return try items(text, allowed: allowed).map { (part) throws(ValueProblem) -> String in try interface(part, allowed: allowed) }
+    }
+
+    /// One interface name, as `interfaces` takes each.
+    public static func interface(_ text: String) throws(ValueProblem) -> String {
+        try interface(Substring(text), allowed: "an interface name of \(interfaceCharacters)")
+    }
+
+    static let interfaceCharacters = "1–15 letters, digits, '.', '_', '-' or '@'"
+
+    private static func interface(_ part: Substring, allowed: String) throws(ValueProblem) -> String {
+        if part.isEmpty {
+            throw ValueProblem("the name is empty", allowed: allowed)
         }
-        return names
+        if part.utf8.count > 15 {
+            throw ValueProblem("\"\(part)\" is \(part.utf8.count) bytes; Linux allows 15", allowed: allowed)
+        }
+        if let bad = part.first(where: { shellMetacharacters.contains($0) }) {
+            throw ValueProblem("\"\(part)\" contains the shell metacharacter '\(bad)'", allowed: allowed)
+        }
+        if let bad = part.first(where: { $0 == "/" || $0 == ":" || $0.isWhitespace || !$0.isASCII || !($0.isLetter || $0.isNumber || ".-_@".contains($0)) }) {
+            throw ValueProblem("\"\(part)\" contains \(bad.isWhitespace ? "a space" : "'\(bad)'")", allowed: allowed)
+        }
+        if part == "." || part == ".." {
+            throw ValueProblem("\"\(part)\" is not a valid interface name", allowed: allowed)
+        }
+        return String(part)
     }
 
     /// A user name as passwd(5) holds it (the name need not exist: a missing account has a
@@ -180,36 +192,43 @@ enum Values {
         }
     }
 
-    enum Account: String {
+    public enum Account: String, Sendable {
         case user
         case group
+
+        func file(in accounts: AccountDatabase) -> String { self == .user ? accounts.passwdPath : accounts.groupPath }
     }
 
     /// UIDs or GIDs as numbers, or names that exist in the account database.
     static func owners(_ text: String, _ account: Account, accounts: AccountDatabase, max: Int? = nil) throws(ValueProblem) -> [Owner] {
-        let file = account == .user ? accounts.passwdPath : accounts.groupPath
-        let allowed = "\(account) IDs 0–4294967294 or \(account) names from \(file), separated by commas"
+        let allowed = "\(account) IDs 0–4294967294 or \(account) names from \(account.file(in: accounts)), separated by commas"
             + (max.map { ", at most \($0)" } ?? "")
         let parts = try items(text, allowed: allowed)
         if let max, parts.count > max {
             throw ValueProblem("\(parts.count) \(account)s are listed", allowed: allowed)
         }
-        return try parts.map { (part) throws(ValueProblem) -> Owner in
-            if part.allSatisfy(\.isASCIIDigit) {
-                // 4294967295 is (uid_t)-1, "no owner", which no socket can have.
-                guard let id = UInt32(part), id != .max else {
-                    throw ValueProblem("\(part) is outside 0–4294967294", allowed: allowed)
-                }
-                return .id(id)
+        return try parts.map { (part) throws(ValueProblem) -> Owner in try owner(part, account, accounts: accounts, allowed: allowed).owner }
+    }
+
+    /// One UID or GID, as `owners` takes each, and the ID it stands for.
+    public static func ownerID(_ text: String, _ account: Account, accounts: AccountDatabase) throws(ValueProblem) -> UInt32 {
+        try owner(Substring(text), account, accounts: accounts, allowed: "a \(account) ID 0–4294967294 or a \(account) name from \(account.file(in: accounts))").id
+    }
+
+    private static func owner(_ part: Substring, _ account: Account, accounts: AccountDatabase, allowed: String) throws(ValueProblem) -> (owner: Owner, id: UInt32) {
+        if !part.isEmpty, part.allSatisfy(\.isASCIIDigit) {
+            // 4294967295 is (uid_t)-1, "no owner", which no socket can have.
+            guard let id = UInt32(part), id != .max else {
+                throw ValueProblem("\(part) is outside 0–4294967294", allowed: allowed)
             }
-            if let bad = part.first(where: { shellMetacharacters.contains($0) || $0.isWhitespace }) {
-                throw ValueProblem("\"\(part)\" contains the shell metacharacter '\(bad)'", allowed: allowed)
-            }
-            let known = account == .user ? accounts.users : accounts.groups
-            guard known.contains(String(part)) else {
-                throw ValueProblem("\"\(part)\" is neither a number nor a \(account) in \(file)", allowed: allowed)
-            }
-            return .name(String(part))
+            return (.id(id), id)
         }
+        if let bad = part.first(where: { shellMetacharacters.contains($0) || $0.isWhitespace }) {
+            throw ValueProblem("\"\(part)\" contains the shell metacharacter '\(bad)'", allowed: allowed)
+        }
+        guard let id = accounts.id(of: String(part), isGroup: account == .group) else {
+            throw ValueProblem("\"\(part)\" is neither a number nor a \(account) in \(account.file(in: accounts))", allowed: allowed)
+        }
+        return (.name(String(part)), id)
     }
 }
