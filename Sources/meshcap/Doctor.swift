@@ -31,14 +31,20 @@ struct Doctor: Subcommand {
     let hosts: String
     let controlPlane: [String]
     let sshdConfig: String
+    /// Whether --hosts and --sshd-config were given: a default that does not exist is no file.
+    let hostsGiven: Bool, sshdConfigGiven: Bool
 
     init(_ arguments: Arguments) throws {
         config = try ConfigOptions(arguments)
         host = try HostOptions(arguments)
         json = arguments.flag("json")
-        hosts = try arguments.value("hosts") ?? "/etc/hosts"
+        let givenHosts: String? = try arguments.value("hosts")
+        let givenSshdConfig: String? = try arguments.value("sshd-config")
+        hosts = givenHosts ?? "/etc/hosts"
+        hostsGiven = givenHosts != nil
         controlPlane = arguments.all("control-plane")
-        sshdConfig = try arguments.value("sshd-config") ?? "/etc/ssh/sshd_config"
+        sshdConfig = givenSshdConfig ?? "/etc/ssh/sshd_config"
+        sshdConfigGiven = givenSshdConfig != nil
     }
 
     func run() throws {
@@ -186,14 +192,34 @@ struct Doctor: Subcommand {
         return PreflightCheck("proxy user", .pass, "\(user) is UID \(uid), which the rules let through")
     }
 
+    /// A file a check depends on. A default one that does not exist is no file (no sshd, no hosts
+    /// file: sshd and the C library go on without them, and so does doctor); any other that
+    /// cannot be read throws, and the caller says so as a check of its own instead of concluding
+    /// anything from what it did not read.
+    static func input(_ path: String, role: String, given: Bool) throws(ConfigErrors) -> InputText? {
+        if !given, access(path, F_OK) != 0, errno == ENOENT { return nil }
+        return try InputFile.read(path, role: role, strictText: false)
+    }
+
     func ssh(_ plan: CapturePlan) -> [PreflightCheck] {
         var ports: [Port] = [22]
+        var unread: [PreflightCheck] = []
         // sshd's Port lines, in its config and the files its Include lines name (Debian and Ubuntu
         // keep drop-ins in sshd_config.d; a relative pattern is relative to /etc/ssh), to a depth
         // of 8 as sshd allows.
         let base = sshdConfig.split(separator: "/").dropLast().joined(separator: "/")
         func read(_ path: String, depth: Int) {
-            guard depth < 8, let text = try? InputFile.read(path, role: "sshd config", strictText: false) else { return }
+            guard depth < 8 else { return }
+            let text: InputText
+            do {
+                // Included files were found by glob: only the top one may be a default that is absent.
+                guard let found = try Self.input(path, role: "sshd config", given: sshdConfigGiven || depth > 0) else { return }
+                text = found
+            } catch {
+                unread.append(PreflightCheck("ssh", .warn, "\(error.description): the SSH ports it sets are not checked",
+                                             fix: "make it readable, or give --sshd-config the file sshd reads (sshd -T lists the ports it listens on)"))
+                return
+            }
             for line in text.lines {
                 let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
                 guard fields.count > 1 else { continue }
@@ -209,7 +235,7 @@ struct Doctor: Subcommand {
             }
         }
         read(sshdConfig, depth: 0)
-        return ports.map { port in
+        return unread + ports.map { port in
             plan.capturesInbound(port: port)
                 ? PreflightCheck("ssh", .warn, "port \(port) (SSH) is captured inbound: SSH then goes through Envoy, and when Envoy is down or refuses it you are locked out",
                                  fix: "add \(port) to ISTIO_LOCAL_EXCLUDE_PORTS (INBOUND_PORTS_EXCLUDE, -d \(port))")
@@ -229,9 +255,17 @@ struct Doctor: Subcommand {
                 if IPAddress(address) == nil, !names.contains(address) { names.append(address) }
             }
         }
+        // The hosts file answers before any resolver: unread, no name's outcome can be told.
+        let hostsFile: InputText?
+        do {
+            hostsFile = try Self.input(hosts, role: "hosts file", given: hostsGiven)
+        } catch {
+            return [PreflightCheck("control plane", .fail, "\(error.description): the names are not checked",
+                                   fix: "give --hosts the VM's hosts file, a regular file of at most \(InputFile.sizeLimit / 1024 / 1024) MiB")]
+        }
         let outcomes: [NameLookup.Outcome]
         do {
-            outcomes = try resolve(names, as: plan, accounts: accounts)
+            outcomes = try resolve(names, as: plan, accounts: accounts, hosts: hostsFile != nil)
         } catch {
             return [PreflightCheck("control plane", .fail, "names not checked: \((error as? Failure)?.lines.joined(separator: "; ") ?? "\(error)")",
                                    fix: "the VM needs a readable resolv.conf with its VPC's resolver")]
@@ -254,9 +288,10 @@ struct Doctor: Subcommand {
         }
     }
 
-    /// As the proxy's user, in a child (see `ResolveNames`), when doctor runs as root.
-    func resolve(_ names: [String], as plan: CapturePlan, accounts: AccountDatabase) throws -> [NameLookup.Outcome] {
-        var arguments = ["resolve-names", "--hosts", hosts, "--resolv-conf", config.resolvConf]
+    /// As the proxy's user, in a child (see `ResolveNames`), when doctor runs as root; with the
+    /// hosts file when there is one.
+    func resolve(_ names: [String], as plan: CapturePlan, accounts: AccountDatabase, hosts read: Bool) throws -> [NameLookup.Outcome] {
+        var arguments = ["resolve-names", "--resolv-conf", config.resolvConf] + (read ? ["--hosts", hosts] : [])
         if geteuid() == 0 {
             if let uid = plan.config.proxyUsers.lazy.compactMap({ $0.id(isGroup: false, resolve: accounts.id) }).first { arguments += ["--uid", String(uid)] }
             if let gid = plan.config.proxyGroups.lazy.compactMap({ $0.id(isGroup: true, resolve: accounts.id) }).first { arguments += ["--gid", String(gid)] }

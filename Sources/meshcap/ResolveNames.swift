@@ -13,7 +13,7 @@ struct ResolveNames: Subcommand {
         options: [
             OptionSpec("uid", .single(name: "uid", completion: .none), help: "Resolve as this user."),
             OptionSpec("gid", .single(name: "gid", completion: .none), help: "Resolve as this group."),
-            OptionSpec("hosts", .single(name: "file", completion: .file), help: "The hosts file (required)."),
+            OptionSpec("hosts", .single(name: "file", completion: .file), help: "The hosts file; none when not given."),
             OptionSpec("resolv-conf", .single(name: "file", completion: .file), help: "The resolver file (required)."),
         ],
         operands: Operands(name: "name", help: "A name to resolve."),
@@ -21,20 +21,20 @@ struct ResolveNames: Subcommand {
 
     let uid: UInt32?
     let gid: UInt32?
-    let hosts: String
+    let hosts: String?
     let resolvConf: String
     let names: [String]
 
     init(_ arguments: Arguments) throws {
         uid = try arguments.value("uid")
         gid = try arguments.value("gid")
-        hosts = try arguments.required("hosts", of: Self.spec)
+        hosts = try arguments.value("hosts")
         resolvConf = try arguments.required("resolv-conf", of: Self.spec)
         names = arguments.operands
     }
 
     func run() throws {
-        let hostsText = try? InputFile.read(hosts, role: "hosts file", strictText: false)
+        let hostsText = try hosts.map { path throws(ConfigErrors) in try InputFile.read(path, role: "hosts file", strictText: false) }
         let resolver = NameLookup.Resolver(try InputFile.read(resolvConf, role: "resolver file", strictText: false))
         // The group first: once the user is not root, the group cannot change.
         if let gid, setgroups(0, nil) != 0 || setgid(gid) != 0 { throw HostError("cannot become group \(gid)", errno: errno) }

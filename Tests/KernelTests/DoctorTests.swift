@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MeshCapture
 import TestSupport
 
 /// `meshcap doctor` on a namespace playing the VM: istioctl's files, the VM's passwd, a resolver
@@ -142,6 +143,35 @@ import TestSupport
         #expect(checks.filter { $0["area"] as? String == "capture port" }.map { $0["status"] as? String } == ["pass", "pass", "pass"])
         #expect(checks.filter { $0["area"] as? String == "control plane" }.map { $0["status"] as? String } == ["pass"])
         #expect(checks.allSatisfy { ($0["status"] as? String == "pass") == ($0["fix"] is NSNull) })
+    }
+
+    /// A hosts file or sshd config doctor cannot read (a FIFO, a directory, a device, a file past
+    /// InputFile's 16 MiB) is said, with why, as a check of its own, and nothing is concluded from
+    /// it: no name passes or fails as if the hosts file said nothing, and the SSH ports its
+    /// drop-in sets (2222, captured) are not taken as absent.
+    @Test(.needsRoot, .needsCorpus) func filesItCannotReadAreSaidAndNotConcludedFrom() throws {
+        let vm = try VM()
+        defer { vm.stop() }
+        let fifo = vm.path("fifo"), large = vm.path("large")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(FileManager.default.createFile(atPath: large, contents: nil))
+        #expect(truncate(large, off_t(InputFile.sizeLimit + 1)) == 0)
+        let reasons = [
+            (fifo, "is a FIFO, not a regular file"),
+            (vm.files.path, "is a directory, not a regular file"),
+            ("/dev/zero", "is a character device, not a regular file"),
+            (large, "is \(InputFile.sizeLimit + 1) bytes; meshcap reads at most 16 MiB"),
+        ]
+        for (path, reason) in reasons {
+            let result = try meshcapIn(vm.network.workload, ["doctor", "--hosts", path, "--sshd-config", path]
+                                        + vm.configArguments() + ["--control-plane", "direct.mesh.test"])
+            let out = result.stdout
+            #expect(result.status == 1, "\(out)\n\(result.stderr)")
+            #expect(Self.lines(out, "WARN  ssh").contains("WARN  ssh            the sshd config \(path) \(reason): the SSH ports it sets are not checked"), "\(out)")
+            #expect(Self.lines(out, "PASS  ssh") == ["PASS  ssh            port 22 (SSH) is not captured inbound"])
+            #expect(Self.lines(out, "FAIL  control plane") == ["FAIL  control plane  the hosts file \(path) \(reason): the names are not checked"], "\(out)")
+            #expect(!out.contains("PASS  control plane") && !out.contains("does not resolve") && !out.contains("append the hosts file"), "\(out)")
+        }
     }
 
     /// The mistakes that break a VM quietly: rules in two places, and a PROXY_UID that is not
