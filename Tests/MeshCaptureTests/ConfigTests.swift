@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MeshCapture
+import TestSupport
 
 let noAccounts = AccountDatabase(users: ["root": 0, "istio-proxy": 1337], groups: ["root": 0, "java": 10001])
 
@@ -137,11 +138,43 @@ func errors(_ files: [String] = [], flags: [String] = [], strict: Bool = false) 
         #expect(found.map { $0.prefix(8) } == ["PROXY_PO", "unknown ", "INBOUND_", "\"bad lin", "INBOUND_"])
     }
 
-    @Test func inertSettingsAreExplained() throws {
+    /// What writes no rule is a warning (not a note for --verbose), with where it was set.
+    @Test func droppedSettingsAreSaid() throws {
         let loaded = try load(["INBOUND_PORTS_INCLUDE=80\nINBOUND_PORTS_EXCLUDE=22\nREDIRECT_DNS=true\nDNS_SERVERS_V4="])
-        #expect(loaded.notes.contains { $0.hasPrefix("INBOUND_PORTS_EXCLUDE is ignored") })
+        #expect(loaded.warnings.contains { $0.hasPrefix("INBOUND_PORTS_EXCLUDE (") && $0.hasSuffix(":2) writes no rule: it only applies when INBOUND_PORTS_INCLUDE is * (the inbound ports captured are listed, or none)") }, "\(loaded.warnings)")
         // A DNS request that leads to no rule is a warning, not a note.
         #expect(loaded.warnings.contains { $0.hasSuffix(":3: REDIRECT_DNS=true writes no DNS rule: there is no DNS server to capture and CAPTURE_ALL_DNS is false") }, "\(loaded.warnings)")
+    }
+
+    /// The IPv6 half of istioctl's dual-stack range on a VM without IPv6, ranges inside others,
+    /// and a captured range that an exclusion covers whole: each named, on stderr by default.
+    @Test func droppedAddressesAndRangesAreNamed() throws {
+        let dual = try load(["ISTIO_SERVICE_CIDR='10.96.0.0/12,fd00:10:96::/112'"])
+        #expect(dual.warnings.contains { $0.contains("OUTBOUND_IPRANGES_INCLUDE (") && $0.contains("has IPv6 addresses, and ENABLE_INBOUND_IPV6 is false: no rule is written for fd00:10:96::/112") }, "\(dual.warnings)")
+        #expect(try load(["ISTIO_SERVICE_CIDR='10.96.0.0/12,fd00:10:96::/112'\nENABLE_INBOUND_IPV6=true"]).warnings.isEmpty)
+        let nested = try load(["OUTBOUND_IPRANGES_INCLUDE=10.0.0.0/8,10.96.0.0/12,192.0.2.0/24,10.96.5.0/24\nOUTBOUND_IPRANGES_EXCLUDE=192.0.0.0/16"])
+        #expect(nested.warnings.contains { $0.contains("lists ranges inside others it lists, which add nothing: 10.96.0.0/12 within 10.0.0.0/8, 10.96.5.0/24 within 10.0.0.0/8") }, "\(nested.warnings)")
+        #expect(nested.warnings.contains { $0.contains("never captured: 192.0.2.0/24 within 192.0.0.0/16") }, "\(nested.warnings)")
+        #expect(try load(["OUTBOUND_IPRANGES_INCLUDE=10.0.0.0/8,11.0.0.0/8\nOUTBOUND_IPRANGES_EXCLUDE=10.1.0.0/16"]).warnings.isEmpty)
+    }
+
+    /// Against a pairwise check, on seeded random lists (prefixes of few lengths, so many nest).
+    @Test func nestedRangesAreFoundAsAPairwiseCheckFindsThem() {
+        var random = SeededRandom.forTest(#function)
+        for round in 0..<200 {
+            func prefixes(_ count: Int) -> [Prefix] {
+                (0..<count).map { _ in
+                    let length = [8, 12, 16, 24][Int.random(in: 0...3, using: &random)]
+                    let raw = UInt32.random(in: 0...0x0300_0000, using: &random) | 0x0a00_0000
+                    return try! Prefix(network: .v4(raw & (UInt32.max << (32 - length))), length: length)
+                }
+            }
+            let items = prefixes(Int.random(in: 0...20, using: &random)), covers = prefixes(Int.random(in: 0...5, using: &random))
+            let inItself = Set(items.enumerated().filter { index, item in items.enumerated().contains { $0.offset != index && $0.element != item && $0.element.contains(item) } }.map(\.element))
+            #expect(Set(DroppedSettings.nested(items).map(\.inner)) == inItself, "seed \(SeededRandom.seed), round \(round)")
+            let inCovers = Set(items.filter { item in covers.contains { $0.contains(item) } })
+            #expect(Set(DroppedSettings.nested(items, within: covers).map(\.inner)) == inCovers, "seed \(SeededRandom.seed), round \(round)")
+        }
     }
 
     @Test func proxyGroupsFollowProxyUsersUntilSet() throws {

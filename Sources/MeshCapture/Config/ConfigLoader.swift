@@ -140,11 +140,11 @@ public enum ConfigLoader {
         let ipv6 = HostDefaults.ipv6(&config, enable: byKey["ENABLE_INBOUND_IPV6"]?.last, serviceAddress: byKey["ISTIO_SVC_IP"]?.last)
         let given = byKey["DNS_SERVERS_V4"] != nil || byKey["DNS_SERVERS_V6"] != nil
         let dns = try HostDefaults.dnsServers(&config, given: given, resolvConf: resolvConf)
-        warnings += user.warnings + ipv6.warnings + dns.warnings
+        warnings += user.warnings + ipv6.warnings + dns.warnings + DroppedSettings.warnings(config) { byKey[$0]?.last }
         if let gap = config.dnsCaptureGap, let asked = byKey["REDIRECT_DNS"]?.last {
             warnings.append("\(asked.origin): \(asked.key)=\(asked.value) writes no DNS rule: \(gap)")
         }
-        return LoadedConfig(config: config, run: run, warnings: warnings, notes: notes + config.inertSettings,
+        return LoadedConfig(config: config, run: run, warnings: warnings, notes: notes,
                             fromHost: user.facts + ipv6.facts + dns.facts, fromEnvironment: fromEnvironment.map { "\($0.key)=\($0.value)" },
                             values: settings.filter { $0.unreadable == nil }.reduce(into: [:]) { $0[$1.key] = $1.value })
     }

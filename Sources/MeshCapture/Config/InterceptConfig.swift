@@ -113,26 +113,4 @@ public struct InterceptConfig: Sendable, Hashable {
         if dnsServersV4.isEmpty && !ipv6 { return "the only DNS servers are IPv6 and ENABLE_INBOUND_IPV6 is false" }
         return nil
     }
-
-    /// Settings that were given but change nothing, worth a word to the user.
-    public var inertSettings: [String] {
-        var notes: [String] = []
-        if !inboundPortsExclude.isEmpty && inboundPorts != .all {
-            notes.append("INBOUND_PORTS_EXCLUDE is ignored: it only applies when INBOUND_PORTS_INCLUDE is *")
-        }
-        if !outboundOwnerGroupsExclude.isEmpty && outboundOwnerGroups != .all {
-            notes.append("OUTBOUND_OWNER_GROUPS_EXCLUDE is ignored: it only applies when OUTBOUND_OWNER_GROUPS_INCLUDE is *")
-        }
-        if logGroup != nil, case .some(nil) = logPrefix {
-            notes.append("MESHCAP_LOG_GROUP is ignored: MESHCAP_LOG is false")
-        }
-        if !inboundRangesExclude.isEmpty && inboundPorts == .none {
-            notes.append("INBOUND_IPRANGES_EXCLUDE is ignored: no inbound port is captured (INBOUND_PORTS_INCLUDE is empty)")
-        }
-        if !ipv6 && (!dnsServersV6.isEmpty || outboundRanges.listed.contains { $0.family == .ipv6 }
-                     || outboundRangesExclude.contains { $0.family == .ipv6 }) {
-            notes.append("IPv6 addresses are ignored: ENABLE_INBOUND_IPV6 is false")
-        }
-        return notes
-    }
 }
