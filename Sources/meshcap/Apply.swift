@@ -69,6 +69,7 @@ struct Apply: Subcommand {
                 + " (read: \(read.isEmpty ? "no config file" : read.joined(separator: ", "))); nothing was changed; allowed: a service CIDR or inbound ports"
                 + " (istioctl writes them into cluster.env), or --allow-no-capture to apply the proxy's bypass rules alone")
         }
+        Report.warning(SSHPorts(config: SSHPorts.defaultConfig, given: false).lockOuts(plan).map { "\($0.sentence); fix: \($0.fix)" })
         if let asked = run.dryRun, !self.dryRun { Report.say(["\(asked.cited): printing what would be sent instead of applying it"]) }
         let residue = Residue.find()
         let (firewall, backend, notes) = host.choose(run, residue: residue, moving: true)

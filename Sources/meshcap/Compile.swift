@@ -52,6 +52,8 @@ struct Compile: Subcommand {
             throw ConfigError(origin: .flag("--family"), message: "--family ipv6 needs ENABLE_INBOUND_IPV6=true (or --ipv6); without it there are no IPv6 rules")
         }
         Report.say(plan.listNotes(for: outputDir == nil && backend == .iptables ? .xtables(family) : .inet))
+        // sshd's default port: this machine's sshd config is not the VM's (doctor reads that one).
+        Report.warning(SSHPorts().lockOuts(plan).map { "\($0.sentence) (sshd's default; `meshcap doctor --sshd-config` checks the VM's own); fix: \($0.fix)" })
         if let outputDir {
             var files = [("rules.v4", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv4))))]
             if plan.config.ipv6 { files.append(("rules.v6", IptablesRenderer.render(plan.ruleset(for: .xtables(.ipv6))))) }

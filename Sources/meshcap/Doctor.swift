@@ -43,7 +43,7 @@ struct Doctor: Subcommand {
         hosts = givenHosts ?? "/etc/hosts"
         hostsGiven = givenHosts != nil
         controlPlane = arguments.all("control-plane")
-        sshdConfig = givenSshdConfig ?? "/etc/ssh/sshd_config"
+        sshdConfig = givenSshdConfig ?? SSHPorts.defaultConfig
         sshdConfigGiven = givenSshdConfig != nil
     }
 
@@ -192,54 +192,15 @@ struct Doctor: Subcommand {
         return PreflightCheck("proxy user", .pass, "\(user) is UID \(uid), which the rules let through")
     }
 
-    /// A file a check depends on. A default one that does not exist is no file (no sshd, no hosts
-    /// file: sshd and the C library go on without them, and so does doctor); any other that
-    /// cannot be read throws, and the caller says so as a check of its own instead of concluding
-    /// anything from what it did not read.
-    static func input(_ path: String, role: String, given: Bool) throws(ConfigErrors) -> InputText? {
-        if !given, access(path, F_OK) != 0, errno == ENOENT { return nil }
-        return try InputFile.read(path, role: role, strictText: false)
-    }
-
     func ssh(_ plan: CapturePlan) -> [PreflightCheck] {
-        var ports: [Port] = [22]
-        var unread: [PreflightCheck] = []
-        // sshd's Port lines, in its config and the files its Include lines name (Debian and Ubuntu
-        // keep drop-ins in sshd_config.d; a relative pattern is relative to /etc/ssh), to a depth
-        // of 8 as sshd allows.
-        let base = sshdConfig.split(separator: "/").dropLast().joined(separator: "/")
-        func read(_ path: String, depth: Int) {
-            guard depth < 8 else { return }
-            let text: InputText
-            do {
-                // Included files were found by glob: only the top one may be a default that is absent.
-                guard let found = try Self.input(path, role: "sshd config", given: sshdConfigGiven || depth > 0) else { return }
-                text = found
-            } catch {
-                unread.append(PreflightCheck("ssh", .warn, "\(error.description): the SSH ports it sets are not checked",
-                                             fix: "make it readable, or give --sshd-config the file sshd reads (sshd -T lists the ports it listens on)"))
-                return
-            }
-            for line in text.lines {
-                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                guard fields.count > 1 else { continue }
-                switch fields[0].lowercased() {
-                case "port": if let port = Port(fields[1]), !ports.contains(port) { ports.append(port) }
-                case "include":
-                    for pattern in fields.dropFirst() {
-                        let absolute = pattern.hasPrefix("/") ? String(pattern) : "/\(base)/\(pattern)"
-                        for file in Self.glob(absolute) { read(file, depth: depth + 1) }
-                    }
-                default: break
-                }
-            }
-        }
-        read(sshdConfig, depth: 0)
-        return unread + ports.map { port in
-            plan.capturesInbound(port: port)
-                ? PreflightCheck("ssh", .warn, "port \(port) (SSH) is captured inbound: SSH then goes through Envoy, and when Envoy is down or refuses it you are locked out",
-                                 fix: "add \(port) to ISTIO_LOCAL_EXCLUDE_PORTS (INBOUND_PORTS_EXCLUDE, -d \(port))")
-                : PreflightCheck("ssh", .pass, "port \(port) (SSH) is not captured inbound")
+        let ssh = SSHPorts(config: sshdConfig, given: sshdConfigGiven)
+        let lockOuts = ssh.lockOuts(plan)
+        return ssh.unread.map {
+            PreflightCheck("ssh", .warn, "\($0): the SSH ports it sets are not checked",
+                           fix: "make it readable, or give --sshd-config the file sshd reads (sshd -T lists the ports it listens on)")
+        } + ssh.ports.map { port in
+            lockOuts.first { $0.port == port }.map { PreflightCheck("ssh", .warn, $0.sentence, fix: $0.fix) }
+                ?? PreflightCheck("ssh", .pass, "port \(port) (SSH) is not captured inbound")
         }
     }
 
@@ -258,7 +219,7 @@ struct Doctor: Subcommand {
         // The hosts file answers before any resolver: unread, no name's outcome can be told.
         let hostsFile: InputText?
         do {
-            hostsFile = try Self.input(hosts, role: "hosts file", given: hostsGiven)
+            hostsFile = try InputFile.read(hosts, role: "hosts file", given: hostsGiven)
         } catch {
             return [PreflightCheck("control plane", .fail, "\(error.description): the names are not checked",
                                    fix: "give --hosts the VM's hosts file, a regular file of at most \(InputFile.sizeLimit / 1024 / 1024) MiB")]
@@ -304,13 +265,6 @@ struct Doctor: Subcommand {
     }
 
     /// The paths a shell pattern names, sorted (sshd's Include expands it with glob(3)).
-    static func glob(_ pattern: String) -> [String] {
-        var found = glob_t()
-        defer { globfree(&found) }
-        guard Glibc.glob(pattern, 0, nil, &found) == 0 else { return [] }
-        return (0..<Int(found.gl_pathc)).compactMap { found.gl_pathv[$0].map { String(cString: $0) } }
-    }
-
     static func list(_ addresses: [IPAddress]) -> String { addresses.map(\.description).joined(separator: ", ") }
 
     func rules(_ residue: Residue?) -> PreflightCheck {

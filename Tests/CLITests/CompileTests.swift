@@ -15,6 +15,26 @@ import TestSupport
         }
     }
 
+    /// SSH captured inbound is a lock-out waiting for Envoy to be down: compile says so for sshd's
+    /// default port (the machine compiling is not the VM). Two real cluster.env files istioctl
+    /// generated (`ISTIO_INBOUND_PORTS='*'` without 22 excluded) do it; Istio's agent up to 1.1x
+    /// excluded 22 by itself, so VMs of that age never showed it.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: CompileTests.realworld.path) || Prerequisites.isCI, "needs ../shared/realworld"))
+    func sshCapturedInboundIsSaid() throws {
+        let lockOut = "port 22 (SSH) is captured inbound: SSH then goes through Envoy, and when Envoy is down or refuses it you are locked out"
+        for name in ["istioctl-generated-demo-vm-cluster.env", "istioctl-1.8-pegasus-pay-cluster.env"] {
+            let result = try run(meshcap, ["compile", "--config", Self.realworld.appendingPathComponent("cluster-env/\(name)").path])
+            #expect(result.status == 0 && result.stderr.contains("meshcap: warning: \(lockOut) (sshd's default; `meshcap doctor --sshd-config` checks the VM's own); fix: add 22 to ISTIO_LOCAL_EXCLUDE_PORTS"), "\(name): \(result.stderr)")
+        }
+        for flags in [["-b", "*", "-d", "22"], ["-b", "8080"], ["-b", "*", "-m", "TPROXY", "-d", "22,15090"]] {
+            let result = try run(meshcap, ["compile"] + flags)
+            #expect(!result.stderr.contains("(SSH)"), "\(flags): \(result.stderr)")
+        }
+        #expect(try run(meshcap, ["compile", "-b", "22,8080"]).stderr.contains(lockOut))
+    }
+
+    static let realworld = sharedDirectory.appendingPathComponent("realworld")
+
     /// 100,000 unknown keys (a file that is not a config at all) are read in about the time
     /// 100,000 ignored ISTIO_META_* keys are: the nearest key is looked for only for the first
     /// few (it took 30 s when every one was compared with every key name). Generous for a debug

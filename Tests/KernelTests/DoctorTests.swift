@@ -181,10 +181,11 @@ import TestSupport
         defer { vm.stop() }
         let wrongUID = try vm.write("uid.env", "PROXY_UID=1337\nISTIO_META_DNS_CAPTURE=false\n")
         let config = vm.configArguments([wrongUID])
-        for backend in [["--backend", "nft"], ["--backend", "iptables", "--iptables-variant", "legacy"]] {
-            let applied = try meshcapIn(vm.network.workload, ["apply"] + config + backend)
-            #expect(applied.status == 0, "\(applied.stderr)")
-        }
+        // meshcap's apply moves a capture rather than adding a second: the nft one is loaded by
+        // hand, as Istio's own start script would.
+        let applied = try meshcapIn(vm.network.workload, ["apply"] + config + ["--backend", "iptables", "--iptables-variant", "legacy"])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        try HostLifecycleTests.loadByHand(vm.network.workload, config)
         let result = try vm.doctor(config + ["--control-plane", "direct.mesh.test"])
         #expect(result.status == 1)
         #expect(Self.lines(result.stdout, "FAIL  rules") == ["FAIL  rules          capture rules in nft (istio-proxy-nat) and iptables-legacy (ipv4): packets are captured by whichever hook runs first, and counted apart"])

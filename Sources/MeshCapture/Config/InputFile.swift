@@ -55,6 +55,15 @@ public enum InputFile {
         return try split(bytes, name: name, strictText: strictText)
     }
 
+    /// A host file a check depends on (leniently, as `strictText: false`). A default one that
+    /// does not exist is no file, nil (no sshd, no hosts file: sshd and the C library go on
+    /// without them); one the user named, or any that exists and cannot be read, throws, and the
+    /// caller says so instead of concluding anything from what it did not read.
+    public static func read(_ path: String, role: String, given: Bool) throws(ConfigErrors) -> InputText? {
+        if !given, access(path, F_OK) != 0, errno == ENOENT { return nil }
+        return try read(path, role: role, strictText: false)
+    }
+
     static func contents(_ path: String, role: String, standardInput dash: Bool) throws(ConfigError) -> [UInt8] {
         var bytes: [UInt8] = []
         try stream(path, role: role, standardInput: dash, limit: sizeLimit) { bytes += $0 }
