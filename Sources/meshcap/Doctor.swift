@@ -207,14 +207,9 @@ struct Doctor: Subcommand {
     func names(_ settings: [String: String], plan: CapturePlan, accounts: AccountDatabase) -> [PreflightCheck] {
         var names = controlPlane
         if names.isEmpty {
-            names = ["istiod.istio-system.svc"]
-            for key in ["CA_ADDR", "PILOT_ADDRESS"] {
-                guard var address = settings[key], !address.isEmpty else { continue }
-                // "istiod.istio-system.svc:15012", "[fd00::1]:15012", "10.0.0.5"
-                if address.hasPrefix("[") { address = String(address.dropFirst().prefix { $0 != "]" }) }
-                else if address.count(where: { $0 == ":" }) == 1 { address = String(address.prefix { $0 != ":" }) }
-                if IPAddress(address) == nil, !names.contains(address) { names.append(address) }
-            }
+            names = Self.controlPlaneNames(settings)
+            // Istio's default, when no file names another (a revision's istiod-rev-1... is checked instead).
+            if names.isEmpty { names = ["istiod.istio-system.svc"] }
         }
         // The hosts file answers before any resolver: unread, no name's outcome can be told.
         let hostsFile: InputText?
@@ -247,6 +242,30 @@ struct Doctor: Subcommand {
                                       fix: "append the hosts file istioctl wrote for the VM to \(hosts) (it maps \(name) to the east-west gateway)")
             }
         }
+    }
+
+    /// The control plane's names as the VM's files give them, in the agent's order of use: the
+    /// CA (CA_ADDR), discovery (PILOT_ADDRESS, ISTIO_META_DISCOVERY_ADDRESS, and PROXY_CONFIG's
+    /// discoveryAddress, YAML or JSON). Each "host:port", "[v6]:port" or bare host; addresses are
+    /// left out (they need no name resolved).
+    static func controlPlaneNames(_ settings: [String: String]) -> [String] {
+        var addresses = ["CA_ADDR", "PILOT_ADDRESS", "ISTIO_META_DISCOVERY_ADDRESS"].compactMap { settings[$0] }
+        if let proxyConfig = settings["PROXY_CONFIG"], let key = proxyConfig.firstRange(of: "discoveryAddress") {
+            // discoveryAddress: istiod.istio-system.svc:15012   or   "discoveryAddress":"..."
+            let quoteOrBlank: (Character) -> Bool = { $0 == "\"" || $0 == "'" || $0 == " " }
+            let rest = proxyConfig[key.upperBound...].drop(while: quoteOrBlank)
+            if rest.first == ":" {
+                let value = rest.dropFirst().drop(while: quoteOrBlank).prefix { !" \"',}\n".contains($0) }
+                addresses.append(String(value))
+            }
+        }
+        var names: [String] = []
+        for var address in addresses where !address.isEmpty {
+            if address.hasPrefix("[") { address = String(address.dropFirst().prefix { $0 != "]" }) }
+            else if address.count(where: { $0 == ":" }) == 1 { address = String(address.prefix { $0 != ":" }) }
+            if IPAddress(address) == nil, !names.contains(address) { names.append(address) }
+        }
+        return names
     }
 
     /// As the proxy's user, in a child (see `ResolveNames`), when doctor runs as root; with the

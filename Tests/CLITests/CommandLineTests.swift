@@ -136,4 +136,15 @@ import TestSupport
         #expect((try? ManualPage.render(date: "2000-02-29", version: "", abstract: "", discussion: "", subcommands: [])) != nil)
         #expect((try? ManualPage.render(date: "2025-01-02", version: "", abstract: "", discussion: "", subcommands: []))?.hasPrefix(".Dd January 2, 2025\n") == true)
     }
+
+    /// The control plane's names, from every place istioctl's files and Istio's agent keep them;
+    /// addresses and ports left out, each name once.
+    @Test func controlPlaneNamesComeFromTheFiles() {
+        #expect(Doctor.controlPlaneNames(["CA_ADDR": "istiod-rev-1.istio-system.svc:15012"]) == ["istiod-rev-1.istio-system.svc"])
+        #expect(Doctor.controlPlaneNames(["PILOT_ADDRESS": "[fd00::1]:15012", "CA_ADDR": "10.0.0.5:15012"]).isEmpty)
+        #expect(Doctor.controlPlaneNames(["PROXY_CONFIG": #"{"discoveryAddress":"istiod.mesh.example:15012","proxyMetadata":{}}"#]) == ["istiod.mesh.example"])
+        #expect(Doctor.controlPlaneNames(["PROXY_CONFIG": "discoveryAddress: 'cp.example:15012'\nproxyMetadata: {}", "ISTIO_META_DISCOVERY_ADDRESS": "cp.example:15012",
+                                          "CA_ADDR": "ca.example:15012"]) == ["ca.example", "cp.example"])
+        #expect(Doctor.controlPlaneNames([:]).isEmpty)
+    }
 }

@@ -145,6 +145,20 @@ import TestSupport
         #expect(checks.allSatisfy { ($0["status"] as? String == "pass") == ($0["fix"] is NSNull) })
     }
 
+    /// istioctl's files for a revision: CA_ADDR names istiod-rev-1, and the hosts file istioctl
+    /// writes maps only that name. The control plane passes from the hosts file, and Istio's
+    /// default name, which nothing on this VM uses, is not looked up (on c9f1a39 it FAILed, exit 1).
+    @Test(.needsRoot, .needsCorpus) func aRevisionsControlPlaneNamesComeFromTheFiles() throws {
+        let vm = try VM()
+        defer { vm.stop() }
+        let peer = TestNetwork.peerAddress
+        _ = try vm.write("hosts", "127.0.0.1 localhost\n\(peer) istiod-rev-1.istio-system.svc\n")
+        let result = try vm.doctor(vm.configArguments())
+        let out = result.stdout
+        #expect(Self.lines(out, "PASS  control plane") == ["PASS  control plane  istiod-rev-1.istio-system.svc: \(peer) from \(vm.path("hosts"))"], "\(out)")
+        #expect(Self.lines(out, "FAIL  control plane").isEmpty && Self.lines(out, "WARN  control plane").isEmpty, "\(out)")
+    }
+
     /// A hosts file or sshd config doctor cannot read (a FIFO, a directory, a device, a file past
     /// InputFile's 16 MiB) is said, with why, as a check of its own, and nothing is concluded from
     /// it: no name passes or fails as if the hosts file said nothing, and the SSH ports its
