@@ -166,6 +166,24 @@ import TestSupport
         #expect(try String(contentsOfFile: env, encoding: .utf8) == "A=1\n")
     }
 
+    /// A cluster.env edited on Windows and on the VM: the rewrite keeps each line's own end (a
+    /// shell sourcing it must read the range, not the range and a CR), the missing end of the
+    /// last line, the mode and the owner.
+    @Test(.needsRoot) func aMixedLineEndFileKeepsEachLinesEndItsModeAndOwner() throws {
+        let work = try temporaryDirectory("cidr")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let env = work.appendingPathComponent("cluster.env").path
+        try "# from a laptop\r\nCA_ADDR='istiod:15012'\r\nISTIO_SERVICE_CIDR='*'\nISTIO_INBOUND_PORTS='*'".write(toFile: env, atomically: true, encoding: .utf8)
+        #expect(chmod(env, 0o640) == 0 && chown(env, 1234, 5678) == 0)
+        let result = try run(meshcap, ["cidr", "--from-cluster-dump", "-", "--write-env", env], input: "FLAG: --service-cluster-ip-range=\"10.96.0.0/12\"\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try String(contentsOfFile: env, encoding: .utf8) == "# from a laptop\r\nCA_ADDR='istiod:15012'\r\nISTIO_SERVICE_CIDR='10.96.0.0/12'\nISTIO_INBOUND_PORTS='*'")
+        var status = stat()
+        #expect(stat(env, &status) == 0 && status.st_mode & 0o7777 == 0o640 && status.st_uid == 1234 && status.st_gid == 5678)
+        let sourced = try run("sh", ["-c", ". \"$0\"; printf %s \"$ISTIO_SERVICE_CIDR\"", env])
+        #expect(sourced.stdout == "10.96.0.0/12")
+    }
+
     /// cluster.env behind a symbolic link (configuration management often links it) stays a link.
     @Test func aLinkedEnvFileStaysALink() throws {
         let work = try temporaryDirectory("cidr")

@@ -274,10 +274,28 @@ import TestSupport
         #expect(edit.text == "# written by istioctl\r\nCA_ADDR='istiod.istio-system.svc:15012'\r\n\r\nexport  ISTIO_SERVICE_CIDR='10.96.0.0/12,fd00::/108'\r\nISTIO_INBOUND_PORTS='*'\r\n  ISTIO_SERVICE_CIDR='10.96.0.0/12,fd00::/108'\r\nISTIO_SERVICE_CIDR_X=1\r\n")
         #expect(edit.lines == [4, 6])
         #expect(!edit.appended)
-        let appended = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: InputFile.lines(of: "A=1", name: "f"))
+        let appended = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: InputFile.lines(of: "A=1\n", name: "f"))
         #expect(appended.text == "A=1\nISTIO_SERVICE_CIDR='10.96.0.0/12'\n")
         #expect(appended.lines == [2] && appended.appended)
         #expect(EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: nil).text == "ISTIO_SERVICE_CIDR='10.96.0.0/12'\n")
+        #expect(EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: InputFile.lines(of: "", name: "f")).text == "ISTIO_SERVICE_CIDR='10.96.0.0/12'\n")
+    }
+
+    /// A file edited on Windows and on Linux mixes CRLF and LF: each line keeps its own end (a
+    /// CRLF given to an LF line makes a shell read `10.96.0.0/12\r`), and a file that ends
+    /// without a line end still does.
+    @Test func everyLineKeepsItsOwnEndAndTheLastItsAbsence() {
+        let mixed = InputFile.lines(of: "# from a laptop\r\nCA_ADDR='x'\nISTIO_SERVICE_CIDR='*'\r\nOLD=1\rISTIO_INBOUND_PORTS='*'", name: "f")
+        #expect(EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: mixed).text
+                == "# from a laptop\r\nCA_ADDR='x'\nISTIO_SERVICE_CIDR='10.96.0.0/12'\r\nOLD=1\rISTIO_INBOUND_PORTS='*'")
+        // Appended: the end most lines have (CRLF twice, LF once), the last line's added before it.
+        let appended = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: InputFile.lines(of: "A=1\r\nB=2\nC=3\r\nD=4", name: "f"))
+        #expect(appended.text == "A=1\r\nB=2\nC=3\r\nD=4\r\nISTIO_SERVICE_CIDR='10.96.0.0/12'")
+        #expect(appended.lines == [5] && appended.appended)
+        // As common: the one used last.
+        #expect(EnvFileEdit(setting: "K", to: "v", in: InputFile.lines(of: "A=1\r\nB=2\n", name: "f")).text == "A=1\r\nB=2\nK='v'\n")
+        #expect(EnvFileEdit(setting: "K", to: "v", in: InputFile.lines(of: "A=1\nB=2\r", name: "f")).text == "A=1\nB=2\rK='v'\r")
+        #expect(EnvFileEdit(setting: "K", to: "v", in: InputFile.lines(of: "A=1", name: "f")).text == "A=1\nK='v'")
     }
 
     /// Read back as meshcap reads env files, the edited file says what it said, and the new range.
@@ -296,18 +314,26 @@ import TestSupport
                     lines.append("\(export)\(keys.randomElement(using: &random)!)=\(values.randomElement(using: &random)!)")
                 }
             }
-            let ending = ["\n", "\r\n"].randomElement(using: &random)!
+            // Each line its own end; sometimes the last line has none.
+            var ends = lines.map { _ in ["\n", "\r\n", "\r"].randomElement(using: &random)! }
+            if !ends.isEmpty && Bool.random(using: &random) { ends[ends.count - 1] = "" }
             let bom = Bool.random(using: &random) ? "\u{FEFF}" : ""
-            let original = bom + lines.map { $0 + ending }.joined()
+            let original = bom + zip(lines, ends).map { $0 + $1 }.joined()
             let input = try InputFile.split(Array(original.utf8), name: "cluster.env", strictText: true)
             let edit = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: input)
             let context = "seed \(SeededRandom.seed) round \(round):\n\(original)"
             let before = try EnvFile.parse(input).get()
             let reread = try InputFile.split(Array(edit.text.utf8), name: "cluster.env", strictText: true)
             let after = try EnvFile.parse(reread).get()
-            #expect(reread.lineEndings == (lines.isEmpty ? [.lf] : input.lineEndings), "\(context)")
             #expect(reread.hadByteOrderMark == input.hadByteOrderMark, "\(context)")
             #expect(reread.lines.count == input.lines.count + (edit.appended ? 1 : 0), "\(context)")
+            // Every line keeps its end; an appended line has one the file uses (LF if it uses
+            // none), and the end of the file stays as it was.
+            let kept = edit.appended && input.lineEnds.last == .some(nil) ? input.lineEnds.count - 1 : input.lineEnds.count
+            #expect(Array(reread.lineEnds.prefix(kept)) == Array(input.lineEnds.prefix(kept)), "\(context)")
+            let added = reread.lineEnds.dropFirst(kept).compactMap { $0 }
+            #expect(added.allSatisfy { input.lineEndings.isEmpty ? $0 == .lf : input.lineEndings.contains($0) }, "\(context)")
+            #expect(reread.endsWithLineEnd == input.endsWithLineEnd, "\(context)")
             #expect(before.filter { $0.key != "ISTIO_SERVICE_CIDR" }.map { "\($0.key)=\($0.value)" }
                     == after.filter { $0.key != "ISTIO_SERVICE_CIDR" }.map { "\($0.key)=\($0.value)" }, "\(context)")
             let set = after.filter { $0.key == "ISTIO_SERVICE_CIDR" }

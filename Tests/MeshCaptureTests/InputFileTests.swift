@@ -51,6 +51,7 @@ import Testing
         let text = try InputFile.split(Array("a=1\r\nb=2\rc=3\nd=4".utf8), name: "f", strictText: true)
         #expect(text.lines == ["a=1", "b=2", "c=3", "d=4"])
         #expect(text.lineEndings == [.crlf, .cr, .lf])
+        #expect(text.lineEnds == [.crlf, .cr, .lf, nil] && !text.endsWithLineEnd)
         // "\r\n" is one Swift Character; split as bytes, a CRLF file is still one line per line.
         #expect(try InputFile.split(Array("# comment\r\nPROXY_PORT=1\r\n".utf8), name: "f", strictText: true).lines == ["# comment", "PROXY_PORT=1"])
     }

@@ -1,7 +1,10 @@
 /// One key set in a KEY=VALUE file the way a person edits it: every other line, comment, blank
-/// line and the order stay as they were; the file's line ends and BOM are kept. A line that sets
-/// the key (with or without `export`) gets the new value in place; several such lines all do, so
-/// the file cannot say two things whichever one a reader takes; none, and the key is appended.
+/// line and the order stay as they were, and so do the BOM, each line's own line end (a file
+/// edited on two systems mixes LF and CRLF, and a CRLF given to a line that had LF makes a shell
+/// read its value with a `\r` on the end) and the last line's end or its absence. A line that
+/// sets the key (with or without `export`) gets the new value in place; several such lines all
+/// do, so the file cannot say two things whichever one a reader takes; none, and the key is
+/// appended with the line end most of the file's lines have.
 public struct EnvFileEdit: Sendable {
     public let text: String
     /// The 1-based lines that now set the key.
@@ -31,13 +34,41 @@ public struct EnvFileEdit: Sendable {
                 output.append(line)
             }
         }
+        let ends = input?.lineEnds ?? []
+        var endings = ends.map { $0.map(Self.text) ?? "" }
         appended = lines.isEmpty
         if appended {
             output.append(assignment)
             lines.append(output.count)
+            // The line before it needs an end now; the new last line goes without one if the
+            // file's last line did (an empty or new file gets one).
+            let dominant = Self.text(Self.dominant(ends))
+            if let last = ends.indices.last, ends[last] == nil {
+                endings[last] = dominant
+                endings.append("")
+            } else {
+                endings.append(dominant)
+            }
         }
         self.lines = lines
-        let ending = input.map { $0.lineEndings.contains(.crlf) ? "\r\n" : $0.lineEndings.contains(.cr) && !$0.lineEndings.contains(.lf) ? "\r" : "\n" } ?? "\n"
-        text = (input?.hadByteOrderMark == true ? "\u{FEFF}" : "") + output.map { $0 + ending }.joined()
+        text = (input?.hadByteOrderMark == true ? "\u{FEFF}" : "") + zip(output, endings).map { $0 + $1 }.joined()
+    }
+
+    /// The line end most lines have; of two as common, the one used last. LF in a file with none.
+    static func dominant(_ ends: [LineEnding?]) -> LineEnding {
+        var counts: [LineEnding: (count: Int, last: Int)] = [:]
+        for (index, end) in ends.enumerated() {
+            guard let end else { continue }
+            counts[end] = ((counts[end]?.count ?? 0) + 1, index)
+        }
+        return counts.max { ($0.value.count, $0.value.last) < ($1.value.count, $1.value.last) }?.key ?? .lf
+    }
+
+    static func text(_ end: LineEnding) -> String {
+        switch end {
+        case .lf: "\n"
+        case .crlf: "\r\n"
+        case .cr: "\r"
+        }
     }
 }

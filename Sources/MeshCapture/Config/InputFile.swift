@@ -18,15 +18,29 @@ public struct InputText: Sendable {
     public let name: String
     /// Without their line ends; a leading byte-order mark is gone.
     public let lines: [String]
-    public let lineEndings: Set<LineEnding>
+    /// Each line's own end, one per line: nil only for a last line the file ends without one.
+    /// Kept per line so that a file rewritten in place (`EnvFileEdit`) keeps every line's.
+    public let lineEnds: [LineEnding?]
     public let hadByteOrderMark: Bool
 
-    public init(name: String, lines: [String], lineEndings: Set<LineEnding> = [.lf], hadByteOrderMark: Bool = false) {
+    public init(name: String, lines: [String], lineEnds: [LineEnding?], hadByteOrderMark: Bool = false) {
+        precondition(lines.count == lineEnds.count, "one line end per line")
         self.name = name
         self.lines = lines
-        self.lineEndings = lineEndings
+        self.lineEnds = lineEnds
         self.hadByteOrderMark = hadByteOrderMark
     }
+
+    /// The kinds of line end the file uses.
+    public var lineEndings: Set<LineEnding> { Set(lineEnds.compactMap { $0 }) }
+
+    /// Whether the file ends with a line end (or is empty): a file cut off inside its last line
+    /// does not.
+    public var endsWithLineEnd: Bool { lineEnds.last.map { $0 != nil } ?? true }
+
+    /// The lines with LF ends, the last one's only if the file has it: for a reader that must tell
+    /// a last line cut short from a whole one.
+    public var textWithLF: String { lines.joined(separator: "\n") + (lines.isEmpty || !endsWithLineEnd ? "" : "\n") }
 }
 
 /// Reads the files meshcap is pointed at, refusing what would hang it or be misread: a FIFO with
@@ -198,7 +212,7 @@ public enum InputFile {
         let bom: [UInt8] = [0xef, 0xbb, 0xbf]
         let hadByteOrderMark = bytes.starts(with: bom)
         var lines: [String] = []
-        var endings = Set<LineEnding>()
+        var ends: [LineEnding?] = []
         var errors: [ConfigError] = []
         var start = hadByteOrderMark ? 3 : 0
         var index = start
@@ -216,12 +230,12 @@ public enum InputFile {
             switch bytes[index] {
             case UInt8(ascii: "\n"):
                 take(index)
-                endings.insert(.lf)
+                ends.append(.lf)
                 index += 1
             case UInt8(ascii: "\r"):
                 take(index)
                 let crlf = index + 1 < bytes.count && bytes[index + 1] == UInt8(ascii: "\n")
-                endings.insert(crlf ? .crlf : .cr)
+                ends.append(crlf ? .crlf : .cr)
                 index += crlf ? 2 : 1
             default:
                 index += 1
@@ -229,8 +243,11 @@ public enum InputFile {
             }
             start = index
         }
-        if start < bytes.count { take(bytes.count) }
-        return (InputText(name: name, lines: lines, lineEndings: endings, hadByteOrderMark: hadByteOrderMark), errors)
+        if start < bytes.count {
+            take(bytes.count)
+            ends.append(nil)
+        }
+        return (InputText(name: name, lines: lines, lineEnds: ends, hadByteOrderMark: hadByteOrderMark), errors)
     }
 
     /// Why a line cannot be read as text, or nil.
