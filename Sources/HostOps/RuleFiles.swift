@@ -11,14 +11,25 @@ import MeshCapture
 /// about to be replaced or removed gets a hard link as a backup; only then are the new files
 /// renamed into place and stale ones removed. If one of those steps fails, the ones already done
 /// are put back from the backups. Files of other names in the directory are never touched.
+///
+/// Only regular files: a device, FIFO, socket or directory under one of the names (or a symbolic
+/// link to one) is refused before anything is made (`TextFile.Destination`). A name the config
+/// makes is written through a symbolic link to the regular file the link names; a name it no
+/// longer makes is removed, and for a link that is the link, not the file it names.
 public enum RuleFiles {
     /// Every name meshcap writes; the set a config makes is a subset.
     public static let names = ["rules.v4", "rules.v6", "rules.nft"]
 
-    public static func write(_ files: [(name: String, contents: String)], into directory: String) throws(HostError) {
+    public static func write(_ files: [(name: String, contents: String)], into directory: String) throws {
         precondition(files.allSatisfy { names.contains($0.name) }, "RuleFiles writes only its own names")
         if let code = TextFile.makeDirectories(directory) { throw HostError("cannot create \(directory)", errno: code) }
-        let path = { (name: String) in directory + "/" + name }
+        // What each name's write, removal, backup and restore act on, and whether it exists.
+        var places: [String: (path: String, exists: Bool)] = [:]
+        for name in names {
+            let destination = try TextFile.Destination(directory + "/" + name)
+            places[name] = (files.contains { $0.name == name } ? destination.file : destination.path, destination.existing != nil)
+        }
+        let path = { (name: String) in places[name]?.path ?? directory + "/" + name }
         var temporaries: [(name: String, temporary: String)] = []
         var backups: [String: String] = [:]
         /// Removes what was made on the way; names a backup that could not be removed (it is
@@ -34,9 +45,8 @@ public enum RuleFiles {
             for file in files {
                 temporaries.append((file.name, try TextFile.writeBeside(path(file.name), file.contents)))
             }
-            for name in names where exists(path(name)) {
-                if isDirectory(path(name)) { throw HostError("\(path(name)) is a directory, not a rules file; nothing was written") }
-                let backup = "\(directory)/.\(name).meshcap-\(getpid()).old"
+            for name in names where places[name]?.exists == true {
+                let backup = TextFile.beside(path(name), tag: "\(getpid()).old")
                 unlink(backup)
                 guard link(path(name), backup) == 0 else {
                     throw HostError("cannot keep a copy of \(path(name)) to restore if the update fails", errno: errno)
@@ -74,18 +84,8 @@ public enum RuleFiles {
             throw failure.appending("; the files in \(directory) are as they were" + discard())
         }
         let left = discard()
-        syncDirectory(directory)
+        for changed in Set(names.map { TextFile.directory(of: path($0)) }) { syncDirectory(changed) }
         if !left.isEmpty { throw HostError("the rules files in \(directory) are written, but a copy of an old one is\(left)") }
-    }
-
-    static func exists(_ path: String) -> Bool {
-        var status = stat()
-        return lstat(path, &status) == 0
-    }
-
-    static func isDirectory(_ path: String) -> Bool {
-        var status = stat()
-        return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
     }
 
     /// The renames themselves reach the disk only when the directory is flushed.

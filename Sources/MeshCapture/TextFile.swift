@@ -5,18 +5,90 @@ import Glibc
 /// Whole-file writes on the C library (reads: `InputFile`). meshcap links no Foundation: in a statically
 /// linked binary its conformance records make every first protocol lookup (ArgumentParser does
 /// hundreds at start-up) scan megabytes, which cost more than the work itself.
+///
+/// meshcap writes only regular files. A write puts a new file in place with a rename, which would
+/// turn `/dev/null`, a FIFO another program reads, or a socket into a plain file, so anything but
+/// a regular file (or a path where nothing is yet) is refused before a byte is written, and a
+/// symbolic link is written through only to the regular file it names.
 public enum TextFile {
+    /// Where a write to a path puts its bytes, checked before anything is written.
+    public struct Destination {
+        /// The path as given, for messages.
+        public let path: String
+        /// The file itself: `path`, or the regular file the symbolic link at `path` names.
+        public let file: String
+        /// The file's mode and owner, kept by the new file; nil when there is no file yet.
+        public let existing: stat?
+
+        /// - Throws: `ConfigError` (exit 2) for anything but a regular file, a symbolic link to
+        ///   one, or a path where nothing exists.
+        public init(_ path: String) throws {
+            self.path = path
+            func refuse(_ what: String) -> ConfigError {
+                ConfigError(origin: nil, message: "\(path) is \(what); meshcap writes only regular files: allowed: a regular file, a symbolic link to one, or a path where nothing exists yet; nothing was written")
+            }
+            var status = stat()
+            guard lstat(path, &status) == 0 else {
+                guard errno == ENOENT else { throw HostError("cannot look at \(path)", errno: errno) }
+                file = path
+                existing = nil
+                return
+            }
+            switch status.st_mode & S_IFMT {
+            case S_IFREG:
+                file = path
+            case S_IFLNK:
+                guard let resolved = realpath(path, nil) else {
+                    throw refuse("a symbolic link to a file that does not exist or cannot be reached (\(Errno.describe(errno)))")
+                }
+                file = String(cString: resolved)
+                free(resolved)
+                guard stat(file, &status) == 0 else { throw HostError("cannot look at \(file), which \(path) links to", errno: errno) }
+                guard status.st_mode & S_IFMT == S_IFREG else {
+                    throw refuse("a symbolic link to \(file), which is \(InputFile.kind(status.st_mode & S_IFMT))")
+                }
+            case let type:
+                throw refuse(InputFile.kind(type))
+            }
+            existing = status
+        }
+    }
+
+    /// Replaces the file at `path` with `text` in one rename, so a reader sees the old file or the
+    /// new one, never half of one. An existing file keeps its mode and owner, and a symbolic link
+    /// stays one: the file it points to is replaced.
+    public static func replace(_ path: String, with text: String) throws {
+        try replace(Destination(path), with: text)
+    }
+
+    /// As `replace(_:with:)`, to a destination checked already (by a caller that read it first).
+    public static func replace(_ destination: Destination, with text: String) throws(HostError) {
+        let target = destination.file
+        // Private until it has the old file's mode and owner.
+        let temporary = try writeBeside(target, text, mode: destination.existing == nil ? 0o644 : 0o600)
+        if let status = destination.existing {
+            guard chown(temporary, status.st_uid, status.st_gid) == 0 || geteuid() != 0,
+                  chmod(temporary, status.st_mode & 0o7777) == 0 else {
+                let code = errno
+                unlink(temporary)
+                throw HostError("cannot give \(temporary) the mode and owner of \(target)", errno: code)
+            }
+        }
+        guard rename(temporary, target) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw HostError("cannot rename \(temporary) to \(target)", errno: code)
+        }
+    }
+
     /// Writes `text` to a new file beside `path` (same directory, so a rename can put it in
     /// place), flushed to disk; returns its name. The name is not guessable and the file is made
     /// new (O_EXCL), so nobody can have it open already when it is renamed into place.
     public static func writeBeside(_ path: String, _ text: String, mode: mode_t = 0o644) throws(HostError) -> String {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[...$0]) } ?? ""
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         var temporary = ""
         var descriptor: Int32 = -1
         for _ in 0..<8 {
-            temporary = "\(directory).\(name).meshcap-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+            temporary = beside(path, tag: "\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))")
             descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
             if descriptor >= 0 || errno != EEXIST { break }
         }
@@ -41,36 +113,23 @@ public enum TextFile {
         return temporary
     }
 
-    /// Replaces the file at `path` with `text` in one rename, so a reader sees the old file or the
-    /// new one, never half of one. An existing file keeps its mode and owner, and a symbolic link
-    /// stays one: the file it points to is replaced.
-    public static func replace(_ path: String, with text: String) throws(HostError) {
-        var target = path
-        var link = stat()
-        if lstat(path, &link) == 0 && (link.st_mode & S_IFMT) == S_IFLNK {
-            guard let resolved = realpath(path, nil) else {
-                throw HostError("\(path) is a symbolic link to a file that does not exist (or cannot be reached); nothing was written", errno: errno)
-            }
-            target = String(cString: resolved)
-            free(resolved)
-        }
-        var status = stat()
-        let exists = stat(target, &status) == 0
-        // Private until it has the old file's mode and owner.
-        let temporary = try writeBeside(target, text, mode: exists ? 0o600 : 0o644)
-        if exists {
-            guard chown(temporary, status.st_uid, status.st_gid) == 0 || geteuid() != 0,
-                  chmod(temporary, status.st_mode & 0o7777) == 0 else {
-                let code = errno
-                unlink(temporary)
-                throw HostError("cannot give \(temporary) the mode and owner of \(target)", errno: code)
-            }
-        }
-        guard rename(temporary, target) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw HostError("cannot rename \(temporary) to \(target)", errno: code)
-        }
+    /// `DIR/.NAME.meshcap-TAG` for `DIR/NAME`: a file kept beside another while that one is
+    /// replaced (in its directory, so a rename or a hard link stays on its file system).
+    public static func beside(_ path: String, tag: String) -> String {
+        let (directory, name) = split(path)
+        return "\(directory).\(name).meshcap-\(tag)"
+    }
+
+    /// The directory a path is in, for flushing it after a rename.
+    public static func directory(of path: String) -> String {
+        let directory = split(path).directory
+        return directory.isEmpty ? "." : directory
+    }
+
+    /// The directory part with its slash ("" for a bare name), and the name.
+    static func split(_ path: String) -> (directory: String, name: String) {
+        guard let slash = path.lastIndex(of: "/") else { return ("", path) }
+        return (String(path[...slash]), String(path[path.index(after: slash)...]))
     }
 
     /// `mkdir -p`: the errno of the first directory that could not be made.

@@ -1,4 +1,3 @@
-import Glibc
 import MeshCapture
 
 struct Cidr: Subcommand {
@@ -18,7 +17,7 @@ struct Cidr: Subcommand {
         options: [
             OptionSpec("from-cluster-dump", .single(name: "file", completion: .file), help: "The dump, or - for standard input (required)."),
             OptionSpec("write-env", .single(name: "file", completion: .file),
-                       help: "Set ISTIO_SERVICE_CIDR in this env file (created if missing), keeping its other lines; written in one rename."),
+                       help: "Set ISTIO_SERVICE_CIDR in this env file (created if missing), keeping its other lines and each line's end; written in one rename. Only a regular file: a symbolic link is followed to the regular file it names (the link stays), and a device, FIFO, socket or directory (or a link to one) is refused with exit 2."),
         ])
 
     let dump: String
@@ -34,6 +33,8 @@ struct Cidr: Subcommand {
     static let dumpLimit = 4 * 1024 * 1024 * 1024
 
     func run() throws {
+        // Checked before the dump is read: an env file that cannot be written is said at once.
+        let destination = try writeEnv.map(TextFile.Destination.init)
         var scan = ClusterDump()
         try InputFile.streamLines(dump, role: "cluster dump", standardInput: true, limit: Self.dumpLimit) { scan.scan($0) }
         let source = dump == "-" ? "standard input" : dump
@@ -60,13 +61,12 @@ struct Cidr: Subcommand {
         if statement.findings.allSatisfy(\.oneFamily) && Set(statement.prefixes.map(\.family)).count == 1 {
             Report.note(["the API server's refusal names the range of the asked address's family only; on a dual-stack cluster ask again with an address of the other family (--clusterip=fd00::1 or 1.1.1.1) and pass both messages"])
         }
-        guard let writeEnv else { return print(value) }
-        var status = stat()
-        let existing = stat(writeEnv, &status) != 0 && errno == ENOENT ? nil : try InputFile.read(writeEnv, role: "env file")
+        guard let destination else { return print(value) }
+        let existing = destination.existing == nil ? nil : try InputFile.read(destination.path, role: "env file")
         let edit = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: value, in: existing)
-        try TextFile.replace(writeEnv, with: edit.text)
+        try TextFile.replace(destination, with: edit.text)
         let lines = edit.lines.map(String.init).joined(separator: ", ")
-        Report.say(["\(writeEnv): ISTIO_SERVICE_CIDR='\(value)' \(existing == nil ? "in a new file" : edit.appended ? "added as line \(lines)" : "set on line \(lines)")"])
+        Report.say(["\(destination.path): ISTIO_SERVICE_CIDR='\(value)' \(existing == nil ? "in a new file" : edit.appended ? "added as line \(lines)" : "set on line \(lines)")"])
     }
 
     static func list(_ prefixes: [Prefix]) -> String { prefixes.map(\.description).joined(separator: ",") }

@@ -29,7 +29,7 @@ struct Compile: Subcommand {
             OptionSpec("family", .single(name: "family", completion: .words(Family.choices)),
                        help: "With --backend iptables: the family to print. Default: ipv4."),
             OptionSpec("output-dir", .single(name: "dir", completion: .directory),
-                       help: "Write rules.v4, rules.v6 (when IPv6 is on) and rules.nft here instead of printing, as one set: a file the config no longer makes is removed, and a failure changes nothing."),
+                       help: "Write rules.v4, rules.v6 (when IPv6 is on) and rules.nft here instead of printing, as one set: a file the config no longer makes is removed, and a failure changes nothing. Only regular files: a symbolic link is written through to the regular file it names, and a device, FIFO, socket or directory (or a link to one) under one of those names is refused with exit 2."),
         ],
         operands: ConfigOptions.operands)
 

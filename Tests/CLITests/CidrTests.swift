@@ -196,14 +196,26 @@ import TestSupport
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == real)
         #expect(try String(contentsOfFile: real, encoding: .utf8) == "# keep me\nISTIO_SERVICE_CIDR='10.96.0.0/12'\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: work.path).sorted() == ["cluster.env", "real.env"])
-        // A link to nothing stays a link to nothing: refused, not replaced by a file.
-        let dangling = work.appendingPathComponent("dangling.env").path
-        #expect(symlink(work.appendingPathComponent("gone.env").path, dangling) == 0)
-        let refused = try run(meshcap, ["cidr", "--from-cluster-dump", "-", "--write-env", dangling], input: "FLAG: --service-cluster-ip-range=\"10.96.0.0/12\"")
-        #expect(refused.status == 3)
-        #expect(refused.stderr.hasSuffix("meshcap: \(dangling) is a symbolic link to a file that does not exist (or cannot be reached); nothing was written: No such file or directory (ENOENT)\n"), "\(refused.stderr)")
-        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dangling) == work.appendingPathComponent("gone.env").path)
         let dash = try run(meshcap, ["cidr", "--from-cluster-dump", "-", "--write-env", "-"], input: "")
         #expect(dash.status == 2 && dash.stderr.contains("--write-env -: allowed: a file path"))
+    }
+
+    /// `mknod ./null c 1 3` then `--write-env ./null` replaced the device with a plain file. Only
+    /// a regular file (or a link to one) is written: anything else is refused with exit 2, named
+    /// for what it is, and left as it was.
+    @Test(.needsRoot) func onlyARegularFileIsWritten() throws {
+        let work = try temporaryDirectory("cidr")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let special = try SpecialFiles(in: work)
+        let listing = try FileManager.default.contentsOfDirectory(atPath: work.path).sorted()
+        for (path, kind) in special.entries {
+            let before = SpecialFiles.identity(path)
+            let result = try run(meshcap, ["cidr", "--from-cluster-dump", "-", "--write-env", path], input: "FLAG: --service-cluster-ip-range=\"10.96.0.0/12\"\n")
+            #expect(result.status == 2, "\(path): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("meshcap: \(path) is \(kind)"), "\(result.stderr)")
+            #expect(result.stderr.hasSuffix("; meshcap writes only regular files: allowed: a regular file, a symbolic link to one, or a path where nothing exists yet; nothing was written\n"), "\(result.stderr)")
+            #expect(SpecialFiles.identity(path) == before, "\(path) was replaced")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work.path).sorted() == listing, "a file was left behind")
     }
 }

@@ -7,12 +7,15 @@ import TestSupport
     let dualStack = packageRoot.appendingPathComponent("Rules/dual-stack.env").path
     let ipv4Only = packageRoot.appendingPathComponent("Rules/tproxy.env").path
 
+    /// Each regular file's text (through a link to one); anything else by what it is, unread (a
+    /// FIFO would block).
     func contents(_ directory: URL) throws -> [String: String] {
         var files: [String: String] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path, isDirectory: &isDirectory)
-            files[name] = isDirectory.boolValue ? "(directory)" : try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+            let path = directory.appendingPathComponent(name).path
+            var status = stat()
+            files[name] = stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFREG
+                ? try String(contentsOfFile: path, encoding: .utf8) : SpecialFiles.identity(path)
         }
         return files
     }
@@ -36,13 +39,59 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: work) }
         #expect(try run(meshcap, ["compile", "--config", ipv4Only, "--output-dir", work.path]).status == 0)
         let before = try contents(work)
-        try FileManager.default.createDirectory(at: work.appendingPathComponent("rules.v6"), withIntermediateDirectories: false)
+        let directory = work.appendingPathComponent("rules.v6").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
         let result = try run(meshcap, ["compile", "--config", dualStack, "--output-dir", work.path])
-        #expect(result.status == 3)
-        #expect(result.stderr.contains("rules.v6 is a directory, not a rules file; nothing was written"), "\(result.stderr)")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("rules.v6 is a directory; meshcap writes only regular files"), "\(result.stderr)")
         var expected = before
-        expected["rules.v6"] = "(directory)"
+        expected["rules.v6"] = SpecialFiles.identity(directory)
         #expect(try contents(work) == expected, "a file was replaced, or a temporary file was left behind")
+    }
+
+    /// A device, FIFO, socket or directory under one of the names, or a link to one, is refused
+    /// with exit 2 whether the config makes that name or would remove it, and nothing changes.
+    @Test(.needsRoot) func onlyRegularFilesAreWrittenOrRemoved() throws {
+        let work = try temporaryDirectory("special")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let special = try SpecialFiles(in: work)
+        let out = work.appendingPathComponent("out")
+        for (path, kind) in special.entries {
+            for name in ["rules.v4", "rules.v6"] {
+                try? FileManager.default.removeItem(at: out)
+                #expect(try run(meshcap, ["compile", "--config", dualStack, "--output-dir", out.path]).status == 0)
+                let target = out.appendingPathComponent(name).path
+                try FileManager.default.removeItem(atPath: target)
+                // Moved in place of the rules file (a link keeps pointing where it did).
+                #expect(rename(path, target) == 0)
+                let before = try contents(out)
+                // ipv4Only makes rules.v4 and removes rules.v6.
+                let result = try run(meshcap, ["compile", "--config", ipv4Only, "--output-dir", out.path])
+                #expect(result.status == 2, "\(kind) as \(name): \(result.stderr)")
+                #expect(result.stderr.contains("meshcap: \(target) is \(kind)"), "\(result.stderr)")
+                #expect(try contents(out) == before, "\(kind) as \(name): something changed")
+                #expect(rename(target, path) == 0)
+            }
+        }
+    }
+
+    /// A rules file linked from elsewhere is written through the link, which stays; a linked
+    /// file the config no longer makes loses its link, not the file it names.
+    @Test func aLinkIsWrittenThroughAndAStaleLinkIsRemovedItself() throws {
+        let work = try temporaryDirectory("links")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let out = work.appendingPathComponent("out"), elsewhere = work.appendingPathComponent("etc")
+        for directory in [out, elsewhere] { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false) }
+        for name in ["rules.v4", "rules.v6"] {
+            try "old\n".write(to: elsewhere.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            #expect(symlink(elsewhere.appendingPathComponent(name).path, out.appendingPathComponent(name).path) == 0)
+        }
+        let result = try run(meshcap, ["compile", "--config", ipv4Only, "--output-dir", out.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: out.appendingPathComponent("rules.v4").path) == elsewhere.appendingPathComponent("rules.v4").path)
+        #expect(try String(contentsOf: elsewhere.appendingPathComponent("rules.v4"), encoding: .utf8) == (try run(meshcap, ["compile", "--config", ipv4Only]).stdout))
+        #expect(Set(try contents(out).keys) == ["rules.v4", "rules.nft"])
+        #expect(try contents(elsewhere) == ["rules.v4": try run(meshcap, ["compile", "--config", ipv4Only]).stdout, "rules.v6": "old\n"])
     }
 
     /// The switch itself failing half-way: a sticky directory lets an unprivileged user link to,

@@ -51,4 +51,23 @@ import TestSupport
         let twice = try run(meshcap, ["verify", "--from", "-", "--config", "-"])
         #expect(twice.status == 2 && twice.stderr.contains("only one can be standard input"), "\(twice.stderr)")
     }
+
+    /// `--prometheus FILE` writes through `TextFile.replace` too: a regular file is replaced, and
+    /// the same refusal keeps a device (or a link to one) from becoming a plain file.
+    @Test(.needsRoot) func thePrometheusFileIsOnlyARegularFile() throws {
+        let work = try temporaryDirectory("prometheus")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let dump = Self.dumps.appendingPathComponent("iptables-nft-save.txt").path
+        let file = work.appendingPathComponent("meshcap.prom").path
+        let written = try run(meshcap, ["verify", "--from", dump, "--prometheus", file])
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8).contains("meshcap_packets_total"))
+        let special = try SpecialFiles(in: work)
+        for (path, kind) in special.entries {
+            let before = SpecialFiles.identity(path)
+            let result = try run(meshcap, ["verify", "--from", dump, "--prometheus", path])
+            #expect(result.status == 2 && result.stderr.contains("meshcap: \(path) is \(kind)"), "\(path): \(result.stderr)")
+            #expect(SpecialFiles.identity(path) == before, "\(path) was replaced")
+        }
+    }
 }
