@@ -30,6 +30,9 @@ public enum RuleFiles {
             places[name] = (files.contains { $0.name == name } ? destination.file : destination.path, destination.existing != nil)
         }
         let path = { (name: String) in places[name]?.path ?? directory + "/" + name }
+        // From the first temporary file to the last rename or removal.
+        let hold = TerminationHold()
+        defer { hold.release() }
         var temporaries: [(name: String, temporary: String)] = []
         var backups: [String: String] = [:]
         /// Removes what was made on the way; names a backup that could not be removed (it is
@@ -46,7 +49,7 @@ public enum RuleFiles {
                 temporaries.append((file.name, try TextFile.writeBeside(path(file.name), file.contents)))
             }
             for name in names where places[name]?.exists == true {
-                let backup = TextFile.beside(path(name), tag: "\(getpid()).old")
+                let backup = TextFile.beside(path(name), tag: "old")
                 unlink(backup)
                 guard link(path(name), backup) == 0 else {
                     throw HostError("cannot keep a copy of \(path(name)) to restore if the update fails", errno: errno)

@@ -64,6 +64,8 @@ public enum TextFile {
     /// As `replace(_:with:)`, to a destination checked already (by a caller that read it first).
     public static func replace(_ destination: Destination, with text: String) throws(HostError) {
         let target = destination.file
+        let hold = TerminationHold()
+        defer { hold.release() }
         // Private until it has the old file's mode and owner.
         let temporary = try writeBeside(target, text, mode: destination.existing == nil ? 0o644 : 0o600)
         if let status = destination.existing {
@@ -83,12 +85,15 @@ public enum TextFile {
 
     /// Writes `text` to a new file beside `path` (same directory, so a rename can put it in
     /// place), flushed to disk; returns its name. The name is not guessable and the file is made
-    /// new (O_EXCL), so nobody can have it open already when it is renamed into place.
+    /// new (O_EXCL), so nobody can have it open already when it is renamed into place. The
+    /// caller holds a `TerminationHold` until the file is renamed or removed. What a killed run
+    /// left beside `path` is removed first (`removeStale`).
     public static func writeBeside(_ path: String, _ text: String, mode: mode_t = 0o644) throws(HostError) -> String {
+        removeStale(beside: path)
         var temporary = ""
         var descriptor: Int32 = -1
         for _ in 0..<8 {
-            temporary = beside(path, tag: "\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36))")
+            temporary = beside(path, tag: String(UInt64.random(in: 0...UInt64.max), radix: 36))
             descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
             if descriptor >= 0 || errno != EEXIST { break }
         }
@@ -113,11 +118,32 @@ public enum TextFile {
         return temporary
     }
 
-    /// `DIR/.NAME.meshcap-TAG` for `DIR/NAME`: a file kept beside another while that one is
-    /// replaced (in its directory, so a rename or a hard link stays on its file system).
+    /// `DIR/.NAME.meshcap-PID-TAG` for `DIR/NAME`: a file kept beside another while that one is
+    /// replaced (in its directory, so a rename or a hard link stays on its file system), named
+    /// by the process that keeps it so that one left by a killed run can be told from one in use.
     public static func beside(_ path: String, tag: String) -> String {
         let (directory, name) = split(path)
-        return "\(directory).\(name).meshcap-\(tag)"
+        return "\(directory).\(name).meshcap-\(getpid())-\(tag)"
+    }
+
+    /// Removes the files `beside` named for `path` by processes that are no longer running: a
+    /// run killed (SIGKILL, a power cut) between making them and renaming or removing them.
+    /// A process of another PID namespace writing the same directory looks gone too; its rename
+    /// then fails and it says so, with the file it was replacing untouched.
+    static func removeStale(beside path: String) {
+        let (directory, name) = split(path)
+        let prefix = Array(".\(name).meshcap-".utf8)
+        guard let stream = opendir(directory.isEmpty ? "." : directory) else { return }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            guard entryName.starts(with: prefix) else { continue }
+            let digits = entryName.dropFirst(prefix.count).prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+            guard !digits.isEmpty, entryName.dropFirst(prefix.count + digits.count).first == UInt8(ascii: "-"),
+                  let process = pid_t(String(decoding: digits, as: UTF8.self)), process != getpid(),
+                  kill(process, 0) != 0, errno == ESRCH else { continue }
+            unlink(directory + String(decoding: entryName, as: UTF8.self))
+        }
     }
 
     /// The directory a path is in, for flushing it after a rename.

@@ -218,4 +218,21 @@ import TestSupport
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: work.path).sorted() == listing, "a file was left behind")
     }
+
+    /// A run killed while writing (SIGKILL cannot be held off) leaves its temporary file or
+    /// backup beside the env file; the next run that writes there removes it, and leaves those
+    /// of a running process and those beside other files.
+    @Test func whatAKilledRunLeftIsRemovedByTheNext() throws {
+        let work = try temporaryDirectory("cidr")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let env = work.appendingPathComponent("cluster.env").path
+        try "A=1\n".write(toFile: env, atomically: true, encoding: .utf8)
+        let gone = try exitedProcessID()
+        let stale = [".cluster.env.meshcap-\(gone)-2k8x0d1", ".cluster.env.meshcap-\(gone)-old"]
+        let kept = [".cluster.env.meshcap-\(getpid())-2k8x0d1", ".other.env.meshcap-\(gone)-2k8x0d1", ".cluster.env.meshcap-x-1"]
+        for name in stale + kept { try "half\n".write(to: work.appendingPathComponent(name), atomically: false, encoding: .utf8) }
+        let result = try run(meshcap, ["cidr", "--from-cluster-dump", "-", "--write-env", env], input: "FLAG: --service-cluster-ip-range=\"10.96.0.0/12\"\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work.path).sorted() == (["cluster.env"] + kept).sorted())
+    }
 }

@@ -94,6 +94,19 @@ import TestSupport
         #expect(try contents(elsewhere) == ["rules.v4": try run(meshcap, ["compile", "--config", ipv4Only]).stdout, "rules.v6": "old\n"])
     }
 
+    /// What a killed run left beside the rules files (a temporary file, a backup) is removed by
+    /// the next run that writes them.
+    @Test func whatAKilledRunLeftIsRemovedByTheNext() throws {
+        let work = try temporaryDirectory("stale")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let gone = try exitedProcessID()
+        for name in [".rules.v4.meshcap-\(gone)-1x2y3z", ".rules.nft.meshcap-\(gone)-old"] {
+            try "half\n".write(to: work.appendingPathComponent(name), atomically: false, encoding: .utf8)
+        }
+        #expect(try run(meshcap, ["compile", "--config", ipv4Only, "--output-dir", work.path]).status == 0)
+        #expect(Set(try contents(work).keys) == ["rules.v4", "rules.nft"])
+    }
+
     /// The switch itself failing half-way: a sticky directory lets an unprivileged user link to,
     /// but not rename over, root's world-writable rules.nft. rules.v4 and rules.v6 are already in
     /// place when that rename fails; they must be put back.

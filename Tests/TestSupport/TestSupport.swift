@@ -65,3 +65,13 @@ public func temporaryDirectory(_ purpose: String) throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// The process ID of a process that has run and exited: one no running process has (until the
+/// kernel hands it out again, which takes a full turn of the PID space).
+public func exitedProcessID() throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/true")
+    try process.run()
+    process.waitUntilExit()
+    return process.processIdentifier
+}
