@@ -8,11 +8,14 @@ struct Cidr: Subcommand {
             Reads kube-apiserver's and kube-controller-manager's --service-cluster-ip-range from the \
             dump: in the static pods' commands (kubeadm, kind), in a wrapper's shell command (kops), \
             in kube-apiserver's start-up log, or in the API server's refusal of a ClusterIP outside \
-            the range. Prints the range (dual stack: both, comma-separated), or writes it into an \
-            env file as ISTIO_SERVICE_CIDR.
+            the range. Only those programs' own words count: a comment, another container's command \
+            or log, or prose that mentions the flag is not read; a value cut short (ending in a comma, \
+            or at the very end of the input with nothing after it) is named with its line and skipped. \
+            Prints the range (dual stack: both, comma-separated), or writes it into an env file as \
+            ISTIO_SERVICE_CIDR.
               kubectl cluster-info dump | meshcap cidr --from-cluster-dump -
               meshcap cidr --from-cluster-dump dump.txt --write-env /var/lib/istio/envoy/cluster.env
-            Exit 1 when the dump names no range, or names different ones (each is listed).
+            Exit 1 when the dump names no usable range, or names different ones (each is listed).
             """,
         options: [
             OptionSpec("from-cluster-dump", .single(name: "file", completion: .file), help: "The dump, or - for standard input (required)."),
@@ -36,14 +39,17 @@ struct Cidr: Subcommand {
         // Checked before the dump is read: an env file that cannot be written is said at once.
         let destination = try writeEnv.map(TextFile.Destination.init)
         var scan = ClusterDump()
-        try InputFile.streamLines(dump, role: "cluster dump", standardInput: true, limit: Self.dumpLimit) { scan.scan($0) }
+        let ended = try InputFile.streamLines(dump, role: "cluster dump", standardInput: true, limit: Self.dumpLimit) { scan.scan($0) }
+        scan.finish(lastLineEnded: ended)
         let source = dump == "-" ? "standard input" : dump
         Report.warning(scan.unreadable.map {
-            "\($0.place): --service-cluster-ip-range=\($0.value.isEmpty ? "(empty)" : $0.value) is not a list of CIDRs; skipped"
+            "\($0.place): --service-cluster-ip-range=\($0.value.isEmpty ? "(empty)" : $0.value) \($0.problem); skipped"
         })
         let statements = scan.statements
         guard let statement = statements.first else {
-            Report.say(Self.notFound(in: source, hint: scan.kubernetesServiceAddress))
+            // Where the dump does name the range, the advice for dumps that do not would mislead.
+            Report.say(scan.unreadable.isEmpty ? Self.notFound(in: source, hint: scan.kubernetesServiceAddress)
+                       : ["no usable --service-cluster-ip-range in \(source): every place that names one is skipped (above, with why)"])
             throw ProblemFound()
         }
         guard statements.count == 1 else {

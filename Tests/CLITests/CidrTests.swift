@@ -138,8 +138,38 @@ import TestSupport
         #expect(result.stderr.contains("kubectl create service clusterip meshcap-probe --clusterip=1.1.1.1 --tcp=80 2>&1 | meshcap cidr --from-cluster-dump -"))
         #expect(result.stderr.hasSuffix("meshcap: hint: the kubernetes Service in default has ClusterIP 10.100.0.1, the first address of the range (not the range: its length is not in the dump)\n"))
         // And what that probe prints is read.
-        let refusal = try run(meshcap, ["cidr", "--from-cluster-dump", "-"], input: #"error: failed to create ClusterIP service: Service "meshcap-probe" is invalid: spec.clusterIPs: Invalid value: []string{"1.1.1.1"}: failed to allocate IP 1.1.1.1: provided IP is not in the valid range. The range of valid IPs is 10.100.0.0/16"#)
+        let refusal = try run(meshcap, ["cidr", "--from-cluster-dump", "-"], input: #"error: failed to create ClusterIP service: Service "meshcap-probe" is invalid: spec.clusterIPs: Invalid value: []string{"1.1.1.1"}: failed to allocate IP 1.1.1.1: provided IP is not in the valid range. The range of valid IPs is 10.100.0.0/16\#n"#)
         #expect(refusal.status == 0 && refusal.stdout == "10.100.0.0/16\n")
+    }
+
+    /// A comment or another program's log that mentions a range is not the cluster saying it;
+    /// a dump cut inside the value is named and skipped, not read as a shorter range.
+    @Test func onlyTheControlPlaneSaysAndAValueCutShortIsSkipped() throws {
+        let dump = """
+            spec:
+              containers:
+              - command:
+                - kube-apiserver
+                # example: --service-cluster-ip-range=10.0.0.0/24
+                - --service-cluster-ip-range=10.96.0.0/12
+            ==== START logs for container app of pod default/app-1 ====
+            I1126 09:14:02.551210       1 main.go:64] FLAG: --service-cluster-ip-range="10.1.0.0/24"
+            ==== END logs for container app of pod default/app-1 ====
+
+            """
+        let result = try run(meshcap, ["cidr", "--from-cluster-dump", "-"], input: dump)
+        #expect(result.status == 0 && result.stdout == "10.96.0.0/12\n", "\(result.stderr)")
+        #expect(result.stderr == "meshcap: service range 10.96.0.0/12, from line 6\n")
+        // `fd00::/108` cut to `fd00::/10` where the dump stops.
+        let cut = try run(meshcap, ["cidr", "--from-cluster-dump", "-"], input: "    \"--service-cluster-ip-range=10.96.0.0/12,fd00::/10")
+        #expect(cut.status == 1 && cut.stdout.isEmpty)
+        #expect(cut.stderr == """
+            meshcap: warning: line 1: --service-cluster-ip-range=10.96.0.0/12,fd00::/10 ends the input with nothing after it (no quote, comma, blank or line end): the dump may be cut short inside it; skipped
+            meshcap: no usable --service-cluster-ip-range in standard input: every place that names one is skipped (above, with why)
+
+            """, "\(cut.stderr)")
+        let comma = try run(meshcap, ["cidr", "--from-cluster-dump", "-"], input: "    \"--service-cluster-ip-range=10.96.0.0/12,\n")
+        #expect(comma.status == 1 && comma.stderr.hasPrefix("meshcap: warning: line 1: --service-cluster-ip-range=10.96.0.0/12, ends with a comma: the list is cut short after it; skipped\n"), "\(comma.stderr)")
     }
 
     /// Files cidr cannot use: refused at once with exit 2, and the env file is not touched.

@@ -5,9 +5,12 @@ import TestSupport
 
 /// `meshcap cidr`'s reading of a cluster dump, and its edit of the env file it writes the range to.
 @Suite struct ClusterDumpTests {
-    static func scan(_ text: String) -> ClusterDump {
+    /// `text` read as whole lines, or, with `lastLineEnded: false`, as input that stops at its end
+    /// without a line end.
+    static func scan(_ text: String, lastLineEnded: Bool = true) -> ClusterDump {
         var dump = ClusterDump()
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) { dump.scan(ArraySlice(line.utf8)) }
+        dump.finish(lastLineEnded: lastLineEnded)
         return dump
     }
 
@@ -85,6 +88,90 @@ import TestSupport
         // Prose about the flag is not a value.
         let deprecated = Self.scan("W1127 flags.go:93] Flag --service-cluster-ip-range has been deprecated, use --service-ip-range")
         #expect(deprecated.findings.isEmpty && deprecated.unreadable.isEmpty)
+    }
+
+    /// A comment that mentions the flag is no statement of it: a YAML or shell comment is `#`
+    /// starting a word outside quotes (`/events#https` and a `#` in a quoted string are not).
+    @Test func commentsAreNotRead() {
+        let dump = Self.scan(#"""
+            spec:
+              containers:
+              - command:
+                - kube-apiserver
+                # example: --service-cluster-ip-range=10.0.0.0/24
+                - --etcd-servers-overrides=/events#https://127.0.0.1:4002 # --service-cluster-ip-range=10.1.0.0/24
+                - --service-cluster-ip-range=10.96.0.0/12 # kubeadm's default
+            #   --service-cluster-ip-range=10.2.0.0/24
+                "sh -c 'echo \" #1\"; exec kube-apiserver --service-cluster-ip-range=10.96.0.0/12'"
+            """#)
+        #expect(dump.findings.map(\.line) == [7, 9])
+        #expect(dump.findings.allSatisfy { $0.prefixes == Self.prefixes("10.96.0.0/12") })
+        #expect(dump.unreadable.isEmpty)
+    }
+
+    /// Read only in a control-plane program's command, args and own log, or where nothing says
+    /// whose the words are and the flag stands as an argument: never in another container's
+    /// command or log, nor in prose.
+    @Test func onlyTheControlPlanesOwnWordsCount() {
+        let dump = Self.scan("""
+            {
+                "metadata": {
+                    "name": "kube-router-x1",
+                    "namespace": "kube-system"
+                },
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "kube-router",
+                            "args": [
+                                "--service-cluster-ip-range=10.0.0.0/24",
+                                "--run-router=true"
+                            ]
+                        },
+                        {
+                            "name": "kube-apiserver",
+                            "command": [
+                                "kube-apiserver",
+                                "--service-cluster-ip-range=10.96.0.0/12"
+                            ]
+            I1126 09:14:02.551210       1 main.go:64] starting with --service-cluster-ip-range=10.1.0.0/24
+            ==== START logs for container app of pod default/app-1 ====
+            I1126 09:14:02.551210       1 flags.go:64] FLAG: --service-cluster-ip-range="10.2.0.0/24"
+            ==== END logs for container app of pod default/app-1 ====
+            ==== START logs for container kube-controller-manager of pod kube-system/kube-controller-manager-cp-1 ====
+            I1126 09:14:02.551210       1 flags.go:64] FLAG: --service-cluster-ip-range="10.96.0.0/12"
+            ==== END logs for container kube-controller-manager of pod kube-system/kube-controller-manager-cp-1 ====
+            I1126 09:14:02.551210       1 flags.go:64] FLAG: --service-cluster-ip-range="10.96.0.0/12"
+                                        "--service-cluster-ip-range=10.96.0.0/12",
+            """)
+        #expect(dump.findings.map(\.line) == [19, 26, 28, 29])
+        #expect(dump.statements.map(\.prefixes) == [Self.prefixes("10.96.0.0/12")])
+        #expect(dump.findings.map(\.place)[0...1] == ["line 19, kube-system/kube-router-x1 (container kube-apiserver)",
+                                                     "line 26, log of container kube-controller-manager of pod kube-system/kube-controller-manager-cp-1"])
+        #expect(dump.unreadable.isEmpty)
+    }
+
+    /// A value cut short by a truncated dump is named with its line and not taken: a list that
+    /// ends with a comma, or a value that runs to the very end of the input with nothing after it
+    /// (`fd00::/108` cut to `fd00::/10`). The same value with a terminator is whole.
+    @Test func aValueCutShortIsReportedNotTaken() {
+        let comma = Self.scan("\"--service-cluster-ip-range=10.96.0.0/12,\n\"--service-cluster-ip-range=10.96.0.0/12,\",")
+        #expect(comma.findings.isEmpty)
+        #expect(comma.unreadable == [1, 2].map {
+            .init(line: $0, value: "10.96.0.0/12,", place: "line \($0)", problem: "ends with a comma: the list is cut short after it")
+        })
+        let last = "    - --service-cluster-ip-range=10.96.0.0/12,fd00::/10"
+        let cut = Self.scan("command:\n    - kube-apiserver\n" + last, lastLineEnded: false)
+        #expect(cut.findings.isEmpty)
+        #expect(cut.unreadable == [.init(line: 3, value: "10.96.0.0/12,fd00::/10", place: "line 3",
+                                         problem: "ends the input with nothing after it (no quote, comma, blank or line end): the dump may be cut short inside it")])
+        #expect(Self.scan("command:\n    - kube-apiserver\n" + last).findings.map(\.prefixes) == [Self.prefixes("10.96.0.0/12,fd00::/10")])
+        // A quote or a blank after it ends the value, line end or not; so does a refusal's.
+        for whole in [#"FLAG: --service-cluster-ip-range="10.96.0.0/12""#, "run kube-apiserver --service-cluster-ip-range=10.96.0.0/12 ",
+                      "The range of valid IPs is 10.96.0.0/12\""] {
+            #expect(Self.scan(whole, lastLineEnded: false).findings.map(\.prefixes) == [Self.prefixes("10.96.0.0/12")], "\(whole)")
+        }
+        #expect(Self.scan("The range of valid IPs is 10.96.0.0/1", lastLineEnded: false).findings.isEmpty)
     }
 
     /// `kubectl cluster-info dump -o yaml`: the flag and its value as two list items.
@@ -166,10 +253,22 @@ import TestSupport
     }
 
     static let noise = [
-        "{", "}", "    \"kind\": \"PodList\",", "        \"name\": \"coredns\",", "        \"namespace\": \"kube-system\",",
+        "{", "}", "    \"kind\": \"PodList\",", "        \"namespace\": \"kube-system\",",
         "        \"--cluster-cidr=10.244.0.0/16\",", "        \"--service-node-port-range=30000-32767\",",
         "I1126 09:14:02.551217       1 flags.go:64] FLAG: --service-account-issuer=\"https://kubernetes.default.svc\"",
         "", "    \"clusterIP\": \"10.96.0.10\",", "        \"--service-cluster-ip-range-name=x\",",
+    ]
+
+    /// Places that mention a range but are not the control plane saying it: a comment, another
+    /// container's log, another container's args (then the next pod), prose.
+    static let decoys = [
+        ["    # --service-cluster-ip-range=10.0.0.0/24 is only an example"],
+        ["==== START logs for container app of pod default/app-1 ====",
+         "I1126 09:14:02.551210       1 flags.go:64] FLAG: --service-cluster-ip-range=\"10.0.0.0/24\"",
+         "==== END logs for container app of pod default/app-1 ===="],
+        ["        \"name\": \"router-x1\",", "        \"namespace\": \"kube-system\",", "        \"name\": \"kube-router\",",
+         "        \"--service-cluster-ip-range=10.0.0.0/24\",", "        \"name\": \"next\",", "        \"namespace\": \"default\","],
+        ["W1127 09:14:02.551210       1 main.go:93] ignoring --service-cluster-ip-range=10.0.0.0/24 given to the router"],
     ]
 
     @Test func plantedStatementsAreFoundExactly() {
@@ -189,6 +288,8 @@ import TestSupport
                     let statement = Self.shape(prefixes.map(\.description).joined(separator: ","), refusal: refusal, &random)
                     planted.append((lines.count + statement.count, prefixes, refusal))
                     lines += statement
+                } else if Int.random(in: 0..<6, using: &random) == 0 {
+                    lines += Self.decoys.randomElement(using: &random)!
                 } else {
                     lines.append(Self.noise.randomElement(using: &random)!)
                 }
@@ -196,9 +297,11 @@ import TestSupport
             let ending = Bool.random(using: &random) ? "\r\n" : "\n"
             var dump = ClusterDump()
             for line in lines { dump.scan(ArraySlice((line + ending).utf8.dropLast(ending.utf8.count))) }
+            dump.finish(lastLineEnded: true)
             // Through the CRLF path too: a trailing CR is part of the line until trimmed.
             var crlf = ClusterDump()
             for line in lines { crlf.scan(ArraySlice((line + (ending == "\r\n" ? "\r" : "")).utf8)) }
+            crlf.finish(lastLineEnded: true)
             let context = "seed \(SeededRandom.seed) round \(round):\n\(lines.joined(separator: "\n"))"
             #expect(dump.findings.map(\.line) == planted.map(\.line), "\(context)")
             #expect(dump.findings.map(\.prefixes) == planted.map(\.prefixes), "\(context)")

@@ -15,7 +15,17 @@ import Glibc
 /// The API server's refusal of an out-of-range ClusterIP names the range too ("The range of valid
 /// IPs is 10.96.0.0/12"), which is the one way to learn it on a managed control plane.
 ///
-/// Fed line by line (`scan`), so a dump of any size is read in one pass without being held.
+/// The flag is read only where a control-plane program (kube-apiserver, kube-controller-manager,
+/// hyperkube's `apiserver`, k3s) is the one saying it: its container's command and args, a
+/// command line that names it before the flag, its own log (`==== START logs for container
+/// kube-apiserver ...`), or, where the text does not say whose it is (a `grep` of a dump, a
+/// pasted argument list), a flag standing as an argument of its own or in a `FLAG:` start-up
+/// line. Never in a comment (`#` starting a word outside quotes), another container's command or
+/// log, or prose. A value must be whole: one that ends with a comma, or that runs to the very
+/// end of input with nothing after it, is a dump cut short, reported and not taken.
+///
+/// Fed line by line (`scan`, then `finish`), so a dump of any size is read in one pass without
+/// being held.
 public struct ClusterDump: Sendable {
     /// One place that states the range.
     public struct Finding: Sendable, Equatable {
@@ -33,11 +43,21 @@ public struct ClusterDump: Sendable {
         public var range: [Prefix] { prefixes.sorted() }
     }
 
-    /// A flag whose value is not a list of CIDRs (say `$(SERVICE_RANGE)` in a templated manifest).
+    /// A flag whose value is not a list of CIDRs (say `$(SERVICE_RANGE)` in a templated manifest),
+    /// or is one cut short.
     public struct Unreadable: Sendable, Equatable {
         public let line: Int
         public let value: String
         public let place: String
+        /// What is wrong with it, said after the value: "is not a list of CIDRs".
+        public let problem: String
+
+        public init(line: Int, value: String, place: String, problem: String = "is not a list of CIDRs") {
+            self.line = line
+            self.value = value
+            self.place = place
+            self.problem = problem
+        }
     }
 
     /// One range and every place that states it.
@@ -60,6 +80,17 @@ public struct ClusterDump: Sendable {
     static let nameKey = Array(#""name": ""#.utf8)
     static let namespaceKey = Array(#""namespace": ""#.utf8)
     static let clusterIPKey = Array(#""clusterIP": ""#.utf8)
+    static let flagLog = Array("FLAG:".utf8)
+    /// The programs that take --service-cluster-ip-range, by the names their binaries, containers
+    /// and hyperkube's subcommands have.
+    static let controlPlane: Set<String> = ["kube-apiserver", "kube-controller-manager", "apiserver", "controller-manager", "k3s"]
+
+    /// Whose words the lines being read are, as far as the dump says.
+    enum Speaker {
+        case unknown
+        case controlPlane
+        case other
+    }
 
     // Where in the dump the scan is, for saying where a finding came from.
     private var lineNumber = 0
@@ -68,9 +99,14 @@ public struct ClusterDump: Sendable {
     private var object: String?
     private var container: String?
     private var inKubernetesService = false
+    /// In a log section, the log's container; outside, the container or command being read.
+    private var speaker = Speaker.unknown
     /// The flag ended a JSON array element (`"--service-cluster-ip-range",`): the value is the
     /// next element, on the next line of a pretty-printed dump.
     private var valueOnNextLine: String?
+    /// A value on the line just read that runs to its very end: if the input ends there without
+    /// a line end, it may be cut short (`finish`).
+    private var valueAtEndOfLine: (finding: Int, value: String)?
 
     public init() {}
 
@@ -103,31 +139,55 @@ public struct ClusterDump: Sendable {
     /// The next line of the dump, without its line end.
     public mutating func scan(_ line: ArraySlice<UInt8>) {
         lineNumber += 1
+        valueAtEndOfLine = nil
         // A CRLF dump's CR, if the caller left it: a value followed by it is complete.
-        let line = line.last == 0x0d ? line.dropLast() : line
+        let whole = line.last == 0x0d ? line.dropLast() : line
+        // Comments are nobody's command; a program's own log is not commented.
+        let line = log == nil && whole.contains(UInt8(ascii: "#")) ? whole.uncommented : whole
         let text = line.trimmingBlanks
         if let pending = valueOnNextLine {
             valueOnNextLine = nil
             // A YAML list's next item (`- 10.96.0.0/12`), or a JSON array's next element.
             let item = text.starts(with: [UInt8(ascii: "-"), UInt8(ascii: " ")]) ? text.dropFirst(2) : text
-            record(word(item).0, place: pending)
+            record(word(item), in: whole, place: pending)
         }
         if text.starts(with: Self.logStart) {
             // "==== START logs for container C of pod NS/P ===="
-            log = "log of " + String(decoding: text.dropFirst(Self.logStart.count).dropLast(4).trimmingBlanks, as: UTF8.self)
+            let header = text.dropFirst(Self.logStart.count).dropLast(4).trimmingBlanks
+            log = "log of " + String(decoding: header, as: UTF8.self)
+            let container = header.split(separator: 0x20).dropFirst().first.map { String(decoding: $0, as: UTF8.self) }
+            speaker = container.map(Self.controlPlane.contains) == true ? .controlPlane : .other
             return
         }
         if text.starts(with: Self.logEnd) {
             log = nil
+            speaker = .unknown
             return
         }
-        if log == nil { follow(text) }
+        if log == nil {
+            // Something new begins at the start of a line (a JSON document, a YAML one or its
+            // top-level key, a log line, `kubectl describe`'s next object): what was known about
+            // whose words the lines are no longer holds. Commands and lists are indented, or
+            // begin with `-` or `/`.
+            if let first = whole.first, first.isLetter || first.isDigit || first == UInt8(ascii: "{") || whole.starts(with: Array("---".utf8)) {
+                speaker = .unknown
+            }
+            follow(text)
+            // A command's item that names the program (`- kube-apiserver`, `"/hyperkube", "apiserver"`,
+            // `Command:` then `kube-apiserver` in `kubectl describe`): what follows is its.
+            // (A path is short: the lines of a dump's JSON are not looked at word by word.)
+            if text.count <= 256, let program = text.loneWord, Self.controlPlane.contains(Self.baseName(program)) {
+                speaker = .controlPlane
+            }
+        }
         var rest = line
         while let start = Self.find(Self.flag, in: rest) {
             let place = self.place
             var after = rest[start.upperBound...]
+            rest = after
             // `--service-cluster-ip-range-foo` is another flag.
-            if let next = after.first, next == UInt8(ascii: "-") || next.isLetter { rest = after; continue }
+            if let next = after.first, next == UInt8(ascii: "-") || next.isLetter { continue }
+            guard isControlPlanes(flagAt: start.lowerBound, in: line) else { continue }
             after = after.droppingQuotes
             var spaced = false
             if after.first == UInt8(ascii: ",") {
@@ -147,15 +207,54 @@ public struct ClusterDump: Sendable {
                 after = after.dropFirst()
                 spaced = true
             }
-            let (found, end) = word(after)
+            let found = word(after)
             // `--flag value` is a value only if it looks like one: "Flag --service-cluster-ip-range
             // has been deprecated" is prose.
-            if case .unreadable = found, spaced {} else { record(found, place: place) }
-            rest = after[end...]
+            if case .unreadable = found.word, spaced {} else { record(found, in: whole, place: place) }
+            rest = after[found.end...]
         }
         if let start = Self.find(Self.refusal, in: line) {
-            record(word(line[start.upperBound...]).0, place: "line \(lineNumber), the API server's refusal of a ClusterIP outside the range", oneFamily: true)
+            record(word(line[start.upperBound...]), in: whole, place: "line \(lineNumber), the API server's refusal of a ClusterIP outside the range", oneFamily: true)
         }
+    }
+
+    /// The input ended; `lastLineEnded` says whether with a line end. Without one, a value that
+    /// runs to the end of the last line may be a longer one cut off (`fd00::/108` read as
+    /// `fd00::/10`): it is reported, not taken.
+    public mutating func finish(lastLineEnded: Bool) {
+        guard !lastLineEnded, let (index, value) = valueAtEndOfLine else { return }
+        let finding = findings.remove(at: index)
+        unreadable.append(Unreadable(line: finding.line, value: value, place: finding.place,
+                                     problem: "ends the input with nothing after it (no quote, comma, blank or line end): the dump may be cut short inside it"))
+        valueAtEndOfLine = nil
+    }
+
+    /// Whether the flag that begins at `start` is a control-plane program's to say (see the type's
+    /// comment).
+    private func isControlPlanes(flagAt start: Int, in line: ArraySlice<UInt8>) -> Bool {
+        if log != nil { return speaker == .controlPlane }
+        let before = line[..<start]
+        if Self.namesControlPlane(before) { return true }
+        switch speaker {
+        case .controlPlane: return true
+        case .other: return false
+        case .unknown:
+            return before.allSatisfy { [0x20, 0x09, UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "-"), UInt8(ascii: "["), UInt8(ascii: ",")].contains($0) }
+                || before.trimmingBlanks.reversed().starts(with: Self.flagLog.reversed())
+        }
+    }
+
+    /// Whether a word of `text` is a control-plane program (`exec /usr/local/bin/kube-apiserver`,
+    /// `Running kube-apiserver`, `\"command\":[\"kube-apiserver\"`); flags are not programs.
+    static func namesControlPlane(_ text: ArraySlice<UInt8>) -> Bool {
+        text.split { [0x20, 0x09, UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: ","), UInt8(ascii: "["), UInt8(ascii: "]"),
+                      UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: ";"), UInt8(ascii: "\\")].contains($0) }
+            .contains { $0.first != UInt8(ascii: "-") && controlPlane.contains(baseName($0)) }
+    }
+
+    /// A path's last component, as a program name.
+    static func baseName(_ word: ArraySlice<UInt8>) -> String {
+        String(decoding: word.split(separator: UInt8(ascii: "/")).last ?? word, as: UTF8.self)
     }
 
     /// Tracks the JSON around the scan: the object (metadata `name` followed by `namespace`), the
@@ -167,9 +266,12 @@ public struct ClusterDump: Sendable {
         if let name = Self.jsonString(text, key: Self.nameKey) {
             lastName = name
             container = object == nil ? nil : name
+            // A container's name comes before its command and args.
+            if object != nil { speaker = Self.controlPlane.contains(name) ? .controlPlane : .other }
         } else if let namespace = Self.jsonString(text, key: Self.namespaceKey) {
             if let lastName { object = "\(namespace)/\(lastName)" }
             container = nil
+            speaker = .unknown
             inKubernetesService = lastName == "kubernetes" && namespace == "default"
         } else if inKubernetesService, let address = Self.jsonString(text, key: Self.clusterIPKey) {
             kubernetesServiceAddress = IPAddress(address)
@@ -184,14 +286,14 @@ public struct ClusterDump: Sendable {
     }
 
     /// A flag's value as the scan sees it: a run of the characters CIDR lists are made of, or a
-    /// word that is something else (`$(RANGE)`, `10.96.0.0/12x`, an empty string).
+    /// word that is something else (`$(RANGE)`, `10.96.0.0/12x`, an empty string) or cut short.
     private enum Word {
         case value(String)
-        case unreadable(String)
+        case unreadable(String, problem: String = "is not a list of CIDRs")
     }
 
     /// The word at the start of `text` (opening quotes skipped), and where it ends.
-    private func word(_ text: ArraySlice<UInt8>) -> (Word, ArraySlice<UInt8>.Index) {
+    private func word(_ text: ArraySlice<UInt8>) -> (word: Word, end: ArraySlice<UInt8>.Index) {
         let start = text.droppingQuotes
         let end = start.firstIndex { !($0.isHexDigit || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: ":")
                                         || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ",")) } ?? start.endIndex
@@ -201,10 +303,11 @@ public struct ClusterDump: Sendable {
             let wordEnd = start[end...].firstIndex(where: Self.endsValue) ?? start.endIndex
             return (.unreadable(String(decoding: start[..<wordEnd], as: UTF8.self)), wordEnd)
         }
-        var value = start[..<end]
-        // The comma after a JSON array element.
-        while value.last == UInt8(ascii: ",") { value = value.dropLast() }
-        return (value.isEmpty ? .unreadable("") : .value(String(decoding: value, as: UTF8.self)), end)
+        let value = String(decoding: start[..<end], as: UTF8.self)
+        // A list is never written with a comma last: it was cut after one (`10.96.0.0/12,` of
+        // `10.96.0.0/12,fd00::/108`).
+        if value.hasSuffix(",") { return (.unreadable(value, problem: "ends with a comma: the list is cut short after it"), end) }
+        return (value.isEmpty ? .unreadable("") : .value(value), end)
     }
 
     private static func endsValue(_ byte: UInt8) -> Bool {
@@ -212,13 +315,14 @@ public struct ClusterDump: Sendable {
             || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: ";")
     }
 
-    private mutating func record(_ word: Word, place: String, oneFamily: Bool = false) {
-        switch word {
+    /// Records the word read from `line`, noting a value that runs to the line's very end.
+    private mutating func record(_ found: (word: Word, end: ArraySlice<UInt8>.Index), in line: ArraySlice<UInt8>, place: String, oneFamily: Bool = false) {
+        switch found.word {
         // An empty value is the flag unset, as kube-controller-manager logs it: nothing to say.
-        case .unreadable(""):
+        case .unreadable("", _):
             break
-        case .unreadable(let text):
-            unreadable.append(Unreadable(line: lineNumber, value: text, place: place))
+        case .unreadable(let text, let problem):
+            unreadable.append(Unreadable(line: lineNumber, value: text, place: place, problem: problem))
         case .value(let text):
             var prefixes: [Prefix] = []
             for item in text.split(separator: ",", omittingEmptySubsequences: false) {
@@ -230,6 +334,7 @@ public struct ClusterDump: Sendable {
                 prefixes.append(prefix)
             }
             findings.append(Finding(line: lineNumber, prefixes: prefixes, place: place, oneFamily: oneFamily))
+            if found.end == line.endIndex { valueAtEndOfLine = (findings.count - 1, text) }
         }
     }
 
@@ -273,11 +378,47 @@ private extension ArraySlice<UInt8> {
     var droppingQuotes: ArraySlice<UInt8> {
         drop { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") || $0 == UInt8(ascii: "\\") }
     }
+
+    /// Up to a comment: `#` starting a word outside quotes, as YAML and the shell have it (a
+    /// backslash escapes inside double quotes, as JSON and the shell write `\"`). `/events#https`
+    /// is no comment.
+    var uncommented: ArraySlice<UInt8> {
+        var quote: UInt8?
+        var escaped = false
+        var previous: UInt8 = 0x20
+        for index in indices {
+            let byte = self[index]
+            defer { previous = byte }
+            if escaped {
+                escaped = false
+            } else if let open = quote {
+                if byte == UInt8(ascii: "\\") && open == UInt8(ascii: "\"") { escaped = true } else if byte == open { quote = nil }
+            } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                quote = byte
+            } else if byte == UInt8(ascii: "#") && (previous == 0x20 || previous == 0x09) {
+                return self[..<index]
+            }
+        }
+        return self
+    }
+
+    /// The one word a line holds once list and quote syntax is taken off (`- kube-apiserver`,
+    /// `"kube-apiserver",`, `kube-apiserver:`), or nil for a line of several words or a flag.
+    var loneWord: ArraySlice<UInt8>? {
+        var word = starts(with: [UInt8(ascii: "-"), 0x20]) ? dropFirst(2) : self
+        word = word.drop { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }
+        while let last = word.last, [UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: ","), UInt8(ascii: ":"), 0x20, 0x09].contains(last) {
+            word = word.dropLast()
+        }
+        guard !word.isEmpty, word.first != UInt8(ascii: "-"), !word.contains(0x20), !word.contains(0x09) else { return nil }
+        return word
+    }
 }
 
 private extension UInt8 {
     var isLetter: Bool { (self | 0x20) >= UInt8(ascii: "a") && (self | 0x20) <= UInt8(ascii: "z") }
+    var isDigit: Bool { self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9") }
     var isHexDigit: Bool {
-        (self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9")) || ((self | 0x20) >= UInt8(ascii: "a") && (self | 0x20) <= UInt8(ascii: "f"))
+        isDigit || ((self | 0x20) >= UInt8(ascii: "a") && (self | 0x20) <= UInt8(ascii: "f"))
     }
 }

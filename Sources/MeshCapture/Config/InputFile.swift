@@ -138,8 +138,11 @@ public enum InputFile {
     /// hold. Binary input (a NUL in the first 64 KiB: `/dev/zero` through a pipe) is refused at
     /// once instead of being read to the limit; so is a line longer than `lineLimit` (memory is
     /// bounded by it: a whole dump as one line of JSON is held, up to that).
+    /// - Returns: whether the input ends with a line end (or is empty): one cut off inside its
+    ///   last line does not.
+    @discardableResult
     public static func streamLines(_ path: String, role: String, standardInput dash: Bool, limit: Int, lineLimit: Int = 64 * 1024 * 1024,
-                                   _ body: (ArraySlice<UInt8>) -> Void) throws(ConfigError) {
+                                   _ body: (ArraySlice<UInt8>) -> Void) throws(ConfigError) -> Bool {
         var pending: [UInt8] = []
         var lines = 0
         func tooLong(_ line: Int) -> ConfigError {
@@ -176,7 +179,10 @@ public enum InputFile {
             pending += chunk[start...]
             guard pending.count <= lineLimit else { throw tooLong(lines + 1) }
         }
-        if !pending.isEmpty { body(pending.last == UInt8(ascii: "\r") ? pending.dropLast() : pending[...]) }
+        guard !pending.isEmpty else { return true }
+        let carriageReturn = pending.last == UInt8(ascii: "\r")
+        body(carriageReturn ? pending.dropLast() : pending[...])
+        return carriageReturn
     }
 
     /// "16 MiB", or bytes for a limit that is no whole number of MiB.
