@@ -85,7 +85,7 @@ import TestSupport
         (5, ":PREROUTING ACCEPT [0:0]", "chain PREROUTING is declared twice in table nat"),
         (6, "-A OUTPUT -j ISTIO_OUTPUT", "has no counters: save with iptables-save -c"),
         (6, "[5:300 -A OUTPUT -j ISTIO_OUTPUT", "does not begin with [PACKETS:BYTES]"),
-        (6, "[5:18446744073709551616] -A OUTPUT -j ISTIO_OUTPUT", "does not begin with [PACKETS:BYTES]"),
+        (6, "[5:18446744073709551616] -A OUTPUT -j ISTIO_OUTPUT", "the byte count in `[5:18446744073709551616]`: 18446744073709551616 is more than a 64-bit counter holds"),
         (6, "[5:300] -A FORWARD -j ACCEPT", "which table nat does not declare"),
         (6, "[5:300] -A OUTPUT -m comment --comment \"mesh", "is not closed"),
         (6, "[5:300] -I OUTPUT 1 -j ACCEPT", "is not an -A CHAIN rule"),
@@ -116,8 +116,9 @@ import TestSupport
         (2, " target     prot opt in     out     source               destination", "no pkts and bytes: list with -v"),
         (2, " pkts bytes target     prot opt in     out", "is not iptables' column line"),
         (3, "    5   300 ISTIO_OUTPUT  0    --  *      *       anywhere             anywhere", "list with -n"),
-        (3, "    5   3X0 ISTIO_OUTPUT  0    --  *      *       0.0.0.0/0            0.0.0.0/0", "packet and byte counts"),
-        (3, "99999999999999T   300 ISTIO_OUTPUT  0    --  *      *       0.0.0.0/0            0.0.0.0/0", "packet and byte counts"),
+        (3, "    5   3X0 ISTIO_OUTPUT  0    --  *      *       0.0.0.0/0            0.0.0.0/0", ": 3X0 is not a whole number"),
+        (3, "99999999999999T   300 ISTIO_OUTPUT  0    --  *      *       0.0.0.0/0            0.0.0.0/0", ": 99999999999999T is more than a 64-bit counter holds"),
+        (3, "hello   300 ISTIO_OUTPUT  0    --  *      *       0.0.0.0/0            0.0.0.0/0", "does not begin with its packet and byte counts"),
         (3, "    5   300 ISTIO_OUTPUT  0    --  *      *  extra  words  0.0.0.0/0            0.0.0.0/0", "the columns target, prot, opt"),
         (3, "    5   300 ISTIO_OUTPUT  0    ++  *      *       0.0.0.0/0            0.0.0.0/0", "is not an opt column"),
         (5, "Chain ISTIO_OUTPUT (lots of references)", "is not a chain's header"),
@@ -147,6 +148,49 @@ import TestSupport
     func nftGarbage(_ number: Int, _ line: String, _ problem: String) {
         let found = Self.error(Self.replacing(Self.nft, line: number, with: line))
         #expect(found?.line == number && found?.problem.contains(problem) == true, "\(String(describing: found))")
+    }
+
+    /// Each count that is no count says why, in every format that carries counts: not one
+    /// reason for all ("a counter without its packets and bytes"), and never read as a number.
+    @Test(arguments: [
+        ("18446744073709551616", "18446744073709551616 is more than a 64-bit counter holds"),
+        ("-1", "-1 is negative"),
+        ("1.5", "1.5 is not a whole number"),
+        ("1e400", "1e400 is not a whole number"),
+        ("5K", "5K is not a whole number"),
+    ])
+    func aCountThatIsNoCountSaysWhy(_ count: String, _ reason: String) {
+        let cases: [(text: String, line: Int, context: String)] = [
+            (Self.replacing(Self.save, line: 6, with: "[5:\(count)] -A OUTPUT -m comment --comment meshcap -j ISTIO_OUTPUT"), 6, "[5:\(count)]"),
+            (Self.replacing(Self.save, line: 4, with: ":OUTPUT ACCEPT [\(count):0]"), 4, "[\(count):0]"),
+            (Self.replacing(Self.nft, line: 4, with: "\t\tcounter packets \(count) bytes 300 jump istio-output"), 4, "counter packets \(count) bytes 300"),
+        ]
+        for (text, line, context) in cases {
+            let which = context.hasPrefix("[5:") ? "byte" : "packet"
+            let found = Self.error(text)
+            #expect(found?.line == line && found?.problem == "the \(which) count in `\(context)`: \(reason)", "\(String(describing: found))")
+        }
+        // iptables -L rounds with K, M, G and T: there 5K is 5000.
+        let listed = Self.replacing(Self.listing, line: 3, with: "    5   \(count) ISTIO_OUTPUT  0    --  *      *       0.0.0.0/0            0.0.0.0/0")
+        let found = Self.error(listed)
+        #expect(count == "5K" ? found == nil : found?.line == 3 && found?.problem.hasSuffix("`: \(reason)") == true, "\(String(describing: found))")
+    }
+
+    /// nft -j's counts: a JSON number written in digits, each other value refused with its reason.
+    @Test(arguments: [
+        ("18446744073709551616", "18446744073709551616 is more than a 64-bit counter holds"),
+        ("-1", "-1 is negative"),
+        ("1.5", "1.5 is not a whole number"),
+        ("1e400", "1e400 has an exponent: nft writes a count in digits"),
+        ("\"5\"", "\"5\" is a string, not a number"),
+        ("null", "null is not a number"),
+        ("true", "true is not a number"),
+        ("[5]", "a list is not a number"),
+    ])
+    func aJSONCountThatIsNoCountSaysWhy(_ count: String, _ reason: String) {
+        let rule = "{\"rule\": {\"family\": \"inet\", \"table\": \"istio-proxy-nat\", \"chain\": \"output\", \"handle\": 2, \"expr\": [{\"counter\": {\"packets\": \(count), \"bytes\": 300}}, {\"jump\": {\"target\": \"istio-output\"}}]}}"
+        let found = Self.error(Self.replacing(Self.json, line: 4, with: rule))
+        #expect(found?.line == 4 && found?.problem == "the packet count in `{\"packets\": \(count), \"bytes\": 300}`: \(reason)", "\(String(describing: found))")
     }
 
     @Test func nftCutShort() {

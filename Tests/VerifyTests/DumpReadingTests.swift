@@ -84,9 +84,9 @@ import TestSupport
         // The three IPv4 rules that set zone 2 counted 1,101,000,000,017 packets in all; printed 1000M, 100G and 1000G.
         let zone = report.rows.first { $0.family == "ipv4" && $0.subject == "dns conntrack zone 2" }
         #expect(zone?.packets == 1_101_000_000_000 && zone?.rules == 3, "\(String(describing: zone))")
-        #expect(IptablesListing.count("99999") ?? (0, true) == (99_999, false))
-        #expect(IptablesListing.count("123M") ?? (0, false) == (123_000_000, true))
-        #expect(IptablesListing.count("18446745T") == nil)
+        #expect(try DumpCount.read("99999", suffixes: true) == (99_999, false))
+        #expect(try DumpCount.read("123M", suffixes: true) == (123_000_000, true))
+        #expect(throws: DumpCount.Problem.self) { try DumpCount.read("18446745T", suffixes: true) }
     }
 
     /// With the config, nft's text matches the config's rules although it leaves out the

@@ -125,6 +125,8 @@ enum IptablesListing {
             guard words.count == 8, words[3].allSatisfy(\.isUppercase), words[5] == "packets,", words[7] == "bytes)" else {
                 throw fail("\(DumpText.quoted(line)) is not a built-in chain's header")
             }
+            _ = try DumpCount.read(words[4], "policy's packet", in: line, suffixes: true, fail)
+            _ = try DumpCount.read(words[6], "policy's byte", in: line, suffixes: true, fail)
             return (String(words[1]), String(words[3]))
         }
         guard words.count == 4, UInt64(digits: words[2].dropFirst()) != nil, words[3] == "references)" else {
@@ -192,9 +194,12 @@ enum IptablesListing {
             guard let first = tokens.first, UInt64(digits: first) != nil else { throw fail("\(DumpText.quoted(line)) does not begin with its rule number (--line-numbers)") }
             tokens = tokens.dropFirst()
         }
-        guard tokens.count >= 2, let packets = count(tokens[tokens.startIndex]), let bytes = count(tokens[tokens.startIndex + 1]) else {
+        // A line that does not begin like a count is no rule line; one that does has its counts read.
+        guard tokens.count >= 2, let first = tokens.first?.first, first.isNumber || first == "-" else {
             throw fail("\(DumpText.quoted(line)) does not begin with its packet and byte counts")
         }
+        let packets = try DumpCount.read(tokens[tokens.startIndex], "packet", in: line, suffixes: true, fail)
+        let bytes = try DumpCount.read(tokens[tokens.startIndex + 1], "byte", in: line, suffixes: true, fail)
         // The source and destination are the first two addresses: in -n form they cannot be
         // taken for anything else, and they fix where the columns before them are.
         let start = tokens.startIndex + 2
@@ -262,20 +267,6 @@ enum IptablesListing {
 
     static func isAddress(_ word: String) -> Bool {
         IPAddress(word.drop { $0 == "!" }.prefix { $0 != "/" }) != nil
-    }
-
-    /// A count as iptables prints it: exact with -x; without, above 99999 it is rounded to
-    /// thousands per step and suffixed K, M, G or T (xtables_print_num).
-    static func count(_ text: String) -> (value: UInt64, rounded: Bool)? {
-        if let exact = UInt64(digits: text) { return (exact, false) }
-        guard let suffix = text.last, let power = ["K", "M", "G", "T"].firstIndex(of: String(suffix)),
-              var value = UInt64(digits: text.dropLast()) else { return nil }
-        for _ in 0...power {
-            let (product, overflow) = value.multipliedReportingOverflow(by: 1000)
-            if overflow { return nil }
-            value = product
-        }
-        return (value, true)
     }
 }
 

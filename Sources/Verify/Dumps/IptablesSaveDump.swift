@@ -54,15 +54,16 @@ enum IptablesSaveDump {
             }
             if line.hasPrefix(":") {
                 let fields = line.dropFirst().split(separator: " ")
+                let counted = fields.count == 3 ? try counters(fields[2], fail) : nil
                 guard (2...3).contains(fields.count), let name = fields.first,
-                      fields[1] == "-" || fields[1].allSatisfy({ $0.isUppercase }), fields.count == 2 || counters(fields[2]) != nil else {
+                      fields[1] == "-" || fields[1].allSatisfy({ $0.isUppercase }), fields.count == 2 || counted != nil else {
                     throw fail("\(DumpText.quoted(line)) is not a chain declaration")
                 }
                 guard block.chains.insert(String(name)).inserted else { throw fail("chain \(name) is declared twice in table \(block.table)") }
             } else {
                 guard !line.hasPrefix("-A ") else { throw fail("\(DumpText.quoted(line)) has no counters: save with iptables-save -c") }
                 guard line.hasPrefix("[") else { throw fail("\(DumpText.quoted(line)) is not a line iptables-save prints") }
-                guard let close = line.firstIndex(of: "]"), counters(line[...close]) != nil else {
+                guard let close = line.firstIndex(of: "]"), try counters(line[...close], fail) != nil else {
                     throw fail("\(DumpText.quoted(line)) does not begin with [PACKETS:BYTES]")
                 }
                 let body = line[line.index(after: close)...].drop { $0 == " " }
@@ -107,12 +108,13 @@ enum IptablesSaveDump {
         return CounterReading(source: "\(SavedDump.Format.iptablesSave.rawValue) (\(dump.name))", rules: rules, ahead: ahead)
     }
 
-    /// `[PACKETS:BYTES]`, each a count iptables could print.
-    static func counters(_ text: Substring) -> (packets: UInt64, bytes: UInt64)? {
-        guard text.hasPrefix("["), text.hasSuffix("]") else { return nil }
+    /// `[PACKETS:BYTES]`, or nil for text of another shape; a count in it that iptables could not
+    /// have printed is an error that says why.
+    static func counters(_ text: Substring, _ fail: (String) -> DumpError) throws(DumpError) -> (packets: UInt64, bytes: UInt64)? {
+        guard text.hasPrefix("["), text.hasSuffix("]"), !text.contains(" ") else { return nil }
         let parts = text.dropFirst().dropLast().split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let packets = UInt64(digits: parts[0]), let bytes = UInt64(digits: parts[1]) else { return nil }
-        return (packets, bytes)
+        guard parts.count == 2 else { return nil }
+        return (try DumpCount.read(parts[0], "packet", in: text, fail).value, try DumpCount.read(parts[1], "byte", in: text, fail).value)
     }
 
     /// Whether every double quote that opens a word closes it (a backslash escapes, as

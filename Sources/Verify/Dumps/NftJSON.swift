@@ -42,13 +42,17 @@ enum NftJSON {
                 }
                 guard family == "inet", NftDump.meshcapTables.contains(table) else { continue }
                 // Each element a value, or {"elem": {"val": VALUE, "counter": {...}}}.
-                let listed = (body["elem"]?.array ?? []).map { item -> (element: SetElement?, counter: (packets: UInt64, bytes: UInt64)?) in
-                    let value = item["elem"]?["val"] ?? item
+                var listed: [(element: SetElement?, counter: (packets: UInt64, bytes: UInt64)?)] = []
+                for entry in body["elem"]?.array ?? [] {
+                    let value = entry["elem"]?["val"] ?? entry
                     let element: SetElement? = value.unsigned.map { $0 > 0 ? Port(exactly: $0).map(SetElement.port) : nil } ?? prefix(value).map(SetElement.prefix)
-                    guard let counter = item["elem"]?["counter"], let packets = counter["packets"]?.unsigned, let bytes = counter["bytes"]?.unsigned else {
-                        return (element, nil)
+                    guard let counter = entry["elem"]?["counter"], let packets = counter["packets"], let octets = counter["bytes"] else {
+                        listed.append((element, nil))
+                        continue
                     }
-                    return (element, (packets, bytes))
+                    let shown = String(decoding: bytes[counter.range], as: UTF8.self)
+                    let fail = { (problem: String) in dump.error(counter.line, problem, allowed: allowed) }
+                    listed.append((element, (try DumpCount.read(packets, "packet", in: shown, fail), try DumpCount.read(octets, "byte", in: shown, fail))))
                 }
                 ruleset.sets["\(table) \(name)"] = NftDump.listedSet(name: name, type: body["type"]?.string ?? "", entries: listed)
             case "rule":
@@ -62,12 +66,14 @@ enum NftJSON {
                 for expression in list {
                     guard let (name, value) = expression.single else { throw dump.error(expression.line, "an expression that is not an object with one member", allowed: allowed) }
                     if name == "counter" {
-                        guard let packets = value["packets"]?.unsigned, let bytes = value["bytes"]?.unsigned else {
+                        guard let packets = value["packets"], let octets = value["bytes"] else {
                             // A named counter's values are kept in its object; a bare one is a stateless listing.
                             if value.string != nil { statements = nil; continue }
                             throw dump.error(expression.line, "a counter without its packets and bytes: list without -s (stateless)", allowed: allowed)
                         }
-                        counter = (packets, bytes)
+                        let shown = String(decoding: bytes[value.range], as: UTF8.self)
+                        let fail = { (problem: String) in dump.error(value.line, problem, allowed: allowed) }
+                        counter = (try DumpCount.read(packets, "packet", in: shown, fail), try DumpCount.read(octets, "byte", in: shown, fail))
                     }
                     let statement = Self.statement(name, value, sets: ruleset.sets(in: table))
                     statements = statement.flatMap { one in statements.map { $0 + [one] } }

@@ -114,9 +114,10 @@ enum NftListing {
                 let element: SetElement? = type == "inet_service"
                     ? UInt64(digits: Substring(value)).flatMap { $0 > 0 ? Port(exactly: $0) : nil }.map(SetElement.port)
                     : (try? Prefix.parse(Substring(value))).map(SetElement.prefix)
-                if entry.count == 6, entry.dropFirst().starts(with: ["counter", "packets"]), let packets = UInt64(digits: entry[entry.startIndex + 3]),
-                   entry[entry.startIndex + 4] == "bytes", let bytes = UInt64(digits: entry[entry.startIndex + 5]) {
-                    listed.append((element, (packets, bytes)))
+                if entry.count == 6, entry.dropFirst().starts(with: ["counter", "packets"]), entry[entry.startIndex + 4] == "bytes" {
+                    let shown = entry.joined(separator: " ")
+                    listed.append((element, (try DumpCount.read(entry[entry.startIndex + 3], "packet", in: shown, fail).value,
+                                             try DumpCount.read(entry[entry.startIndex + 5], "byte", in: shown, fail).value)))
                 } else if entry.count == 1 {
                     listed.append((element, nil))
                 } else {
@@ -183,11 +184,11 @@ enum NftListing {
         // A named counter (`counter name "x"`) keeps its values elsewhere.
         guard let at = words.firstIndex(of: "counter"), words[(at + 1)...].first != "name" else { return (0, 0) }
         let values = words[(at + 1)...].prefix(4)
-        guard values.count == 4, values.first == "packets", let packets = UInt64(digits: values[at + 2]),
-              values[at + 3] == "bytes", let bytes = UInt64(digits: values[at + 4]) else {
+        guard values.count == 4, values.first == "packets", values[at + 3] == "bytes" else {
             throw fail("a counter without its packets and bytes: list without -s (stateless)")
         }
-        return (packets, bytes)
+        let shown = words[at...].prefix(5).joined(separator: " ")
+        return (try DumpCount.read(values[at + 2], "packet", in: shown, fail).value, try DumpCount.read(values[at + 4], "byte", in: shown, fail).value)
     }
 
     /// A rule's statements in meshcap's terms, or nil for one it does not write.
