@@ -33,7 +33,7 @@ struct VerifyCommand: Subcommand {
             OptionSpec("reset", help: "After reading, zero the counters of meshcap's rules (and Istio's), no one else's. iptables zeroes rules by number: another program inserting rules at that moment may shift them."),
             OptionSpec("probe", help: "First send real connections along each path of the config (needs --config or flags): meshcap listens on the capture ports itself, and makes a peer namespace for inbound. Not while the proxy holds the ports."),
             OptionSpec("from", .single(name: "file", completion: .file),
-                       help: "Read a saved dump instead of this host, or - for standard input: the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], nft list ruleset or nft -j list ruleset."),
+                       help: "Read a saved dump instead of this host, or - for standard input: the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], nft list ruleset or nft -j list ruleset. A line that does not read completely is exit 2 naming it; so is a last line without its line end (a dump cut inside it), unless it is whole by itself (COMMIT, }, JSON)."),
         ],
         operands: ConfigOptions.operands)
 
@@ -80,7 +80,8 @@ struct VerifyCommand: Subcommand {
             }
             // A saved dump: the same report, the config's rules for the backend that wrote it.
             let input = try InputFile.read(from, role: "saved dump", standardInput: true)
-            let text = input.lines.joined(separator: "\n")
+            // The last line's end kept or not: a dump that stops inside its last line is told apart.
+            let text = input.textWithLF
             let format = try SavedDump.format(of: text, name: input.name)
             let reading = try SavedDump.read(text, as: format, name: input.name)
             var desired: DesiredState?

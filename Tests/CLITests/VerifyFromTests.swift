@@ -43,6 +43,29 @@ import TestSupport
         #expect(binary.status == 2 && binary.stderr.contains("stdin:2"), "\(binary.stderr)")
     }
 
+    /// A listing cut inside its last line (`redir ports 15001` cut to `redir ports 1500`, which
+    /// still reads as a rule) is refused; a count that is no count says why.
+    @Test func aDumpCutInsideItsLastLineOrWithABadCountExitsTwo() throws {
+        let work = try temporaryDirectory("from")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let listing = try String(contentsOf: Self.dumps.appendingPathComponent("iptables-nft-nvL.txt"), encoding: .utf8)
+        let redirect = try #require(listing.firstRange(of: "redir ports 15001\n"))
+        let cut = String(listing[..<redirect.upperBound].dropLast(2))
+        let file = work.appendingPathComponent("cut.txt")
+        try cut.write(to: file, atomically: true, encoding: .utf8)
+        let lines = cut.split(separator: "\n", omittingEmptySubsequences: false).count
+        let result = try run(meshcap, ["verify", "--from", file.path])
+        #expect(result.status == 2 && result.stdout.isEmpty, "\(result.stdout)")
+        #expect(result.stderr.hasPrefix("meshcap: \(file.path):\(lines): `") && result.stderr.contains("has no line end: the dump stops inside this line"),
+                "\(result.stderr)")
+
+        let json = try String(contentsOf: Self.dumps.appendingPathComponent("nft-json-list-ruleset.json"), encoding: .utf8)
+        let packets = try #require(json.firstRange(of: #/"packets": [0-9]+/#))
+        let quoted = json.replacingCharacters(in: packets, with: #""packets": "5""#)
+        let bad = try run(meshcap, ["verify", "--from", "-"], input: quoted)
+        #expect(bad.status == 2 && bad.stderr.contains(#": "5" is a string, not a number; allowed: "#), "\(bad.stderr)")
+    }
+
     @Test func liveOnlyOptionsAreRefused() throws {
         for options in [["--watch", "1"], ["--reset"]] {
             let result = try run(meshcap, ["verify", "--from", "x"] + options)

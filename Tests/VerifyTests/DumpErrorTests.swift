@@ -193,6 +193,28 @@ import TestSupport
         #expect(found?.line == 4 && found?.problem == "the packet count in `{\"packets\": \(count), \"bytes\": 300}`: \(reason)", "\(String(describing: found))")
     }
 
+    /// A dump that stops inside its last line (a paste cut short) never has that line read as a
+    /// rule: without its line end, a last line is refused unless it is whole by its own syntax.
+    @Test func aLastLineWithoutItsLineEndIsNeverARule() {
+        let saved = Self.save.split(separator: "\n").prefix(6).joined(separator: "\n")
+        let cut: [(text: String, last: String)] = [
+            (saved + "\n[2:120] -A ISTIO_OUTP", "[2:120] -A ISTIO_OUTP"),
+            (saved + "\n[12:", "[12:"),
+            // Cut inside the address: what is left still reads as a rule for 10.96.0.0/1.
+            (String(Self.listing.dropLast()).replacingOccurrences(of: "10.96.0.0/12", with: "10.96.0.0/1"),
+             "2   120 ISTIO_REDIRECT  0    --  *      *       0.0.0.0/0            10.96.0.0/1"),
+            ("table inet istio-proxy-nat {\n\tchain output {\n\t\tcounter packets 5 bytes 30", "counter packets 5 bytes 30"),
+        ]
+        for (text, last) in cut {
+            let found = Self.error(text)
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
+            #expect(found?.line == lines && found?.problem.hasPrefix("\(DumpText.quoted(last)) has no line end: the dump stops inside this line") == true,
+                    "\(String(describing: found))")
+        }
+        // Whole without it: COMMIT, the closing brace, JSON.
+        for text in [Self.save, Self.nft, Self.json] { #expect(Self.error(String(text.dropLast())) == nil) }
+    }
+
     @Test func nftCutShort() {
         let cut = Self.error(Self.replacing(Self.nft, line: 6, with: ""))
         #expect(cut?.line == 6 && cut?.problem == "the dump ends before the block begun at line 1 is closed: it is cut short", "\(String(describing: cut))")

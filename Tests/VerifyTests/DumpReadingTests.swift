@@ -189,6 +189,7 @@ import TestSupport
             Chain ISTIO_REDIRECT (1 references)
              pkts bytes target     prot opt in     out     source               destination
                2   120 REDIRECT   6    --  *      *       0.0.0.0/0            0.0.0.0/0            redir ports 15001
+
             """
         let report = VerifyReport(try SavedDump.read(text, name: "x"), desired: nil)
         #expect(report.verdicts.map(\.message) == ["iptables nat OUTPUT: `-A OUTPUT -p tcp -m tcp --dport 8080 -j ACCEPT` (it ends with ACCEPT) runs before meshcap's rules, and has taken 3 packets"])

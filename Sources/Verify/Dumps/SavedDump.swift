@@ -4,7 +4,10 @@ import MeshCapture
 /// `verify --from`: a firewall dump an operator saved on a VM (pasted into a ticket, kept by CI),
 /// read into the same `CounterReading` a live host gives, so `VerifyReport` of the dump has the
 /// rows the live reading had. Strict: a line that is not what the tool prints, or a dump cut
-/// short, is refused with its line number instead of being skipped.
+/// short, is refused with its line number instead of being skipped. A line cut off where the
+/// dump stops is never read as a rule: the tools end every line they print, so a last line with
+/// no line end is refused unless it is whole by its own syntax (`COMMIT`, `}`, a comment; `nft
+/// -j`'s JSON says itself whether it is whole).
 public enum SavedDump {
     /// What printed the dump.
     public enum Format: String, Sendable, CaseIterable {
@@ -41,11 +44,25 @@ public enum SavedDump {
     }
 
     static func read(_ dump: DumpText, as format: Format) throws(DumpError) -> CounterReading {
-        switch format {
+        try refuseCutLastLine(dump, as: format)
+        return switch format {
         case .iptablesSave: try IptablesSaveDump.read(dump)
         case .iptablesListing: try IptablesListing.read(dump)
         case .nftListing: try NftListing.read(dump)
         case .nftJSON: try NftJSON.read(dump)
+        }
+    }
+
+    /// A last line without its line end is where a paste or a copy stopped, perhaps inside the
+    /// line (`-A ISTIO_OUTP`, `[12:`, `redir ports 15001` cut to a `redir ports 1500` that still
+    /// reads as a rule): refused unless nothing could be missing from it.
+    static func refuseCutLastLine(_ dump: DumpText, as format: Format) throws(DumpError) {
+        guard !dump.endsWithLineEnd, format != .nftJSON, let last = dump.lines.last?.withoutBlanks, !last.isEmpty, !last.hasPrefix("#") else { return }
+        switch format {
+        case .iptablesSave where last == "COMMIT", .nftListing where last == "}": return
+        default:
+            throw dump.error(dump.lines.count, "\(DumpText.quoted(last)) has no line end: the dump stops inside this line, which may be cut short (\(format.rawValue) ends every line it prints)",
+                             allowed: "whole lines; if this one is whole, end the file with a line end")
         }
     }
 
@@ -78,10 +95,14 @@ struct DumpText {
     let name: String
     /// Line n is `lines[n - 1]`, without its line end.
     let lines: [String]
+    /// Whether the text ends with a line end (or is empty).
+    let endsWithLineEnd: Bool
 
     init(_ text: String, name: String) {
         self.name = name
-        lines = InputFile.lines(of: text, name: name).lines
+        let split = InputFile.lines(of: text, name: name)
+        lines = split.lines
+        endsWithLineEnd = split.endsWithLineEnd
     }
 
     func error(_ line: Int, _ problem: String, allowed: String) -> DumpError {
