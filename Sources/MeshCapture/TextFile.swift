@@ -11,7 +11,9 @@ import Glibc
 /// a regular file (or a path where nothing is yet) is refused before a byte is written, and a
 /// symbolic link is written through only to the regular file it names.
 public enum TextFile {
-    /// Where a write to a path puts its bytes, checked before anything is written.
+    /// Where a write to a path puts its bytes, checked before anything is written. (Checked, not
+    /// locked: a device put at the path between the check and the rename would still be replaced,
+    /// as by any program that writes files this way.)
     public struct Destination {
         /// The path as given, for messages.
         public let path: String
@@ -21,7 +23,7 @@ public enum TextFile {
         public let existing: stat?
 
         /// - Throws: `ConfigError` (exit 2) for anything but a regular file, a symbolic link to
-        ///   one, or a path where nothing exists.
+        ///   one, or a path where nothing exists; `HostError` when the path cannot be looked at.
         public init(_ path: String) throws {
             self.path = path
             func refuse(_ what: String) -> ConfigError {
