@@ -81,9 +81,11 @@ public struct ClusterDump: Sendable {
     static let namespaceKey = Array(#""namespace": ""#.utf8)
     static let clusterIPKey = Array(#""clusterIP": ""#.utf8)
     static let flagLog = Array("FLAG:".utf8)
+    static let documentStart = Array("---".utf8)
     /// The programs that take --service-cluster-ip-range, by the names their binaries, containers
     /// and hyperkube's subcommands have.
     static let controlPlane: Set<String> = ["kube-apiserver", "kube-controller-manager", "apiserver", "controller-manager", "k3s"]
+    static let controlPlaneBytes = controlPlane.map { Array($0.utf8) }
 
     /// Whose words the lines being read are, as far as the dump says.
     enum Speaker {
@@ -143,7 +145,7 @@ public struct ClusterDump: Sendable {
         // A CRLF dump's CR, if the caller left it: a value followed by it is complete.
         let whole = line.last == 0x0d ? line.dropLast() : line
         // Comments are nobody's command; a program's own log is not commented.
-        let line = log == nil && whole.contains(UInt8(ascii: "#")) ? whole.uncommented : whole
+        let line = log == nil && whole.holds(UInt8(ascii: "#")) ? whole.uncommented : whole
         let text = line.trimmingBlanks
         if let pending = valueOnNextLine {
             valueOnNextLine = nil
@@ -169,14 +171,14 @@ public struct ClusterDump: Sendable {
             // top-level key, a log line, `kubectl describe`'s next object): what was known about
             // whose words the lines are no longer holds. Commands and lists are indented, or
             // begin with `-` or `/`.
-            if let first = whole.first, first.isLetter || first.isDigit || first == UInt8(ascii: "{") || whole.starts(with: Array("---".utf8)) {
+            if let first = whole.first, first.isLetter || first.isDigit || first == UInt8(ascii: "{") || whole.starts(with: Self.documentStart) {
                 speaker = .unknown
             }
             follow(text)
             // A command's item that names the program (`- kube-apiserver`, `"/hyperkube", "apiserver"`,
             // `Command:` then `kube-apiserver` in `kubectl describe`): what follows is its.
             // (A path is short: the lines of a dump's JSON are not looked at word by word.)
-            if text.count <= 256, let program = text.loneWord, Self.controlPlane.contains(Self.baseName(program)) {
+            if text.count <= 256, let program = text.loneWord, Self.isControlPlane(program) {
                 speaker = .controlPlane
             }
         }
@@ -249,12 +251,16 @@ public struct ClusterDump: Sendable {
     static func namesControlPlane(_ text: ArraySlice<UInt8>) -> Bool {
         text.split { [0x20, 0x09, UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: ","), UInt8(ascii: "["), UInt8(ascii: "]"),
                       UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: ";"), UInt8(ascii: "\\")].contains($0) }
-            .contains { $0.first != UInt8(ascii: "-") && controlPlane.contains(baseName($0)) }
+            .contains { $0.first != UInt8(ascii: "-") && isControlPlane($0) }
     }
 
-    /// A path's last component, as a program name.
-    static func baseName(_ word: ArraySlice<UInt8>) -> String {
-        String(decoding: word.split(separator: UInt8(ascii: "/")).last ?? word, as: UTF8.self)
+    /// Whether the word, or its last path component, is a control-plane program's name. On the
+    /// bytes: it is asked of most lines of a dump.
+    static func isControlPlane(_ word: ArraySlice<UInt8>) -> Bool {
+        controlPlaneBytes.contains { name in
+            word.count >= name.count && word.suffix(name.count).elementsEqual(name)
+                && (word.count == name.count || word[word.endIndex - name.count - 1] == UInt8(ascii: "/"))
+        }
     }
 
     /// Tracks the JSON around the scan: the object (metadata `name` followed by `namespace`), the
@@ -379,6 +385,11 @@ private extension ArraySlice<UInt8> {
         drop { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") || $0 == UInt8(ascii: "\\") }
     }
 
+    /// Whether the byte is in the slice: memchr, as every line of a large dump is asked.
+    func holds(_ byte: UInt8) -> Bool {
+        withUnsafeBufferPointer { bytes in bytes.baseAddress.map { memchr($0, Int32(byte), bytes.count) != nil } ?? false }
+    }
+
     /// Up to a comment: `#` starting a word outside quotes, as YAML and the shell have it (a
     /// backslash escapes inside double quotes, as JSON and the shell write `\"`). `/events#https`
     /// is no comment.
@@ -405,12 +416,14 @@ private extension ArraySlice<UInt8> {
     /// The one word a line holds once list and quote syntax is taken off (`- kube-apiserver`,
     /// `"kube-apiserver",`, `kube-apiserver:`), or nil for a line of several words or a flag.
     var loneWord: ArraySlice<UInt8>? {
-        var word = starts(with: [UInt8(ascii: "-"), 0x20]) ? dropFirst(2) : self
+        var word = first == UInt8(ascii: "-") && dropFirst().first == 0x20 ? dropFirst(2) : self
+        // Most lines of a dump have a blank in them: said no at once.
+        guard !word.contains(where: { $0 == 0x20 || $0 == 0x09 }) else { return nil }
         word = word.drop { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "'") }
-        while let last = word.last, [UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: ","), UInt8(ascii: ":"), 0x20, 0x09].contains(last) {
+        while let last = word.last, last == UInt8(ascii: "\"") || last == UInt8(ascii: "'") || last == UInt8(ascii: ",") || last == UInt8(ascii: ":") {
             word = word.dropLast()
         }
-        guard !word.isEmpty, word.first != UInt8(ascii: "-"), !word.contains(0x20), !word.contains(0x09) else { return nil }
+        guard !word.isEmpty, word.first != UInt8(ascii: "-") else { return nil }
         return word
     }
 }
