@@ -190,14 +190,9 @@ public struct Journal: Sendable {
         if unlink(path) != 0 && errno != ENOENT { throw HostError("cannot remove \(path)", errno: errno) }
     }
 
-    /// The directory's entries on disk (on tmpfs this does nothing, and /run is tmpfs: a crash
-    /// of the kernel takes the rules with it).
-    func syncDirectory() {
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
-    }
+    /// The directory's entries on disk (/run is tmpfs, where this does nothing: a crash of the
+    /// kernel takes the rules with it).
+    func syncDirectory() { TextFile.syncDirectory(directory) }
 }
 
 /// A table iptables-nft made for meshcap's rules: `ip mangle`, `ip6 nat`.

@@ -29,10 +29,13 @@ public enum RuleFiles {
             let destination = try TextFile.Destination(directory + "/" + name)
             places[name] = (files.contains { $0.name == name } ? destination.file : destination.path, destination.existing != nil)
         }
-        let path = { (name: String) in places[name]?.path ?? directory + "/" + name }
         // From the first temporary file to the last rename or removal.
-        let hold = TerminationHold()
-        defer { hold.release() }
+        try SignalDeferral.run { () throws(HostError) in try switchInPlace(files, places: places, directory: directory) }
+    }
+
+    static func switchInPlace(_ files: [(name: String, contents: String)], places: [String: (path: String, exists: Bool)],
+                              directory: String) throws(HostError) {
+        let path = { (name: String) in places[name]?.path ?? directory + "/" + name }
         var temporaries: [(name: String, temporary: String)] = []
         var backups: [String: String] = [:]
         /// Removes what was made on the way; names a backup that could not be removed (it is
@@ -87,15 +90,7 @@ public enum RuleFiles {
             throw failure.appending("; the files in \(directory) are as they were" + discard())
         }
         let left = discard()
-        for changed in Set(names.map { TextFile.directory(of: path($0)) }) { syncDirectory(changed) }
+        for changed in Set(names.map { TextFile.directory(of: path($0)) }) { TextFile.syncDirectory(changed) }
         if !left.isEmpty { throw HostError("the rules files in \(directory) are written, but a copy of an old one is\(left)") }
-    }
-
-    /// The renames themselves reach the disk only when the directory is flushed.
-    static func syncDirectory(_ directory: String) {
-        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
     }
 }

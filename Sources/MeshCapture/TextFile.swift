@@ -65,9 +65,12 @@ public enum TextFile {
 
     /// As `replace(_:with:)`, to a destination checked already (by a caller that read it first).
     public static func replace(_ destination: Destination, with text: String) throws(HostError) {
+        // From the temporary file to its rename or removal.
+        try SignalDeferral.run { () throws(HostError) in try replaceHeld(destination, with: text) }
+    }
+
+    static func replaceHeld(_ destination: Destination, with text: String) throws(HostError) {
         let target = destination.file
-        let hold = TerminationHold()
-        defer { hold.release() }
         // Private until it has the old file's mode and owner.
         let temporary = try writeBeside(target, text, mode: destination.existing == nil ? 0o644 : 0o600)
         if let status = destination.existing {
@@ -88,7 +91,7 @@ public enum TextFile {
     /// Writes `text` to a new file beside `path` (same directory, so a rename can put it in
     /// place), flushed to disk; returns its name. The name is not guessable and the file is made
     /// new (O_EXCL), so nobody can have it open already when it is renamed into place. The
-    /// caller holds a `TerminationHold` until the file is renamed or removed. What a killed run
+    /// caller holds the stop signals back (`SignalDeferral`) until the file is renamed or removed. What a killed run
     /// left beside `path` is removed first (`removeStale`).
     public static func writeBeside(_ path: String, _ text: String, mode: mode_t = 0o644) throws(HostError) -> String {
         removeStale(beside: path)
@@ -158,6 +161,15 @@ public enum TextFile {
     static func split(_ path: String) -> (directory: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else { return ("", path) }
         return (String(path[...slash]), String(path[path.index(after: slash)...]))
+    }
+
+    /// Flushes a directory's entries: a rename reaches the disk only then (on tmpfs, such as /run,
+    /// there is no disk, and this does nothing).
+    public static func syncDirectory(_ directory: String) {
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
     }
 
     /// `mkdir -p`: the errno of the first directory that could not be made.

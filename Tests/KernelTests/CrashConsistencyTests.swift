@@ -177,7 +177,7 @@ import TestSupport
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             let how = status & 0x7f == SIGTERM ? "SIGTERM" : status & 0x7f == 0 ? "exit \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
             ended[how, default: 0] += 1
-            if (try? String(contentsOf: stderr, encoding: .utf8))?.contains("SIGTERM arrived while the rules were being changed") == true { deferred += 1 }
+            if (try? String(contentsOf: stderr, encoding: .utf8))?.contains("SIGTERM arrived while meshcap was changing the rules or writing a file") == true { deferred += 1 }
             try Self.judge(ns, setup, old: old, new: new,
                            label: "SIGTERM to the \(group ? "process group" : "process") after \(Int(delay * 1000)) ms (seed \(SeededRandom.seed))", tally: &tally)
         }
