@@ -31,6 +31,10 @@ struct Diff: Subcommand {
     func run() throws {
         let onHost = try config.loadOnHost(host, locking: .whenInterrupted)
         let (loaded, accounts, interrupted) = (onHost.loaded, onHost.accounts, onHost.interrupted)
+        // Istio's defaults capture nothing: a diff against them only lists the live rules as extra.
+        guard onHost.hasConfig(config) else {
+            throw ConfigError(origin: nil, message: "no config given, and none recorded in this network namespace (apply records the one it puts in force); allowed: --config FILE (the VM's cluster.env) or istio-iptables flags")
+        }
         let plan = CapturePlan(loaded.config)
         let residue = Residue.find()
         let (firewall, backend, notes) = host.choose(loaded.run, residue: residue)

@@ -90,7 +90,14 @@ struct Explain: Subcommand {
             throw ConfigError(origin: .flag("--netns"), message: "--netns names the namespace whose live rules --live walks; allowed: --netns with --live")
         }
         let interface = try iface.map { name in try Self.checked("--iface", name) { try Values.interface(name) } }
-        let (loaded, accounts) = try config.load()
+        // Without a config, the one the last apply recorded (its PROXY_UID is the one the live
+        // rules let through), said; with none recorded, Istio's defaults.
+        let onHost = try config.loadOnHost(host, locking: .never, entering: live)
+        let (loaded, accounts) = (onHost.loaded, onHost.accounts)
+        if !onHost.hasConfig(config) {
+            Report.say(["no config given, and none recorded here: Istio's defaults"])
+            config.say(loaded)
+        }
         // Checked as the config checks PROXY_UID and PROXY_GID, names through the same files.
         let uid = try uid.map { text in try Self.checked("--uid", text) { try Values.ownerID(text, .user, accounts: accounts) } }
         let gid = try gid.map { text in try Self.checked("--gid", text) { try Values.ownerID(text, .group, accounts: accounts) } }
@@ -101,7 +108,6 @@ struct Explain: Subcommand {
         let ruleset: Ruleset
         let origin: String
         if live {
-            try host.enterNamespace(loaded.run)
             let residue = Residue.find()
             let chosen = host.choose(loaded.run, residue: residue)
             Report.say(chosen.notes)

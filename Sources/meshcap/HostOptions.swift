@@ -96,10 +96,14 @@ extension ConfigOptions {
     /// The config a host command works with, read inside its namespace (`--netns`,
     /// NETWORK_NAMESPACE): the one given; without one, the one meshcap recorded for the rules
     /// there (the config an interrupted apply was putting in force, else the last apply's); else
-    /// Istio's defaults. With the journal's word on an operation that did not end.
-    func loadOnHost(_ host: HostOptions, locking: Locking) throws -> OnHost {
+    /// Istio's defaults, unsaid (verify recognises rules without them, diff refuses them; a
+    /// command that uses them says so). With the journal's word on an operation that did not end.
+    ///
+    /// - Parameter entering: false for a command that reads the config only (explain without
+    ///   --live): the namespace is not entered, and the record is this one's.
+    func loadOnHost(_ host: HostOptions, locking: Locking, entering: Bool = true) throws -> OnHost {
         var (loaded, accounts) = try load(say: given)
-        try host.enterNamespace(loaded.run)
+        if entering { try host.enterNamespace(loaded.run) }
         let journal = Journal.here()
         let lock: HostLock?
         switch locking {
@@ -113,8 +117,6 @@ extension ConfigOptions {
             (loaded, accounts) = try load(recorded: path)
             recorded = path
             Report.say(["no config given: using the config \(path == journal.target ? "the interrupted apply was putting in force" : "of the last apply") (\(path))"])
-        } else if !given {
-            say(loaded)
         }
         return OnHost(loaded: loaded, accounts: accounts, recorded: recorded, journal: journal, interrupted: interrupted,
                       lock: locking == .hold ? lock : nil)

@@ -53,7 +53,7 @@ enum Meshcap {
         switch first.split(separator: "=", maxSplits: 1).first.map(String.init) ?? first {
         case "-h", "--help":
             return print(Help.overview(abstract: abstract, discussion: discussion, subcommands: specs), terminator: "")
-        case "--version":
+        case "--version", "-V", "version":
             return print(version)
         case "help":
             guard let name = rest.first else { return try dispatch(["--help"]) }
@@ -77,7 +77,8 @@ enum Meshcap {
     static func subcommand(named name: String) throws(ConfigError) -> any Subcommand.Type {
         guard let type = subcommands.first(where: { $0.spec.name == name }) else {
             let names = specs.filter { !$0.hidden }.map(\.name).joined(separator: ", ")
-            throw ConfigError(origin: nil, message: "\(name.excerpt) is not a subcommand; allowed: \(names), or --help, --version")
+            let nearest = ConfigLoader.suggestion(for: name, among: specs.filter { !$0.hidden }.map(\.name) + ["version", "help"])
+            throw ConfigError(origin: nil, message: "\(name.excerpt) is not a subcommand\(nearest); allowed: \(names), or --help, --version")
         }
         return type
     }

@@ -49,7 +49,7 @@ import TestSupport
              #"input.env:2: PROXY_PORT is set 2 times in"#),
         Case("a losing value is still checked", config: "PROXY_PORT=abc\nPROXY_PORT=15001",
              #"input.env:1: PROXY_PORT="abc": "abc" is not a port number"#),
-        Case("unknown flag", flags: ["--istio-inbound-port", "8080"], #"meshcap: unknown flag --istio-inbound-port (did you mean --istio-inbound-ports?)"#),
+        Case("unknown flag", flags: ["--istio-inbound-port", "8080"], #"meshcap: meshcap compile does not take "--istio-inbound-port" (did you mean --istio-inbound-ports?)"#),
         Case("interface name too long", config: "EXCLUDE_INTERFACES=enp0s31f6-management",
              #"EXCLUDE_INTERFACES="enp0s31f6-management": "enp0s31f6-management" is 20 bytes; Linux allows 15; allowed: interface names of 1–15"#),
         Case("interface name with a space", config: #"KUBE_VIRT_INTERFACES="eth 1""#, #"KUBE_VIRT_INTERFACES="eth 1": "eth 1" contains a space"#),

@@ -89,6 +89,26 @@ import TestSupport
         }
     }
 
+    /// A typo gets the nearest name, for subcommands as for config keys: `verfy`, `verify --jsn`
+    /// (which went to the config loader as an unknown istio-iptables flag); `version` and `-V` are
+    /// the version. An istio-iptables flag is still passed on to the loader.
+    @Test func typosGetTheNearestNameAndVersionHasItsSpellings() throws {
+        let subcommand = try run(meshcap, ["verfy"])
+        #expect(subcommand.status == 2 && subcommand.stderr.hasPrefix(#"meshcap: "verfy" is not a subcommand (did you mean verify?); allowed: "#), "\(subcommand.stderr)")
+        let option = try run(meshcap, ["verify", "--jsn"])
+        #expect(option.status == 2 && option.stderr.hasPrefix(#"meshcap: meshcap verify does not take "--jsn" (did you mean --json?); allowed: --config, "#), "\(option.stderr)")
+        #expect(!option.stderr.contains("unknown flag"))
+        for words in [["version"], ["-V"], ["--version"]] {
+            let version = try run(meshcap, words)
+            #expect(version.status == 0 && version.stdout.hasPrefix("meshcap "), "\(words): \(version.stderr)")
+        }
+        guard case .run(let passed) = try Arguments.parse(["--json", "-i", "10.0.0.0/8", "--redirect-dns"], by: VerifyCommand.spec) else {
+            Issue.record("the words were not run")
+            return
+        }
+        #expect(passed.operands == ["-i", "10.0.0.0/8", "--redirect-dns"] && passed.flag("json"))
+    }
+
     /// The spec is the one description: help, the man page and all three completions name each
     /// option of each subcommand, and the choices of those that have fixed values.
     @Test func helpManPageAndCompletionsNameEveryOption() throws {

@@ -135,7 +135,8 @@ import TestSupport
             let backend = iptables ? ["--backend", "iptables", "--iptables-variant", "nft"] : ["--backend", "nft"]
             // Each round starts from nothing: meshcap's rules of either backend removed.
             _ = try meshcapIn(network.workload, ["clean"])
-            let applied = try meshcapIn(network.workload, ["apply", "--config", file.path,
+            // A random config may capture nothing: it is walked all the same.
+            let applied = try meshcapIn(network.workload, ["apply", "--config", file.path, "--allow-no-capture",
                                          "--passwd-file", "/dev/null", "--group-file", "/dev/null", "--resolv-conf", "/dev/null"] + backend)
             try #require(applied.status == 0, "seed \(SeededRandom.seed) round \(round): apply failed: \(applied.stderr)\n\(text)")
             for _ in 0..<20 {
@@ -184,28 +185,33 @@ extension ExplainDifferentialTests {
             ["--direction", "inbound", "--dst", "198.51.100.1:8080", "--src", "198.51.100.2", "--iface", "veth0"],
             ["--direction", "inbound", "--dst", "[2001:db8:5::1]:22", "--src", "2001:db8:5::2", "--iface", "veth0"],
         ]
+        func parts(_ text: String) throws -> [String] {
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            // Chains and positions: a rule read back is printed in the form the kernel lists
+            // it in (nft folds `meta l4proto tcp tcp dport 22` into `tcp dport 22`).
+            let steps = (json["path"] as? [[String: Any]] ?? []).map { step in
+                ["table": step["table"] ?? NSNull(), "chain": step["chain"] ?? NSNull(), "position": step["position"] ?? NSNull(),
+                 "matched": step["rule"] is String]
+            }
+            let path = try JSONSerialization.data(withJSONObject: steps, options: [.sortedKeys])
+            let outcome = try JSONSerialization.data(withJSONObject: json["outcome"] ?? [:], options: [.sortedKeys])
+            return [String(decoding: path, as: UTF8.self), String(decoding: outcome, as: UTF8.self)]
+        }
         for connection in connections {
             let fromConfig = try meshcapIn(network.workload, ["explain", "--json"] + config + backend + connection)
             let live = try meshcapIn(network.workload, ["explain", "--json", "--live"] + config + backend + connection)
             #expect(fromConfig.status == 0 && live.status == 0, "\(fromConfig.stderr)\n\(live.stderr)")
-            func parts(_ text: String) throws -> (path: String, outcome: String) {
-                let json = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-                // Chains and positions: a rule read back is printed in the form the kernel lists
-                // it in (nft folds `meta l4proto tcp tcp dport 22` into `tcp dport 22`).
-                let steps = (json["path"] as? [[String: Any]] ?? []).map { step in
-                    ["table": step["table"] ?? NSNull(), "chain": step["chain"] ?? NSNull(), "position": step["position"] ?? NSNull(),
-                     "matched": step["rule"] is String]
-                }
-                let path = try JSONSerialization.data(withJSONObject: steps, options: [.sortedKeys])
-                let outcome = try JSONSerialization.data(withJSONObject: json["outcome"] ?? [:], options: [.sortedKeys])
-                return (String(decoding: path, as: UTF8.self), String(decoding: outcome, as: UTF8.self))
-            }
-            let (configPath, configOutcome) = try parts(fromConfig.stdout)
-            let (livePath, liveOutcome) = try parts(live.stdout)
-            #expect(livePath == configPath, "\(backend) \(connection)")
-            #expect(liveOutcome == configOutcome, "\(backend) \(connection)")
+            let (fromRules, fromLive) = (try parts(fromConfig.stdout), try parts(live.stdout))
+            #expect(fromLive[0] == fromRules[0], "path: \(backend) \(connection)")
+            #expect(fromLive[1] == fromRules[1], "outcome: \(backend) \(connection)")
             #expect(live.stdout.contains("\"source\": \"live rules, "), "\(live.stdout)")
         }
+        // Without the config: the one apply recorded, said, with its PROXY_UID; no warning
+        // about a fallback UID the live rules do not use.
+        let recorded = try meshcapIn(network.workload, ["explain", "--json", "--live"] + backend + connections[1])
+        #expect(recorded.status == 0 && recorded.stderr.contains("no config given: using the config of the last apply"), "\(recorded.stderr)")
+        #expect(!recorded.stderr.contains("PROXY_UID is 1337"), "\(recorded.stderr)")
+        #expect(try parts(recorded.stdout) == parts(meshcapIn(network.workload, ["explain", "--json", "--live"] + config + backend + connections[1]).stdout))
         // Removed from the host, the live walk finds nothing to meet.
         _ = try meshcapIn(network.workload, ["clean"])
         let empty = try meshcapIn(network.workload, ["explain", "--live"] + config + backend + connections[0])

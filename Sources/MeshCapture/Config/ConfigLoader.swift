@@ -285,7 +285,9 @@ public enum ConfigLoader {
         return nearest.isEmpty ? " (`meshcap keys` lists every key with its flags)" : nearest
     }
 
-    static func suggestion(for name: String, among candidates: [String]) -> String {
+    /// " (did you mean X?)" for the candidate nearest `name` (case aside), when one is near
+    /// enough to be a typo of it; "" otherwise. For keys, flags, subcommands and options alike.
+    public static func suggestion(for name: String, among candidates: [String]) -> String {
         let scored = candidates.map { ($0, editDistance(name.uppercased(), $0.uppercased())) }
         guard let best = scored.min(by: { ($0.1, $0.0) < ($1.1, $1.0) }),
               best.1 <= max(2, name.count / 3) else { return "" }

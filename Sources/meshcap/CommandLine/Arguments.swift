@@ -47,7 +47,9 @@ struct Arguments {
                 name.hasPrefix("--") ? option.long == name.dropFirst(2) : name.count == 2 && option.short == name.last
             }
             guard let option else {
-                guard spec.operands?.unknownOptionsToo == true else { throw Self.unexpected(word, spec) }
+                // Passed on only when it is an istio-iptables flag: a typo of one of the
+                // subcommand's own options is said as one (`verify --jsn`), not as an unknown key.
+                guard spec.operands?.unknownOptionsToo == true, Self.istioFlags.contains(name) else { throw Self.unexpected(name, spec) }
                 arguments.operands.append(word)
                 continue
             }
@@ -80,9 +82,15 @@ struct Arguments {
         return (String(word[..<equals]), String(word[word.index(after: equals)...]))
     }
 
+    /// Every istio-iptables flag the config loader reads (`-i`, `--redirect-dns` ...).
+    static let istioFlags = Set(ConfigKey.all.flatMap(\.flags))
+
     private static func unexpected(_ word: String, _ spec: CommandSpec) -> ConfigError {
-        let options = spec.options.map { "--\($0.long)" }.joined(separator: ", ")
-        return ConfigError(origin: nil, message: "meshcap \(spec.name) does not take \(word.excerpt)\(options.isEmpty ? "" : "; allowed: \(options)") (`meshcap \(spec.name) --help` says what each does)")
+        let own = spec.options.map { "--\($0.long)" }
+        let istio = spec.operands?.unknownOptionsToo == true ? istioFlags.sorted() : []
+        let nearest = word.hasPrefix("-") ? ConfigLoader.suggestion(for: word, among: own + istio) : ""
+        let more = istio.isEmpty ? "" : ", and istio-iptables flags (`meshcap keys` lists them)"
+        return ConfigError(origin: nil, message: "meshcap \(spec.name) does not take \(word.excerpt)\(nearest)\(own.isEmpty ? "" : "; allowed: \(own.joined(separator: ", "))\(more)") (`meshcap \(spec.name) --help` says what each does)")
     }
 
     func flag(_ long: String) -> Bool { switches.contains(long) }
