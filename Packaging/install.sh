@@ -121,9 +121,11 @@ put 644 "$work/completion.bash" "$destdir$prefix/share/bash-completion/completio
 put 644 "$work/completion.zsh" "$destdir$prefix/share/zsh/site-functions/_meshcap"
 put 644 "$work/completion.fish" "$destdir$prefix/share/fish/vendor_completions.d/meshcap.fish"
 
-# The helper the units run (it gathers the --config files: see its header).
-fill "$here/meshcap-with-config.in" "$work/meshcap-with-config"
-put 755 "$work/meshcap-with-config" "$destdir$libdir/meshcap-with-config"
+# The helpers the units run: the --config files, and the stop that is not a restart (see their headers).
+for helper in meshcap-with-config meshcap-unit-stop; do
+    fill "$here/$helper.in" "$work/$helper"
+    put 755 "$work/$helper" "$destdir$libdir/$helper"
+done
 
 # The units.
 for unit in meshcap.service meshcap-verify.service meshcap-verify.timer; do

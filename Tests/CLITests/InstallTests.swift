@@ -9,8 +9,8 @@ import TestSupport
 /// systemd-analyze, promtool) skip their test with a message; under `CI=true` they fail instead.
 /// CI installs them: `apt-get install --no-install-recommends groff-base man-db systemd zsh fish prometheus`.
 @Suite struct InstallTests {
-    static let installScript = packageRoot.appendingPathComponent("Packaging/install.sh").path
-    static let prefix = "/usr/local"
+    static let installScript = InstallScript.path
+    static let prefix = InstallScript.prefix
 
     /// Every file install.sh installs under DESTDIR, and its mode.
     static let files: [(path: String, mode: Int)] = [
@@ -20,6 +20,7 @@ import TestSupport
         ("usr/local/share/zsh/site-functions/_meshcap", 0o644),
         ("usr/local/share/fish/vendor_completions.d/meshcap.fish", 0o644),
         ("usr/local/lib/meshcap/meshcap-with-config", 0o755),
+        ("usr/local/lib/meshcap/meshcap-unit-stop", 0o755),
         ("usr/local/lib/systemd/system/meshcap.service", 0o644),
         ("usr/local/lib/systemd/system/meshcap-verify.service", 0o644),
         ("usr/local/lib/systemd/system/meshcap-verify.timer", 0o644),
@@ -38,9 +39,7 @@ import TestSupport
 
     /// Runs install.sh into `destdir`, the man page dated from `epoch`.
     static func install(into destdir: URL, epoch: String = "1764201600", _ extra: [String] = []) throws -> ProcessResult {
-        var environment = ProcessInfo.processInfo.environment
-        environment["SOURCE_DATE_EPOCH"] = epoch
-        return try run("/bin/sh", [installScript, "--binary", meshcap, "--prefix", prefix, "--destdir", destdir.path] + extra, environment: environment)
+        try InstallScript.run(into: destdir, epoch: epoch, extra)
     }
 
     /// A fresh DESTDIR with meshcap installed in it; the caller removes it.
@@ -87,7 +86,8 @@ import TestSupport
         }
         let service = try Self.text(destdir, "usr/local/lib/systemd/system/meshcap.service")
         #expect(service.contains("ExecStart=/usr/local/lib/meshcap/meshcap-with-config apply\n"))
-        #expect(service.contains("ExecStop=/usr/local/bin/meshcap clean\n"))
+        #expect(service.contains("ExecStop=/usr/local/lib/meshcap/meshcap-unit-stop %n\n"))
+        #expect(try Self.text(destdir, "usr/local/lib/meshcap/meshcap-unit-stop").contains("\nexec /usr/local/bin/meshcap clean\n"))
         #expect(try Self.text(destdir, "usr/local/lib/meshcap/meshcap-with-config").contains("\nmeshcap=/usr/local/bin/meshcap\n"))
     }
 

@@ -75,3 +75,16 @@ public func exitedProcessID() throws -> Int32 {
     process.waitUntilExit()
     return process.processIdentifier
 }
+
+/// `Packaging/install.sh` of the built binary into `destdir` (PREFIX /usr/local), the man page
+/// dated from `epoch`, as `make install` runs it.
+public enum InstallScript {
+    public static let path = packageRoot.appendingPathComponent("Packaging/install.sh").path
+    public static let prefix = "/usr/local"
+
+    public static func run(into destdir: URL, epoch: String = "1764201600", _ extra: [String] = []) throws -> ProcessResult {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SOURCE_DATE_EPOCH"] = epoch
+        return try TestSupport.run("/bin/sh", [path, "--binary", meshcap, "--prefix", prefix, "--destdir", destdir.path] + extra, environment: environment)
+    }
+}
