@@ -70,7 +70,7 @@ public struct HostSession: Sendable {
         if dryRun {
             return Outcome(changes: planned, moved: removals, routing: routingLines, ahead: ahead, warnings: [], retries: 0)
         }
-        if planned.isEmpty && missing.isEmpty && stale.isEmpty && removals.allSatisfy(\.changes.isEmpty) && journal.intent() == nil {
+        if planned.isEmpty && missing.isEmpty && stale.isEmpty && removals.allSatisfy(\.changes.isEmpty) && journal.intent() == nil && journal.failure == nil {
             // Nothing to change: only the record, if it is not this config's yet (rules applied
             // by an earlier meshcap, or by hand with the same result).
             try journal.record(record)
@@ -159,7 +159,7 @@ public struct HostSession: Sendable {
             } catch let error as PartlyApplied {
                 throw error
             } catch {
-                if !changed { journal.abandon(earlier: earlier) }
+                if !changed { journal.abandon(earlier: earlier, failure: operation == .apply ? Self.describe(error) : nil) }
                 throw error
             }
         }

@@ -16,6 +16,9 @@ import NftablesBackend
 /// - `applied.env`: the config the last completed apply put in force (`InterceptConfig.record`,
 ///   and the Istio keys that choose its backend): what `verify` and `diff` compare with when
 ///   given no config, and a plain `apply` puts back.
+/// - `failed`: why the last apply failed (and was taken back): the rules in force are those before
+///   it, which verify would call healthy, though the config asked for is not in force. Removed by
+///   the next apply or clean that ends.
 /// - `made`: tables iptables-nft created for meshcap's rules (`ip mangle` ...), which clean
 ///   deletes once they are empty: each is a base chain on a hook that every packet traverses.
 ///
@@ -35,6 +38,7 @@ public struct Journal: Sendable {
     var targetPath: String { "\(directory)/target.env" }
     var appliedPath: String { "\(directory)/applied.env" }
     var madePath: String { "\(directory)/made" }
+    var failedPath: String { "\(directory)/failed" }
 
     /// An operation that began changing the rules.
     public struct Intent: Sendable, Equatable, CustomStringConvertible {
@@ -73,6 +77,12 @@ public struct Journal: Sendable {
         guard let operation = values["OPERATION"].flatMap(Intent.Operation.init), let backend = values["BACKEND"],
               let pid = values["PID"].flatMap({ Int32($0) }), let started = values["STARTED"].flatMap({ Int($0) }) else { return unknown }
         return Intent(operation: operation, backend: backend, pid: pid, started: started)
+    }
+
+    /// Why the last apply failed, and when; nil when the last one that ended did not fail.
+    public var failure: String? {
+        guard let text = try? InputFile.read(failedPath, role: "meshcap's journal") else { return nil }
+        return text.lines.joined(separator: " ")
     }
 
     /// The config an interrupted apply was putting in force. Without an intent it is the leftover
@@ -134,6 +144,7 @@ public struct Journal: Sendable {
             if forgetting { try remove(appliedPath) }
             try remove(targetPath)
         }
+        try remove(failedPath)
         try remove(intentPath)
         syncDirectory()
         // Only when nothing is left in it (rmdir refuses otherwise).
@@ -143,7 +154,11 @@ public struct Journal: Sendable {
     /// After a failure that left the rules as they were before this run: its intent and target
     /// go, unless an earlier interrupted operation's were there before (the rules are still
     /// that one's half, so the journal must go on saying so).
-    public func abandon(earlier: Intent?) {
+    ///
+    /// - Parameter failure: an apply's error, kept as `failed` (said by verify until an apply or
+    ///   clean ends).
+    public func abandon(earlier: Intent?, failure: String?) {
+        if let failure { try? put("an apply that started \(Intent.utc(time(nil))) failed: \(failure)\n", at: failedPath) }
         guard earlier == nil else { return }
         unlink(targetPath)
         unlink(intentPath)

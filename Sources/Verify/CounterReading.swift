@@ -18,6 +18,9 @@ public struct CounterReading: Sendable {
     /// 1234, started ...)"), and the command that completes it; nil for a saved dump, or when
     /// every one ended.
     public let interrupted: (operation: String, fix: String)?
+    /// Why the last apply failed (it was taken back, so the rules are those from before it); nil
+    /// for a saved dump, or when the last apply that ended did not fail.
+    public let failedApply: String?
 
     /// How much of each rule the reading saw.
     public enum Precision: Sendable {
@@ -29,8 +32,9 @@ public struct CounterReading: Sendable {
     }
 
     public init(source: String, rules: [ObservedRule], ahead: [Ahead] = [], elsewhere: [String] = [], notes: [String] = [],
-                precision: Precision = .exact, interrupted: (operation: String, fix: String)? = nil) {
+                precision: Precision = .exact, interrupted: (operation: String, fix: String)? = nil, failedApply: String? = nil) {
         self.interrupted = interrupted
+        self.failedApply = failedApply
         self.source = source
         self.rules = rules
         self.ahead = ahead

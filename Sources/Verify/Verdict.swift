@@ -6,6 +6,9 @@ public struct Verdict: Sendable, Hashable {
         case interrupted
         /// No capture rules at all in the backend read.
         case noRules = "no-rules"
+        /// The last apply failed and was taken back: the rules in force are the ones from before,
+        /// not the config asked for (the unit failed, and nothing else would say so).
+        case applyFailed = "apply-failed"
         /// The config the rules are compared with sends nothing to the proxy: its rules are
         /// only the proxy's bypasses (cluster.env missing, say).
         case nothingCaptured = "nothing-captured"

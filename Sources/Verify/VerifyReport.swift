@@ -176,6 +176,9 @@ public struct VerifyReport: Sendable {
         if desired?.capturesNothing == true {
             verdicts.append(Verdict(kind: .nothingCaptured, message: "the config sends nothing to the proxy: \(InterceptConfig.captureKeys) are all empty or off, so the rules only let traffic by (is cluster.env there?)"))
         }
+        if let failed = reading.failedApply {
+            verdicts.append(Verdict(kind: .applyFailed, message: "\(failed); the rules in force are the ones from before it (`meshcap apply` once the cause is fixed)"))
+        }
         if let interrupted = reading.interrupted {
             // First: it is why any other verdict may be off.
             verdicts.insert(Verdict(kind: .interrupted, message: "\(interrupted.operation) was interrupted before it ended: the rules may be neither the old config's nor the new one's (`\(interrupted.fix)` completes it)"), at: 0)

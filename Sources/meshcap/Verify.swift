@@ -115,7 +115,8 @@ struct VerifyCommand: Subcommand {
         while true {
             let live = try firewall.observe()
             let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name),
-                                         interrupted: interrupted.map { ($0.description, $0.operation == .clean ? "meshcap clean" : "meshcap apply") })
+                                         interrupted: interrupted.map { ($0.description, $0.operation == .clean ? "meshcap clean" : "meshcap apply") },
+                                         failedApply: onHost.journal.failure)
             var report = VerifyReport(reading, desired: wanted)
             if let probes { report.add(probes: probes.results, notes: probes.notes) }
             let now = MonotonicClock.seconds()

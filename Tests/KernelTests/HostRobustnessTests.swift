@@ -64,6 +64,14 @@ import TestSupport
         let after = try HostState(ns)
         #expect(after == before, "the failed apply changed:\n\(after.differences(from: before, label: "after the failed apply"))")
         #expect(try meshcapIn(ns, ["diff"] + withDNS + kind.arguments).status == 0)
+        // The rules are the old config's, which alone looks healthy: verify says the apply failed
+        // (as the unit did) until an apply ends, here one that finds nothing to change.
+        let failed = try meshcapIn(ns, ["verify"])
+        #expect(failed.status == 1 && failed.stdout.contains("PROBLEM (apply-failed): an apply that started "), "\(failed.stdout)")
+        #expect(failed.stdout.contains("(IPv4 raw) failed"), "\(failed.stdout)")
+        #expect(try meshcapIn(ns, ["apply"] + withDNS + kind.arguments).status == 0)
+        let healthy = try meshcapIn(ns, ["verify"])
+        #expect(healthy.status == 0 && !healthy.stdout.contains("apply-failed"), "\(healthy.stdout)")
     }
 
     /// Ten applies of ten configs at once: they take turns, and one config's rules are in force
