@@ -3,12 +3,22 @@ import Glibc
 #endif
 
 /// meshcap's exit codes, as its CLI contract states them.
-public enum ExitStatus: Int32, Sendable {
+public enum ExitStatus: Int32, Sendable, CaseIterable {
     case ok = 0
     /// `verify` found a problem, `diff` found drift.
     case problemFound = 1
     case badInput = 2
     case hostError = 3
+
+    /// What the code tells a caller, as `meshcap --help` and the man page say it.
+    public var meaning: String {
+        switch self {
+        case .ok: "Done; for verify and doctor, nothing found wrong; for diff, no drift."
+        case .problemFound: "verify or doctor found a problem (an interrupted apply, no capture, drift ...), or diff found drift: what was found is printed."
+        case .badInput: "Bad input: a config key, value, flag or file meshcap cannot use (named, with what is allowed). Nothing was changed."
+        case .hostError: "The host refused or failed: not root, a kernel refusal, a loader's error, a lock held past --wait. A failed change is taken back, and the error says what is in force."
+        }
+    }
 }
 
 /// An error `main` can report: what to say (one line each, without the "meshcap: " prefix) and

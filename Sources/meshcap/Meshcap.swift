@@ -20,8 +20,6 @@ enum Meshcap {
         a VM), which prints iptables-restore input; `--backend nft` prints an nft script. `meshcap keys` \
         lists every config key. A VM joining the mesh: `meshcap cidr`, `meshcap doctor`, `meshcap apply`, \
         `meshcap verify`.
-
-        Exit codes: 0 ok, 1 verification found a problem or diff found drift, 2 bad input, 3 host error.
         """
 
     static var subcommands: [any Subcommand.Type] {

@@ -109,6 +109,20 @@ import TestSupport
         #expect(passed.operands == ["-i", "10.0.0.0/8", "--redirect-dns"] && passed.flag("json"))
     }
 
+    /// FILES, ENVIRONMENT and EXIT STATUS: the man page and `meshcap --help` say the same, each
+    /// entry of the one declaration in each.
+    @Test func filesEnvironmentAndExitStatusAreInHelpAndTheManPage() throws {
+        let manual = try ManualPage.render(date: "2025-11-27", version: "v", abstract: "a", discussion: "d", subcommands: Meshcap.specs)
+        let help = Help.overview(abstract: "a", discussion: "d", subcommands: Meshcap.specs)
+        let words = { (text: String) in text.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ") }
+        for section in ["ENVIRONMENT", "FILES", "EXIT STATUS"] { #expect(manual.contains(".Sh \(section)\n"), "\(section)") }
+        for entry in Reference.files + Reference.environment + Reference.exitStatuses {
+            #expect(manual.contains(entry.name) && manual.contains(ManualPage.text(entry.meaning)), "the man page lacks \(entry.name)")
+            #expect(words(help).contains(words(entry.meaning)) && help.contains(entry.name), "--help lacks \(entry.name)")
+        }
+        #expect(Reference.exitStatuses.map(\.name) == ["0", "1", "2", "3"])
+    }
+
     /// The spec is the one description: help, the man page and all three completions name each
     /// option of each subcommand, and the choices of those that have fixed values.
     @Test func helpManPageAndCompletionsNameEveryOption() throws {

@@ -15,6 +15,10 @@ enum Help {
         lines += ["", "Options:"]
         lines += entry("  --version", "Print meshcap's version and the commit it was built from.")
         lines += entry("  -h, --help", "Show this help; `meshcap SUBCOMMAND --help` (or `meshcap help SUBCOMMAND`) shows a subcommand's.")
+        for (title, entries) in [("Files:", Reference.files), ("Environment:", Reference.environment), ("Exit status:", Reference.exitStatuses)] {
+            lines += ["", title]
+            for item in entries { lines += entry("  " + item.name, item.meaning) }
+        }
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -42,7 +42,14 @@ enum ManualPage {
             if let operands = spec.operands { lines += [".It Ar \(operands.name) No ...", text(operands.help)] }
             lines.append(".El")
         }
-        lines += [".El", ".Sh SEE ALSO", ".Xr iptables-restore 8 ,", ".Xr nft 8"]
+        lines.append(".El")
+        // In mdoc's order of sections.
+        for (section, macro, entries) in [("ENVIRONMENT", "Ev", Reference.environment), ("FILES", "Pa", Reference.files), ("EXIT STATUS", "", Reference.exitStatuses)] {
+            lines += [".Sh \(section)", ".Bl -tag -width Ds"]
+            for item in entries { lines += [".It " + (macro.isEmpty ? text(item.name) : "\(macro) \(quoted(item.name))"), text(item.meaning)] }
+            lines.append(".El")
+        }
+        lines += [".Sh SEE ALSO", ".Xr iptables-restore 8 ,", ".Xr nft 8 ,", ".Xr systemctl 1"]
         return lines.joined(separator: "\n") + "\n"
     }
 
