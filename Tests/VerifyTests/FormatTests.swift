@@ -53,7 +53,7 @@ import Testing
         inbound    ipv4    port 8080           capture  12345678901     99        0.0
         inbound    ipv4    interface we"i\rd
           exclude            1      2     1234.6
-        inbound: 0 looked at, 3 sent to the proxy
+        inbound: 0 looked at since the hook's jump was (re)made, 3 sent to the proxy
         (nat rules count the first packet of each connection; mangle and raw rules count every packet)
         PROBLEM (missing-entry): the jump from PREROUTING into ISTIO_INBOUND is missing: no inbound traffic reaches meshcap's rules there
         meshcap verify: test, rules recognised from where they sit
@@ -61,7 +61,7 @@ import Testing
         inbound    ipv4    port 8080           capture  12345678901     99
         inbound    ipv4    interface we"i\rd
           exclude            1      2
-        inbound: 0 looked at, 3 sent to the proxy
+        inbound: 0 looked at since the hook's jump was (re)made, 3 sent to the proxy
         (nat rules count the first packet of each connection; mangle and raw rules count every packet)
         PROBLEM (missing-entry): the jump from PREROUTING into ISTIO_INBOUND is missing: no inbound traffic reaches meshcap's rules there
         meshcap verify: test, rules recognised from where they sit

@@ -222,8 +222,8 @@ public struct IptablesHost: FirewallHost {
             let added = lines.filter { $0.hasPrefix("-A ") || $0.hasPrefix("-I ") }.count
             let removed = lines.filter { $0.hasPrefix("-D ") }.count
             let deleted = lines.filter { $0.hasPrefix("-X ") }.count
-            let parts = [(added, "rules written"), (removed, "removed from built-in chains"), (deleted, "chains deleted")]
-                .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+            let parts = [(added, "rule", " written"), (removed, "rule", " removed from built-in chains"), (deleted, "chain", " deleted")]
+                .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)\($0.0 == 1 ? "" : "s")\($0.2)" }
             return "\(step.family == .ipv4 ? "IPv4" : "IPv6") \(step.table): \(parts.isEmpty ? "chains declared" : parts.joined(separator: ", "))"
         }
         return Changes(summary: summary, steps: .iptables(ordered), making: making)

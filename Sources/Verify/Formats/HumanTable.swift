@@ -47,7 +47,10 @@ public enum HumanTable {
         }
         var lines: [String] = []
         for total in report.totals {
-            lines.append("\(total.direction.rawValue): \(total.seen) looked at, \(total.captured) sent to the proxy")
+            // More handed over than came in: the hook's jump was missing or made again since
+            // (its counter started anew); "0 looked at, 4 sent" would read as a contradiction.
+            let seen = total.captured > total.seen ? "\(total.seen) looked at since the hook's jump was (re)made" : "\(total.seen) looked at"
+            lines.append("\(total.direction.rawValue): \(seen), \(total.captured) sent to the proxy")
         }
         if !report.rows.isEmpty {
             lines.append("(nat rules count the first packet of each connection; mangle and raw rules count every packet)")
