@@ -30,17 +30,5 @@ public final class HostLock {
         }
     }
 
-    /// Whether another process holds the lock right now (a run changing the rules at this moment).
-    public static var isHeldElsewhere: Bool {
-        let descriptor = open(namespaceFile, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return false }
-        defer { close(descriptor) }
-        // Taken and dropped at once when free; a second open file of our own would conflict too,
-        // so this is asked before this process takes the lock.
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return errno == EWOULDBLOCK }
-        flock(descriptor, LOCK_UN)
-        return false
-    }
-
     deinit { close(descriptor) }
 }

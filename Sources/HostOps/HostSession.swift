@@ -11,7 +11,7 @@ import MeshCapture
 /// changed in between); then remove meshcap's routes the config no longer needs and the tables
 /// iptables-nft made that hold nothing now; close the journal. A failed commit removes the routes
 /// this run added: what was in force stays in force, and the journal says nothing was left half.
-/// SIGTERM, SIGINT and SIGHUP wait until the journal is closed (`SignalDeferral`).
+/// SIGTERM and the other stop signals wait until the journal is closed (`SignalDeferral`).
 public struct HostSession: Sendable {
     public let firewall: any FirewallHost
     public let routing: any RoutingHost
@@ -137,7 +137,7 @@ public struct HostSession: Sendable {
     }
 
     /// Runs the changes of one operation between an intent written before the first and removed
-    /// after the last, with SIGTERM, SIGINT and SIGHUP held back until then. `body` sets its
+    /// after the last, with the stop signals held back until then (`SignalDeferral`). `body` sets its
     /// argument once a change is in force: a failure after that leaves the journal saying the
     /// rules are half changed, as does `PartlyApplied`; one before it leaves the rules as they
     /// were, and the journal as it was.

@@ -14,7 +14,7 @@ struct Apply: Subcommand {
             TPROXY mode the policy routing (ip rule fwmark, local route table) is programmed too.
 
             Every apply is journaled in /run/meshcap: killed half-way, the next verify reports it (exit 1) and \
-            the next apply completes it; SIGTERM, SIGINT and SIGHUP wait until the change is done. With no \
+            the next apply completes it; SIGTERM, SIGINT, SIGHUP and SIGQUIT wait until the change is done. With no \
             config, apply completes an interrupted apply, or puts the last applied config back.
 
             istio-iptables' own switches mean here what they mean there: DRY_RUN (-n) prints instead of \
