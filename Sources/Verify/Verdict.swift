@@ -24,6 +24,9 @@ public struct Verdict: Sendable, Hashable {
         case nothingRedirected = "nothing-redirected"
         /// A `--probe` connection did not go where the config sends it.
         case probeFailed = "probe-failed"
+        /// `--probe` could try none of its paths (the proxy holds the capture ports, no route):
+        /// nothing was shown to work, and a pass would say otherwise.
+        case probeUnproven = "probe-unproven"
     }
 
     public let kind: Kind

@@ -238,14 +238,29 @@ public struct VerifyReport: Sendable {
         }
     }
 
-    /// Adds `--probe`'s results: each failed path is a problem.
+    /// Adds `--probe`'s results: each failed path is a problem, and so is a probe that tried no
+    /// path at all: it showed nothing, and "capture looks right" would say it had.
     public mutating func add(probes results: [ProbeResult], notes: [String]) {
         probes = results
         self.notes += notes
-        if !results.isEmpty, results.allSatisfy({ $0.outcome == .skipped }) {
-            self.notes.append("no probe path could be tried, so the probes prove nothing (outbound probes need a route to the included ranges)")
-        }
         verdicts += results.filter { $0.outcome == .failed }.map { Verdict(kind: .probeFailed, message: "\($0.path.name): \($0.detail)") }
+        let skips = results.compactMap(\.skip)
+        if !results.isEmpty, skips.count == results.count {
+            verdicts.append(Verdict(kind: .probeUnproven, message: Self.unproven(skips)))
+        }
+    }
+
+    /// Why no probe path was tried: each reason with the number of paths it stopped, in the
+    /// order first met, then what to do about each.
+    static func unproven(_ skips: [ProbeResult.Skip]) -> String {
+        var reasons: [(reason: String, paths: Int)] = [], remedies: [String] = []
+        for skip in skips {
+            if let at = reasons.firstIndex(where: { $0.reason == skip.reason }) { reasons[at].paths += 1 } else { reasons.append((skip.reason, 1)) }
+            if !remedies.contains(skip.remedy) { remedies.append(skip.remedy) }
+        }
+        let why = reasons.map { "\($0.reason) (\($0.paths) \($0.paths == 1 ? "path" : "paths"))" }.joined(separator: ", ")
+        let none = skips.count == 1 ? "the one probe path could not be tried" : "none of the \(skips.count) probe paths could be tried"
+        return "\(none), so the probes prove nothing: \(why); \(remedies.joined(separator: "; "))"
     }
 
     /// meshcap's (and Istio's) live rules of one chain of one layout, in order.

@@ -99,4 +99,17 @@ import TestSupport
         #expect(Self.said(probe.output, "outbound to \(TestNetwork.peerAddress)/32 is captured", "skipped: port 15001 is taken"), "\(probe.output)")
         #expect(probe.status == 0 && probe.passed == 2, "inbound paths still run: \(probe.output)")
     }
+
+    /// Envoy holding both capture ports leaves no path to try: that proves nothing, and is no pass.
+    @Test(.needsRoot)
+    func aProbeThatCouldTryNoPathFails() throws {
+        let network = try TestNetwork()
+        try network.serve(in: network.workload, port: 15001, name: "envoy")
+        try network.serve(in: network.workload, port: 15006, name: "envoy")
+        #expect(try meshcapIn(network.workload, ["apply"] + Self.config).status == 0)
+        let probe = try Self.probe(network)
+        #expect(probe.status == 1 && probe.passed == 0 && probe.problems.isEmpty, "\(probe.output)")
+        #expect(probe.output.contains("PROBLEM (probe-unproven): none of the 8 probe paths could be tried, so the probes prove nothing: port 15001 is taken (6 paths), port 15006 is taken (2 paths); is the proxy running? Probe before it starts, or stop it"), "\(probe.output)")
+        #expect(!probe.output.contains("capture looks right"), "\(probe.output)")
+    }
 }

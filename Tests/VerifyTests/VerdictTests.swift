@@ -100,4 +100,27 @@ import Testing
         let report = VerifyReport(reading, desired: Self.desired(config))
         #expect(report.verdicts.map(\.message) == ["the rules in test are not the config's: 0 of its rules are missing there, 0 rules there are not its own, 1 chain holds its rules in another order (`meshcap diff` shows them on a live host)"])
     }
+
+    /// A probe that could try no path proves nothing, and says why; one that tried some paths is
+    /// judged by those.
+    @Test func aProbeThatTriedNoPathIsUnproven() throws {
+        let config = try Self.config(["-i", "10.96.0.0/12", "-b", "8080"])
+        let paths = ProbePath.paths(for: config, resolve: { _, _ in nil }, peerGateway: { _ in .v4(0xC000_0201) })
+        #expect(paths.map(\.capturePort) == [15001, 15001, 15006])
+        func report(_ results: [ProbeResult]) -> VerifyReport {
+            var report = VerifyReport(Self.reading(config), desired: Self.desired(config))
+            report.add(probes: results, notes: [])
+            return report
+        }
+        let held = report(paths.map { ProbeResult(path: $0, skipped: .portTaken($0.capturePort)) })
+        #expect(held.verdicts == [Verdict(kind: .probeUnproven, message: "none of the 3 probe paths could be tried, so the probes prove nothing: port 15001 is taken (2 paths), port 15006 is taken (1 path); is the proxy running? Probe before it starts, or stop it")])
+        let mixed = report([ProbeResult(path: paths[0], skipped: .portTaken(15001)), ProbeResult(path: paths[1], skipped: .notSent(paths[1].target, "Network is unreachable")),
+                            ProbeResult(path: paths[2], skipped: .noPeer)])
+        #expect(mixed.verdicts.map(\.message) == ["none of the 3 probe paths could be tried, so the probes prove nothing: port 15001 is taken (1 path), could not be sent (1 path), no probe peer (1 path); is the proxy running? Probe before it starts, or stop it; outbound probes need a route to the included ranges; the note says why the peer namespace could not be made"])
+        // Some tried: those decide.
+        let partly = report([ProbeResult(path: paths[0], skipped: .portTaken(15001)), ProbeResult(path: paths[1], skipped: .portTaken(15001)),
+                             ProbeResult(path: paths[2], outcome: .passed, detail: "arrived on 15006 for 192.0.2.1:8080")])
+        #expect(partly.healthy)
+        #expect(report([]).healthy, "no probe asked for")
+    }
 }

@@ -11,10 +11,59 @@ public struct ProbeResult: Sendable, Hashable {
         case skipped
     }
 
+    /// Why a path was not tried.
+    public enum Skip: Sendable, Hashable, CustomStringConvertible {
+        /// Its capture port is taken: the proxy runs, and a probe would test it, not the rules.
+        case portTaken(Port)
+        /// The peer namespace inbound paths start from could not be made.
+        case noPeer
+        /// The connection never left (no route, a child that could not start): the target and
+        /// what became of it.
+        case notSent(Endpoint, String)
+
+        public var description: String {
+            if case .notSent(let target, let attempt) = self { "could not be tried: \(target) \(attempt)" } else { reason }
+        }
+
+        /// The same for every path it stops, so a run's reasons can be counted.
+        var reason: String {
+            switch self {
+            case .portTaken(let port): "port \(port) is taken"
+            case .noPeer: "no probe peer"
+            case .notSent: "could not be sent"
+            }
+        }
+
+        /// What to do about it.
+        var remedy: String {
+            switch self {
+            case .portTaken: "is the proxy running? Probe before it starts, or stop it"
+            case .noPeer: "the note says why the peer namespace could not be made"
+            case .notSent: "outbound probes need a route to the included ranges"
+            }
+        }
+    }
+
     public let path: ProbePath
     public let outcome: Outcome
     /// What happened: "arrived on 15001 for 10.96.0.1:80", "went out (timed out)".
     public let detail: String
+    /// Why, when it was skipped.
+    public let skip: Skip?
+
+    init(path: ProbePath, outcome: Outcome, detail: String) {
+        self.path = path
+        self.outcome = outcome
+        self.detail = detail
+        skip = nil
+    }
+
+    init(path: ProbePath, skipped skip: Skip) {
+        self.path = path
+        outcome = .skipped
+        detail = skip.description
+        self.skip = skip
+    }
 }
 
 /// `verify --probe`: meshcap stands in for the proxy on its capture ports, opens real
@@ -47,10 +96,10 @@ public enum Prober {
             let round = rounds[origin] ?? []
             // A path can be judged only if meshcap listens where a capture of it would arrive.
             let (ready, unready) = round.partitioned { listeners[$0.capturePort] != nil }
-            results += unready.map { ProbeResult(path: $0, outcome: .skipped, detail: "port \($0.capturePort) is taken") }
+            results += unready.map { ProbeResult(path: $0, skipped: .portTaken($0.capturePort)) }
             guard !ready.isEmpty else { continue }
             if origin == .peer && peer == nil {
-                results += ready.map { ProbeResult(path: $0, outcome: .skipped, detail: "no probe peer") }
+                results += ready.map { ProbeResult(path: $0, skipped: .noPeer) }
                 continue
             }
             let attempts = Self.attempt(ready.map(\.target), from: origin, peer: peer, executable: executable, timeout: timeout)
@@ -60,7 +109,7 @@ public enum Prober {
                 let arrived = arrivals[path.target]
                 // A connection that never left (no route, a child that could not start) proves nothing.
                 guard arrived != nil || Self.wentOut.contains(attempt) else {
-                    results.append(ProbeResult(path: path, outcome: .skipped, detail: "could not be tried: \(path.target) \(attempt)"))
+                    results.append(ProbeResult(path: path, skipped: .notSent(path.target, attempt)))
                     continue
                 }
                 switch (path.captured, arrived) {
