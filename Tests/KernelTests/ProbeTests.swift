@@ -100,6 +100,40 @@ import TestSupport
         #expect(probe.status == 0 && probe.passed == 2, "inbound paths still run: \(probe.output)")
     }
 
+    /// DNS capture to the peer's address, as a DNS server: beside the paths of `config`, DNS over
+    /// UDP and TCP reaching the agent's port, and the proxy's own DNS not captured.
+    static let dnsConfig = config + ["--redirect-dns", "--dns-servers-v4", TestNetwork.peerAddress]
+    static let dnsPaths = ["DNS to \(TestNetwork.peerAddress) over UDP is sent to the agent (15053)", "DNS to \(TestNetwork.peerAddress) over TCP is sent to the agent (15053)",
+                           "the proxy's own DNS to \(TestNetwork.peerAddress) over UDP is not captured", "the proxy's own DNS to \(TestNetwork.peerAddress) over TCP is not captured"]
+
+    @Test(.needsRoot, arguments: [HostKind.nft, .iptablesNft])
+    func dnsCaptureIsProbed(_ kind: HostKind) throws {
+        let network = try TestNetwork()
+        #expect(try meshcapIn(network.workload, ["apply"] + Self.dnsConfig + kind.arguments).status == 0)
+        let probe = try Self.probe(network, Self.dnsConfig)
+        #expect(probe.status == 0 && probe.passed == 12 && probe.problems.isEmpty, "\(probe.output)")
+        #expect(Self.said(probe.output, Self.dnsPaths[0], "passed: arrived on 15053 for \(TestNetwork.peerAddress):53"), "\(probe.output)")
+        #expect(Self.said(probe.output, Self.dnsPaths[1], "passed: arrived on 15053 for \(TestNetwork.peerAddress):53"), "\(probe.output)")
+        #expect(Self.said(probe.output, Self.dnsPaths[2], "passed: not captured (\(TestNetwork.peerAddress):53 sent)"), "\(probe.output)")
+        // Nothing listens on the peer's port 53.
+        #expect(Self.said(probe.output, Self.dnsPaths[3], "passed: not captured (\(TestNetwork.peerAddress):53 refused)"), "\(probe.output)")
+    }
+
+    /// Each of ISTIO_OUTPUT_DNS's REDIRECTs deleted in turn: that protocol's DNS path fails. TCP
+    /// then falls to the peer's captured range, and reaches the proxy instead of the agent.
+    @Test(.needsRoot, arguments: [("udp", "\(dnsPaths[0]): not captured: \(TestNetwork.peerAddress):53 sent"),
+                                  ("tcp", "\(dnsPaths[1]): arrived on 15001, not 15053, for \(TestNetwork.peerAddress):53")])
+    func aDeletedDNSRuleFailsItsPath(_ proto: String, _ problem: String) throws {
+        let network = try TestNetwork()
+        #expect(try meshcapIn(network.workload, ["apply"] + Self.dnsConfig + Self.iptables).status == 0)
+        let saved = try network.workload.exec("iptables-nft-save", "-t", "nat").split(separator: "\n")
+        let rule = try #require(saved.first { $0.hasPrefix("-A ISTIO_OUTPUT_DNS ") && $0.contains("-p \(proto) ") && $0.contains("--dport 53 ") && $0.contains("-j REDIRECT --to-ports 15053") },
+                                "\(saved.joined(separator: "\n"))")
+        _ = try network.workload.exec(["iptables-nft", "-t", "nat", "-D"] + rule.split(separator: " ").dropFirst().map(String.init))
+        let probe = try Self.probe(network, Self.dnsConfig)
+        #expect(probe.status == 1 && probe.problems == [problem], "\(probe.output)")
+    }
+
     /// Envoy holding both capture ports leaves no path to try: that proves nothing, and is no pass.
     @Test(.needsRoot)
     func aProbeThatCouldTryNoPathFails() throws {

@@ -44,5 +44,75 @@ import Testing
         ])
         #expect(paths[0].target == Endpoint(.v4(0x0A60_0002), 80) && paths[0].captured && paths[0].capturePort == 15001)
         #expect(paths[4].origin == .peer && paths[4].capturePort == 15006)
+        #expect(paths.allSatisfy { $0.proto == .tcp }, "without DNS capture every path is TCP")
+    }
+
+    static func dnsConfig(_ change: (inout InterceptConfig) -> Void) -> InterceptConfig {
+        var config = InterceptConfig()
+        config.redirectDNS = true
+        change(&config)
+        return config
+    }
+
+    static func paths(_ config: InterceptConfig, limit: Int = 4) -> [ProbePath] {
+        ProbePath.paths(for: config, resolve: { _, _ in nil }, peerGateway: { $0 == .ipv4 ? .v4(1) : .v6(1) }, limit: limit)
+    }
+
+    /// Each server over UDP and TCP: from this host to the agent's port, and the proxy's own not
+    /// captured; IPv6 servers only with IPv6 on.
+    @Test func dnsCaptureIsProbedPerServerOverUDPAndTCP() throws {
+        let config = Self.dnsConfig {
+            $0.dnsServersV4 = [.v4(0x0A00_0002)]
+            $0.dnsServersV6 = [.v6(UInt128(0xfd00) << 112 | 0x53)]
+        }
+        let paths = Self.paths(config)
+        #expect(paths.map(\.name) == [
+            "DNS to 10.0.0.2 over UDP is sent to the agent (15053)", "DNS to 10.0.0.2 over TCP is sent to the agent (15053)",
+            "the proxy's own DNS to 10.0.0.2 over UDP is not captured", "the proxy's own DNS to 10.0.0.2 over TCP is not captured",
+        ])
+        #expect(paths.map(\.proto) == [.udp, .tcp, .udp, .tcp])
+        #expect(paths.allSatisfy { $0.target == Endpoint(.v4(0x0A00_0002), 53) && $0.capturePort == 15053 && $0.family == .ipv4 })
+        #expect(paths.map(\.captured) == [true, true, false, false])
+        #expect(paths.map(\.origin) == [.host, .host, .proxy(uid: 1337, gid: 1337), .proxy(uid: 1337, gid: 1337)])
+        #expect(paths[0].destination.description == "10.0.0.2:53/udp" && paths[1].destination.description == "10.0.0.2:53")
+
+        var dualStack = config
+        dualStack.ipv6 = true
+        let v6 = Self.paths(dualStack).filter { $0.family == .ipv6 && $0.target.port == 53 }
+        #expect(v6.map(\.name) == ["DNS to fd00::53 over UDP is sent to the agent (15053)", "DNS to fd00::53 over TCP is sent to the agent (15053)",
+                                   "the proxy's own DNS to fd00::53 over UDP is not captured", "the proxy's own DNS to fd00::53 over TCP is not captured"])
+    }
+
+    @Test func dnsPathsFollowTheCapture() throws {
+        // Asked for, but with nothing to capture: no rule, no path.
+        #expect(Self.paths(Self.dnsConfig { _ in }).isEmpty)
+        // Servers given, but REDIRECT_DNS off.
+        var off = Self.dnsConfig { $0.dnsServersV4 = [.v4(0x0A00_0002)] }
+        off.redirectDNS = false
+        #expect(Self.paths(off).isEmpty)
+        // CAPTURE_ALL_DNS: a documentation address stands for any server, per family.
+        let all = Self.paths(Self.dnsConfig { $0.captureAllDNS = true; $0.ipv6 = true }).filter(\.captured)
+        #expect(all.map(\.target.description) == ["192.0.2.53:53", "192.0.2.53:53", "[2001:db8::53]:53", "[2001:db8::53]:53"])
+        // A few servers, not all.
+        let many = Self.paths(Self.dnsConfig { $0.dnsServersV4 = (1...6).map { .v4(0x0A00_0000 + $0) } }, limit: 2)
+        #expect(Set(many.map(\.target.description)) == ["10.0.0.1:53", "10.0.0.2:53"] && many.count == 8)
+    }
+
+    /// `probe-connect` reads what the prober writes.
+    @Test func attemptTargetsRoundTrip() throws {
+        for text in ["10.0.0.2:53/udp", "10.0.0.1:80", "[fd00::53]:53/udp", "[fd00::1]:8080"] {
+            #expect(ConnectionAttempt.Target(parsing: text)?.description == text)
+        }
+        #expect(ConnectionAttempt.Target(parsing: "10.0.0.1:80/tcp") == ConnectionAttempt.Target(.tcp, Endpoint(.v4(0x0A00_0001), 80)))
+        #expect(ConnectionAttempt.Target(parsing: "10.0.0.1:80/sctp") == nil && ConnectionAttempt.Target(parsing: "10.0.0.1/udp") == nil)
+    }
+
+    /// A datagram names its target, and only this run's count.
+    @Test func datagramsNameTheirTargetAndRun() throws {
+        let target = Endpoint(.v6(UInt128(0xfd00) << 112 | 0x53), 53)
+        let payload = ProbeDatagram.payload(to: target, tag: "a1")
+        #expect(ProbeDatagram.target(in: payload, tag: "a1") == target)
+        #expect(ProbeDatagram.target(in: payload, tag: "b2") == nil, "another run's")
+        #expect(ProbeDatagram.target(in: Array("\u{12}\u{34}\u{01}\u{00}".utf8), tag: "a1") == nil, "a real DNS query")
     }
 }

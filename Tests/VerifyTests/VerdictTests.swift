@@ -112,13 +112,13 @@ import Testing
             report.add(probes: results, notes: [])
             return report
         }
-        let held = report(paths.map { ProbeResult(path: $0, skipped: .portTaken($0.capturePort)) })
+        let held = report(paths.map { ProbeResult(path: $0, skipped: .portTaken($0.capturePort, $0.proto)) })
         #expect(held.verdicts == [Verdict(kind: .probeUnproven, message: "none of the 3 probe paths could be tried, so the probes prove nothing: port 15001 is taken (2 paths), port 15006 is taken (1 path); is the proxy running? Probe before it starts, or stop it")])
-        let mixed = report([ProbeResult(path: paths[0], skipped: .portTaken(15001)), ProbeResult(path: paths[1], skipped: .notSent(paths[1].target, "Network is unreachable")),
+        let mixed = report([ProbeResult(path: paths[0], skipped: .portTaken(15001, .tcp)), ProbeResult(path: paths[1], skipped: .notSent(paths[1].destination, "Network is unreachable")),
                             ProbeResult(path: paths[2], skipped: .noPeer)])
-        #expect(mixed.verdicts.map(\.message) == ["none of the 3 probe paths could be tried, so the probes prove nothing: port 15001 is taken (1 path), could not be sent (1 path), no probe peer (1 path); is the proxy running? Probe before it starts, or stop it; outbound probes need a route to the included ranges; the note says why the peer namespace could not be made"])
+        #expect(mixed.verdicts.map(\.message) == ["none of the 3 probe paths could be tried, so the probes prove nothing: port 15001 is taken (1 path), could not be sent (1 path), no probe peer (1 path); is the proxy running? Probe before it starts, or stop it; outbound probes need a route to the included ranges and the DNS servers; the note says why the peer namespace could not be made"])
         // Some tried: those decide.
-        let partly = report([ProbeResult(path: paths[0], skipped: .portTaken(15001)), ProbeResult(path: paths[1], skipped: .portTaken(15001)),
+        let partly = report([ProbeResult(path: paths[0], skipped: .portTaken(15001, .tcp)), ProbeResult(path: paths[1], skipped: .portTaken(15001, .tcp)),
                              ProbeResult(path: paths[2], outcome: .passed, detail: "arrived on 15006 for 192.0.2.1:8080")])
         #expect(partly.healthy)
         #expect(report([]).healthy, "no probe asked for")

@@ -21,7 +21,7 @@ public enum Istio {
     static let passthroughSources = [Prefix(host: .v4(0x7f00_0006)), Prefix(host: .v6(6))]
     static let ipv6Loopback = Prefix(host: .v6(1))
     static let loopbackInterface = "lo"
-    static let dnsPort: Port = 53
+    public static let dnsPort: Port = 53
     /// Where istio-agent's DNS proxy listens.
     public static let agentDNSPort: Port = 15053
     /// The mark Envoy's outbound side puts on connections to the app in TPROXY mode.

@@ -1,33 +1,46 @@
 import Glibc
 import MeshCapture
 
-/// meshcap standing in for the proxy on a capture port, one socket per family: every connection
-/// it accepts is recorded with where it was going. After a REDIRECT that is SO_ORIGINAL_DST; a
-/// TPROXY listener is transparent and the connection's own local address is the destination.
+/// meshcap standing in for the proxy (or its agent's DNS proxy) on a capture port, one socket per
+/// family: every connection it accepts, or datagram it receives, is recorded with where it was
+/// going.
 final class CaptureListener {
+    /// What arrives, and where it was going.
+    enum Transport {
+        /// Connections. After a REDIRECT the destination is SO_ORIGINAL_DST; a transparent
+        /// (TPROXY) listener's connection has it as its own local address.
+        case tcp(transparent: Bool)
+        /// Datagrams of the run tagged so, each naming its destination (`ProbeDatagram`).
+        case udp(tag: String)
+    }
+
     let port: Port
+    let transport: Transport
     private var sockets: [Int32] = []
 
     /// Throws with EADDRINUSE when the port is taken (the proxy runs): probing would then test
     /// the proxy, not the rules.
-    init(port: Port, families: Set<Family>, transparent: Bool) throws(HostError) {
+    init(port: Port, transport: Transport, families: Set<Family>) throws(HostError) {
         self.port = port
+        self.transport = transport
         for family in families.sorted() {
             let any = Endpoint(family == .ipv4 ? .v4(0) : .v6(0), port)
-            let socket = Glibc.socket(any.domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let type = if case .udp = transport { SOCK_DGRAM } else { SOCK_STREAM }
+            let socket = Glibc.socket(any.domain, Int32(type.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard socket >= 0 else { throw HostError("cannot open a socket for port \(port)", errno: errno) }
             sockets.append(socket)
             var on: Int32 = 1
             setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
             if family == .ipv6 { setsockopt(socket, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &on, socklen_t(MemoryLayout<Int32>.size)) }
-            if transparent {
+            if case .tcp(transparent: true) = transport {
                 let (level, option) = family == .ipv4 ? (SOL_IP, Self.ipTransparent) : (SOL_IPV6, Self.ipv6Transparent)
                 guard setsockopt(socket, level, option, &on, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
                     throw HostError("cannot make the listener on port \(port) transparent (TPROXY)", errno: errno)
                 }
             }
             let bound = any.withSocketAddress { bind(socket, $0, $1) }
-            guard bound == 0, listen(socket, 256) == 0 else { throw HostError("cannot listen on port \(port)", errno: errno) }
+            guard bound == 0 else { throw HostError("cannot listen on \(Self.name(port, proto))", errno: errno) }
+            if case .tcp = transport, listen(socket, 256) != 0 { throw HostError("cannot listen on port \(port)", errno: errno) }
         }
     }
 
@@ -37,15 +50,42 @@ final class CaptureListener {
     /// SO_ORIGINAL_DST, and IP6T_SO_ORIGINAL_DST on SOL_IPV6.
     static let originalDestination: Int32 = 80
 
-    /// The destinations of the connections that arrived since the last call.
-    func arrivals() -> [Endpoint] {
+    var proto: L4Protocol { if case .udp = transport { .udp } else { .tcp } }
+
+    /// "port 15001", "UDP port 15053": TCP unless said, as people speak of the proxy's ports.
+    static func name(_ port: Port, _ proto: L4Protocol) -> String { proto == .tcp ? "port \(port)" : "UDP port \(port)" }
+
+    /// The destinations of what arrived since the last call, and over the next `seconds`: a
+    /// datagram sent over loopback may still be on its way when its sender is done.
+    func arrivals(waiting seconds: Double) -> [Endpoint] {
+        var found = sockets.flatMap(receive)
+        let deadline = MonotonicClock.seconds() + seconds
+        while MonotonicClock.seconds() < deadline {
+            var polled = sockets.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            let wait = Int32(max(1, (deadline - MonotonicClock.seconds()) * 1000))
+            guard poll(&polled, nfds_t(polled.count), wait) > 0 else { continue }
+            for entry in polled where entry.revents != 0 { found += receive(entry.fd) }
+        }
+        return found
+    }
+
+    /// Everything waiting on one socket, without blocking.
+    private func receive(_ socket: Int32) -> [Endpoint] {
         var found: [Endpoint] = []
-        for listener in sockets {
+        switch transport {
+        case .tcp:
             while true {
-                let connection = accept(listener, nil, nil)
+                let connection = accept(socket, nil, nil)
                 guard connection >= 0 else { break }
                 defer { close(connection) }
                 if let destination = Self.destination(of: connection) { found.append(destination) }
+            }
+        case .udp(let tag):
+            var buffer = [UInt8](repeating: 0, count: 512)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
+                guard count >= 0 else { break }
+                if let destination = ProbeDatagram.target(in: buffer.prefix(count), tag: tag) { found.append(destination) }
             }
         }
         return found

@@ -3,17 +3,55 @@ import MeshCapture
 
 /// Opens TCP connections to many endpoints at once and waits for all of them, at most
 /// `timeout` seconds: a path that is not captured goes out to the network, where nobody may
-/// answer, so the attempts run side by side rather than one timeout after another.
+/// answer, so the attempts run side by side rather than one timeout after another. A UDP target
+/// gets one datagram naming it (`ProbeDatagram`); nothing answers those, so sent is all there is
+/// to know here.
 public enum ConnectionAttempt {
-    /// Per endpoint: "connected", "refused", "timed out" or the error.
-    public static func connect(_ endpoints: [Endpoint], timeout: Double) -> [String] {
-        var sockets: [Int32] = [], outcomes = [String](repeating: "", count: endpoints.count)
-        for (index, endpoint) in endpoints.enumerated() {
-            let socket = Glibc.socket(endpoint.domain, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    /// Where one attempt goes: "10.0.0.1:80" (TCP) or "10.0.0.2:53/udp", as `probe-connect`
+    /// takes it.
+    public struct Target: Sendable, Hashable, CustomStringConvertible {
+        public let proto: L4Protocol
+        public let endpoint: Endpoint
+
+        public init(_ proto: L4Protocol, _ endpoint: Endpoint) {
+            self.proto = proto
+            self.endpoint = endpoint
+        }
+
+        /// An endpoint, with "/udp" or "/tcp" after it or neither (TCP).
+        public init?(parsing text: String) {
+            var text = Substring(text), proto = L4Protocol.tcp
+            if let slash = text.lastIndex(of: "/") {
+                guard let named = L4Protocol(rawValue: String(text[text.index(after: slash)...])) else { return nil }
+                proto = named
+                text = text[..<slash]
+            }
+            guard let endpoint = Endpoint(parsing: String(text)) else { return nil }
+            self.init(proto, endpoint)
+        }
+
+        public var description: String { proto == .tcp ? endpoint.description : "\(endpoint)/\(proto.rawValue)" }
+    }
+
+    /// Per target: "connected", "refused", "timed out", "sent" (UDP) or the error. `tag` goes
+    /// into each datagram, for the listener to know this run's.
+    public static func connect(_ targets: [Target], tag: String, timeout: Double) -> [String] {
+        var sockets: [Int32] = [], outcomes = [String](repeating: "", count: targets.count)
+        for (index, target) in targets.enumerated() {
+            let endpoint = target.endpoint
+            let type = target.proto == .tcp ? SOCK_STREAM : SOCK_DGRAM
+            let socket = Glibc.socket(endpoint.domain, Int32(type.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             sockets.append(socket)
             guard socket >= 0 else { outcomes[index] = String(cString: strerror(errno)); continue }
-            let result = endpoint.withSocketAddress { Glibc.connect(socket, $0, $1) }
-            if result == 0 { outcomes[index] = "connected" } else if errno != EINPROGRESS { outcomes[index] = Self.describe(errno) }
+            switch target.proto {
+            case .tcp:
+                let result = endpoint.withSocketAddress { Glibc.connect(socket, $0, $1) }
+                if result == 0 { outcomes[index] = "connected" } else if errno != EINPROGRESS { outcomes[index] = Self.describe(errno) }
+            case .udp:
+                let payload = ProbeDatagram.payload(to: endpoint, tag: tag)
+                let sent = payload.withUnsafeBytes { bytes in endpoint.withSocketAddress { sendto(socket, bytes.baseAddress, bytes.count, 0, $0, $1) } }
+                outcomes[index] = sent == payload.count ? "sent" : Self.describe(errno)
+            }
         }
         let deadline = MonotonicClock.seconds() + timeout
         while outcomes.contains(""), MonotonicClock.seconds() < deadline {

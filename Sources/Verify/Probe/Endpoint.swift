@@ -1,7 +1,7 @@
 import Glibc
 import MeshCapture
 
-/// An address and a TCP port, and the socket address the C library takes for it.
+/// An address and a port, and the socket address the C library takes for it.
 public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
     public let address: IPAddress
     public let port: Port

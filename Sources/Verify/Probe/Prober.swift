@@ -14,12 +14,12 @@ public struct ProbeResult: Sendable, Hashable {
     /// Why a path was not tried.
     public enum Skip: Sendable, Hashable, CustomStringConvertible {
         /// Its capture port is taken: the proxy runs, and a probe would test it, not the rules.
-        case portTaken(Port)
+        case portTaken(Port, L4Protocol)
         /// The peer namespace inbound paths start from could not be made.
         case noPeer
         /// The connection never left (no route, a child that could not start): the target and
         /// what became of it.
-        case notSent(Endpoint, String)
+        case notSent(ConnectionAttempt.Target, String)
 
         public var description: String {
             if case .notSent(let target, let attempt) = self { "could not be tried: \(target) \(attempt)" } else { reason }
@@ -28,7 +28,7 @@ public struct ProbeResult: Sendable, Hashable {
         /// The same for every path it stops, so a run's reasons can be counted.
         var reason: String {
             switch self {
-            case .portTaken(let port): "port \(port) is taken"
+            case .portTaken(let port, let proto): "\(CaptureListener.name(port, proto)) is taken"
             case .noPeer: "no probe peer"
             case .notSent: "could not be sent"
             }
@@ -39,7 +39,7 @@ public struct ProbeResult: Sendable, Hashable {
             switch self {
             case .portTaken: "is the proxy running? Probe before it starts, or stop it"
             case .noPeer: "the note says why the peer namespace could not be made"
-            case .notSent: "outbound probes need a route to the included ranges"
+            case .notSent: "outbound probes need a route to the included ranges and the DNS servers"
             }
         }
     }
@@ -68,21 +68,35 @@ public struct ProbeResult: Sendable, Hashable {
 
 /// `verify --probe`: meshcap stands in for the proxy on its capture ports, opens real
 /// connections along each path, and sees which arrive where. Like Istio's validation mode, but
-/// for every path, both directions and both families, before Envoy runs.
+/// for every path, both directions and both families, before Envoy runs. With DNS capture it
+/// stands in for the agent's DNS proxy too, on TCP and UDP.
 ///
 /// Paths run in three rounds (this host as root, as the proxy's UID, the peer), arrivals
 /// collected after each, so two paths to one endpoint with opposite expectations do not mix.
-/// A path that is not captured sends its SYN to the network: to one address of each range.
+/// A path that is not captured sends its SYN (or datagram) to the network: to one address of
+/// each range, to the DNS servers.
 public enum Prober {
     public static func run(_ paths: [ProbePath], config: InterceptConfig, executable: String, timeout: Double = 1.5) -> (results: [ProbeResult], notes: [String]) {
         var notes: [String] = []
-        var listeners: [Port: CaptureListener] = [:]
-        for (port, transparent) in [(config.proxyPort, false), (config.inboundCapturePort, config.interceptionMode == .tproxy)] where listeners[port] == nil {
+        // In every datagram, so that only this run's count.
+        let tag = String(UInt64.random(in: 1...UInt64.max), radix: 16)
+        // The proxy's two ports always, so that a capture to the wrong one is seen, and every
+        // port a path is captured to.
+        var points: [CapturePoint] = []
+        for point in [CapturePoint(port: config.proxyPort, proto: .tcp), CapturePoint(port: config.inboundCapturePort, proto: .tcp)] + paths.map(\.capturePoint)
+        where !points.contains(point) {
+            points.append(point)
+        }
+        var listeners: [CapturePoint: CaptureListener] = [:]
+        for point in points {
+            let transport: CaptureListener.Transport = point.proto == .udp ? .udp(tag: tag)
+                : .tcp(transparent: point.port == config.inboundCapturePort && config.interceptionMode == .tproxy)
+            let name = CaptureListener.name(point.port, point.proto)
             do {
-                listeners[port] = try CaptureListener(port: port, families: config.families, transparent: transparent)
-                notes.append("meshcap listened on port \(port) for the probe")
+                listeners[point] = try CaptureListener(port: point.port, transport: transport, families: config.families)
+                notes.append("meshcap listened on \(name) for the probe")
             } catch {
-                notes.append("port \(port) is taken (is the proxy running?): paths captured to it are skipped (\(error.description))")
+                notes.append("\(name) is taken (is the proxy running?): paths captured to it are skipped (\(error.description))")
             }
         }
         var peer: ProbePeer?
@@ -95,21 +109,26 @@ public enum Prober {
         for origin in rounds.keys.sorted(by: { Self.rank($0) < Self.rank($1) }) {
             let round = rounds[origin] ?? []
             // A path can be judged only if meshcap listens where a capture of it would arrive.
-            let (ready, unready) = round.partitioned { listeners[$0.capturePort] != nil }
-            results += unready.map { ProbeResult(path: $0, skipped: .portTaken($0.capturePort)) }
+            let (ready, unready) = round.partitioned { listeners[$0.capturePoint] != nil }
+            results += unready.map { ProbeResult(path: $0, skipped: .portTaken($0.capturePort, $0.proto)) }
             guard !ready.isEmpty else { continue }
             if origin == .peer && peer == nil {
                 results += ready.map { ProbeResult(path: $0, skipped: .noPeer) }
                 continue
             }
-            let attempts = Self.attempt(ready.map(\.target), from: origin, peer: peer, executable: executable, timeout: timeout)
-            var arrivals: [Endpoint: Port] = [:]
-            for (port, listener) in listeners { for destination in listener.arrivals() { arrivals[destination] = port } }
+            let attempts = Self.attempt(ready.map(\.destination), tag: tag, from: origin, peer: peer, executable: executable, timeout: timeout)
+            let settle = ready.contains { $0.proto == .udp } ? Self.datagramSettle : 0
+            var arrivals: [ConnectionAttempt.Target: Port] = [:]
+            for (point, listener) in listeners {
+                for destination in listener.arrivals(waiting: point.proto == .udp ? settle : 0) {
+                    arrivals[ConnectionAttempt.Target(point.proto, destination)] = point.port
+                }
+            }
             for (path, attempt) in zip(ready, attempts) {
-                let arrived = arrivals[path.target]
+                let arrived = arrivals[path.destination]
                 // A connection that never left (no route, a child that could not start) proves nothing.
                 guard arrived != nil || Self.wentOut.contains(attempt) else {
-                    results.append(ProbeResult(path: path, skipped: .notSent(path.target, attempt)))
+                    results.append(ProbeResult(path: path, skipped: .notSent(path.destination, attempt)))
                     continue
                 }
                 switch (path.captured, arrived) {
@@ -130,8 +149,19 @@ public enum Prober {
         return (paths.compactMap { path in results.first { $0.path == path } }, notes)
     }
 
-    /// The outcomes of a connection that was sent: answered, refused, or unanswered.
-    static let wentOut: Set<String> = ["connected", "refused", "timed out"]
+    /// A capture port, and the protocol meshcap listens for there.
+    struct CapturePoint: Hashable {
+        let port: Port
+        let proto: L4Protocol
+    }
+
+    /// The outcomes of a connection or datagram that was sent: answered, refused, unanswered,
+    /// or (UDP) sent.
+    static let wentOut: Set<String> = ["connected", "refused", "timed out", "sent"]
+
+    /// How long the UDP listeners wait for a round's datagrams: over loopback a datagram is
+    /// delivered in the sender's system call, unless the host is busy enough to defer it.
+    static let datagramSettle = 0.2
 
     static func rank(_ origin: ProbePath.Origin) -> Int {
         switch origin {
@@ -143,12 +173,12 @@ public enum Prober {
 
     /// The connection attempts of one round: in this process, or in a child (as the proxy's
     /// user, or in the peer's namespace) running `meshcap probe-connect`.
-    static func attempt(_ targets: [Endpoint], from origin: ProbePath.Origin, peer: ProbePeer?, executable: String, timeout: Double) -> [String] {
-        let connect = ["probe-connect", "--timeout", String(timeout)] + targets.map(\.description)
+    static func attempt(_ targets: [ConnectionAttempt.Target], tag: String, from origin: ProbePath.Origin, peer: ProbePeer?, executable: String, timeout: Double) -> [String] {
+        let connect = ["probe-connect", "--timeout", String(timeout), "--tag", tag] + targets.map(\.description)
         let command: (String, [String])
         switch origin {
         case .host:
-            return ConnectionAttempt.connect(targets, timeout: timeout)
+            return ConnectionAttempt.connect(targets, tag: tag, timeout: timeout)
         case .proxy(let uid, let gid):
             command = (executable, connect + ["--uid", String(uid), "--gid", String(gid)])
         case .peer:
@@ -160,6 +190,10 @@ public enum Prober {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         return targets.indices.map { lines.indices.contains($0) ? lines[$0] : "no answer" }
     }
+}
+
+extension ProbePath {
+    var capturePoint: Prober.CapturePoint { Prober.CapturePoint(port: capturePort, proto: proto) }
 }
 
 extension Array {
