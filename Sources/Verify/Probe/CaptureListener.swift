@@ -14,14 +14,12 @@ final class CaptureListener {
         case udp(tag: String)
     }
 
-    let port: Port
     let transport: Transport
     private var sockets: [Int32] = []
 
     /// Throws with EADDRINUSE when the port is taken (the proxy runs): probing would then test
     /// the proxy, not the rules.
     init(port: Port, transport: Transport, families: Set<Family>) throws(HostError) {
-        self.port = port
         self.transport = transport
         for family in families.sorted() {
             let any = Endpoint(family == .ipv4 ? .v4(0) : .v6(0), port)
