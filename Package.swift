@@ -21,7 +21,7 @@ let package = Package(
         // nft text, and the same rules as nf_tables expressions and netlink batches (in memory).
         .target(name: "NftablesBackend", dependencies: ["MeshCapture", "CNftnl", "CMnl"]),
         // The only place with side effects on a host: sending batches, reading rules back.
-        .target(name: "HostOps", dependencies: ["MeshCapture", "NftablesBackend", "CNftnl", "CMnl", "CXtables"]),
+        .target(name: "HostOps", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "CNftnl", "CMnl", "CXtables"]),
         // `verify`: counters read back through what each rule is for, verdicts, and the formats
         // they are written in; saved dumps read as a live host is.
         .target(name: "Verify", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps"]),
