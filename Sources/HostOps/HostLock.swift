@@ -5,13 +5,14 @@ import MeshCapture
 
 /// Serializes meshcap's own runs that change one network namespace's rules: systemd, Chef and an
 /// operator may all run `apply` at once, and an iptables apply is several steps. The lock is an
-/// flock(2) on the namespace's own file (/proc/self/ns/net, the nsfs inode every opener of that
+/// flock(2) on the namespace's own file (/proc/thread-self/ns/net, the nsfs inode every opener of that
 /// namespace shares), so runs in different namespaces do not wait for each other, nothing is
 /// created on disk for it, and the kernel releases it when the process ends, however it ends.
 public final class HostLock {
     private let descriptor: Int32
 
-    static let namespaceFile = "/proc/self/ns/net"
+    /// The calling thread's (setns moves a thread; meshcap calls it on its main thread, a test on one of its own).
+    static let namespaceFile = "/proc/thread-self/ns/net"
 
     /// Waits up to `seconds` for the lock.
     public init(wait seconds: Double) throws(HostError) {

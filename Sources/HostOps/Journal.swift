@@ -22,9 +22,11 @@ import NftablesBackend
 /// - `made`: tables iptables-nft created for meshcap's rules (`ip mangle` ...), which clean
 ///   deletes once they are empty: each is a base chain on a hook that every packet traverses.
 ///
-/// /run lives exactly as long as the kernel's rules (both go at reboot), so nothing here
-/// outlives what it describes. ID is the namespace's cookie, which the kernel never gives to
-/// another namespace while it runs (an inode number can be reused once a namespace is gone).
+/// /run lives as long as the kernel's rules (both go at reboot). A namespace deleted without a
+/// clean (a pod, a test) leaves its directory behind: the first apply in a new namespace removes
+/// those of namespaces that are gone (`pruneGone`). ID is the namespace's cookie, which the
+/// kernel never gives to another namespace while it runs, then its inode, by which a namespace
+/// still in use is found (a process in it, or a mount of it such as /run/netns/NAME).
 public struct Journal: Sendable {
     public static let root = "/run/meshcap"
     public let directory: String
@@ -32,7 +34,10 @@ public struct Journal: Sendable {
     public init(directory: String) { self.directory = directory }
 
     /// The journal of the network namespace this thread is in.
-    public static func here() -> Journal { Journal(directory: "\(root)/netns-\(NamespaceIdentity.current)") }
+    public static func here() -> Journal {
+        let namespace = NamespaceIdentity.current
+        return Journal(directory: "\(root)/netns-\(namespace.cookie).\(namespace.inode)")
+    }
 
     var intentPath: String { "\(directory)/intent" }
     var targetPath: String { "\(directory)/target.env" }
@@ -182,11 +187,64 @@ public struct Journal: Sendable {
     }
 
     func makeDirectory() throws(HostError) {
-        for path in [Self.root, directory] where mkdir(path, 0o755) != 0 && errno != EEXIST {
+        var parent = TextFile.directory(of: directory)
+        if parent.count > 1 && parent.hasSuffix("/") { parent.removeLast() }
+        for path in [parent, directory] {
+            if mkdir(path, 0o755) == 0 {
+                // A namespace's first journal: the time to forget those of namespaces gone since.
+                if path == directory && parent == Self.root { Self.pruneGone() }
+                continue
+            }
             let code = errno
+            if code == EEXIST { continue }
             throw HostError(code == EACCES || code == EPERM || code == EROFS
                 ? "changing rules needs root (CAP_NET_ADMIN), and nothing was changed: cannot create \(path) for meshcap's journal"
                 : "cannot create \(path) for meshcap's journal; nothing was changed", errno: code)
+        }
+    }
+
+    /// Removes the journals of network namespaces that are gone: no process is in one, and no
+    /// mount holds it (`ip netns add` bind-mounts its namespaces under /run/netns, container
+    /// runtimes elsewhere; /proc/self/mountinfo lists every nsfs mount). A namespace kept alive
+    /// only by an open descriptor or a socket looks gone too; its journal then goes, and its
+    /// next apply starts a new one. The lock files meshcap 0.2 kept here (`netns-INODE.lock`,
+    /// never removed) go the same way.
+    static func pruneGone() {
+        let journals = TextFile.entries(of: root).compactMap { bytes -> (name: String, inode: UInt64)? in
+            let name = String(decoding: bytes, as: UTF8.self)
+            guard name.hasPrefix("netns-") else { return nil }
+            if name.hasSuffix(".lock") { return UInt64(name.dropFirst(6).dropLast(5)).map { (name, $0) } }
+            guard let dot = name.lastIndex(of: "."), let inode = UInt64(name[name.index(after: dot)...]) else { return nil }
+            return (name, inode)
+        }
+        guard !journals.isEmpty else { return }
+        var alive = Set<UInt64>()
+        // "net:[4026531840]", as the namespace links and mountinfo's root field write it.
+        func inode(_ text: Substring) -> UInt64? {
+            guard text.hasPrefix("net:["), text.hasSuffix("]") else { return nil }
+            return UInt64(text.dropFirst(5).dropLast())
+        }
+        for process in TextFile.entries(of: "/proc") where !process.isEmpty && process.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            var buffer = [CChar](repeating: 0, count: 64)
+            let length = readlink("/proc/\(String(decoding: process, as: UTF8.self))/ns/net", &buffer, buffer.count - 1)
+            guard length > 0 else { continue }
+            if let found = inode(Substring(String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self))) { alive.insert(found) }
+        }
+        guard !alive.isEmpty, let mounts = try? InputFile.read("/proc/self/mountinfo", role: "mount table", strictText: false) else { return }
+        for line in mounts.lines {
+            let fields = line.split(separator: " ")
+            if fields.count > 3, let found = inode(fields[3]) { alive.insert(found) }
+        }
+        for journal in journals where !alive.contains(journal.inode) {
+            let path = "\(root)/\(journal.name)"
+            if journal.name.hasSuffix(".lock") {
+                unlink(path)
+                continue
+            }
+            for file in TextFile.entries(of: path) where file != Array(".".utf8) && file != Array("..".utf8) {
+                unlink("\(path)/\(String(decoding: file, as: UTF8.self))")
+            }
+            rmdir(path)
         }
     }
 
@@ -229,19 +287,21 @@ public struct MadeTable: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(family.nftName) \(name)" }
 }
 
-/// The kernel's name for the network namespace this thread is in: its cookie (SO_NETNS_COOKIE,
-/// Linux 5.14), never reused while the machine runs; before 5.14, the inode of its nsfs file.
+/// The kernel's names for the network namespace this thread is in: its cookie (SO_NETNS_COOKIE,
+/// Linux 5.14), never reused while the machine runs ("i" and the inode before 5.14), and the
+/// inode of its nsfs file, which processes' links and mounts name it by.
 enum NamespaceIdentity {
     static let cookieOption: Int32 = 71
 
     /// Any socket answers for the namespace it was opened in; a netlink one is what meshcap opens anyway.
-    static var current: String {
+    static var current: (cookie: String, inode: UInt64) {
+        var status = stat()
+        let inode = stat(HostLock.namespaceFile, &status) == 0 ? UInt64(status.st_ino) : 0
         if let socket = try? NetlinkSocket() {
             var cookie: UInt64 = 0
             var length = socklen_t(MemoryLayout<UInt64>.size)
-            if getsockopt(socket.descriptor, SOL_SOCKET, cookieOption, &cookie, &length) == 0 { return String(cookie) }
+            if getsockopt(socket.descriptor, SOL_SOCKET, cookieOption, &cookie, &length) == 0 { return (String(cookie), inode) }
         }
-        var status = stat()
-        return stat(HostLock.namespaceFile, &status) == 0 ? "inode-\(status.st_ino)" : "unknown"
+        return ("i\(inode)", inode)
     }
 }

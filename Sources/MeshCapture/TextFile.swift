@@ -138,10 +138,7 @@ public enum TextFile {
     static func removeStale(beside path: String) {
         let (directory, name) = split(path)
         let prefix = Array(".\(name).meshcap-".utf8)
-        guard let stream = opendir(directory.isEmpty ? "." : directory) else { return }
-        defer { closedir(stream) }
-        while let entry = readdir(stream) {
-            let entryName = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+        for entryName in entries(of: directory.isEmpty ? "." : directory) {
             guard entryName.starts(with: prefix) else { continue }
             let digits = entryName.dropFirst(prefix.count).prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
             guard !digits.isEmpty, entryName.dropFirst(prefix.count + digits.count).first == UInt8(ascii: "-"),
@@ -149,6 +146,18 @@ public enum TextFile {
                   kill(process, 0) != 0, errno == ESRCH else { continue }
             unlink(directory + String(decoding: entryName, as: UTF8.self))
         }
+    }
+
+    /// The names in a directory, as bytes (a name need not be UTF-8), "." and ".." among them;
+    /// none when it cannot be read.
+    public static func entries(of directory: String) -> [[UInt8]] {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var names: [[UInt8]] = []
+        while let entry = readdir(stream) {
+            names.append(withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) })
+        }
+        return names
     }
 
     /// The directory a path is in, for flushing it after a rename.

@@ -61,6 +61,25 @@ import TestSupport
         #expect(twice.stderr.contains("nothing to clean"), "\(twice.stderr)")
     }
 
+    /// A namespace deleted without a clean leaves its journal; the first apply in a new
+    /// namespace removes those of namespaces that are gone (and meshcap 0.2's lock files), and
+    /// keeps one a process or a mount still holds. On c9f1a39 /run/meshcap only grew.
+    @Test(.needsRoot)
+    func journalsOfNamespacesThatAreGoneAreRemoved() throws {
+        // Inode 1 is never a namespace's: these stand for namespaces deleted long ago.
+        let gone = ["/run/meshcap/netns-999999999.1", "/run/meshcap/netns-1.lock"]
+        try FileManager.default.createDirectory(atPath: gone[0], withIntermediateDirectories: true)
+        try "PROXY_PORT='15001'\n".write(toFile: gone[0] + "/applied.env", atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: gone[1], contents: nil)
+        let kept = try Namespace("kept")
+        #expect(try meshcapIn(kept, ["apply", "-b", "8080"]).status == 0)
+        let keptJournal = try kept.inside { Journal.here().directory }
+        let fresh = try Namespace("fresh")
+        #expect(try meshcapIn(fresh, ["apply", "-b", "8080"]).status == 0)
+        for path in gone { #expect(!FileManager.default.fileExists(atPath: path), "\(path) is still there") }
+        #expect(FileManager.default.fileExists(atPath: keptJournal + "/applied.env"), "the journal of a namespace in use went")
+    }
+
     /// Config A then config B leaves exactly what B alone leaves.
     @Test(.needsRoot, arguments: HostKind.allCases)
     func reconfiguringLeavesExactlyTheNewRules(_ kind: HostKind) throws {

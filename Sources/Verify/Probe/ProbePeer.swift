@@ -42,10 +42,8 @@ public final class ProbePeer {
 
     /// Probe namespaces whose meshcap is gone.
     static func removeAbandoned() {
-        guard let directory = opendir("/run/netns") else { return }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for bytes in TextFile.entries(of: "/run/netns") {
+            let name = String(decoding: bytes, as: UTF8.self)
             guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), kill(pid, 0) != 0, errno == ESRCH else { continue }
             _ = try? Command.run("ip", ["netns", "del", name])
         }
