@@ -13,7 +13,12 @@ PACKAGING_PACKAGES := systemd groff-base man-db zsh fish prometheus
 TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3 strace systemd-analyze groff man zsh fish promtool
 HEADERS := /usr/include/libnftnl/common.h /usr/include/libmnl/libmnl.h /usr/include/libiptc/libiptc.h
 
-.PHONY: deps build demo test fuzz goldens release bench install clean
+.PHONY: deps build-deps build demo test fuzz goldens release bench install clean
+
+# Building (and `make demo`) needs only the libraries' headers and pkg-config; the tests need the rest.
+BUILD_PACKAGES := pkg-config libnftnl-dev libmnl-dev libiptc-dev
+build-deps:
+	@for h in $(HEADERS); do [ -f $$h ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $(BUILD_PACKAGES); break; }; done
 
 deps:
 	@missing=; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
@@ -24,7 +29,7 @@ deps:
 			&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PACKAGING_PACKAGES); \
 	fi
 
-build: deps
+build: build-deps
 	$(SWIFT) build
 
 # Compiles the bundled VM mesh-expansion profile for the example VM's own files (its passwd and
@@ -101,8 +106,7 @@ bench: deps release
 PREFIX ?= /usr/local
 DESTDIR ?=
 # Only what building needs: a packager's machine gets no test tools (no prometheus server).
-install:
-	@for h in $(HEADERS); do [ -f $$h ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y pkg-config libnftnl-dev libmnl-dev libiptc-dev; break; }; done
+install: build-deps
 	$(MAKE) release
 	sh Packaging/install.sh --binary .build/release/meshcap --prefix $(PREFIX) --destdir "$(DESTDIR)"
 

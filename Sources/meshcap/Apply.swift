@@ -64,9 +64,12 @@ struct Apply: Subcommand {
             return
         }
         if plan.config.capturesNothing && !allowNoCapture {
+            guard onHost.hasConfig(config) else {
+                throw ConfigError(origin: nil, message: "no config given, and none recorded in this network namespace (apply records the one it puts in force); nothing was changed; allowed: --config FILE (the VM's cluster.env) or istio-iptables flags")
+            }
             let read = onHost.recorded.map { [$0] } ?? config.files
             throw ConfigError(origin: nil, message: "the config sends nothing to the proxy: \(InterceptConfig.captureKeys) are all empty or off"
-                + " (read: \(read.isEmpty ? "no config file" : read.joined(separator: ", "))); nothing was changed; allowed: a service CIDR or inbound ports"
+                + " (read: \(read.isEmpty ? "istio-iptables flags only" : read.joined(separator: ", "))); nothing was changed; allowed: a service CIDR or inbound ports"
                 + " (istioctl writes them into cluster.env), or --allow-no-capture to apply the proxy's bypass rules alone")
         }
         Report.warning(SSHPorts(config: SSHPorts.defaultConfig, given: false).lockOuts(plan).map { "\($0.sentence); fix: \($0.fix)" })

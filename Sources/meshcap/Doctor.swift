@@ -61,7 +61,7 @@ struct Doctor: Subcommand {
         checks.append(proxyUser(plan, accounts: accounts, envoyUser: settings["ENVOY_USER"]))
         checks += ssh(plan)
         checks += names(settings, plan: plan, accounts: accounts)
-        checks.append(rules(residue))
+        checks.append(rules(residue, plan))
         if privileged, let interrupted = Journal.here().intent() {
             let verb = interrupted.operation == .clean ? "clean" : "apply"
             checks.append(PreflightCheck("journal", .fail, "\(interrupted) did not end (killed, or still running): the rules may be half changed",
@@ -286,14 +286,17 @@ struct Doctor: Subcommand {
     /// The paths a shell pattern names, sorted (sshd's Include expands it with glob(3)).
     static func list(_ addresses: [IPAddress]) -> String { addresses.map(\.description).joined(separator: ", ") }
 
-    func rules(_ residue: Residue?) -> PreflightCheck {
+    func rules(_ residue: Residue?, _ plan: CapturePlan) -> PreflightCheck {
         guard let residue else { return PreflightCheck("rules", .warn, "not read: needs root", fix: "run doctor as root") }
         var places = residue.nftTables.isEmpty ? [] : ["nft (\(residue.nftTables.joined(separator: ", ")))"]
         for variant in IptablesVariant.allCases { if let families = residue.iptables[variant] {
             places.append("iptables-\(variant.rawValue) (\(families.map(\.rawValue).joined(separator: ", ")))")
         } }
         switch places.count {
-        case 0: return PreflightCheck("rules", .warn, "no capture rules on this host yet", fix: "meshcap apply \(command)")
+        case 0:
+            // An apply of a config that captures nothing is refused: the config check says what to give.
+            return PreflightCheck("rules", .warn, "no capture rules on this host yet",
+                                  fix: plan.config.capturesNothing ? "give the config that captures (see the config check), then meshcap apply" : "meshcap apply \(command)")
         case 1: return PreflightCheck("rules", .pass, "capture rules in \(places[0]) only")
         default:
             return PreflightCheck("rules", .fail, "capture rules in \(places.joined(separator: " and ")): packets are captured by whichever hook runs first, and counted apart",

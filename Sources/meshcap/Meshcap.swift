@@ -76,7 +76,7 @@ enum Meshcap {
         guard let type = subcommands.first(where: { $0.spec.name == name }) else {
             let names = specs.filter { !$0.hidden }.map(\.name).joined(separator: ", ")
             let nearest = ConfigLoader.suggestion(for: name, among: specs.filter { !$0.hidden }.map(\.name) + ["version", "help"])
-            throw ConfigError(origin: nil, message: "\(name.excerpt) is not a subcommand\(nearest); allowed: \(names), or --help, --version")
+            throw ConfigError(origin: nil, message: "\(name.excerpt) is not a subcommand\(nearest); allowed: \(names), version, or --help, --version")
         }
         return type
     }

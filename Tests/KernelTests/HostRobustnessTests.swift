@@ -74,6 +74,30 @@ import TestSupport
         #expect(healthy.status == 0 && !healthy.stdout.contains("apply-failed"), "\(healthy.stdout)")
     }
 
+    /// A loader that a signal ends (systemd stopping the unit's whole group) may have committed
+    /// its table just before: that table is put back with the others, and the message says how
+    /// the loader ended. A stand-in iptables-nft-restore kills itself the first time it runs.
+    @Test(.needsRoot)
+    func aLoaderKilledMidwayIsSaidAndItsTableIsPutBack() throws {
+        let ns = try Namespace("killed")
+        let before = ["-i", "10.96.0.0/12", "-b", "8080"]
+        #expect(try meshcapIn(ns, ["apply"] + before + HostKind.iptablesNft.arguments).status == 0)
+        let state = try HostState(ns)
+        let work = try temporaryDirectory("killed")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let real = try #require(["/usr/sbin/iptables-nft-restore", "/sbin/iptables-nft-restore"].first { FileManager.default.isExecutableFile(atPath: $0) })
+        let fake = work.appendingPathComponent("iptables-nft-restore")
+        try "#!/bin/sh\nif [ ! -e \(work.path)/once ]; then : > \(work.path)/once; kill -9 $$; fi\nexec \(real) \"$@\"\n"
+            .write(to: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        var environment = ProcessInfo.processInfo.environment
+        environment["PATH"] = work.path + ":" + (environment["PATH"] ?? "/usr/sbin:/usr/bin")
+        let result = try meshcapIn(ns, ["apply", "-i", "10.96.0.0/12", "-b", "9090"] + HostKind.iptablesNft.arguments, environment: environment)
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("iptables-nft-restore (IPv4 nat) was killed by signal 9 (SIGKILL); the tables already changed (IPv4 nat) were put back: the previous rules are in force"), "\(result.stderr)")
+        #expect(try HostState(ns) == state, "the killed apply changed the namespace")
+    }
+
     /// Ten applies of ten configs at once: they take turns, and one config's rules are in force
     /// at the end, whole.
     @Test(.needsRoot, arguments: HostKind.allCases)

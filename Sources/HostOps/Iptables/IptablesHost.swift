@@ -93,7 +93,7 @@ public struct IptablesHost: FirewallHost {
         }
         let result = try Command.run(variant.tool(family, "save"), ["-c"] + (table.map { ["-t", $0] } ?? []))
         guard result.status == 0 else {
-            throw HostError("\(variant.tool(family, "save")) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))")
+            throw HostError("\(variant.tool(family, "save")) \(Self.failure(result))")
         }
         return result.stdout
     }
@@ -162,7 +162,7 @@ public struct IptablesHost: FirewallHost {
             }
             let result = try Command.run(variant.command(family), arguments)
             guard result.status == 0 else {
-                throw HostError("\(variant.command(family)) \(arguments.joined(separator: " ")) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))")
+                throw HostError("\(variant.command(family)) \(arguments.joined(separator: " ")) \(Self.failure(result))")
             }
         }
         return zeroed
@@ -249,9 +249,7 @@ public struct IptablesHost: FirewallHost {
                 // committed its table just before: it is put back with the others. One that
                 // refused its input committed nothing (a restore is one transaction).
                 if result.status > 128 { killed = (step.family, step.table, step.tool, snapshot) }
-                guard result.status == 0 else {
-                    throw HostError("\(place) failed (exit \(result.status)): \(result.stderr.trimmed)\(Self.permissionHint(result))")
-                }
+                guard result.status == 0 else { throw HostError("\(place) \(Self.failure(result))") }
                 done.append((step.family, step.table, step.tool, snapshot))
             } catch let error as HostError {
                 let (said, putBack) = rollBack(done + (killed.map { [$0] } ?? []))
@@ -270,7 +268,7 @@ public struct IptablesHost: FirewallHost {
             // A table that did not exist is put back empty: no rules, default policies.
             let snapshot = step.snapshot.isEmpty ? "*\(step.table)\nCOMMIT\n" : step.snapshot
             let result = try? Command.run(step.tool, ["--counters", "--wait=\(wait)"], input: snapshot)
-            if result?.status != 0 { failures.append("\(step.family) \(step.table): \(result?.stderr.trimmed ?? "could not run")") }
+            if result?.status != 0 { failures.append("\(step.family) \(step.table): \(result.map(Self.failure) ?? "could not run")") }
         }
         let tables = done.map { "\($0.family == .ipv4 ? "IPv4" : "IPv6") \($0.table)" }.joined(separator: ", ")
         return failures.isEmpty
@@ -320,6 +318,17 @@ public struct IptablesHost: FirewallHost {
 
     static func chainName(_ name: String) -> ChainName {
         Hook(rawValue: name.lowercased()).map { .builtin($0) } ?? .regular(name)
+    }
+
+    /// "failed (exit 1): its message", "was killed by signal 9 (SIGKILL)": how a loader ended.
+    static func failure(_ result: CommandResult) -> String {
+        if result.status > 128 {
+            let signal = result.status - 128
+            let name = [SIGKILL: " (SIGKILL)", SIGTERM: " (SIGTERM)", SIGINT: " (SIGINT)", SIGHUP: " (SIGHUP)"][signal] ?? ""
+            return "was killed by signal \(signal)\(name)"
+        }
+        let said = result.stderr.trimmed
+        return "failed (exit \(result.status))" + (said.isEmpty ? "" : ": \(said)") + permissionHint(result)
     }
 
     static func permissionHint(_ result: CommandResult) -> String {

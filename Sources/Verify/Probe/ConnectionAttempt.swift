@@ -33,7 +33,7 @@ public enum ConnectionAttempt {
         public var description: String { proto == .tcp ? endpoint.description : "\(endpoint)/\(proto.rawValue)" }
     }
 
-    /// Per target: "connected", "refused", "timed out", "sent" (UDP) or the error. `tag` goes
+    /// Per target: "connected", "refused", "timed out", "unreachable", "sent" (UDP) or the error. `tag` goes
     /// into each datagram, for the listener to know this run's.
     public static func connect(_ targets: [Target], tag: String, timeout: Double) -> [String] {
         var sockets: [Int32] = [], outcomes = [String](repeating: "", count: targets.count)
@@ -62,7 +62,9 @@ public enum ConnectionAttempt {
                 guard let index = sockets.firstIndex(of: entry.fd) else { continue }
                 var error: Int32 = 0, length = socklen_t(MemoryLayout<Int32>.size)
                 getsockopt(entry.fd, SOL_SOCKET, SO_ERROR, &error, &length)
-                outcomes[index] = error == 0 ? "connected" : Self.describe(error)
+                // Later, not at connect(): the SYN was sent, past the hooks, and nothing
+                // answered for the address (no neighbour, an ICMP unreachable): it went out.
+                outcomes[index] = error == 0 ? "connected" : error == EHOSTUNREACH ? "unreachable" : Self.describe(error)
             }
         }
         for (index, socket) in sockets.enumerated() where socket >= 0 {
@@ -72,6 +74,8 @@ public enum ConnectionAttempt {
         return outcomes
     }
 
+    /// "refused", or the error. An error at connect() itself (no route, an unreachable route)
+    /// comes back before the SYN meets any hook: it says nothing of capture.
     static func describe(_ code: Int32) -> String { code == ECONNREFUSED ? "refused" : String(cString: strerror(code)) }
 
 }

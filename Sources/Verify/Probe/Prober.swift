@@ -156,8 +156,8 @@ public enum Prober {
     }
 
     /// The outcomes of a connection or datagram that was sent: answered, refused, unanswered,
-    /// or (UDP) sent.
-    static let wentOut: Set<String> = ["connected", "refused", "timed out", "sent"]
+    /// unreachable once sent (see `ConnectionAttempt.connect`), or (UDP) sent.
+    static let wentOut: Set<String> = ["connected", "refused", "timed out", "unreachable", "sent"]
 
     /// How long the UDP listeners wait for a round's datagrams: over loopback a datagram is
     /// delivered in the sender's system call, unless the host is busy enough to defer it.

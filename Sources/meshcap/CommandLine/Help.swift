@@ -13,7 +13,7 @@ enum Help {
         lines += ["", "Subcommands:"]
         for spec in subcommands where !spec.hidden { lines += entry("  " + spec.name, spec.abstract) }
         lines += ["", "Options:"]
-        lines += entry("  --version", "Print meshcap's version and the commit it was built from.")
+        lines += entry("  -V, --version", "Print meshcap's version and the commit it was built from (`meshcap version` too).")
         lines += entry("  -h, --help", "Show this help; `meshcap SUBCOMMAND --help` (or `meshcap help SUBCOMMAND`) shows a subcommand's.")
         for (title, entries) in [("Files:", Reference.files), ("Environment:", Reference.environment), ("Exit status:", Reference.exitStatuses)] {
             lines += ["", title]
