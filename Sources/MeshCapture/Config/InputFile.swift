@@ -78,7 +78,9 @@ public enum InputFile {
         return try read(path, role: role, strictText: false)
     }
 
-    static func contents(_ path: String, role: String, standardInput dash: Bool) throws(ConfigError) -> [UInt8] {
+    /// A file's bytes as they are (no text checks, no lines), with `read`'s refusals of what is
+    /// not a regular file of at most `sizeLimit`.
+    public static func contents(_ path: String, role: String, standardInput dash: Bool = false) throws(ConfigError) -> [UInt8] {
         var bytes: [UInt8] = []
         try stream(path, role: role, standardInput: dash, limit: sizeLimit) { bytes += $0 }
         return bytes
