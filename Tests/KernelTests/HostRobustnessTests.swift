@@ -163,27 +163,16 @@ import TestSupport
         let configs = [["-i", service, "-b", "8080"], ["-i", service, "-b", "9090", "-x", "203.0.113.0/24", "-o", "25"]]
         #expect(try meshcapIn(network.workload, ["apply"] + configs[0] + kind.arguments).status == 0)
 
-        let stop = try temporaryDirectory("stop").appendingPathComponent("stop").path
-        defer { try? FileManager.default.removeItem(atPath: (stop as NSString).deletingLastPathComponent) }
-        let client = Process(), output = Pipe()
-        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        client.arguments = ["ip", "netns", "exec", network.workload.name, "python3", TestNetwork.probe, "connect-until",
-                            TestNetwork.peerAddress, "8080", "5000", stop]
-        client.standardOutput = output
-        try client.run()
+        let loop = try TestNetwork.ConnectionLoop(from: network.workload, to: TestNetwork.peerAddress, port: 8080, minimum: 5000)
         var applies = 0
-        while applies < 20 || client.isRunning && applies < 200 {
+        while applies < 20 || loop.isRunning && applies < 200 {
             let result = try meshcapIn(network.workload, ["apply"] + configs[applies % 2] + kind.arguments)
             #expect(result.status == 0, "\(result.stderr)")
             applies += 1
-            if applies == 20 { _ = FileManager.default.createFile(atPath: stop, contents: nil) }
+            if applies == 20 { loop.stop() }
         }
-        client.waitUntilExit()
-        let counts = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let parsed = Dictionary(uniqueKeysWithValues: counts.split(separator: " ").compactMap { pair -> (String, Int)? in
-            let parts = pair.split(separator: "=")
-            return parts.count == 2 ? (String(parts[0]), Int(parts[1]) ?? -1) : nil
-        })
+        let parsed = loop.finish()
+        let counts = "\(parsed)"
         print("re-apply under load (\(kind.rawValue)): \(applies) applies; of \(parsed.values.reduce(0, +)) connections, \(parsed["proxy-outbound"] ?? 0) reached the proxy, \(parsed["peer"] ?? 0) the destination directly, \(parsed["failed"] ?? 0) failed")
         #expect((parsed["proxy-outbound"] ?? 0) >= 5000, "\(counts)")
         #expect(parsed["peer"] == nil, "connections escaped the proxy: \(counts)")

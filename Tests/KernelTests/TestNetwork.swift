@@ -63,4 +63,37 @@ final class TestNetwork {
                              + (uid.map { [String($0)] } ?? []))
         return result.status == 0 ? result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "failed: \(result.stderr.split(separator: "\n").last ?? "")"
     }
+
+    /// A client opening connections from `ns` to `host`:`port` until told to stop (and at least
+    /// `minimum` of them), counting by who answered: what a test does while it changes the rules.
+    final class ConnectionLoop {
+        private let client = Process(), output = Pipe()
+        private let stopFile: URL
+
+        init(from ns: Namespace, to host: String, port: Int, minimum: Int) throws {
+            stopFile = try temporaryDirectory("loop").appendingPathComponent("stop")
+            client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            client.arguments = ["ip", "netns", "exec", ns.name, "python3", TestNetwork.probe, "connect-until", host, String(port), String(minimum), stopFile.path]
+            client.standardOutput = output
+            try client.run()
+        }
+
+        var isRunning: Bool { client.isRunning }
+
+        /// Asks it to stop once it made its minimum.
+        func stop() { _ = FileManager.default.createFile(atPath: stopFile.path, contents: nil) }
+
+        /// Stops it (once it made its minimum) and returns the connections by who answered:
+        /// "proxy-outbound", "peer", "failed".
+        func finish() -> [String: Int] {
+            stop()
+            client.waitUntilExit()
+            try? FileManager.default.removeItem(at: stopFile.deletingLastPathComponent())
+            let counts = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return Dictionary(uniqueKeysWithValues: counts.split(whereSeparator: \.isWhitespace).compactMap { pair -> (String, Int)? in
+                let parts = pair.split(separator: "=")
+                return parts.count == 2 ? (String(parts[0]), Int(parts[1]) ?? -1) : nil
+            })
+        }
+    }
 }
