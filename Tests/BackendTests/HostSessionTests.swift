@@ -162,19 +162,14 @@ import TestSupport
     /// SIGTERM while the rules change waits until the journal is closed, and is kept for `main`.
     @Test func aStopSignalWaitsForTheChangeToEnd() throws {
         let host = RecordingHost()
-        // Dispatch's worker threads start with signals blocked: unblocked here, a SIGTERM the
-        // journal did not hold back would end the test run.
-        var terminate = sigset_t(), workerMask = sigset_t()
-        sigemptyset(&terminate)
-        sigaddset(&terminate, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &terminate, &workerMask)
-        defer { pthread_sigmask(SIG_SETMASK, &workerMask, nil) }
         let before = SignalDeferral.taken.count
         var finished = false
-        try session(host).journaled(.apply, target: Self.record) { changed in
-            raise(SIGTERM)
-            changed = true
-            finished = true
+        try withSignalUnblocked(SIGTERM) {
+            try session(host).journaled(.apply, target: Self.record) { changed in
+                raise(SIGTERM)
+                changed = true
+                finished = true
+            }
         }
         #expect(finished && journal.intent() == nil)
         #expect(SignalDeferral.taken.dropFirst(before).contains(SIGTERM))

@@ -3,27 +3,23 @@ import Glibc
 #endif
 import Testing
 import MeshCapture
+import TestSupport
 
 /// A signal that would stop meshcap while it changes something waits until the change is done,
 /// and is taken (for `main` to end the run with, once it has said what it did).
 @Suite struct SignalDeferralTests {
     @Test func aStopSignalWaitsForTheWorkAndIsTaken() {
-        // The test runs on a worker thread, which Dispatch starts with signals blocked: unblock
-        // the one sent, so that without the hold it would be delivered (and end the test run).
-        var hangup = sigset_t(), workerMask = sigset_t()
-        sigemptyset(&hangup)
-        sigaddset(&hangup, SIGHUP)
-        pthread_sigmask(SIG_UNBLOCK, &hangup, &workerMask)
-        defer { pthread_sigmask(SIG_SETMASK, &workerMask, nil) }
         let before = SignalDeferral.taken.count
         var finished = false
-        SignalDeferral.run {
-            // raise() signals this thread, whose mask the hold set; a nested hold goes on holding.
-            raise(SIGHUP)
-            SignalDeferral.run { #expect(SignalDeferral.taken.count == before) }
-            // Taken by the inner hold as it ended; the outer one still holds.
-            #expect(SignalDeferral.taken.count == before + 1)
-            finished = true
+        withSignalUnblocked(SIGHUP) {
+            SignalDeferral.run {
+                // raise() signals this thread, whose mask the hold set; a nested hold goes on holding.
+                raise(SIGHUP)
+                SignalDeferral.run { #expect(SignalDeferral.taken.count == before) }
+                // Taken by the inner hold as it ended; the outer one still holds.
+                #expect(SignalDeferral.taken.count == before + 1)
+                finished = true
+            }
         }
         #expect(finished)
         #expect(SignalDeferral.taken.dropFirst(before) == [SIGHUP])

@@ -88,3 +88,15 @@ public enum InstallScript {
         return try TestSupport.run("/bin/sh", [path, "--binary", meshcap, "--prefix", prefix, "--destdir", destdir.path] + extra, environment: environment)
     }
 }
+
+/// Runs `body` with `signal` deliverable on this thread. Dispatch's worker threads, where tests
+/// run, start with signals blocked: a test of code that must hold a signal back unblocks it, so
+/// that code which did not would end the test run.
+public func withSignalUnblocked<Result>(_ signal: Int32, _ body: () throws -> Result) rethrows -> Result {
+    var set = sigset_t(), workerMask = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, signal)
+    pthread_sigmask(SIG_UNBLOCK, &set, &workerMask)
+    defer { pthread_sigmask(SIG_SETMASK, &workerMask, nil) }
+    return try body()
+}
