@@ -64,7 +64,7 @@ struct Apply: Subcommand {
             return
         }
         if plan.config.capturesNothing && !allowNoCapture {
-            guard onHost.hasConfig(config) else {
+            guard onHost.hasConfig else {
                 throw ConfigError(origin: nil, message: "no config given, and none recorded in this network namespace (apply records the one it puts in force); nothing was changed; allowed: --config FILE (the VM's cluster.env) or istio-iptables flags")
             }
             let read = onHost.recorded.map { [$0] } ?? config.files

@@ -35,7 +35,7 @@ struct Clean: Subcommand {
     func run() throws {
         // Without a config, the last apply's, so its routing goes even where the kernel kept no tag on it.
         let onHost = try config.loadOnHost(host, locking: dryRun ? .never : .hold)
-        let recognising = onHost.hasConfig(config) ? CapturePlan(onHost.loaded.config).desired(onHost.accounts, for: nil) : nil
+        let recognising = onHost.hasConfig ? CapturePlan(onHost.loaded.config).desired(onHost.accounts, for: nil) : nil
         try Self.clean(recognising: recognising, hosts: host, only: host.backend, dryRun: dryRun, holding: onHost.lock)
     }
 

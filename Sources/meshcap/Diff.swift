@@ -32,7 +32,7 @@ struct Diff: Subcommand {
         let onHost = try config.loadOnHost(host, locking: .whenInterrupted)
         let (loaded, accounts, interrupted) = (onHost.loaded, onHost.accounts, onHost.interrupted)
         // Istio's defaults capture nothing: a diff against them only lists the live rules as extra.
-        guard onHost.hasConfig(config) else {
+        guard onHost.hasConfig else {
             throw ConfigError(origin: nil, message: "no config given, and none recorded in this network namespace (apply records the one it puts in force); allowed: --config FILE (the VM's cluster.env) or istio-iptables flags")
         }
         let plan = CapturePlan(loaded.config)

@@ -94,7 +94,7 @@ struct Explain: Subcommand {
         // rules let through), said; with none recorded, Istio's defaults.
         let onHost = try config.loadOnHost(host, locking: .never, entering: live)
         let (loaded, accounts) = (onHost.loaded, onHost.accounts)
-        if !onHost.hasConfig(config) {
+        if !onHost.hasConfig {
             Report.say(["no config given, and none recorded here: Istio's defaults"])
             config.say(loaded)
         }

@@ -118,8 +118,8 @@ extension ConfigOptions {
             recorded = path
             Report.say(["no config given: using the config \(path == journal.target ? "the interrupted apply was putting in force" : "of the last apply") (\(path))"])
         }
-        return OnHost(loaded: loaded, accounts: accounts, recorded: recorded, journal: journal, interrupted: interrupted,
-                      lock: locking == .hold ? lock : nil)
+        return OnHost(loaded: loaded, accounts: accounts, recorded: recorded, hasConfig: given || recorded != nil, journal: journal,
+                      interrupted: interrupted, lock: locking == .hold ? lock : nil)
     }
 }
 
@@ -129,14 +129,13 @@ struct OnHost {
     let accounts: AccountDatabase
     /// The recorded config used because none was given.
     let recorded: String?
+    /// Whether there is a config to compare with: given, or recorded (else Istio's defaults).
+    let hasConfig: Bool
     let journal: Journal
     /// An apply or clean that began and did not end.
     let interrupted: Journal.Intent?
     /// The namespace's lock, for a command that holds it to the end.
     let lock: HostLock?
-
-    /// Whether there is a config to compare with: given, or recorded.
-    func hasConfig(_ options: ConfigOptions) -> Bool { options.given || recorded != nil }
 }
 
 extension CapturePlan {

@@ -100,7 +100,7 @@ struct VerifyCommand: Subcommand {
         let (loaded, lock, interrupted) = (onHost.loaded, onHost.lock, onHost.interrupted)
         // Without a config, the one meshcap recorded when it applied the rules: so a half or a
         // drift is a problem, not a different-looking capture.
-        let plan = onHost.hasConfig(config) ? (CapturePlan(loaded.config), onHost.accounts) : nil
+        let plan = onHost.hasConfig ? (CapturePlan(loaded.config), onHost.accounts) : nil
         let run = loaded.run
         if probe, let (plan, accounts) = plan {
             let paths = ProbePath.paths(for: plan.config, resolve: accounts.resolver, peerGateway: ProbePeer.gateway)
