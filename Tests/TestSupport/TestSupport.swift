@@ -20,6 +20,9 @@ public struct ProcessResult: Sendable {
     public let stderr: String
 }
 
+/// SIGPIPE ignored in the test process, once: see `run`.
+private let ignoreBrokenPipes: Void = { signal(SIGPIPE, SIG_IGN) }()
+
 /// Runs a program to completion, feeding `input` on stdin.
 @discardableResult
 public func run(_ executable: String, _ arguments: [String], input: String? = nil,
@@ -38,7 +41,10 @@ public func run(_ executable: String, _ arguments: [String], input: String? = ni
     nonisolated(unsafe) var outData = Data(), errData = Data()
     DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
     DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+    // A program that exits before reading all its input (a refusal) leaves the pipe without a
+    // reader: the write fails with EPIPE, instead of SIGPIPE ending the whole test run (it did).
+    _ = ignoreBrokenPipes
+    if let input { try? inPipe.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
     try inPipe.fileHandleForWriting.close()
     process.waitUntilExit()
     group.wait()
