@@ -25,13 +25,13 @@ public struct HostSession: Sendable {
 
     /// What a run did or, with --dry-run, would do.
     public struct Outcome: Sendable {
-        let changes: Changes
+        let changes: Sent
         /// The capture removed from other backends after this one's was in force (see `apply`).
-        var moved: [(host: String, changes: Changes)] = []
+        var moved: [(host: String, changes: Sent)] = []
         /// Exactly what was (or would be) sent to the firewall, then to the backends the capture
         /// moved from; empty when nothing changes.
         public var firewallText: String {
-            changes.text + moved.filter { !$0.changes.isEmpty }.map { "# then, removing the capture from \($0.host):\n" + $0.changes.text }.joined()
+            changes.text() + moved.filter { !$0.changes.isEmpty }.map { "# then, removing the capture from \($0.host):\n" + $0.changes.text() }.joined()
         }
         /// One line per table changed.
         public var firewall: [String] {
@@ -59,30 +59,37 @@ public struct HostSession: Sendable {
     ///     in the backends the capture moves from.
     public func apply(_ desired: DesiredState, record: String, moving others: [any FirewallHost] = [],
                       recognising: DesiredState? = nil, dryRun: Bool) throws -> Outcome {
+        try apply(through: firewall, desired, record: record, moving: others, recognising: recognising, dryRun: dryRun)
+    }
+
+    /// `apply` with the firewall's dialect known, so its reading and steps keep their types.
+    func apply<Host: FirewallHost>(through firewall: Host, _ desired: DesiredState, record: String, moving others: [any FirewallHost],
+                                   recognising: DesiredState?, dryRun: Bool) throws -> Outcome {
         let live = try firewall.observe()
-        let planned = try firewall.changes(to: desired, from: live)
+        let planned = try firewall.dialect.changes(to: desired, from: live.reading)
         let present = try routing.observe()
         let missing = desired.routing.filter { entry in !present.contains { $0.entry == entry } }
         let stale = present.filter { $0.tagged && !desired.routing.contains($0.entry) }
         let routingLines = missing.map(\.description) + stale.map(\.entry.removal)
         let ahead = live.ahead.map(\.sentence)
-        let removals = try others.map { other in (host: other.name, changes: try other.removal(from: other.observe(), recognising: recognising)) }
+        let removals = try others.map { other in (host: other.name, changes: try Self.removal(other, recognising: recognising)) }
         if dryRun {
-            return Outcome(changes: planned, moved: removals, routing: routingLines, ahead: ahead, warnings: [], retries: 0)
+            return Outcome(changes: Sent(planned, firewall.dialect), moved: removals, routing: routingLines, ahead: ahead, warnings: [], retries: 0)
         }
-        if planned.isEmpty && missing.isEmpty && stale.isEmpty && removals.allSatisfy(\.changes.isEmpty) && journal.intent() == nil && journal.failure == nil {
+        let unchanged = firewall.dialect.isEmpty(planned.steps)
+        if unchanged && missing.isEmpty && stale.isEmpty && removals.allSatisfy(\.changes.isEmpty) && journal.intent() == nil && journal.failure == nil {
             // Nothing to change: only the record, if it is not this config's yet (rules applied
             // by an earlier meshcap, or by hand with the same result).
             try journal.record(record)
-            return Outcome(changes: planned, routing: [], ahead: ahead, warnings: [], retries: 0)
+            return Outcome(changes: Sent(planned, firewall.dialect), routing: [], ahead: ahead, warnings: [], retries: 0)
         }
 
-        return try journaled(.apply, target: record, making: planned.making) { changed in
+        return try journaled(.apply, target: record, making: firewall.keepsTablesItMakes ? planned.making : []) { changed in
             var added: [RoutingEntry] = []
-            let committed: (changes: Changes, retries: Int)
+            let committed: (changes: Sent, retries: Int)
             do {
                 for entry in missing where try routing.add(entry) { added.append(entry) }
-                committed = try commitRetryingOnce(planned) { try firewall.changes(to: desired, from: $0) }
+                committed = try Self.commitRetryingOnce(planned, through: firewall) { try firewall.dialect.changes(to: desired, from: $0) }
             } catch {
                 var failures: [String] = []
                 for entry in added.reversed() {
@@ -118,11 +125,19 @@ public struct HostSession: Sendable {
     /// the config Istio applied is given, its other rules of that config's shape). Journaled by
     /// the caller (`journaled`), which may clean several firewalls and the routing in one go.
     public func clean(recognising config: DesiredState?, dryRun: Bool) throws -> Outcome {
-        let live = try firewall.observe()
-        let planned = try firewall.removal(from: live, recognising: config)
-        guard !dryRun else { return Outcome(changes: planned, routing: [], ahead: [], warnings: [], retries: 0) }
-        let committed = try commitRetryingOnce(planned) { try firewall.removal(from: $0, recognising: config) }
+        try clean(through: firewall, recognising: config, dryRun: dryRun)
+    }
+
+    func clean<Host: FirewallHost>(through firewall: Host, recognising config: DesiredState?, dryRun: Bool) throws -> Outcome {
+        let planned = try firewall.dialect.removal(from: firewall.read(), recognising: config)
+        guard !dryRun else { return Outcome(changes: Sent(planned, firewall.dialect), routing: [], ahead: [], warnings: [], retries: 0) }
+        let committed = try Self.commitRetryingOnce(planned, through: firewall) { try firewall.dialect.removal(from: $0, recognising: config) }
         return Outcome(changes: committed.changes, routing: [], ahead: [], warnings: deleteEmptyMadeTables(), retries: committed.retries)
+    }
+
+    /// What removing meshcap's rules from `host` would send.
+    static func removal<Host: FirewallHost>(_ host: Host, recognising config: DesiredState?) throws -> Sent {
+        Sent(try host.dialect.removal(from: host.read(), recognising: config), host.dialect)
     }
 
     /// The tables iptables-nft made for meshcap that hold nothing now, deleted and forgotten. A
@@ -177,15 +192,16 @@ public struct HostSession: Sendable {
 
     /// Commits; if the nft ruleset changed after it was read, reads again, plans again and
     /// commits once more; a second change is a failure with nothing changed.
-    func commitRetryingOnce(_ first: Changes, plan: (LiveRules) throws -> Changes) throws -> (changes: Changes, retries: Int) {
-        guard !first.isEmpty else { return (first, 0) }
+    static func commitRetryingOnce<Host: FirewallHost>(_ first: Changes<Host.Syntax.Steps>, through firewall: Host,
+                                                         plan: (Host.Syntax.Reading) throws -> Changes<Host.Syntax.Steps>) throws -> (changes: Sent, retries: Int) {
+        guard !firewall.dialect.isEmpty(first.steps) else { return (Sent(first, firewall.dialect), 0) }
         do {
             try firewall.commit(first)
-            return (first, 0)
+            return (Sent(first, firewall.dialect), 0)
         } catch is RulesetChanged {
-            let again = try plan(firewall.observe())
-            if !again.isEmpty { try firewall.commit(again) }
-            return (again, 1)
+            let again = try plan(firewall.read())
+            if !firewall.dialect.isEmpty(again.steps) { try firewall.commit(again) }
+            return (Sent(again, firewall.dialect), 1)
         }
     }
 

@@ -269,25 +269,6 @@ public struct Journal: Sendable {
     func syncDirectory() { TextFile.syncDirectory(directory) }
 }
 
-/// A table iptables-nft made for meshcap's rules: `ip mangle`, `ip6 nat`.
-public struct MadeTable: Sendable, Hashable, CustomStringConvertible {
-    public let family: Family
-    public let name: String
-
-    public init(family: Family, name: String) {
-        self.family = family
-        self.name = name
-    }
-
-    init?(_ line: String) {
-        let words = line.split(separator: " ")
-        guard words.count == 2, let family = Family.allCases.first(where: { $0.nftName == words[0] }) else { return nil }
-        self.init(family: family, name: String(words[1]))
-    }
-
-    public var description: String { "\(family.nftName) \(name)" }
-}
-
 /// The kernel's names for the network namespace this thread is in: its cookie (SO_NETNS_COOKIE,
 /// Linux 5.14), never reused while the machine runs ("i" and the inode before 5.14), and the
 /// inode of its nsfs file, which processes' links and mounts name it by.

@@ -49,6 +49,14 @@ public struct HostError: Failure, CustomStringConvertible {
         self.errno = errno
     }
 
+    /// What the failed call said, by meaning (as knftables names them): "already gone", "already
+    /// there", "not understood by this kernel", "busy".
+    public var isNotFound: Bool { errno == ENOENT || errno == ESRCH || errno == EADDRNOTAVAIL }
+    public var isAlreadyThere: Bool { errno == EEXIST }
+    public var isInvalid: Bool { errno == EINVAL }
+    public var isUnsupported: Bool { errno == EOPNOTSUPP }
+    public var isBusy: Bool { errno == EBUSY }
+
     /// The same error, with more said after it.
     public func appending(_ text: String) -> HostError { HostError(description: description + text, errno: errno) }
 

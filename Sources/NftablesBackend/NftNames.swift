@@ -15,14 +15,14 @@ public enum NftNames {
         }
     }
 
-    /// The base chain that plays the role of an iptables built-in chain: its type and its
-    /// priority (iptables' own table priorities, so ordering against iptables rules holds).
-    /// mangle OUTPUT is a `route` chain: a mark set there must re-route the packet.
-    public static func baseChain(_ kind: TableKind, _ hook: Hook) -> (type: String, priority: Int) {
+    /// The type of the base chain that plays the role of an iptables built-in chain (its
+    /// priority is the table's, `TableKind.priority(at:)`). mangle OUTPUT is a `route` chain: a
+    /// mark set there must re-route the packet.
+    public static func chainType(_ kind: TableKind, _ hook: Hook) -> String {
         switch kind {
-        case .nat: ("nat", hook == .prerouting || hook == .output ? -100 : 100)
-        case .mangle: (hook == .output ? "route" : "filter", -150)
-        case .raw: ("filter", -300)
+        case .nat: "nat"
+        case .mangle: hook == .output ? "route" : "filter"
+        case .raw: "filter"
         }
     }
 }
@@ -37,6 +37,4 @@ extension Family {
     /// The family's number in nf_tables (NFPROTO_IPV4, NFPROTO_IPV6): a table's, a chain's, and
     /// what `meta nfproto` and `tproxy ip|ip6` compare.
     public var nfproto: UInt32 { UInt32(self == .ipv4 ? NFPROTO_IPV4 : NFPROTO_IPV6) }
-    /// nft's word for the family of a table: `ip`, `ip6` (iptables-nft's tables are these).
-    public var nftName: String { self == .ipv4 ? "ip" : "ip6" }
 }

@@ -27,8 +27,7 @@ public enum NftRenderer {
                 if index > 0 { lines.append("") }
                 lines.append("\tchain \(NftNames.chain(chain.name)) {")
                 if case .builtin(let hook) = chain.name {
-                    let base = NftNames.baseChain(table.kind, hook)
-                    lines.append("\t\ttype \(base.type) hook \(hook.rawValue) priority \(base.priority); policy accept;")
+                    lines.append("\t\ttype \(NftNames.chainType(table.kind, hook)) hook \(hook.rawValue) priority \(table.kind.priority(at: hook)); policy accept;")
                 }
                 for rule in chain.rules { lines.append("\t\t" + statement(rule)) }
                 lines.append("\t}")

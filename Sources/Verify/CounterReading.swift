@@ -1,4 +1,3 @@
-import HostOps
 import MeshCapture
 
 /// Counters as read, from a live host or a saved dump: the rules (meshcap's, Istio's and other

@@ -60,7 +60,7 @@ struct Apply: Subcommand {
         let plan = CapturePlan(loaded.config)
         if let cleanup = run.cleanupOnly {
             Report.say(["\(cleanup.cited): removing the rules instead of applying them"])
-            try Clean.clean(recognising: plan.desired(accounts, for: nil), hosts: host, only: host.backend, dryRun: dryRun, holding: lock)
+            try Clean.clean(recognising: plan.desired(accounts, in: nil), hosts: host, only: host.backend, dryRun: dryRun, holding: lock)
             return
         }
         if plan.config.capturesNothing && !allowNoCapture {
@@ -74,17 +74,17 @@ struct Apply: Subcommand {
         }
         Report.warning(SSHPorts(config: SSHPorts.defaultConfig, given: false).lockOuts(plan).map { "\($0.sentence); fix: \($0.fix)" })
         if let asked = run.dryRun, !self.dryRun { Report.say(["\(asked.cited): printing what would be sent instead of applying it"]) }
-        let residue = Residue.find()
-        let (firewall, backend, notes) = host.choose(run, residue: residue, moving: true)
-        Report.say(notes + plan.listNotes(for: backend == .nft ? .inet : .xtables(.ipv4)))
+        let residue = host.site.residue()
+        let (firewall, notes) = try host.choose(run, residue: residue, moving: true)
+        Report.say(notes + plan.listNotes(for: firewall.dialect.layouts([.ipv4])[0]))
         // Capture in another backend or iptables variant moves here: two at once capture twice.
-        let others = residue.others(than: firewall, wait: host.wait)
+        let others = try host.site.others(than: firewall, in: residue, wait: host.wait)
         if !others.isEmpty {
             Report.say(["capture rules are in \(others.map(\.name).joined(separator: " and ")) too: they are removed once \(firewall.name)'s are in force"])
         }
-        let session = HostSession(firewall: firewall, routing: KernelRouting(), journal: journal)
-        let outcome = try session.apply(plan.desired(accounts, for: backend), record: Journal.record(plan.config, host: firewall),
-                                        moving: others, recognising: plan.desired(accounts, for: nil), dryRun: dryRun)
+        let session = try host.session(firewall, journal: journal)
+        let outcome = try session.apply(plan.desired(accounts, in: firewall.dialect), record: Journal.record(plan.config, host: firewall),
+                                        moving: others, recognising: plan.desired(accounts, in: nil), dryRun: dryRun)
         withExtendedLifetime(lock) {}
         if outcome.changedNothing {
             Report.say(["no change: the live rules (\(firewall.name)) already are this config's" + (dryRun ? "; nothing would be sent" : "")])

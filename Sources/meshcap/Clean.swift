@@ -35,7 +35,7 @@ struct Clean: Subcommand {
     func run() throws {
         // Without a config, the last apply's, so its routing goes even where the kernel kept no tag on it.
         let onHost = try config.loadOnHost(host, locking: dryRun ? .never : .hold)
-        let recognising = onHost.hasConfig ? CapturePlan(onHost.loaded.config).desired(onHost.accounts, for: nil) : nil
+        let recognising = onHost.hasConfig ? CapturePlan(onHost.loaded.config).desired(onHost.accounts, in: nil) : nil
         try Self.clean(recognising: recognising, hosts: host, only: host.backend, dryRun: dryRun, holding: onHost.lock)
     }
 
@@ -48,13 +48,13 @@ struct Clean: Subcommand {
     ///   taken by the same process would wait for the first).
     static func clean(recognising: DesiredState?, hosts options: HostOptions, only: BackendChoice?, dryRun: Bool, holding held: HostLock? = nil) throws {
         let lock = try held ?? (dryRun ? nil : HostLock(wait: Double(options.wait)))
-        let journal = Journal.here()
+        let journal = options.site.journal()
         var firewalls: [any FirewallHost] = []
-        if only != .iptables { firewalls.append(NftHost()) }
+        if only != .iptables, !options.site.isFake { firewalls.append(try options.firewall(.nft)) }
         if only != .nft {
             // Unless one is named, the variants whose tools this host has.
-            let variants = options.iptablesVariant.map { [$0] } ?? IptablesVariant.allCases.filter(\.isInstalled)
-            firewalls += variants.map { IptablesHost(variant: $0, wait: options.wait) }
+            let variants = options.iptablesVariant.map { [$0] } ?? options.site.installedVariants
+            firewalls += try variants.map { try options.firewall(.iptables, variant: $0) }
         }
         let everything = only == nil && options.iptablesVariant == nil
         var said: [String] = []
@@ -65,17 +65,18 @@ struct Clean: Subcommand {
                 Report.say([dryRun ? "would remove:" : "removed:"] + said)
             }
         }
-        let routing = HostSession(firewall: NftHost(), routing: KernelRouting(), journal: journal)
+        // The routing and the journal are the namespace's, whichever firewalls are cleaned.
+        let routing = try options.session(firewalls.first ?? options.firewall(.iptables), journal: journal)
         func removeEverything(_ changed: inout Bool) throws {
             var warnings: [String] = []
             for firewall in firewalls {
-                let outcome = try HostSession(firewall: firewall, routing: KernelRouting(), journal: journal).clean(recognising: recognising, dryRun: dryRun)
+                let outcome = try options.session(firewall, journal: journal).clean(recognising: recognising, dryRun: dryRun)
                 if dryRun { print(outcome.firewallText, terminator: "") }
                 said += outcome.firewall.map { "  \(firewall.name): \($0)" }
                 warnings += outcome.warnings
                 changed = changed || !outcome.firewall.isEmpty
             }
-            let remaining = dryRun || everything ? [] : Residue.find().elsewhere(than: "")
+            let remaining = dryRun || everything ? [] : options.site.residue().elsewhere(than: "")
             if remaining.isEmpty {
                 let routes = try routing.cleanRouting(recognising: recognising, dryRun: dryRun)
                 if dryRun && !routes.isEmpty { print("# routing over rtnetlink, as ip would be told:\n" + routes.joined(separator: "\n")) }

@@ -3,7 +3,8 @@ import IptablesBackend
 import MeshCapture
 import NftablesBackend
 
-enum Backend: String, ArgumentValue, CaseIterable {
+/// What `compile` prints: a syntax, or the batch meshcap sends itself.
+enum RuleSyntax: String, ArgumentValue, CaseIterable {
     case iptables
     case nft
     /// The nf_tables batch meshcap sends itself, as text.
@@ -24,7 +25,7 @@ struct Compile: Subcommand {
             The output depends only on the config: same input, same bytes.
             """,
         options: ConfigOptions.options + [
-            OptionSpec("backend", .single(name: "backend", completion: .words(Backend.choices)),
+            OptionSpec("backend", .single(name: "backend", completion: .words(RuleSyntax.choices)),
                        help: "iptables (iptables-restore input, the default), nft (an nft -f script) or netlink (the nf_tables batch `apply` sends, as text)."),
             OptionSpec("family", .single(name: "family", completion: .words(Family.choices)),
                        help: "With --backend iptables: the family to print. Default: ipv4."),
@@ -34,7 +35,7 @@ struct Compile: Subcommand {
         operands: ConfigOptions.operands)
 
     let config: ConfigOptions
-    let backend: Backend
+    let backend: RuleSyntax
     let family: Family
     let outputDir: String?
 

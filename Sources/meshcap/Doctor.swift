@@ -54,15 +54,15 @@ struct Doctor: Subcommand {
         let settings = loaded.values
         var checks = [configCheck(plan), privileges()]
         let privileged = checks.last?.status == .pass
-        let residue = privileged ? Residue.find() : nil
-        let backend = residue.map { host.choose(loaded.run, residue: $0) }
+        let residue = privileged ? host.site.residue() : nil
+        let backend = try residue.map { try host.choose(loaded.run, residue: $0) }
         checks += kernel(plan, chosen: backend?.host.name, privileged: privileged)
         checks.append(istioStartScript(settings))
         checks.append(proxyUser(plan, accounts: accounts, envoyUser: settings["ENVOY_USER"]))
         checks += ssh(plan)
         checks += names(settings, plan: plan, accounts: accounts)
         checks.append(rules(residue, plan))
-        if privileged, let interrupted = Journal.here().intent() {
+        if privileged, let interrupted = host.site.journal().intent() {
             let verb = interrupted.operation == .clean ? "clean" : "apply"
             checks.append(PreflightCheck("journal", .fail, "\(interrupted) did not end (killed, or still running): the rules may be half changed",
                                          fix: "meshcap \(verb) completes it (with no config: the config it was putting in force)"))
@@ -70,7 +70,7 @@ struct Doctor: Subcommand {
         let present = residue.map { !$0.nftTables.isEmpty || !$0.iptables.isEmpty } ?? false
         checks += capturePorts(plan, rulesPresent: present)
         if let backend, present {
-            checks.append(counters(plan, accounts: accounts, firewall: backend.host, backend: backend.backend, residue: residue!))
+            checks.append(counters(plan, accounts: accounts, firewall: backend.host, residue: residue!))
         }
         let report = PreflightReport(checks)
         print(json ? report.json : report.text, terminator: "")
@@ -323,15 +323,15 @@ struct Doctor: Subcommand {
         }
     }
 
-    func counters(_ plan: CapturePlan, accounts: AccountDatabase, firewall: any FirewallHost, backend: BackendChoice, residue: Residue) -> PreflightCheck {
-        let live: LiveRules
+    func counters(_ plan: CapturePlan, accounts: AccountDatabase, firewall: any FirewallHost, residue: Residue) -> PreflightCheck {
+        let live: Observation
         do {
-            live = try firewall.observe()
+            live = try firewall.observation()
         } catch {
             return PreflightCheck("counters", .fail, "cannot read the rules: \((error as? Failure)?.lines.joined(separator: "; ") ?? "\(error)")", fix: "run doctor as root")
         }
         let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name))
-        let report = VerifyReport(reading, desired: config.given ? plan.desired(accounts, for: backend) : nil)
+        let report = VerifyReport(reading, desired: config.given ? plan.desired(accounts, in: firewall.dialect) : nil)
         guard report.healthy else {
             return PreflightCheck("counters", .fail, report.verdicts.map { "\($0.kind.rawValue): \($0.message)" }.joined(separator: "; "),
                                   fix: "meshcap verify \(command) for the rows; meshcap apply \(command) puts the config's rules back")

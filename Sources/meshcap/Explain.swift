@@ -104,16 +104,16 @@ struct Explain: Subcommand {
         let plan = CapturePlan(loaded.config)
         let family = destination.family
         // Without --live, --backend only picks the syntax and layout: nft unless told.
-        var backend = host.backend ?? .nft
+        var dialect = (host.backend ?? .nft).dialect
         let ruleset: Ruleset
         let origin: String
         if live {
-            let residue = Residue.find()
-            let chosen = host.choose(loaded.run, residue: residue)
+            let residue = host.site.residue()
+            let chosen = try host.choose(loaded.run, residue: residue)
             Report.say(chosen.notes)
-            backend = chosen.backend
-            let layout: Layout = backend == .nft ? .inet : .xtables(family)
-            let reading = try chosen.host.observe()
+            dialect = chosen.host.dialect
+            let layout = dialect.layouts([family])[0]
+            let reading = try chosen.host.observation()
             let rules = reading.rules
             ruleset = Ruleset(live: rules, layout: layout)
             // Other programs' rules that see packets first decide before meshcap's do.
@@ -125,16 +125,15 @@ struct Explain: Subcommand {
             }
             if ruleset.tables.isEmpty { Report.note(["no capture rules of meshcap's or Istio's in \(chosen.host.name)"]) }
         } else {
-            ruleset = plan.programmed(backend == .nft ? .inet : .xtables(family))
-            origin = "\(backend.rawValue), from the config"
+            ruleset = plan.programmed(dialect.layouts([family])[0])
+            origin = "\(dialect.syntax), from the config"
         }
         let connection = Connection(direction: direction, proto: proto, destination: destination, destinationPort: port,
                                     source: source?.0, sourcePort: source?.1, uid: uid, gid: gid, interface: interface)
         let walk = PacketWalk(connection, through: ruleset, resolve: accounts.resolver)
         let steps = walk.steps.map { step -> ExplainReport.Step in
-            let table = backend == .nft ? NftNames.table(step.table) : step.table.rawValue
-            let chain = backend == .nft ? NftNames.chain(step.chain) : step.chain.description
-            let text = step.rule.map { backend == .nft ? NftRenderer.statement($0) : IptablesRenderer.text(IptablesRenderer.words($0, family: family)) }
+            let table = dialect.table(step.table), chain = dialect.chain(step.chain)
+            let text = step.rule.map { dialect.statement($0, family: family) }
             if case .builtin = step.chain { return ExplainReport.Step(table: table, chain: chain, rule: text, position: step.index.map { $0 + 1 }, base: true) }
             return ExplainReport.Step(table: table, chain: chain, rule: text, position: step.index.map { $0 + 1 }, base: false)
         }

@@ -1,13 +1,24 @@
 import Glibc
 import HostOps
+import IptablesBackend
 import MeshCapture
+import NftablesBackend
 
-/// The firewall backend a host command works on.
+/// The firewall backend a host command works on. `HostOptions.firewall` is the one place a
+/// backend becomes a host, and `dialect` the one place it becomes a syntax: everything after
+/// works through those.
 enum BackendChoice: String, ArgumentValue, CaseIterable {
     /// meshcap's three inet tables, over netlink (no nft binary needed).
     case nft
     /// ISTIO chains through iptables-restore, in the chosen variant.
     case iptables
+
+    var dialect: any Dialect {
+        switch self {
+        case .nft: NftDialect()
+        case .iptables: IptablesDialect()
+        }
+    }
 }
 
 extension IptablesVariant: ArgumentValue {}
@@ -29,6 +40,8 @@ struct HostOptions {
     let iptablesVariant: IptablesVariant?
     let netns: String?
     let wait: Int
+    /// The kernel, or the fake host MESHCAP_FAKE_HOST names.
+    let site = Site.current
 
     init(_ arguments: Arguments) throws(ConfigError) {
         backend = try arguments.value("backend")
@@ -60,22 +73,33 @@ struct HostOptions {
     ///
     /// - Parameter moving: apply moves the capture out of every other place, so the warning that
     ///   both iptables variants hold ISTIO chains is not said there.
-    func choose(_ run: RunSettings, residue: Residue, moving: Bool = false) -> (host: any FirewallHost, backend: BackendChoice, notes: [String]) {
+    func choose(_ run: RunSettings, residue: Residue, moving: Bool = false) throws -> (host: any FirewallHost, notes: [String]) {
         // The key table accepts only "legacy" and "nft" for FORCE_IPTABLES_BINARY.
         let keyVariant = run.iptablesVariant.flatMap { setting in IptablesVariant(rawValue: setting.value).map { ($0, setting.cited) } }
         let flagVariant = iptablesVariant.map { ($0, "--iptables-variant \($0.rawValue)") }
         let told = self.backend ?? (run.nativeNftables != nil ? .nft : keyVariant != nil || iptablesVariant != nil ? .iptables : nil)
         let inIptables = residue.nftTables.isEmpty && !residue.iptables.isEmpty
         let backend = told ?? (inIptables ? .iptables : .nft)
+        guard backend == .iptables else { return (try firewall(.nft), []) }
+        let choice = residue.variant(forced: flagVariant ?? keyVariant, systemVariant: site.systemVariant)
+        let why = told == nil ? " (--backend nft to use nft instead)" : ""
+        return (try firewall(.iptables, variant: choice.variant),
+                ["using iptables-\(choice.variant.rawValue): \(choice.reason)\(why)"] + (moving ? [] : choice.warning.map { ["warning: " + $0] } ?? []))
+    }
+}
+
+extension HostOptions {
+    /// The host of a backend (iptables: in `variant`, else the system's), on this site.
+    func firewall(_ backend: BackendChoice, variant: IptablesVariant? = nil) throws -> any FirewallHost {
         switch backend {
-        case .nft:
-            return (NftHost(), .nft, [])
-        case .iptables:
-            let choice = residue.variant(forced: flagVariant ?? keyVariant)
-            let why = told == nil ? " (--backend nft to use nft instead)" : ""
-            return (IptablesHost(variant: choice.variant, wait: wait), .iptables,
-                    ["using iptables-\(choice.variant.rawValue): \(choice.reason)\(why)"] + (moving ? [] : choice.warning.map { ["warning: " + $0] } ?? []))
+        case .nft: try site.nft()
+        case .iptables: try site.iptables(variant ?? site.systemVariant ?? .nft, wait: wait)
         }
+    }
+
+    /// A session on this site's routing and journal.
+    func session(_ firewall: any FirewallHost, journal: Journal) throws -> HostSession {
+        HostSession(firewall: firewall, routing: try site.routing(), journal: journal)
     }
 }
 
@@ -104,7 +128,7 @@ extension ConfigOptions {
     func loadOnHost(_ host: HostOptions, locking: Locking, entering: Bool = true) throws -> OnHost {
         var (loaded, accounts) = try load(say: given)
         if entering { try host.enterNamespace(loaded.run) }
-        let journal = Journal.here()
+        let journal = host.site.journal()
         let lock: HostLock?
         switch locking {
         case .hold: lock = try HostLock(wait: Double(host.wait))
@@ -139,10 +163,11 @@ struct OnHost {
 }
 
 extension CapturePlan {
-    /// What apply programs through `backend` (nil: every backend, for clean to recognise):
+    /// What apply programs in `dialect` (nil: every backend's layouts, for clean to recognise):
     /// resolving a layout no host uses costs as much as compiling it.
-    func desired(_ accounts: AccountDatabase, for backend: BackendChoice?) -> DesiredState {
-        let layouts: [Layout] = (backend != .iptables ? [.inet] : []) + (backend != .nft ? config.families.sorted().map { .xtables($0) } : [])
+    func desired(_ accounts: AccountDatabase, in dialect: (any Dialect)?) -> DesiredState {
+        let dialects = dialect.map { [$0] } ?? BackendChoice.allCases.map(\.dialect)
+        let layouts = dialects.flatMap { $0.layouts(config.families.sorted()) }
         return DesiredState(rulesets: layouts.map { ruleset(for: $0) }, routing: routing, resolve: accounts.resolver,
                             capturesNothing: config.capturesNothing)
     }

@@ -52,26 +52,27 @@ struct KernelProbe: Subcommand {
         // Policy routing needs lo up; a new namespace has it down.
         _ = try? Command.run("ip", ["link", "set", "lo", "up"])
         let accounts = try AccountDatabase(passwdPath: "/dev/null", groupPath: "/dev/null")
-        var hosts: [(String, any FirewallHost)] = [("nft", NftHost())]
+        // Every backend this kernel might be asked for, whatever the options say.
+        var hosts: [any FirewallHost] = [try Site.kernel.nft()]
         for variant in IptablesVariant.allCases where Command.locate("iptables-\(variant.rawValue)-restore") != nil {
-            hosts.append(("iptables-\(variant.rawValue)", IptablesHost(variant: variant, wait: 5)))
+            hosts.append(try Site.kernel.iptables(variant, wait: 5))
         }
         for feature in KernelFeature.allCases {
             let loaded = try ConfigLoader.load(files: [], flags: feature.flags, accounts: accounts)
             let plan = CapturePlan(loaded.config)
-            for (name, host) in hosts {
+            for host in hosts {
                 var outcome = "ok"
                 // Journaled as any apply and clean; the clean forgets the record, and the journal's
                 // directory goes with it.
-                let session = HostSession(firewall: host, routing: KernelRouting(), journal: Journal.here())
+                let session = HostSession(firewall: host, routing: try Site.kernel.routing(), journal: Site.kernel.journal())
                 do {
-                    _ = try session.apply(plan.desired(accounts, for: name == "nft" ? .nft : .iptables),
+                    _ = try session.apply(plan.desired(accounts, in: host.dialect),
                                           record: Journal.record(plan.config, host: host), dryRun: false)
                     _ = try session.journaled(.clean, forgetting: true) { _ in try session.clean(recognising: nil, dryRun: false) }
                 } catch let failure as Failure {
                     outcome = failure.lines.joined(separator: "; ")
                 }
-                print("\(feature.rawValue)\t\(name)\t\(outcome.replacing("\t", with: " ").replacing("\n", with: " "))")
+                print("\(feature.rawValue)\t\(host.name)\t\(outcome.replacing("\t", with: " ").replacing("\n", with: " "))")
             }
         }
     }

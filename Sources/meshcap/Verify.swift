@@ -87,7 +87,7 @@ struct VerifyCommand: Subcommand {
             var desired: DesiredState?
             if config.given {
                 let (loaded, accounts) = try config.load()
-                desired = CapturePlan(loaded.config).desired(accounts, for: format.isNftables ? .nft : .iptables)
+                desired = CapturePlan(loaded.config).desired(accounts, in: format.dialect)
             }
             let report = VerifyReport(reading, desired: desired)
             try emit(report)
@@ -106,14 +106,14 @@ struct VerifyCommand: Subcommand {
             let paths = ProbePath.paths(for: plan.config, resolve: accounts.resolver, peerGateway: ProbePeer.gateway)
             probes = Prober.run(paths, config: plan.config, executable: Self.executable)
         }
-        let residue = Residue.find()
-        let (firewall, backend) = chooseHost(run, residue: residue)
-        let wanted = plan.map { $0.0.desired($0.1, for: backend) }
+        let residue = host.site.residue()
+        let firewall = try chooseHost(run, residue: residue)
+        let wanted = plan.map { $0.0.desired($0.1, in: firewall.dialect) }
 
         var previous: (report: VerifyReport, time: Double)?
         var readings = 0
         while true {
-            let live = try firewall.observe()
+            let live = try firewall.observation()
             let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name),
                                          interrupted: interrupted.map { ($0.description, $0.operation == .clean ? "meshcap clean" : "meshcap apply") },
                                          failedApply: onHost.journal.failure)
@@ -150,9 +150,9 @@ struct VerifyCommand: Subcommand {
     }
 
     /// --reset, then the exit status the report calls for.
-    func finish(_ report: VerifyReport, live: LiveRules, firewall: any FirewallHost, lock: HostLock?) throws -> Never {
+    func finish(_ report: VerifyReport, live: Observation, firewall: any FirewallHost, lock: HostLock?) throws -> Never {
         if reset {
-            let zeroed = try firewall.resetCounters(live)
+            let zeroed = try live.resetCounters()
             withExtendedLifetime(lock) {}
             Report.say(["counters of \(zeroed) rules zeroed (\(firewall.name))"])
         }
@@ -162,10 +162,10 @@ struct VerifyCommand: Subcommand {
     }
 
     /// The host's rules, as apply and diff choose them (see `HostOptions.choose`).
-    func chooseHost(_ run: RunSettings, residue: Residue) -> (any FirewallHost, BackendChoice) {
-        let (firewall, backend, notes) = host.choose(run, residue: residue)
+    func chooseHost(_ run: RunSettings, residue: Residue) throws -> any FirewallHost {
+        let (firewall, notes) = try host.choose(run, residue: residue)
         Report.say(notes)
-        return (firewall, backend)
+        return firewall
     }
 
     /// Packets per second per row since the last reading.

@@ -1,16 +1,18 @@
 import Foundation
 import HostOps
+import IptablesBackend
 import MeshCapture
 import Testing
 import TestSupport
 
-/// The order of apply and clean on a host, with a recording stand-in for the kernel.
+/// The order of apply and clean on a host, with the stateful stand-in for the kernel: the
+/// dialect's real restore steps applied to tables in memory, read back as a host reads them.
 @Suite final class HostSessionTests {
     let tproxy: DesiredState = {
         let config = try! ConfigLoader.load(files: [], flags: ["-m", "TPROXY", "-b", "*", "-u", "1337"], accounts: AccountDatabase(users: [:], groups: [:]),
                                             resolvConf: "/dev/null").config
         let plan = CapturePlan(config)
-        return DesiredState(rulesets: [plan.ruleset(for: .inet)], routing: plan.routing) { _, _ in nil }
+        return DesiredState(rulesets: [plan.ruleset(for: .xtables(.ipv4))], routing: plan.routing) { _, _ in nil }
     }()
 
     static let record = "PROXY_PORT='15001'\n"
@@ -20,42 +22,57 @@ import TestSupport
 
     deinit { try? FileManager.default.removeItem(atPath: journal.directory) }
 
-    func session(_ host: RecordingHost) -> HostSession { HostSession(firewall: host, routing: host, journal: journal) }
+    /// The firewall and the routing of one stand-in host.
+    final class Host {
+        let firewall = try! FakeIptables()
+        let routing = try! FakeRouting()
+    }
+
+    func session(_ host: Host) -> HostSession { HostSession(firewall: host.firewall, routing: host.routing, journal: journal) }
+
+    /// What is in force differs from the config: `diff`'s two sides.
+    func drift(_ host: Host, _ desired: DesiredState) throws -> Bool {
+        host.firewall.dialect.view(of: try host.firewall.read()) != host.firewall.dialect.view(of: desired)
+    }
 
     @Test func routesComeFirstAndApplyingTwiceChangesNothing() throws {
-        let host = RecordingHost()
+        let host = Host()
         let session = session(host)
+        #expect(try drift(host, tproxy))
         let first = try session.apply(tproxy, record: Self.record, dryRun: false)
-        #expect(host.routingLog == ["add ip -4 rule add fwmark 1337 lookup 133", "add ip -4 route add local default dev lo table 133"])
-        #expect(first.firewall.count == 1 && host.commits.count == 1)
+        #expect(host.routing.log == ["add ip -4 rule add fwmark 1337 lookup 133", "add ip -4 route add local default dev lo table 133"])
+        #expect(first.firewall == ["IPv4 nat: 12 rules written", "IPv4 mangle: 14 rules written"], "\(first.firewall)")
+        #expect(try !drift(host, tproxy), "what the apply left in force is not the config's")
+        let committed = host.firewall.commits
         let second = try session.apply(tproxy, record: Self.record, dryRun: false)
-        #expect(second.changedNothing)
-        #expect(host.commits.count == 1)
+        #expect(second.changedNothing, "a second apply of the same config changed \(second.firewall)")
+        #expect(host.firewall.commits == committed)
     }
 
     @Test func aRulesetChangedUnderTheApplyIsReadAgainOnce() throws {
-        let host = RecordingHost()
-        host.changedGenerations = 1
+        let host = Host()
+        host.firewall.rulesetChanges = 1
         let outcome = try session(host).apply(tproxy, record: Self.record, dryRun: false)
         #expect(outcome.retries == 1)
-        #expect(host.commits.count == 1)
+        #expect(host.firewall.commits.count == 2)
+        #expect(try !drift(host, tproxy))
     }
 
     @Test func twiceIsAFailureAndTheRoutesItAddedAreTakenBack() throws {
-        let host = RecordingHost()
-        host.changedGenerations = 2
+        let host = Host()
+        host.firewall.rulesetChanges = 2
         #expect(throws: RulesetChanged.self) { try session(host).apply(tproxy, record: Self.record, dryRun: false) }
         #expect(RulesetChanged().exitStatus == .hostError)
-        #expect(host.commits.isEmpty)
-        #expect(host.routes.isEmpty, "routes added for rules that never came stayed behind")
+        #expect(host.firewall.commits.isEmpty && host.firewall.state.isEmpty)
+        #expect(host.routing.routes.isEmpty, "routes added for rules that never came stayed behind")
     }
 
     /// Undoing can fail too: the error says so instead of claiming nothing changed, and the
     /// journal goes on saying the rules are half changed.
     @Test func aFailedUndoIsSaid() throws {
-        let host = RecordingHost()
-        host.refusal = HostError("refused")
-        host.routeRemovalRefusal = HostError("route removal refused")
+        let host = Host()
+        host.firewall.refusal = HostError("refused")
+        host.routing.removalRefusal = HostError("route removal refused")
         do {
             _ = try session(host).apply(tproxy, record: Self.record, dryRun: false)
             Issue.record("a refused commit went through")
@@ -68,46 +85,73 @@ import TestSupport
     /// Once the rules are in force, a stale route that cannot be removed is a warning, and a
     /// kernel that dropped the ownership tag is said.
     @Test func afterTheCommitProblemsAreWarnings() throws {
-        let host = RecordingHost()
-        host.keepsTags = false
-        host.routes = [PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 7, table: 7), tagged: true)]
-        host.routeRemovalRefusal = HostError("busy")
+        let host = Host()
+        host.routing.keepsTags = false
+        host.routing.routes = [PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 7, table: 7), tagged: true)]
+        host.routing.removalRefusal = HostError("busy")
         let outcome = try session(host).apply(tproxy, record: Self.record, dryRun: false)
-        #expect(host.commits.count == 1)
+        #expect(try !drift(host, tproxy))
         #expect(outcome.warnings.first == "the rules are applied, but ip -4 rule del fwmark 7 lookup 7 failed: busy")
         #expect(outcome.warnings.dropFirst().allSatisfy { $0.hasPrefix("this kernel keeps no protocol tag on `ip -4") })
         #expect(outcome.warnings.count == 3)
     }
 
     @Test func aRefusedCommitTakesBackOnlyWhatThisRunAdded() throws {
-        let host = RecordingHost()
+        let host = Host()
         let stale = PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 7, table: 7), tagged: true)
         let theirs = PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 1337, table: 133), tagged: false)
-        host.routes = [stale, theirs]
-        host.refusal = HostError("refused")
+        host.routing.routes = [stale, theirs]
+        host.firewall.refusal = HostError("refused")
         #expect(throws: HostError.self) { try session(host).apply(tproxy, record: Self.record, dryRun: false) }
         // The rule that was there already stays; the stale one too (the old rules are still in force).
-        #expect(host.routes == [stale, theirs])
+        #expect(host.routing.routes == [stale, theirs])
+        #expect(host.firewall.state.isEmpty)
+    }
+
+    /// A restore step refused after another table's went through: the host's transaction is
+    /// per commit here, so nothing of it is in force.
+    @Test func aRefusedSecondTableLeavesTheFirstAsItWas() throws {
+        let host = Host()
+        host.firewall.failingStep = 1
+        #expect(throws: HostError.self) { try session(host).apply(tproxy, record: Self.record, dryRun: false) }
+        #expect(host.firewall.state.isEmpty && journal.intent() == nil)
     }
 
     @Test func aDryRunSendsNothing() throws {
-        let host = RecordingHost()
+        let host = Host()
         let outcome = try session(host).apply(tproxy, record: Self.record, dryRun: true)
         #expect(!outcome.firewall.isEmpty && outcome.routing.count == 2)
-        #expect(host.commits.isEmpty && host.routingLog.isEmpty)
+        #expect(outcome.firewallText.hasPrefix("# iptables-nft-restore --noflush --counters\n*"))
+        #expect(host.firewall.commits.isEmpty && host.routing.log.isEmpty && host.firewall.state.isEmpty)
     }
 
-    @Test func cleanRemovesMeshcapsRoutesAndTheConfigsButNoOthers() throws {
-        let host = RecordingHost()
+    @Test func cleanRemovesMeshcapsRulesAndRoutesButNoOthers() throws {
+        let host = Host()
         let session = session(host)
+        // Another program's rule in a built-in chain meshcap writes to.
+        host.firewall.state[.ipv4] = IptablesSave.parse("""
+            *nat
+            :PREROUTING ACCEPT [0:0]
+            :INPUT ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            :POSTROUTING ACCEPT [0:0]
+            [5:300] -A PREROUTING -s 192.0.2.0/24 -j RETURN
+            COMMIT
+
+            """, family: .ipv4)
+        let foreign = FakeIptables.text(host.firewall.state[.ipv4]!)
         _ = try session.apply(tproxy, record: Self.record, dryRun: false)
         let other = PolicyRouting.Observed(entry: .markRule(.ipv4, mark: 99, table: 99), tagged: false)
-        host.routes.append(other)
+        host.routing.routes.append(other)
         let outcome = try session.clean(recognising: nil, dryRun: false)
-        #expect(outcome.firewall == ["removed 1 rulesets"])
+        #expect(outcome.firewall == ["IPv4 nat: 1 rule removed from built-in chains, 4 chains deleted",
+                                     "IPv4 mangle: 6 rules removed from built-in chains, 3 chains deleted"], "\(outcome.firewall)")
         #expect(try session.cleanRouting(recognising: nil, dryRun: false).count == 2)
-        #expect(host.routes == [other])
-        #expect(host.installed.isEmpty)
+        #expect(host.routing.routes == [other])
+        let left = FakeIptables.text(host.firewall.state[.ipv4]!)
+        #expect(left.contains("[5:300] -A PREROUTING -s 192.0.2.0/24 -j RETURN"), "another program's rule did not survive clean:\n\(left)")
+        #expect(foreign.contains("[5:300] -A PREROUTING"))
+        #expect(!left.contains("ISTIO") && !left.contains("meshcap"), "\(left)")
         #expect(try session.clean(recognising: nil, dryRun: false).changedNothing)
         #expect(try session.cleanRouting(recognising: nil, dryRun: false).isEmpty)
     }
@@ -115,7 +159,7 @@ import TestSupport
     /// An apply that ends leaves the config it applied recorded and no intent; one that changes
     /// nothing leaves the journal as it was.
     @Test func aCompletedApplyIsRecordedAndLeavesNoIntent() throws {
-        let host = RecordingHost()
+        let host = Host()
         _ = try session(host).apply(tproxy, record: Self.record, dryRun: false)
         #expect(journal.intent() == nil && journal.target == nil)
         #expect(try String(contentsOfFile: try #require(journal.applied), encoding: .utf8) == Self.record)
@@ -126,10 +170,10 @@ import TestSupport
 
     /// A refused commit changed nothing: no intent stays, the record of the apply before stays.
     @Test func aRefusedApplyLeavesTheJournalAsItWas() throws {
-        let host = RecordingHost()
+        let host = Host()
         _ = try session(host).apply(tproxy, record: Self.record, dryRun: false)
         _ = try session(host).clean(recognising: nil, dryRun: false)
-        host.refusal = HostError("refused")
+        host.firewall.refusal = HostError("refused")
         #expect(throws: HostError.self) { try session(host).apply(tproxy, record: "PROXY_PORT='1'\n", dryRun: false) }
         #expect(journal.intent() == nil && journal.target == nil)
         #expect(try String(contentsOfFile: try #require(journal.applied), encoding: .utf8) == Self.record)
@@ -138,7 +182,7 @@ import TestSupport
     /// A failure that could not be taken back, or that came after a change was in force, leaves
     /// the intent: the next verify says the rules are half changed.
     @Test func aFailureAfterAChangeLeavesTheIntent() throws {
-        let host = RecordingHost()
+        let host = Host()
         #expect(throws: PartlyApplied.self) {
             try session(host).journaled(.apply, target: Self.record) { _ in throw PartlyApplied(HostError("half")) }
         }
@@ -151,17 +195,17 @@ import TestSupport
         }
         #expect(journal.intent()?.operation == .clean)
         // A run that fails before changing anything keeps the earlier intent: the half is still there.
-        host.refusal = HostError("refused")
+        host.firewall.refusal = HostError("refused")
         #expect(throws: HostError.self) { try session(host).apply(tproxy, record: Self.record, dryRun: false) }
         #expect(journal.intent() != nil)
-        host.refusal = nil
+        host.firewall.refusal = nil
         _ = try session(host).apply(tproxy, record: Self.record, dryRun: false)
         #expect(journal.intent() == nil, "an apply that ended left the intent of the interrupted one")
     }
 
     /// SIGTERM while the rules change waits until the journal is closed, and is kept for `main`.
     @Test func aStopSignalWaitsForTheChangeToEnd() throws {
-        let host = RecordingHost()
+        let host = Host()
         let before = SignalDeferral.taken.count
         var finished = false
         try withSignalUnblocked(SIGTERM) {

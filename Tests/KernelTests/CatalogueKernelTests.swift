@@ -54,7 +54,7 @@ import TestSupport
         try viaNetlink.inside { try NftApply.apply(NetlinkBatch.replacing(with: ruleset) { _, _ in nil }) }
         try viaNft.exec("nft", "-f", "-", input: NftRenderer.render(ruleset))
         for ns in [viaNetlink, viaNft] {
-            let dumped = try ns.inside { try RuleDump.rules(tables: tables) }.filter { $0.chain == "istio-output" }
+            let dumped = try ns.inside { try RuleDump.snapshot(tables: tables).rules }.filter { $0.chain == "istio-output" }
             #expect(dumped.count == expected.count)
             for (rule, wanted) in zip(dumped, expected) {
                 #expect(rule.rule == wanted, "\(ns.name): \(NftRenderer.statement(wanted)) read back as \(rule.rule.map(NftRenderer.statement) ?? "not meshcap's")")

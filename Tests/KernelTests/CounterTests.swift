@@ -20,7 +20,7 @@ import TestSupport
         for _ in 0..<connections {
             #expect(try network.connect(from: network.workload, to: TestNetwork.peerAddress, port: 8080).hasPrefix("proxy-outbound"))
         }
-        let rules = try network.workload.inside { try RuleDump.rules(tables: [NftNames.table(.nat)]) }
+        let rules = try network.workload.inside { try RuleDump.snapshot(tables: [NftNames.table(.nat)]).rules }
         let redirect = rules.filter { $0.chain == "istio-redirect" }
         let include = rules.filter { $0.chain == "istio-output" && $0.rule?.target == .jump(.istioRedirect) }
         #expect(redirect.map(\.packets) == [UInt64(connections)])

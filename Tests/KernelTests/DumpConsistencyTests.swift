@@ -18,7 +18,7 @@ import TestSupport
         let batch = try NetlinkBatch.replacing(with: CapturePlan(config).ruleset(for: .inet)) { _, _ in nil }
         try ns.inside { try NftApply.apply(batch) }
         let table = NftNames.table(.nat)
-        let quiet = try ns.inside { try RuleDump.rules(tables: [table]) }
+        let quiet = try ns.inside { try RuleDump.snapshot(tables: [table]).rules }
 
         let writer = Process()
         writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -84,7 +84,7 @@ import TestSupport
             }
             if same { identical += 1 }
 
-            let dumped = try viaNetlink.inside { try RuleDump.rules(tables: Self.meshcapTables) }
+            let dumped = try viaNetlink.inside { try RuleDump.snapshot(tables: Self.meshcapTables).rules }
             let expected = ruleset.tables.flatMap { table in
                 table.chains.flatMap { chain in
                     chain.rules.map { "\(NftNames.table(table.kind)) \(NftNames.chain(chain.name)) \(NftRenderer.statement(RuleDecoder.canonical($0, resolve: resolve)))" }

@@ -215,11 +215,9 @@ import TestSupport
         let before = try network.workload.exec("nft", "list", "ruleset")
         #expect(before.contains("counter packets 3 "), "\(before)")
         try network.workload.inside {
-            guard case .nft(let snapshot) = try NftHost().observe().reading else {
-                Issue.record("not an nft reading")
-                return
-            }
-            try NftApply.apply(NftHost.rebuilding(snapshot), generation: snapshot.generation)
+            let host = NftHost()
+            let rebuilt = try host.dialect.rebuilding(try host.read())
+            try NftApply.apply(rebuilt.batch, generation: rebuilt.generation)
         }
         let after = try network.workload.exec("nft", "list", "ruleset")
         #expect(!after.contains("counter packets 3 ") && after.contains("counter packets 0 "))

@@ -4,86 +4,11 @@ import Glibc
 import MeshCapture
 import NftablesBackend
 
-/// A rule as the kernel holds it: where it is, its bytecode, what it means in the model, and
-/// its counter. `verify` and `diff` build on this.
-public struct DumpedRule: Sendable {
-    public let table: String
-    public let chain: String
-    public let handle: UInt64
-    /// nil when one of them is of a kind meshcap never writes.
-    public let expressions: [NftExpression]?
-    /// nil for bytecode meshcap does not write (another tool's rule, or a hand edit).
-    public let rule: Rule?
-    public let packets: UInt64
-    public let bytes: UInt64
-    /// For a rule that is not meshcap's, its bytecode as `nft --debug=netlink` prints it (how it
-    /// is shown); nil for meshcap's (printing every rule would cost more than reading them).
-    public let bytecode: String?
-    /// For a rule that looks up a named set: each element's counter.
-    public let elements: [ElementCount]
-}
-
-/// One element of a named set and what its counter holds.
-public struct ElementCount: Sendable, Hashable {
-    public let element: SetElement
-    public let packets: UInt64
-    public let bytes: UInt64
-
-    public init(_ element: SetElement, packets: UInt64, bytes: UInt64) {
-        self.element = element
-        self.packets = packets
-        self.bytes = bytes
-    }
-}
-
-/// A chain as the kernel holds it, in any table of any family.
-public struct DumpedChain: Sendable, Hashable {
-    public let family: UInt32
-    public let table: String
-    public let name: String
-    /// `nat`, `filter`, `route` for a base chain; nil for a regular one.
-    public let type: String?
-    public let hook: Hook?
-    public let priority: Int32?
-    public let policy: UInt32?
-
-    /// A chain read from a saved `nft list ruleset`, its family by nft's name for it (`inet`,
-    /// `ip`, `ip6`, `arp`, `bridge`, `netdev`); nil for a family nft does not name.
-    public init?(family: String, table: String, name: String, type: String?, hook: Hook?, priority: Int32?) {
-        let families = ["ip": NFPROTO_IPV4, "ip6": NFPROTO_IPV6, "inet": NFPROTO_INET, "arp": NFPROTO_ARP,
-                        "bridge": NFPROTO_BRIDGE, "netdev": NFPROTO_NETDEV]
-        guard let number = families[family] else { return nil }
-        self.init(family: UInt32(number), table: table, name: name, type: type, hook: hook, priority: priority, policy: nil)
-    }
-
-    init(family: UInt32, table: String, name: String, type: String?, hook: Hook?, priority: Int32?, policy: UInt32?) {
-        self.family = family
-        self.table = table
-        self.name = name
-        self.type = type
-        self.hook = hook
-        self.priority = priority
-        self.policy = policy
-    }
-}
-
 /// Reads the ruleset back over netlink (NFT_MSG_GETGEN, GETCHAIN, GETRULE and GETSETELEM), without
 /// `nft`.
 public enum RuleDump {
     /// How often a reading is tried when the ruleset keeps changing under it (NLM_F_DUMP_INTR).
     static let attempts = 20
-
-    /// One reading of the inet tables asked for, their chains and rules, each dump retried until
-    /// no change interrupted it.
-    public struct Snapshot: Sendable {
-        /// The ruleset generation all of it belongs to: a batch bound to it is refused if anything
-        /// changed since.
-        public let generation: UInt32
-        public let chains: [DumpedChain]
-        public let rules: [DumpedRule]
-        /// Readings thrown away because the ruleset changed while they ran.
-        public let interruptions: Int
-    }
 
     /// Every chain of every table of every family: what runs beside meshcap's chains, and where
     /// iptables-nft keeps its ISTIO chains. Advisory, so read once, without waiting for a quiet
@@ -122,10 +47,7 @@ public enum RuleDump {
                     policy: chain.policy)
     }
 
-    /// Every rule of the given inet tables, in chain order.
-    public static func rules(tables: Set<String>) throws -> [DumpedRule] { try snapshot(tables: tables).rules }
-
-    public static func snapshot(tables: Set<String>) throws -> Snapshot {
+    public static func snapshot(tables: Set<String>) throws -> NftSnapshot {
         let socket = try NetlinkSocket()
         for attempt in 0..<attempts {
             guard let before = try generation(socket), let rawChains = try dump(socket, type: NFT_MSG_GETCHAIN),
@@ -170,7 +92,7 @@ public enum RuleDump {
                                     : rule.text.split(separator: "\n").filter { $0.hasPrefix("  [") }.map { $0.trimmingPrefix("  ") }.joined(separator: " "),
                                   elements: elements)
             }
-            return Snapshot(generation: before, chains: chains, rules: rules, interruptions: attempt)
+            return NftSnapshot(generation: before, chains: chains, rules: rules, interruptions: attempt)
         }
         throw HostError("the ruleset kept changing while it was read (\(attempts) attempts)")
     }
@@ -263,7 +185,7 @@ public enum RuleDump {
             // A set the rule dump named can be gone by now (ENOENT): read everything again.
             guard let read = try dump(socket, type: NFT_MSG_GETSETELEM, payload: query.build) else { return nil }
             messages = read
-        } catch let error as HostError where error.errno == ENOENT {
+        } catch let error as HostError where error.isNotFound {
             return nil
         }
         // Keys read into addresses or ports message by message: 10,000 prefixes are 20,000

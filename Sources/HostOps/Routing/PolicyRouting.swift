@@ -111,8 +111,7 @@ public enum PolicyRouting {
             _ = try message.exchange(on: socket, what: "cannot \(adding ? entry.description : entry.removal)")
             return true
         } catch {
-            let gone = [ENOENT, ESRCH, EADDRNOTAVAIL]
-            if adding ? error.errno == EEXIST : gone.contains(error.errno ?? 0) { return false }
+            if adding ? error.isAlreadyThere : error.isNotFound { return false }
             throw error
         }
     }

@@ -1,7 +1,7 @@
 import MeshCapture
 
 /// A host's policy routing, as far as meshcap touches it. `KernelRouting` is the real one (over
-/// rtnetlink); `RecordingHost` has a fake for the tests of what sits above.
+/// rtnetlink); `FakeRouting` stands in for it in the tests of what sits above.
 public protocol RoutingHost: Sendable {
     func observe() throws -> [PolicyRouting.Observed]
     /// Adds an entry tagged as meshcap's; false if it was there already.

@@ -137,12 +137,12 @@ public struct PacketWalk: Sendable {
 
         enum Next { case `continue`, stop }
 
-        /// The hook's base chains in priority order (raw -300, mangle -150, nat -100, for both
+        /// The hook's base chains in priority order (`TableKind.priority(at:)`, for both
         /// backends). A packet arriving on lo was made here: its NAT was settled at OUTPUT, and
         /// conntrack does not consult nat PREROUTING for it again.
         mutating func walk(_ ruleset: Ruleset, at hook: Hook) {
             let looped = connection.direction == .inbound && connection.effectiveInterface == "lo"
-            for kind in [TableKind.raw, .mangle, .nat] where !(looped && kind == .nat) {
+            for kind in TableKind.allCases.sorted(by: { $0.priority(at: hook) < $1.priority(at: hook) }) where !(looped && kind == .nat) {
                 guard ruleset.layout.carries(connection.family), let table = ruleset.table(kind), table.chain(.builtin(hook)) != nil else { continue }
                 if run(table, from: ChainName.builtin(hook)) == .stop { return }
             }

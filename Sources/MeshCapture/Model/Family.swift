@@ -5,6 +5,11 @@ public enum Family: String, Sendable, Hashable, CaseIterable, Comparable {
     case ipv6
 
     public static func < (lhs: Family, rhs: Family) -> Bool { lhs == .ipv4 && rhs == .ipv6 }
+
+    /// nft's word for the family of a table: `ip`, `ip6` (iptables-nft's tables are these).
+    public var nftName: String { self == .ipv4 ? "ip" : "ip6" }
+    /// How reports name it.
+    public var label: String { self == .ipv4 ? "IPv4" : "IPv6" }
 }
 
 /// Which rules a ruleset is resolved for: one iptables family, or an nftables `inet` table that

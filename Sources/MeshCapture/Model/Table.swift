@@ -4,6 +4,19 @@ public enum TableKind: String, Sendable, Hashable, CaseIterable {
     case nat
     case mangle
     case raw
+
+    /// Where the table's chains run at a hook, as the kernel orders iptables' tables
+    /// (NF_IP_PRI_*): raw -300, mangle -150, nat -100 where destinations are rewritten
+    /// (PREROUTING, OUTPUT) and 100 where sources are (INPUT, POSTROUTING). meshcap's nft base
+    /// chains take the same numbers, so their order against iptables' tables holds, and the
+    /// packet walk runs the tables in this order.
+    public func priority(at hook: Hook) -> Int {
+        switch self {
+        case .raw: -300
+        case .mangle: -150
+        case .nat: hook == .prerouting || hook == .output ? -100 : 100
+        }
+    }
 }
 
 public struct Table: Sendable, Hashable {

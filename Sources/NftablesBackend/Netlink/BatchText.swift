@@ -14,8 +14,7 @@ extension NetlinkBatch {
             }
             switch operation {
             case .addChain(let kind, .builtin(let hook)):
-                let base = NftNames.baseChain(kind, hook)
-                lines.append("  type \(base.type) hook \(hook.rawValue) priority \(base.priority) policy accept")
+                lines.append("  type \(NftNames.chainType(kind, hook)) hook \(hook.rawValue) priority \(kind.priority(at: hook)) policy accept")
             case .addSet(_, let set):
                 lines.append("  __set%d flags anonymous,constant key inet_service (2 bytes) size \(set.ports.count)")
             case .addElements(_, let set):

@@ -107,8 +107,7 @@ extension NetlinkBatch.Operation {
         case .addChain(let kind, let name):
             let chain = NftnlChain(family: family, table: NftNames.table(kind), name: NftNames.chain(name))
             if case .builtin(let hook) = name {
-                let base = NftNames.baseChain(kind, hook)
-                chain.attach(type: base.type, hook: Self.hookNumber(hook), priority: Int32(base.priority))
+                chain.attach(type: NftNames.chainType(kind, hook), hook: Self.hookNumber(hook), priority: Int32(kind.priority(at: hook)))
             }
             chain.build(into: message)
         case .addSet(let kind, let set):

@@ -1,4 +1,3 @@
-import HostOps
 import IptablesBackend
 import MeshCapture
 
@@ -6,7 +5,7 @@ import MeshCapture
 /// and families concatenated. The listing names neither: a table is told by its built-in chains
 /// (and, where those are not all shown, by meshcap's chain names and the targets only one table
 /// has), a family by the addresses. Each rule is put back into the words iptables-save prints
-/// for it, so the same `IptablesParser` reads it into the model and `IptablesHost.classify` sorts
+/// for it, so the same `IptablesParser` reads it into the model and `IptablesDialect.classify` sorts
 /// it, as for a live host.
 enum IptablesListing {
     static let allowed = "what iptables -nvL prints: Chain headers, the column line, one rule a line (pkts bytes target prot opt in out source destination, then its matches and target's options)"
@@ -105,7 +104,7 @@ enum IptablesListing {
         var rules: [ObservedRule] = [], ahead: [Ahead] = []
         for family in Family.allCases {
             guard let saved = tables[family] else { continue }
-            let classified = IptablesHost.classify(IptablesSave(family: family, tables: saved))
+            let classified = IptablesDialect.classify(IptablesSave(family: family, tables: saved))
             rules += classified.rules
             ahead += classified.ahead
         }

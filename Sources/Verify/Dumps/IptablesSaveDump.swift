@@ -1,11 +1,10 @@
-import HostOps
 import IptablesBackend
 import MeshCapture
 
 /// `iptables-save -c` and `ip6tables-save -c` of either variant, one or both concatenated. Each
 /// line is checked first (`IptablesSave.parse` skips what it does not know, which suits a live
 /// host but would let a mangled or cut paste through), then each family's tables are read by
-/// `IptablesSave.parse` and sorted by `IptablesHost.classify`, as a live host's are.
+/// `IptablesSave.parse` and sorted by `IptablesDialect.classify`, as a live host's are.
 enum IptablesSaveDump {
     static let allowed = "the lines iptables-save -c prints: # comments, *TABLE, :CHAIN POLICY [PACKETS:BYTES], [PACKETS:BYTES] -A CHAIN RULE, COMMIT"
 
@@ -101,7 +100,7 @@ enum IptablesSaveDump {
         for family in Family.allCases {
             guard let blocks = families[family] else { continue }
             let saved = IptablesSave.parse(blocks.flatMap(\.lines).joined(separator: "\n"), family: family)
-            let classified = IptablesHost.classify(saved)
+            let classified = IptablesDialect.classify(saved)
             rules += classified.rules
             ahead += classified.ahead
         }

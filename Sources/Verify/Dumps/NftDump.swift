@@ -1,11 +1,10 @@
-import HostOps
 import MeshCapture
 import NftablesBackend
 
 /// A saved nft ruleset as both of nft's outputs give it (`nft list ruleset` and `nft -j list
 /// ruleset`), and what a reading makes of it: the rules of meshcap's three `inet` tables, as a
 /// live nft host reads them; the other tables' base chains that see packets first, by the same
-/// test as live (`NftHost.ahead`); iptables-nft's ISTIO chains, which capture too.
+/// test as live (`NftDialect.ahead`); iptables-nft's ISTIO chains, which capture too.
 struct NftDump {
     struct Chain {
         let family: String
@@ -102,7 +101,7 @@ struct NftDump {
             dumped.append(one)
             ruleCounts[one] = counts["\(chain.family) \(chain.table) \(chain.name)"] ?? 0
         }
-        let ahead = NftHost.ahead(dumped, all: dumped) { ruleCounts[$0] ?? 0 }
+        let ahead = NftDialect.ahead(dumped, contenders: NftDialect.contenders(dumped, all: dumped).map { ($0, ruleCounts[$0] ?? 0) })
         // iptables-nft keeps its tables in nf_tables too: ISTIO chains there capture as well.
         let istio = [("ip", Family.ipv4), ("ip6", .ipv6)].filter { family in
             chains.contains { $0.family == family.0 && ChainName.istioChains.contains(.regular($0.name)) }

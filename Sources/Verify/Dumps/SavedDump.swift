@@ -1,5 +1,6 @@
-import HostOps
+import IptablesBackend
 import MeshCapture
+import NftablesBackend
 
 /// `verify --from`: a firewall dump an operator saved on a VM (pasted into a ticket, kept by CI),
 /// read into the same `CounterReading` a live host gives, so `VerifyReport` of the dump has the
@@ -23,6 +24,9 @@ public enum SavedDump {
 
         /// Whether the rules are nft's own (meshcap's inet tables) rather than iptables'.
         public var isNftables: Bool { self == .nftListing || self == .nftJSON }
+
+        /// The dialect the dump is written in: the config's rules are compared in its layouts.
+        public var dialect: any Dialect { isNftables ? NftDialect() : IptablesDialect() }
     }
 
     /// What `--from` accepts, for messages.

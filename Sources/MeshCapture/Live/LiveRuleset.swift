@@ -22,13 +22,3 @@ extension Ruleset {
         rules.filter { $0.belongs(to: layout) && $0.rule == nil }.count
     }
 }
-
-extension ObservedRule {
-    /// nft's rules have no family (an inet table holds both); an iptables rule is its family's.
-    func belongs(to layout: Layout) -> Bool {
-        switch layout {
-        case .inet: family == nil
-        case .xtables(let own): family == own
-        }
-    }
-}
