@@ -18,6 +18,9 @@ public enum Site: Sendable {
 
     public var isFake: Bool { if case .fake = self { true } else { false } }
 
+    /// Whether the nft backend is there (the fake has iptables only): the default backend.
+    public var hasNft: Bool { !isFake }
+
     /// The nft host. The fake has none: asked for it, it says so.
     public func nft() throws -> any FirewallHost {
         guard case .fake = self else { return NftHost() }

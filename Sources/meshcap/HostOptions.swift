@@ -27,7 +27,7 @@ extension IptablesVariant: ArgumentValue {}
 struct HostOptions {
     static let options = [
         OptionSpec("backend", .single(name: "backend", completion: .words(BackendChoice.choices)),
-                   help: "nft (meshcap's inet tables over netlink) or iptables. Default: what NATIVE_NFTABLES / FORCE_IPTABLES_BINARY say, else where the rules are (meshcap's nft tables, else an iptables variant holding ISTIO chains), else nft."),
+                   help: "nft (meshcap's inet tables over netlink) or iptables. Default: what NATIVE_NFTABLES / FORCE_IPTABLES_BINARY say, else where the rules are (meshcap's nft tables, else an iptables variant holding ISTIO chains), else nft (iptables on the fake host of MESHCAP_FAKE_HOST)."),
         OptionSpec("iptables-variant", .single(name: "variant", completion: .words(IptablesVariant.choices)),
                    help: "With --backend iptables: nft or legacy. Default: the variant that holds ISTIO chains, else the one the system's iptables is."),
         OptionSpec("netns", .single(name: "name|path", completion: .none),
@@ -79,7 +79,7 @@ struct HostOptions {
         let flagVariant = iptablesVariant.map { ($0, "--iptables-variant \($0.rawValue)") }
         let told = self.backend ?? (run.nativeNftables != nil ? .nft : keyVariant != nil || iptablesVariant != nil ? .iptables : nil)
         let inIptables = residue.nftTables.isEmpty && !residue.iptables.isEmpty
-        let backend = told ?? (inIptables ? .iptables : .nft)
+        let backend = told ?? (inIptables || !site.hasNft ? .iptables : .nft)
         guard backend == .iptables else { return (try firewall(.nft), []) }
         let choice = residue.variant(forced: flagVariant ?? keyVariant, systemVariant: site.systemVariant)
         let why = told == nil ? " (--backend nft to use nft instead)" : ""
