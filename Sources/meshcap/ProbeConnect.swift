@@ -1,6 +1,6 @@
 import Glibc
+import HostOps
 import MeshCapture
-import Verify
 
 /// `verify --probe`'s helper: the connections (and datagrams) of one probe round, made from
 /// where this process runs (the peer's namespace) or as the proxy's user. One line per endpoint

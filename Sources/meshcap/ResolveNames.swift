@@ -1,6 +1,6 @@
 import Glibc
+import HostOps
 import MeshCapture
-import Verify
 
 /// `doctor`'s helper: asks for names as the proxy's user. That is who must resolve istiod (the
 /// agent runs as it), and the capture rules let its DNS through to the VM's resolvers, where

@@ -1,6 +1,5 @@
-import MeshCapture
 import Testing
-@testable import Verify
+@testable import MeshCapture
 
 @Suite struct ProbePathTests {
     static func prefix(_ text: String) -> Prefix { try! Prefix.parse(Substring(text)) }

@@ -37,7 +37,7 @@ final class CaptureListener {
                 }
             }
             let bound = any.withSocketAddress { bind(socket, $0, $1) }
-            guard bound == 0 else { throw HostError("cannot listen on \(Self.name(port, proto))", errno: errno) }
+            guard bound == 0 else { throw HostError("cannot listen on \(ProbePath.portName(port, proto))", errno: errno) }
             if case .tcp = transport, listen(socket, 256) != 0 { throw HostError("cannot listen on port \(port)", errno: errno) }
         }
     }
@@ -49,9 +49,6 @@ final class CaptureListener {
     static let originalDestination: Int32 = 80
 
     var proto: L4Protocol { if case .udp = transport { .udp } else { .tcp } }
-
-    /// "port 15001", "UDP port 15053": TCP unless said, as people speak of the proxy's ports.
-    static func name(_ port: Port, _ proto: L4Protocol) -> String { proto == .tcp ? "port \(port)" : "UDP port \(port)" }
 
     /// The destinations of what arrived since the last call, and over the next `seconds`: a
     /// datagram sent over loopback may still be on its way when its sender is done.

@@ -1,38 +1,12 @@
 import Glibc
 import MeshCapture
 
-/// Opens TCP connections to many endpoints at once and waits for all of them, at most
-/// `timeout` seconds: a path that is not captured goes out to the network, where nobody may
-/// answer, so the attempts run side by side rather than one timeout after another. A UDP target
-/// gets one datagram naming it (`ProbeDatagram`); nothing answers those, so sent is all there is
-/// to know here.
-public enum ConnectionAttempt {
-    /// Where one attempt goes: "10.0.0.1:80" (TCP) or "10.0.0.2:53/udp", as `probe-connect`
-    /// takes it.
-    public struct Target: Sendable, Hashable, CustomStringConvertible {
-        public let proto: L4Protocol
-        public let endpoint: Endpoint
-
-        public init(_ proto: L4Protocol, _ endpoint: Endpoint) {
-            self.proto = proto
-            self.endpoint = endpoint
-        }
-
-        /// An endpoint, with "/udp" or "/tcp" after it or neither (TCP).
-        public init?(parsing text: String) {
-            var text = Substring(text), proto = L4Protocol.tcp
-            if let slash = text.lastIndex(of: "/") {
-                guard let named = L4Protocol(rawValue: String(text[text.index(after: slash)...])) else { return nil }
-                proto = named
-                text = text[..<slash]
-            }
-            guard let endpoint = Endpoint(parsing: String(text)) else { return nil }
-            self.init(proto, endpoint)
-        }
-
-        public var description: String { proto == .tcp ? endpoint.description : "\(endpoint)/\(proto.rawValue)" }
-    }
-
+/// The sockets of a probe round: opens TCP connections to many endpoints at once and waits for
+/// all of them, at most `timeout` seconds: a path that is not captured goes out to the network,
+/// where nobody may answer, so the attempts run side by side rather than one timeout after
+/// another. A UDP target gets one datagram naming it (`ProbeDatagram`); nothing answers those,
+/// so sent is all there is to know here.
+extension ConnectionAttempt {
     /// Per target: "connected", "refused", "timed out", "unreachable", "sent" (UDP) or the error. `tag` goes
     /// into each datagram, for the listener to know this run's.
     public static func connect(_ targets: [Target], tag: String, timeout: Double) -> [String] {
@@ -77,5 +51,4 @@ public enum ConnectionAttempt {
     /// "refused", or the error. An error at connect() itself (no route, an unreachable route)
     /// comes back before the SYN meets any hook: it says nothing of capture.
     static func describe(_ code: Int32) -> String { code == ECONNREFUSED ? "refused" : String(cString: strerror(code)) }
-
 }

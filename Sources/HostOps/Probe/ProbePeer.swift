@@ -1,5 +1,4 @@
 import Glibc
-import HostOps
 import MeshCapture
 
 /// The other end of inbound probes: a network namespace joined to this one by a veth pair,

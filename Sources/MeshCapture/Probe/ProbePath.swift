@@ -1,5 +1,3 @@
-import MeshCapture
-
 /// One path `verify --probe` tries: a connection (or a datagram) from somewhere to an endpoint,
 /// and where it must (or must not) arrive.
 public struct ProbePath: Sendable, Hashable {
@@ -36,6 +34,9 @@ public struct ProbePath: Sendable, Hashable {
 
     /// What its probe is sent to.
     public var destination: ConnectionAttempt.Target { ConnectionAttempt.Target(proto, target) }
+
+    /// "port 15001", "UDP port 15053": TCP unless said, as people speak of the proxy's ports.
+    public static func portName(_ port: Port, _ proto: L4Protocol) -> String { proto == .tcp ? "port \(port)" : "UDP port \(port)" }
 
     /// The paths that show a config's capture works, a few per kind (`limit`), both families
     /// when IPv6 is on. Inbound targets name a port only: the address is the probe peer's
