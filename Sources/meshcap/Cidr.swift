@@ -1,3 +1,4 @@
+import HostOps
 import MeshCapture
 
 struct Cidr: Subcommand {

@@ -1,4 +1,5 @@
 import Glibc
+import HostOps
 import MeshCapture
 
 /// Everything meshcap says on standard error goes through here, one "meshcap: " line at a time,

@@ -192,7 +192,8 @@ public enum InputFile {
         bytes % (1024 * 1024) == 0 ? "\(bytes / 1024 / 1024) MiB" : "\(bytes) bytes"
     }
 
-    static func kind(_ type: mode_t) -> String {
+    /// "a directory", "a FIFO": what a file of this type (`st_mode & S_IFMT`) is, for refusals.
+    public static func kind(_ type: mode_t) -> String {
         switch type {
         case S_IFDIR: "a directory"
         case S_IFIFO: "a FIFO"

@@ -1,5 +1,5 @@
 /// `--json`: the report as one JSON object, keys in a fixed order, so a saved report diffs
-/// cleanly. Written by hand: meshcap links no Foundation (see `TextFile`).
+/// cleanly. Written by hand: meshcap links no Foundation (README § How it is built).
 ///
 /// Schema `meshcap.verify/v1` (README § verify):
 ///   { "schema", "source", "against_config", "healthy",

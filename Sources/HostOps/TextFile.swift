@@ -1,10 +1,11 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshCapture
 
-/// Whole-file writes on the C library (reads: `InputFile`). meshcap links no Foundation: in a statically
-/// linked binary its conformance records make every first protocol lookup (ArgumentParser does
-/// hundreds at start-up) scan megabytes, which cost more than the work itself.
+/// Whole-file writes on the C library (reads: `InputFile`, in MeshCapture). meshcap links no
+/// Foundation: in a statically linked binary its conformance records make every first protocol
+/// lookup scan megabytes, which cost more than the work itself (README § How it is built).
 ///
 /// meshcap writes only regular files. A write puts a new file in place with a rename, which would
 /// turn `/dev/null`, a FIFO another program reads, or a socket into a plain file, so anything but

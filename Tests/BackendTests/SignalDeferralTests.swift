@@ -1,8 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HostOps
 import Testing
-import MeshCapture
 import TestSupport
 
 /// A signal that would stop meshcap while it changes something waits until the change is done,

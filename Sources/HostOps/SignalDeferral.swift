@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshCapture
 
 // glibc's sigtimedwait: Swift's Glibc module does not import it.
 @_silgen_name("sigtimedwait") private func waitForSignal(_ set: UnsafePointer<sigset_t>, _ info: UnsafeMutableRawPointer?,
