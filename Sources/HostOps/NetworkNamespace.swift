@@ -69,6 +69,13 @@ public struct NetworkNamespace: Sendable, Hashable {
         guard unshareNamespaces(newNetworkNamespace) == 0 else { throw HostError("cannot make a network namespace to probe in", errno: errno) }
     }
 
+    /// Brings this thread's namespace's loopback up (`ip link set lo up`): a new namespace has it
+    /// down, and policy routing needs it.
+    public static func bringLoopbackUp() throws(HostError) {
+        let result = try Command.run("ip", ["link", "set", "lo", "up"])
+        guard result.status == 0 else { throw HostError("ip link set lo up failed: \(result.stderr.trimmed)") }
+    }
+
     /// Whether this thread is in a network namespace other than the host's, where the kernel
     /// writes no LOG lines unless the host's net.netfilter.nf_log_all_netns is 1. Every namespace
     /// has the nf_log sysctls, but only the host's (init_net) has nf_log_all_netns; PID 1's

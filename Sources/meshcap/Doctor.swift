@@ -117,10 +117,7 @@ struct Doctor: Subcommand {
     /// Root is not enough: a container's root, or a unit with a narrow bounding set, may lack
     /// CAP_NET_ADMIN (bit 12 of the effective set), and then every read of the rules fails.
     func privileges() -> PreflightCheck {
-        let status = (try? InputFile.read("/proc/self/status", role: "process status", strictText: false))?.lines ?? []
-        let effective = status.first { $0.hasPrefix("CapEff:") }.flatMap { UInt64($0.dropFirst(7).drop { $0 == "\t" || $0 == " " }, radix: 16) } ?? 0
-        let netAdmin = effective & (1 << 12) != 0
-        switch (geteuid() == 0, netAdmin) {
+        switch (geteuid() == 0, SelfProcess.hasNetAdmin) {
         case (true, true):
             return PreflightCheck("privileges", .pass, "root, with CAP_NET_ADMIN")
         case (false, true):
@@ -143,7 +140,7 @@ struct Doctor: Subcommand {
         }
         let result: CommandResult
         do {
-            result = try Command.run(VerifyCommand.executable, ["kernel-probe"])
+            result = try SelfProcess.run(["kernel-probe"])
         } catch {
             return [PreflightCheck("kernel", .fail, "the probe did not run: \(error.description)", fix: "run doctor as root, where network namespaces can be made")]
         }
@@ -276,7 +273,7 @@ struct Doctor: Subcommand {
             if let uid = plan.config.proxyUsers.lazy.compactMap({ $0.id(isGroup: false, resolve: accounts.id) }).first { arguments += ["--uid", String(uid)] }
             if let gid = plan.config.proxyGroups.lazy.compactMap({ $0.id(isGroup: true, resolve: accounts.id) }).first { arguments += ["--gid", String(gid)] }
         }
-        let result = try Command.run(VerifyCommand.executable, arguments + ["--"] + names)
+        let result = try SelfProcess.run(arguments + ["--"] + names)
         guard result.status == 0 else { throw HostError(result.stderr.split(separator: "\n").joined(separator: "; ")) }
         let outcomes = result.stdout.split(separator: "\n").compactMap { NameLookup.Outcome(line: $0) }
         guard outcomes.count == names.count else { throw HostError("the name check printed \(outcomes.count) answers for \(names.count) names") }

@@ -1,4 +1,3 @@
-import Glibc
 import HostOps
 import MeshCapture
 
@@ -50,7 +49,7 @@ struct KernelProbe: Subcommand {
     func run() throws {
         try NetworkNamespace.enterNew()
         // Policy routing needs lo up; a new namespace has it down.
-        _ = try? Command.run("ip", ["link", "set", "lo", "up"])
+        _ = try? NetworkNamespace.bringLoopbackUp()
         let accounts = try AccountDatabase(passwdPath: "/dev/null", groupPath: "/dev/null")
         // Every backend this kernel might be asked for, whatever the options say.
         var hosts: [any FirewallHost] = [try Site.kernel.nft()]

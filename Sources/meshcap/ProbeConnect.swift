@@ -1,4 +1,3 @@
-import Glibc
 import HostOps
 import MeshCapture
 
@@ -33,9 +32,7 @@ struct ProbeConnect: Subcommand {
     }
 
     func run() throws {
-        // The group first: once the user is not root, the group cannot change.
-        if let gid, setgroups(0, nil) != 0 || setgid(gid) != 0 { throw HostError("cannot become group \(gid)", errno: errno) }
-        if let uid, setuid(uid) != 0 { throw HostError("cannot become user \(uid)", errno: errno) }
+        try SelfProcess.become(uid: uid, gid: gid)
         let targets = try endpoints.map { text -> ConnectionAttempt.Target in
             guard let target = ConnectionAttempt.Target(parsing: text) else {
                 throw ConfigError(origin: nil, message: "\(text.excerpt) is no endpoint; allowed: ADDRESS:PORT or [IPV6]:PORT, with /udp or /tcp after it")

@@ -1,4 +1,3 @@
-import Glibc
 import HostOps
 import MeshCapture
 
@@ -36,9 +35,7 @@ struct ResolveNames: Subcommand {
     func run() throws {
         let hostsText = try hosts.map { path throws(ConfigErrors) in try InputFile.read(path, role: "hosts file", strictText: false) }
         let resolver = NameLookup.Resolver(try InputFile.read(resolvConf, role: "resolver file", strictText: false))
-        // The group first: once the user is not root, the group cannot change.
-        if let gid, setgroups(0, nil) != 0 || setgid(gid) != 0 { throw HostError("cannot become group \(gid)", errno: errno) }
-        if let uid, setuid(uid) != 0 { throw HostError("cannot become user \(uid)", errno: errno) }
+        try SelfProcess.become(uid: uid, gid: gid)
         for name in names { print(NameLookup.resolve(name, hosts: hostsText, resolver: resolver).line) }
     }
 }

@@ -104,7 +104,7 @@ struct VerifyCommand: Subcommand {
         let run = loaded.run
         if probe, let (plan, accounts) = plan {
             let paths = ProbePath.paths(for: plan.config, resolve: accounts.resolver, peerGateway: ProbePeer.gateway)
-            probes = Prober.run(paths, config: plan.config, executable: Self.executable)
+            probes = Prober.run(paths, config: plan.config)
         }
         let residue = host.site.residue()
         let firewall = try chooseHost(run, residue: residue)
@@ -178,13 +178,6 @@ struct VerifyCommand: Subcommand {
             rates[row.key] = Double(row.packets >= old ? row.packets - old : row.packets) / seconds
         }
         return rates
-    }
-
-    /// This binary, for the probe's child processes.
-    static var executable: String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        return length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
     }
 
     /// Standard output, or a file replaced in one rename: node_exporter never reads half of one.

@@ -11,8 +11,10 @@ import MeshCapture
 /// A path that is not captured sends its SYN (or datagram) to the network: to one address of
 /// each range, to the DNS servers.
 public enum Prober {
-    public static func run(_ paths: [ProbePath], config: InterceptConfig, executable: String, timeout: Double = 1.5) -> (results: [ProbeResult], notes: [String]) {
+    public static func run(_ paths: [ProbePath], config: InterceptConfig, timeout: Double = 1.5) -> (results: [ProbeResult], notes: [String]) {
         var notes: [String] = []
+        // The children of the proxy's and the peer's rounds run this binary.
+        let executable = SelfProcess.executable
         // In every datagram, so that only this run's count.
         let tag = String(UInt64.random(in: 1...UInt64.max), radix: 16)
         // The proxy's two ports always, so that a capture to the wrong one is seen, and every
