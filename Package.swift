@@ -7,8 +7,8 @@ let package = Package(
         .executable(name: "meshcap", targets: ["meshcap"]),
     ],
     targets: [
-        // The core: configuration, the typed rule model, the DSL and the capture plan. No C, no I/O
-        // beyond reading the config files it is given.
+        // The core: configuration, the typed rule model, the DSL, the capture plan, and the probe's
+        // plan and results. No C, no I/O beyond reading the config files it is given.
         .target(name: "MeshCapture"),
         // Backends only translate the model into a syntax; they never decide policy.
         .target(name: "IptablesBackend", dependencies: ["MeshCapture"]),
@@ -20,10 +20,12 @@ let package = Package(
         .systemLibrary(name: "CXtables"),
         // nft text, and the same rules as nf_tables expressions and netlink batches (in memory).
         .target(name: "NftablesBackend", dependencies: ["MeshCapture", "CNftnl", "CMnl"]),
-        // The only place with side effects on a host: sending batches, reading rules back.
+        // The only place with side effects: processes, sockets, namespaces, netlink, files written
+        // (and the signals held meanwhile). Sends batches, reads rules back, probes the host.
         .target(name: "HostOps", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "CNftnl", "CMnl", "CXtables"]),
         // `verify`: counters read back through what each rule is for, verdicts, and the formats
-        // they are written in; saved dumps read as a live host is.
+        // they are written in; saved dumps read as a live host is. Pure: no I/O (from HostOps it
+        // still takes ObservedRule and the hosts' sorting of rules, pure functions).
         .target(name: "Verify", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps"]),
         // Stamps the commit into `meshcap --version`.
         .plugin(name: "BuildInfo", capability: .buildTool()),
@@ -41,13 +43,15 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["MeshCapture", "HostOps"], path: "Tests/TestSupport"),
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture", "TestSupport"]),
         .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"]),
-        // Runs the built `meshcap` binary: exit codes, messages, files written or not.
+        // Saved dumps read, verdicts, and the formats verify and doctor write, without a host.
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "IptablesBackend", "HostOps", "TestSupport"],
                     exclude: ["Dumps"]),
+        // Runs the built `meshcap` binary: exit codes, messages, files written or not.
         .testTarget(name: "CLITests", dependencies: ["meshcap", "MeshCapture", "TestSupport"]),
-        // Loads rules into fresh network namespaces and sends traffic through them; needs root
-        // (and ../shared/conformance for the corpus).
-        .testTarget(name: "KernelTests", dependencies: ["meshcap", "MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"],
+        // Loads rules into fresh network namespaces and sends traffic through them, with the built
+        // `meshcap` binary (which `swift build --build-tests` builds; nothing imports it); needs
+        // root (and ../shared/conformance for the corpus).
+        .testTarget(name: "KernelTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"],
                     exclude: ["Fixtures"]),
     ]
 )
