@@ -7,10 +7,12 @@ let package = Package(
         .executable(name: "meshcap", targets: ["meshcap"]),
     ],
     targets: [
-        // The core: configuration, the typed rule model, the DSL, the capture plan, and the probe's
-        // plan and results. No C, no I/O beyond reading the config files it is given.
+        // The core: configuration, the typed rule model, the DSL, the capture plan, the probe's
+        // plan and results, and the Dialect protocol with the live-rule types every dialect
+        // reads into. No C, no I/O beyond reading the config files it is given.
         .target(name: "MeshCapture"),
-        // Backends only translate the model into a syntax; they never decide policy.
+        // Backends only translate between the model and a syntax, both ways (render, parse,
+        // recognise, plan a transition: a Dialect); they never decide policy and do no I/O.
         .target(name: "IptablesBackend", dependencies: ["MeshCapture"]),
         // System libraries: module map + shim header each. libnftnl builds and parses nf_tables
         // messages; libmnl owns the netlink socket.
@@ -21,12 +23,13 @@ let package = Package(
         // nft text, and the same rules as nf_tables expressions and netlink batches (in memory).
         .target(name: "NftablesBackend", dependencies: ["MeshCapture", "CNftnl", "CMnl"]),
         // The only place with side effects: processes, sockets, namespaces, netlink, files written
-        // (and the signals held meanwhile). Sends batches, reads rules back, probes the host.
+        // (and the signals held meanwhile). Hosts read a dialect's Reading and send its Steps;
+        // Site picks the kernel or the fake host (MESHCAP_FAKE_HOST). Probes the host.
         .target(name: "HostOps", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "CNftnl", "CMnl", "CXtables"]),
         // `verify`: counters read back through what each rule is for, verdicts, and the formats
-        // they are written in; saved dumps read as a live host is. Pure: no I/O (from HostOps it
-        // still takes ObservedRule and the hosts' sorting of rules, pure functions).
-        .target(name: "Verify", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps"]),
+        // they are written in; saved dumps read as a live host is, through the same dialects.
+        // Pure: no I/O.
+        .target(name: "Verify", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend"]),
         // Stamps the commit into `meshcap --version`.
         .plugin(name: "BuildInfo", capability: .buildTool()),
         .executableTarget(name: "meshcap", dependencies: [
@@ -40,11 +43,11 @@ let package = Package(
         .executableTarget(name: "FuzzNftListing", dependencies: ["FuzzSupport"], path: "Fuzz/NftListing"),
         .executableTarget(name: "FuzzNftJSON", dependencies: ["FuzzSupport"], path: "Fuzz/NftJSON"),
         // Paths, processes and diffs shared by the test targets.
-        .target(name: "TestSupport", dependencies: ["MeshCapture", "HostOps"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["MeshCapture"], path: "Tests/TestSupport"),
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture", "TestSupport"]),
         .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"]),
         // Saved dumps read, verdicts, and the formats verify and doctor write, without a host.
-        .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "IptablesBackend", "HostOps", "TestSupport"],
+        .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "IptablesBackend", "TestSupport"],
                     exclude: ["Dumps"]),
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.
         .testTarget(name: "CLITests", dependencies: ["meshcap", "MeshCapture", "TestSupport"]),

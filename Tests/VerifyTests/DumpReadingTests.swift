@@ -1,5 +1,4 @@
 import Foundation
-import HostOps
 import IptablesBackend
 import MeshCapture
 import Testing

@@ -1,4 +1,3 @@
-import HostOps
 import MeshCapture
 import Testing
 @testable import Verify

@@ -1,4 +1,3 @@
-import HostOps
 import IptablesBackend
 import MeshCapture
 import Testing
