@@ -32,6 +32,8 @@ enum Reference {
         Entry(name: "ISTIO_SIDECAR_CONFIG, ISTIO_CLUSTER_CONFIG, MESHCAP_CONFIG_DIR",
               meaning: "meshcap-with-config (the units): where sidecar.env, cluster.env and meshcap's own *.env files are."),
         Entry(name: "MESHCAP_TEXTFILE", meaning: "meshcap-verify.service: where the metrics are written."),
+        Entry(name: "MESHCAP_FAKE_HOST",
+              meaning: "A directory: apply, clean, diff, verify and explain --live work on a stand-in host kept there (iptables rules as iptables-save prints them, routing, journal) instead of this kernel's, without root. For trying meshcap out and for its tests; it proves what meshcap decides, not what the kernel does with the rules."),
         Entry(name: "PATH", meaning: "Where the iptables tools and ip are looked for, then in /usr/sbin, /sbin, /usr/bin and /bin."),
     ]
 
