@@ -29,8 +29,12 @@ deps:
 			&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(PACKAGING_PACKAGES); \
 	fi
 
+# A target that imports another it does not declare fails the build (SwiftPM would otherwise
+# build it by luck of build order): Package.swift's arrows are the architecture.
+IMPORTS := --explicit-target-dependency-import-check error
+
 build: build-deps
-	$(SWIFT) build
+	$(SWIFT) build $(IMPORTS)
 
 # Compiles the bundled VM mesh-expansion profile for the example VM's own files (its passwd and
 # resolv.conf): iptables-restore input, then the nft script.
@@ -44,9 +48,18 @@ demo: build
 # On a clean build the log holds every compiler warning; meshcap's own code must have none.
 test: deps
 	@mkdir -p .build
-	$(SWIFT) build --build-tests 2>&1 | tee .build/build.log
+	$(SWIFT) build --build-tests $(IMPORTS) 2>&1 | tee .build/build.log
 	@! grep -E '^/.*(Sources|Tests)/.*warning:' .build/build.log || { echo "meshcap: compiler warnings above"; exit 1; }
 	$(SWIFT) test
+	@# The CLI suite again as an ordinary user: every host command it runs goes to the fake host.
+	@bin=$$($(SWIFT) build --show-bin-path); as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp"; \
+	if [ "$$(id -u)" != 0 ]; then :; \
+	elif ! $$as_nobody test -x $$bin/meshcapPackageTests.xctest -a -r $(CURDIR)/Package.swift; then \
+		echo "CLI suite as nobody: not run, nobody cannot reach $(CURDIR)"; \
+	else \
+		echo "CLI suite as nobody (uid 65534), host commands against MESHCAP_FAKE_HOST:"; \
+		cd /tmp && $$as_nobody $$bin/meshcapPackageTests.xctest --testing-library swift-testing --filter '^CLITests\.'; \
+	fi
 
 # Each saved-dump reader under libFuzzer and AddressSanitizer, FUZZ_SECONDS each, seeded with the
 # real dumps in Tests/VerifyTests/Dumps (new inputs kept in .build/fuzz/corpus). A crash, an input

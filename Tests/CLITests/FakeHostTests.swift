@@ -23,7 +23,7 @@ import TestSupport
             var environment = ProcessInfo.processInfo.environment
             environment["MESHCAP_FAKE_HOST"] = directory.path
             guard geteuid() == 0 else { return try run(TestSupport.meshcap, arguments, environment: environment) }
-            return try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", TestSupport.meshcap] + arguments,
+            return try run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", try FakeHostTests.binary()] + arguments,
                            environment: environment)
         }
 
@@ -49,6 +49,21 @@ import TestSupport
             let kinds = (json["problems"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
             return (result.status, kinds, json)
         }
+    }
+
+    /// The built meshcap where nobody can run it (the checkout may sit where nobody cannot
+    /// reach, a clone under /root): copied once into a directory of its own.
+    static func binary() throws -> String {
+        try copied.get()
+    }
+
+    private static let copied = Result<String, any Error> {
+        let directory = try temporaryDirectory("fake-host-bin")
+        chmod(directory.path, 0o755)
+        let copy = directory.appendingPathComponent("meshcap").path
+        try FileManager.default.copyItem(atPath: TestSupport.meshcap, toPath: copy)
+        chmod(copy, 0o755)
+        return copy
     }
 
     static let clusterEnv = "ISTIO_SERVICE_CIDR=10.96.0.0/12\nISTIO_INBOUND_PORTS=8080,9090\nISTIO_LOCAL_EXCLUDE_PORTS=22\n"

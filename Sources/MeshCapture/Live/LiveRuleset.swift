@@ -1,5 +1,3 @@
-import MeshCapture
-
 extension Ruleset {
     /// The live rules of one layout as the model's ruleset, for `explain --live`: meshcap's and
     /// Istio's rules in their chains, in the order read. Another program's rules cannot be walked
