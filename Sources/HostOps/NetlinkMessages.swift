@@ -1,6 +1,7 @@
 import CMnl
 import Glibc
 import MeshCapture
+import NftablesBackend
 
 /// Walking netlink messages and attributes in received bytes. (libmnl's walking macros do not
 /// import into Swift; these are the same steps on a byte array.)
@@ -74,19 +75,19 @@ struct NetlinkRequest {
 
     init(type: UInt16, flags: Int32, sequence: UInt32, header: [UInt8]) {
         bytes = [UInt8](repeating: 0, count: NetlinkMessage.headerLength)
-        bytes.replace(at: 4, with: Encoding.u16(type))
-        bytes.replace(at: 6, with: Encoding.u16(UInt16(flags)))
-        bytes.replace(at: 8, with: Encoding.u32(sequence))
+        bytes.replace(at: 4, with: Encoding.host(type))
+        bytes.replace(at: 6, with: Encoding.host(UInt16(flags)))
+        bytes.replace(at: 8, with: Encoding.host(sequence))
         append(header)
     }
 
     mutating func attribute(_ type: UInt16, _ payload: [UInt8]) {
-        append(Encoding.u16(UInt16(4 + payload.count)) + Encoding.u16(type) + payload)
+        append(Encoding.host(UInt16(4 + payload.count)) + Encoding.host(type) + payload)
     }
 
     private mutating func append(_ data: [UInt8]) {
         bytes += data + [UInt8](repeating: 0, count: (4 - data.count % 4) % 4)
-        bytes.replace(at: 0, with: Encoding.u32(UInt32(bytes.count)))
+        bytes.replace(at: 0, with: Encoding.host(UInt32(bytes.count)))
     }
 
     /// Sends the request and reads every reply to it: the messages of a dump (until DONE), or
@@ -118,12 +119,6 @@ struct NetlinkRequest {
             }
         }
     }
-}
-
-/// Integers as netlink carries them: host order (the kernel's), addresses in network order.
-enum Encoding {
-    static func u16(_ value: UInt16) -> [UInt8] { [UInt8(value & 0xff), UInt8(value >> 8)] }
-    static func u32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
 }
 
 extension Array where Element == UInt8 {

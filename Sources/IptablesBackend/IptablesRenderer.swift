@@ -126,10 +126,6 @@ public enum IptablesRenderer {
     /// iptables-save prints them (see `words`). Comparing a planned rule with a read-back one compares
     /// their canonical forms.
     public static func canonical(_ rule: Rule, resolve: (String, Bool) -> UInt32?) -> Rule {
-        func numeric(_ owner: Owner, _ isGroup: Bool) -> Owner {
-            guard case .name(let name) = owner, let id = resolve(name, isGroup) else { return owner }
-            return .id(id)
-        }
         let ported = Set(rule.matches.compactMap(\.portProtocol))
         var head: [Match] = [], proto: [Match] = [], ports: [Match] = [], rest: [Match] = []
         var source: Match?, destination: Match?, input: Match?, output: Match?
@@ -140,8 +136,8 @@ public enum IptablesRenderer {
             case .inInterface: input = match
             case .outInterface: output = match
             case .l4proto(let p): if !ported.contains(p) { proto.append(match) }
-            case .socketUser(let owner, let negated): rest.append(.socketUser(numeric(owner, false), negated: negated))
-            case .socketGroup(let owner, let negated): rest.append(.socketGroup(numeric(owner, true), negated: negated))
+            case .socketUser(let owner, let negated): rest.append(.socketUser(owner.numeric(isGroup: false, resolve: resolve), negated: negated))
+            case .socketGroup(let owner, let negated): rest.append(.socketGroup(owner.numeric(isGroup: true, resolve: resolve), negated: negated))
             case .conntrackState(let states): rest.append(.conntrackState(states.sorted(by: iptablesOrder)))
             case .destinationPort, .sourcePort: ports.append(match)
             default: rest.append(match)

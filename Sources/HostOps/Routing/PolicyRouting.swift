@@ -1,6 +1,7 @@
 import CMnl
 import Glibc
 import MeshCapture
+import NftablesBackend
 
 /// meshcap's policy routing on the host, over rtnetlink (no `ip` binary): the TPROXY mark rule,
 /// its local-only route table, and ::6 on lo. Each entry meshcap makes asks for its own protocol
@@ -90,15 +91,15 @@ public enum PolicyRouting {
         switch entry {
         case .markRule(let family, let mark, let table):
             message = request(type: adding ? RTM_NEWRULE : RTM_DELRULE, flags: flags, header: ruleHeader(family, table: table))
-            message.attribute(UInt16(truncatingIfNeeded: k(FRA_FWMARK)), Encoding.u32(mark))
-            message.attribute(UInt16(truncatingIfNeeded: k(FRA_TABLE)), Encoding.u32(table))
-            if let priority { message.attribute(UInt16(truncatingIfNeeded: k(FRA_PRIORITY)), Encoding.u32(priority)) }
+            message.attribute(UInt16(truncatingIfNeeded: k(FRA_FWMARK)), Encoding.host(mark))
+            message.attribute(UInt16(truncatingIfNeeded: k(FRA_TABLE)), Encoding.host(table))
+            if let priority { message.attribute(UInt16(truncatingIfNeeded: k(FRA_PRIORITY)), Encoding.host(priority)) }
             if adding { message.attribute(UInt16(truncatingIfNeeded: k(FRA_PROTOCOL)), [protocolTag]) }
         case .localDefault(let family, let table):
             message = request(type: adding ? RTM_NEWROUTE : RTM_DELROUTE, flags: flags,
                               header: routeHeader(family, table: table, protocol: adding ? protocolTag : 0))
-            message.attribute(UInt16(truncatingIfNeeded: k(RTA_TABLE)), Encoding.u32(table))
-            message.attribute(UInt16(truncatingIfNeeded: k(RTA_OIF)), Encoding.u32(if_nametoindex("lo")))
+            message.attribute(UInt16(truncatingIfNeeded: k(RTA_TABLE)), Encoding.host(table))
+            message.attribute(UInt16(truncatingIfNeeded: k(RTA_OIF)), Encoding.host(if_nametoindex("lo")))
         case .loopbackAddress(let prefix):
             message = request(type: adding ? RTM_NEWADDR : RTM_DELADDR, flags: flags,
                               header: addressHeader(prefixLength: UInt8(prefix.length), interface: if_nametoindex("lo")))
@@ -128,18 +129,18 @@ public enum PolicyRouting {
 
     /// struct fib_rule_hdr: family, dst_len, src_len, tos, table, res1, res2, action, flags.
     static func ruleHeader(_ family: Family, table: UInt32) -> [UInt8] {
-        [addressFamily(family), 0, 0, 0, table < 256 ? UInt8(table) : UInt8(truncatingIfNeeded: k(RT_TABLE_UNSPEC)), 0, 0, UInt8(truncatingIfNeeded: k(FR_ACT_TO_TBL))] + Encoding.u32(0)
+        [addressFamily(family), 0, 0, 0, table < 256 ? UInt8(table) : UInt8(truncatingIfNeeded: k(RT_TABLE_UNSPEC)), 0, 0, UInt8(truncatingIfNeeded: k(FR_ACT_TO_TBL))] + Encoding.host(UInt32(0))
     }
 
     /// struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
     static func routeHeader(_ family: Family, table: UInt32, protocol proto: UInt8) -> [UInt8] {
         [addressFamily(family), 0, 0, 0, table < 256 ? UInt8(table) : UInt8(truncatingIfNeeded: k(RT_TABLE_UNSPEC)), proto,
-         UInt8(truncatingIfNeeded: k(RT_SCOPE_HOST)), UInt8(truncatingIfNeeded: k(RTN_LOCAL))] + Encoding.u32(0)
+         UInt8(truncatingIfNeeded: k(RT_SCOPE_HOST)), UInt8(truncatingIfNeeded: k(RTN_LOCAL))] + Encoding.host(UInt32(0))
     }
 
     /// struct ifaddrmsg: family, prefixlen, flags (no duplicate address detection: usable at once), scope, index.
     static func addressHeader(prefixLength: UInt8, interface: UInt32) -> [UInt8] {
-        [UInt8(AF_INET6), prefixLength, UInt8(truncatingIfNeeded: k(IFA_F_NODAD)), 0] + Encoding.u32(interface)
+        [UInt8(AF_INET6), prefixLength, UInt8(truncatingIfNeeded: k(IFA_F_NODAD)), 0] + Encoding.host(interface)
     }
 
     static func addressBytes(_ address: IPAddress) -> [UInt8] {

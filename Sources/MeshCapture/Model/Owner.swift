@@ -19,6 +19,12 @@ public enum Owner: Sendable, Hashable, CustomStringConvertible {
         case .name(let name): resolve(name, isGroup)
         }
     }
+
+    /// As the kernel holds it, and reads back: a name by its number where `resolve` knows it
+    /// (else kept, and a rule with it compares as written).
+    public func numeric(isGroup: Bool, resolve: (String, Bool) -> UInt32?) -> Owner {
+        id(isGroup: isGroup, resolve: resolve).map(Owner.id) ?? self
+    }
 }
 
 /// Socket owners may be names in the model; the kernel holds numbers. The host that loads the

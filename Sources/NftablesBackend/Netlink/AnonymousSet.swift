@@ -16,14 +16,13 @@ public struct AnonymousSet: Hashable, Sendable {
     /// payload field the keys came from, so `nft list` can print them as ports.
     var userdata: [UInt8] {
         func tlv(_ type: UInt8, _ value: [UInt8]) -> [UInt8] { [type, UInt8(value.count)] + value }
-        func u32(_ value: UInt32) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
         // nft's proto_desc_id (TCP 8, UDP 4) and header field (sport 1, dport 2).
         let description: UInt32 = proto == .tcp ? 8 : 4
         let field: UInt32 = isDestination ? 2 : 1
         let payloadExpression: UInt32 = 7
-        let typeof = tlv(0, u32(payloadExpression)) + tlv(1, tlv(0, u32(description)) + tlv(1, u32(field)))
+        let typeof = tlv(0, Encoding.host(payloadExpression)) + tlv(1, tlv(0, Encoding.host(description)) + tlv(1, Encoding.host(field)))
         let bigEndian: UInt32 = 2
-        return tlv(0, u32(bigEndian)) + tlv(3, typeof)
+        return tlv(0, Encoding.host(bigEndian)) + tlv(3, typeof)
     }
 
     func makeSet(table: String) -> NftnlSet {
@@ -35,24 +34,5 @@ public struct AnonymousSet: Hashable, Sendable {
         set.set(NFTNL_SET_USERDATA, bytes: userdata)
         for port in ports { set.addElement(key: Encoding.bigEndian(port)) }
         return set
-    }
-}
-
-/// Byte layouts nf_tables expects: addresses, ports and set keys in network order; meta and ct
-/// values (marks, UIDs, zones, states) in host order.
-enum Encoding {
-    static func bigEndian(_ port: Port) -> [UInt8] { [UInt8(port >> 8), UInt8(port & 0xff)] }
-    static func host<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
-
-    static func bytes(_ address: IPAddress) -> [UInt8] {
-        switch address {
-        case .v4(let value): (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) }
-        case .v6(let value): (0..<16).map { UInt8(truncatingIfNeeded: value >> (120 - 8 * $0)) }
-        }
-    }
-
-    /// IFNAMSIZ bytes: the name, NUL-padded, as nft compares a full interface name.
-    static func interfaceName(_ name: String) -> [UInt8] {
-        Array(name.utf8.prefix(15)) + [UInt8](repeating: 0, count: 16 - min(name.utf8.count, 15))
     }
 }

@@ -20,18 +20,14 @@ public enum RuleDecoder {
 
     /// Also resolves owner names: the kernel keeps only numbers.
     public static func canonical(_ rule: Rule, resolve: OwnerResolver) -> Rule {
-        func numeric(_ owner: Owner, _ isGroup: Bool) -> Owner {
-            guard case .name(let name) = owner, let id = resolve(name, isGroup) else { return owner }
-            return .id(id)
-        }
         var matches: [Match] = []
         for (index, match) in rule.matches.enumerated() {
             if case .l4proto(let proto) = match, index + 1 < rule.matches.count, rule.matches[index + 1].portProtocol == proto {
                 continue
             }
             switch match {
-            case .socketUser(let owner, let negated): matches.append(.socketUser(numeric(owner, false), negated: negated))
-            case .socketGroup(let owner, let negated): matches.append(.socketGroup(numeric(owner, true), negated: negated))
+            case .socketUser(let owner, let negated): matches.append(.socketUser(owner.numeric(isGroup: false, resolve: resolve), negated: negated))
+            case .socketGroup(let owner, let negated): matches.append(.socketGroup(owner.numeric(isGroup: true, resolve: resolve), negated: negated))
             // States are bits in the kernel: their order is nft's.
             case .conntrackState(let states): matches.append(.conntrackState(states.sorted()))
             default: matches.append(match)

@@ -140,11 +140,7 @@ extension NftStatement {
     }
 
     private static func resolve(_ owner: Owner, group: Bool, _ context: EncodingContext) throws -> UInt32 {
-        switch owner {
-        case .id(let id): return id
-        case .name(let name):
-            guard let id = context.resolve(name, group) else { throw UnresolvedOwner(name: name, isGroup: group) }
-            return id
-        }
+        guard let id = owner.id(isGroup: group, resolve: context.resolve) else { throw UnresolvedOwner(name: owner.description, isGroup: group) }
+        return id
     }
 }
