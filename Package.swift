@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture", "TestSupport"]),
         .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"]),
         // Saved dumps read, verdicts, and the formats verify and doctor write, without a host.
-        .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "IptablesBackend", "TestSupport"],
+        .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "IptablesBackend", "NftablesBackend", "TestSupport"],
                     exclude: ["Dumps"]),
         // Runs the built `meshcap` binary: exit codes, messages, files written or not.
         .testTarget(name: "CLITests", dependencies: ["meshcap", "MeshCapture", "TestSupport"]),

@@ -36,8 +36,7 @@ extension FirewallHost {
     /// rules as observed, and what can be done with exactly this reading.
     public func observation() throws -> Observation {
         let live = try observe()
-        return Observation(rules: live.rules, ahead: live.ahead, view: { dialect.view(of: live.reading) },
-                           resetCounters: { try resetCounters(live.reading) })
+        return Observation(rules: live.rules, ahead: live.ahead, chains: live.chains, resetCounters: { try resetCounters(live.reading) })
     }
 }
 
@@ -47,8 +46,8 @@ public struct Observation: Sendable {
     public let rules: [ObservedRule]
     /// Other software's rules or chains that see packets before meshcap's.
     public let ahead: [Ahead]
-    /// meshcap's part of the reading as text in the dialect's syntax (what `diff` compares).
-    public let view: @Sendable () -> String
+    /// The chains meshcap's rules are in, and meshcap's own.
+    public let chains: [ObservedChain]
     /// Zeroes exactly the counters read (`FirewallHost.resetCounters`).
     public let resetCounters: @Sendable () throws -> Int
 }

@@ -6,6 +6,10 @@ public struct CounterReading: Sendable {
     /// What was read, as the report names it: "nft", "iptables-nft", "iptables-save -c (vm1.txt)".
     public let source: String
     public let rules: [ObservedRule]
+    /// meshcap's chains and the built-in ones its rules are in; nil where the format shows none.
+    public let chains: [ObservedChain]?
+    /// The syntax the rules were read in: the config's rules are compared in its form.
+    public let dialect: any Dialect
     /// Other programs' rules or chains that see packets first.
     public let ahead: [Ahead]
     /// Capture rules in another backend or iptables variant, one sentence each.
@@ -30,8 +34,10 @@ public struct CounterReading: Sendable {
         case nftListing
     }
 
-    public init(source: String, rules: [ObservedRule], ahead: [Ahead] = [], elsewhere: [String] = [], notes: [String] = [],
-                precision: Precision = .exact, interrupted: (operation: String, fix: String)? = nil, failedApply: String? = nil) {
+    public init(source: String, dialect: any Dialect, rules: [ObservedRule], chains: [ObservedChain]?, ahead: [Ahead] = [], elsewhere: [String] = [],
+                notes: [String] = [], precision: Precision = .exact, interrupted: (operation: String, fix: String)? = nil, failedApply: String? = nil) {
+        self.dialect = dialect
+        self.chains = chains
         self.interrupted = interrupted
         self.failedApply = failedApply
         self.source = source

@@ -1,6 +1,4 @@
-import IptablesBackend
 import MeshCapture
-import NftablesBackend
 
 /// What `verify` says: packets per port, range, owner and the rest, totals per direction, and
 /// verdicts. Built from a reading and, when given, the config the rules should be: then each
@@ -60,39 +58,16 @@ public struct VerifyReport: Sendable {
         // nat ISTIO_OUTPUT: whether it sends anything to ISTIO_REDIRECT, the packets it sent
         // there, and those it ended elsewhere (returns, the proxy's own calls, DNS to the agent).
         var capturesOutbound = false, handedOver: UInt64 = 0, endedElsewhere: UInt64 = 0
-        var notes = reading.notes, missing = 0, extra = 0, reordered = 0
+        var notes = reading.notes
         // Sets whose elements made rows already, by table and name.
         var expandedSets = Set<String>()
 
-        let places = Self.places(reading.rules)
-        for place in places {
-            let live = place.rules
-            // What a rule is for depends on its place among the chain's rules meshcap reads.
-            let modelRules = live.compactMap(\.rule)
-            let recognised = Purpose.recognised(table: place.table, chain: place.chain, rules: modelRules)
-            let config = desired.map { Self.wanted(at: place, in: $0, precision: reading.precision) }
-            var wanted = config?.purposes ?? [:]
-            var unmatched = 0
-            var index = -1
-            for observed in live {
+        let comparison = Comparison(reading, desired: desired)
+        for place in comparison.places {
+            for (observed, purpose) in zip(place.rules, place.purposes) {
                 // Made only when said: an nft rule's text is rendered on demand.
-                func foreign() -> String {
-                    "\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes there"
-                }
-                guard let rule = observed.rule else {
-                    if desired != nil { unmatched += 1 }
-                    notes.append(foreign())
-                    continue
-                }
-                index += 1
-                var purpose: Purpose?
-                if desired != nil {
-                    purpose = wanted[rule]?.popFirst()
-                    if purpose == nil { unmatched += 1 }
-                }
-                purpose = purpose ?? recognised[index]
-                guard let purpose else {
-                    notes.append(foreign())
+                guard let rule = observed.rule, let purpose else {
+                    notes.append("\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes there")
                     continue
                 }
                 switch purpose {
@@ -124,7 +99,7 @@ public struct VerifyReport: Sendable {
                 func count(_ purpose: Purpose, _ packets: UInt64, _ bytes: UInt64) {
                     guard let row = CounterRow(purpose, family: family) else { return }
                     // One hash lookup: a new key takes the next index as it is looked up.
-                    let at = Self.slot(&rowIndex[row.key, default: rows.count])
+                    let at = Comparison.slot(&rowIndex[row.key, default: rows.count])
                     if at == rows.count { rows.append(row) }
                     rows[at].packets.add(packets)
                     rows[at].bytes.add(bytes)
@@ -140,26 +115,10 @@ public struct VerifyReport: Sendable {
                 guard expandedSets.insert("\(observed.table) \(set)").inserted else { continue }
                 for counted in observed.elements { count(element(counted.element), counted.packets, counted.bytes) }
             }
-            let unlive = wanted.values.reduce(0) { $0 + $1.count }
-            // The same rules in another order run differently: drift too.
-            if let config, unlive == 0, unmatched == 0, modelRules != config.sequence { reordered += 1 }
-            missing += unlive
-            extra += unmatched
-        }
-        if let desired {
-            // Whole chains of the config's that are not live at all.
-            let present = Set(places.map(\.id))
-            for ruleset in desired.rulesets {
-                for table in ruleset.tables {
-                    for chain in table.chains where !present.contains(Place.ID(layout: ruleset.layout, table: table.kind, chain: chain.name)) {
-                        missing += chain.rules.count
-                    }
-                }
-            }
         }
 
         var verdicts: [Verdict] = []
-        if places.allSatisfy({ $0.rules.allSatisfy { $0.rule == nil } }) {
+        if comparison.places.allSatisfy({ $0.rules.allSatisfy { $0.rule == nil } }) {
             verdicts.append(Verdict(kind: .noRules, message: "no capture rules of meshcap's or Istio's in \(reading.source): nothing is captured (`meshcap apply` puts them there)"))
         } else {
             for entry in needEntry.subtracting(entered).sorted() {
@@ -167,10 +126,8 @@ public struct VerifyReport: Sendable {
                 verdicts.append(Verdict(kind: .missingEntry, message: "the jump from \(hook)\(entry.where) is missing: no \(entry.direction) traffic reaches meshcap's rules there"))
             }
         }
-        if desired != nil, missing + extra + reordered > 0, !verdicts.contains(where: { $0.kind == .noRules }) {
-            func count(_ number: Int, _ one: String, _ many: String) -> String { "\(number) \(number == 1 ? one : many)" }
-            let order = reordered > 0 ? ", \(count(reordered, "chain holds", "chains hold")) its rules in another order" : ""
-            verdicts.append(Verdict(kind: .drift, message: "the rules in \(reading.source) are not the config's: \(count(missing, "of its rules is", "of its rules are")) missing there, \(count(extra, "rule there is", "rules there are")) not its own\(order) (`meshcap diff` shows them on a live host)"))
+        if let drift = comparison.driftSentence, !verdicts.contains(where: { $0.kind == .noRules }) {
+            verdicts.append(Verdict(kind: .drift, message: "the rules in \(reading.source) are not the config's: \(drift) (`meshcap diff` shows them on a live host)"))
         }
         if desired?.capturesNothing == true {
             verdicts.append(Verdict(kind: .nothingCaptured, message: "the config sends nothing to the proxy: \(InterceptConfig.captureKeys) are all empty or off, so the rules only let traffic by (is cluster.env there?)"))
@@ -214,7 +171,7 @@ public struct VerifyReport: Sendable {
         totals = Purpose.Direction.allCases.filter { seen[$0] != nil || captured[$0] != nil }
             .map { Total(direction: $0, seen: seen[$0] ?? 0, captured: captured[$0] ?? 0) }
         self.verdicts = verdicts
-        others = reading.rules.filter { $0.owner == .other }.map {
+        others = comparison.others.map {
             OtherRule(table: $0.table, chain: $0.chain, rule: $0.text, packets: $0.packets, bytes: $0.bytes)
         }
         self.notes = notes
@@ -260,58 +217,6 @@ public struct VerifyReport: Sendable {
         let why = reasons.map { "\($0.reason) (\($0.paths) \($0.paths == 1 ? "path" : "paths"))" }.joined(separator: ", ")
         let none = skips.count == 1 ? "the one probe path could not be tried" : "none of the \(skips.count) probe paths could be tried"
         return "\(none), so the probes prove nothing: \(why); \(remedies.joined(separator: "; "))"
-    }
-
-    /// meshcap's (and Istio's) live rules of one chain of one layout, in order.
-    struct Place {
-        struct ID: Hashable {
-            let layout: Layout
-            let table: TableKind
-            let chain: ChainName
-        }
-
-        let id: ID
-        var rules: [ObservedRule]
-        var layout: Layout { id.layout }
-        var table: TableKind { id.table }
-        var chain: ChainName { id.chain }
-    }
-
-    /// A dictionary value read through its modify accessor: with a default, a missing key is
-    /// inserted with it in the same lookup (the next index of an array being filled).
-    private static func slot(_ value: inout Int) -> Int { value }
-
-    static func places(_ rules: [ObservedRule]) -> [Place] {
-        // In first-seen order, each found through an index: appending through a dictionary's
-        // optional subscript copied a 10,000-rule chain's array again and again.
-        var places: [Place] = [], index: [Place.ID: Int] = [:]
-        for rule in rules where rule.owner != .other {
-            guard let table = rule.tableKind else { continue }
-            let id = Place.ID(layout: rule.family.map(Layout.xtables) ?? .inet, table: table, chain: rule.chainName)
-            let at = Self.slot(&index[id, default: places.count])
-            if at == places.count { places.append(Place(id: id, rules: [])) }
-            places[at].rules.append(rule)
-        }
-        let tableOrder = TableKind.allCases
-        return places.enumerated().sorted {
-            (tableOrder.firstIndex(of: $0.element.table) ?? 0, $0.offset) < (tableOrder.firstIndex(of: $1.element.table) ?? 0, $1.offset)
-        }.map(\.element)
-    }
-
-    /// The config's rules for one place, in the backend's canonical form (the form rules are
-    /// read back in): in order, and each with its purposes in order.
-    static func wanted(at place: Place, in desired: DesiredState, precision: CounterReading.Precision) -> (sequence: [Rule], purposes: [Rule: ArraySlice<Purpose>]) {
-        guard let chain = desired.ruleset(place.layout)?.tables.first(where: { $0.kind == place.table })?.chains.first(where: { $0.name == place.chain })
-        else { return ([], [:]) }
-        var sequence: [Rule] = [], purposes: [Rule: ArraySlice<Purpose>] = [:]
-        for rule in chain.rules {
-            var canonical = place.layout == .inet ? RuleDecoder.canonical(rule, resolve: desired.resolve)
-                : IptablesRenderer.canonical(rule, resolve: desired.resolve)
-            if precision == .nftListing { canonical = RuleDecoder.listed(canonical) }
-            sequence.append(canonical)
-            if let purpose = rule.purpose { purposes[canonical, default: []].append(purpose) }
-        }
-        return (sequence, purposes)
     }
 
     /// A hook's jump in one layout: the IPv4 and IPv6 tables each need their own.

@@ -1,5 +1,6 @@
 import HostOps
 import MeshCapture
+import Verify
 
 struct Diff: Subcommand {
     static let spec = CommandSpec(
@@ -47,14 +48,23 @@ struct Diff: Subcommand {
         func lines(_ view: String, _ routing: [String]) -> [String] {
             view.split(separator: "\n").map(String.init) + (routing.isEmpty ? [] : ["# routing"] + routing)
         }
-        let left = lines(live.view(), liveRouting), right = lines(firewall.dialect.view(of: desired), wantedRouting)
+        // The comparison verify makes: its drift is diff's too. The text shows both sides in the
+        // dialect's syntax, and also what apply would change that capture does not depend on
+        // (Istio's jumps without meshcap's comment, which apply rewrites with it).
+        let dialect = firewall.dialect, expected = dialect.expected(desired)
+        let comparison = Comparison(CounterReading(source: firewall.name, dialect: dialect, rules: live.rules, chains: live.chains), desired: desired)
+        let left = lines(dialect.view(of: live.rules, chains: live.chains), liveRouting)
+        let right = lines(dialect.view(of: expected.rules, chains: expected.chains), wantedRouting)
         let elsewhere = residue.elsewhere(than: firewall.name)
         Report.warning(live.ahead.map(\.sentence) + elsewhere)
         let diff = UnifiedDiff.of(left, right, oldLabel: "live (\(firewall.name))", newLabel: "config")
+        if let drift = comparison.driftSentence {
+            Report.say(["the live rules (\(firewall.name)) are not the config's: \(drift)"])
+        }
         if let interrupted {
             Report.warning(["\(interrupted) was interrupted before it ended: the rules may be half changed (`meshcap \(interrupted.operation?.rawValue ?? "apply")` completes it)"])
         }
-        if diff.isEmpty && interrupted == nil {
+        if diff.isEmpty && interrupted == nil && !comparison.drifted {
             // Capture rules in another backend are drift too: packets are captured twice.
             guard !elsewhere.isEmpty else {
                 Report.say(["no drift: the live rules (\(firewall.name)) are this config's"])
@@ -63,7 +73,7 @@ struct Diff: Subcommand {
             Report.say(["the live rules (\(firewall.name)) are this config's, but other capture rules are live as well (above)"])
             throw ProblemFound()
         }
-        if diff.isEmpty {
+        if diff.isEmpty && interrupted != nil {
             Report.say(["the live rules (\(firewall.name)) are this config's, but the journal says an operation did not end (above)"])
         }
         print(diff, terminator: "")

@@ -327,7 +327,8 @@ struct Doctor: Subcommand {
         } catch {
             return PreflightCheck("counters", .fail, "cannot read the rules: \((error as? Failure)?.lines.joined(separator: "; ") ?? "\(error)")", fix: "run doctor as root")
         }
-        let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name))
+        let reading = CounterReading(source: firewall.name, dialect: firewall.dialect, rules: live.rules, chains: live.chains, ahead: live.ahead,
+                                     elsewhere: residue.elsewhere(than: firewall.name))
         let report = VerifyReport(reading, desired: config.given ? plan.desired(accounts, in: firewall.dialect) : nil)
         guard report.healthy else {
             return PreflightCheck("counters", .fail, report.verdicts.map { "\($0.kind.rawValue): \($0.message)" }.joined(separator: "; "),

@@ -115,7 +115,8 @@ struct Explain: Subcommand {
             let layout = dialect.layouts([family])[0]
             let reading = try chosen.host.observation()
             let rules = reading.rules
-            ruleset = Ruleset(live: rules, layout: layout)
+            // The live rules as verify and diff place them.
+            ruleset = Comparison(CounterReading(source: chosen.host.name, dialect: dialect, rules: rules, chains: reading.chains), desired: nil).ruleset(layout)
             // Other programs' rules that see packets first decide before meshcap's do.
             Report.note(reading.ahead.map(\.sentence))
             origin = "live rules, \(chosen.host.name)"

@@ -114,7 +114,8 @@ struct VerifyCommand: Subcommand {
         var readings = 0
         while true {
             let live = try firewall.observation()
-            let reading = CounterReading(source: firewall.name, rules: live.rules, ahead: live.ahead, elsewhere: residue.elsewhere(than: firewall.name),
+            let reading = CounterReading(source: firewall.name, dialect: firewall.dialect, rules: live.rules, chains: live.chains, ahead: live.ahead,
+                                         elsewhere: residue.elsewhere(than: firewall.name),
                                          interrupted: interrupted.map { ($0.description, $0.operation == .clean ? "meshcap clean" : "meshcap apply") },
                                          failedApply: onHost.journal.failure)
             var report = VerifyReport(reading, desired: wanted)

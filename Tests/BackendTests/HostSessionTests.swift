@@ -32,7 +32,8 @@ import TestSupport
 
     /// What is in force differs from the config: `diff`'s two sides.
     func drift(_ host: Host, _ desired: DesiredState) throws -> Bool {
-        host.firewall.dialect.view(of: try host.firewall.read()) != host.firewall.dialect.view(of: desired)
+        let dialect = host.firewall.dialect, live = try host.firewall.observe(), expected = dialect.expected(desired)
+        return dialect.view(of: live.rules, chains: live.chains) != dialect.view(of: expected.rules, chains: expected.chains)
     }
 
     @Test func routesComeFirstAndApplyingTwiceChangesNothing() throws {

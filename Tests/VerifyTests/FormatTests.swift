@@ -1,3 +1,4 @@
+import IptablesBackend
 import MeshCapture
 import Testing
 @testable import Verify
@@ -16,7 +17,7 @@ import Testing
                          rule: Rule(.l4proto(.tcp), then: .redirect(toPort: 15006)), text: "-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006",
                          packets: 3, bytes: 4),
         ]
-        return VerifyReport(CounterReading(source: "test", rules: rules), desired: nil)
+        return VerifyReport(CounterReading(source: "test", dialect: IptablesDialect(), rules: rules, chains: nil), desired: nil)
     }()
 
     @Test func jsonEscapesAndKeepsLargeCounts() {
@@ -38,10 +39,9 @@ import Testing
     /// widest cell (a non-ASCII subject counted in characters), the rates column with --watch.
     @Test func theTableAlignsItsColumns() {
         let rates = Dictionary(uniqueKeysWithValues: Self.report.rows.enumerated().map { ($1.key, Double($0) * 1234.56) })
-        let wide = VerifyReport(CounterReading(source: "test", rules: [
-            ObservedRule(family: .ipv6, table: "nat", chain: "PREROUTING", tableKind: .nat, chainName: .prerouting, owner: .meshcap,
-                         rule: Rule(.inInterface("été0"), then: .return), text: "-A PREROUTING -i été0 -j RETURN", packets: 0, bytes: 1_000_000),
-        ]), desired: nil)
+        let rule = ObservedRule(family: .ipv6, table: "nat", chain: "PREROUTING", tableKind: .nat, chainName: .prerouting, owner: .meshcap,
+                                rule: Rule(.inInterface("été0"), then: .return), text: "-A PREROUTING -i été0 -j RETURN", packets: 0, bytes: 1_000_000)
+        let wide = VerifyReport(CounterReading(source: "test", dialect: IptablesDialect(), rules: [rule], chains: nil), desired: nil)
         let text = HumanTable.render(Self.report, rates: rates) + HumanTable.render(Self.report) + HumanTable.render(wide)
         #expect(text == Self.table)
     }

@@ -26,7 +26,7 @@ import Testing
                 }
             }
         }
-        return CounterReading(source: "test", rules: rules, ahead: ahead)
+        return CounterReading(source: "test", dialect: IptablesDialect(), rules: rules, chains: nil, ahead: ahead)
     }
 
     static func desired(_ config: InterceptConfig) -> DesiredState {
@@ -95,7 +95,7 @@ import Testing
         let places = reading.rules.indices.filter { reading.rules[$0].chainName == .istioOutput }
         var rules = reading.rules
         rules.swapAt(places[places.count - 1], places[places.count - 2])
-        reading = CounterReading(source: "test", rules: rules)
+        reading = CounterReading(source: "test", dialect: IptablesDialect(), rules: rules, chains: nil)
         let report = VerifyReport(reading, desired: Self.desired(config))
         #expect(report.verdicts.map(\.message) == ["the rules in test are not the config's: 0 of its rules are missing there, 0 rules there are not its own, 1 chain holds its rules in another order (`meshcap diff` shows them on a live host)"])
     }

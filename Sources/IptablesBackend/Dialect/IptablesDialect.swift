@@ -38,26 +38,31 @@ public struct IptablesDialect: Dialect {
     }
 
     public func live(_ reading: Reading) -> LiveRules<Reading> {
-        var rules: [ObservedRule] = [], ahead: [Ahead] = []
+        var rules: [ObservedRule] = [], ahead: [Ahead] = [], chains: [ObservedChain] = []
         for family in Family.allCases {
             guard let save = reading[family] else { continue }
             let classified = Self.classify(save)
             rules += classified.rules
             ahead += classified.ahead
+            chains += classified.chains
         }
-        return LiveRules(rules: rules, ahead: ahead, reading: reading)
+        return LiveRules(rules: rules, ahead: ahead, chains: chains, reading: reading)
     }
 
     /// One family's tables as iptables-save prints them, sorted into meshcap's, Istio's and
-    /// other software's rules (in nat, mangle and raw), and the foreign rules ahead of meshcap's:
-    /// the same for a live host and a saved `iptables-save -c`.
-    public static func classify(_ save: IptablesSave) -> (rules: [ObservedRule], ahead: [Ahead]) {
-        var rules: [ObservedRule] = [], ahead: [Ahead] = []
+    /// other software's rules (in nat, mangle and raw), the foreign rules ahead of meshcap's, and
+    /// the chains (built-in ones and ISTIO ones, in the save's order): the same for a live host
+    /// and a saved `iptables-save -c`.
+    public static func classify(_ save: IptablesSave) -> (rules: [ObservedRule], ahead: [Ahead], chains: [ObservedChain]) {
+        var rules: [ObservedRule] = [], ahead: [Ahead] = [], chains: [ObservedChain] = []
         let tool = save.family == .ipv4 ? "iptables" : "ip6tables"
         for table in save.tables where tables.contains(table.name) {
+            guard let kind = TableKind(rawValue: table.name) else { continue }
             for chain in table.chains {
                 let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
                 guard meshcapChain || chain.policy != nil else { continue }
+                chains.append(ObservedChain(family: save.family, table: table.name, chain: chain.name, tableKind: kind,
+                                            chainName: chainName(chain.name), meshcaps: meshcapChain, declaration: nil))
                 var seenMeshcap = false
                 var before: [Ahead] = []
                 for saved in chain.rules {
@@ -77,7 +82,7 @@ public struct IptablesDialect: Dialect {
                 if seenMeshcap && !meshcapChain { ahead += before }
             }
         }
-        return (rules, ahead)
+        return (rules, ahead, chains)
     }
 
     /// Why a foreign rule ahead of meshcap's may take a packet before meshcap sees it, and
@@ -139,43 +144,54 @@ public struct IptablesDialect: Dialect {
         return Changes(summary: summary, steps: ordered, making: making)
     }
 
-    public func view(of saves: Reading) -> String {
+    public func view(of rules: [ObservedRule], chains: [ObservedChain]) -> String {
         var lines: [String] = []
+        // Each chain's rules, in the order read: one pass, not one per chain.
+        var byChain: [String: [ObservedRule]] = [:]
+        for rule in rules where rule.owner != .other {
+            byChain["\(rule.family?.rawValue ?? "") \(rule.table) \(rule.chain)", default: []].append(rule)
+        }
         for family in Family.allCases {
-            guard let saved = saves[family] else { continue }
-            for table in saved.tables.sorted(by: { $0.name < $1.name }) where Self.tables.contains(table.name) {
+            for table in Self.tables.sorted() {
                 var tableLines: [String] = []
-                for chain in table.chains {
-                    let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
-                    if meshcapChain { tableLines.append(":\(chain.name)") }
+                for chain in chains where chain.family == family && chain.table == table {
+                    if chain.meshcaps { tableLines.append(":\(chain.chain)") }
                     // meshcap's chains whole; in the built-in chains, meshcap's rules (and Istio's jumps).
-                    for rule in chain.rules where meshcapChain || (chain.policy != nil && IptablesTransition.isOwned(rule, table: table.name, chain: chain.name, known: [])) {
-                        tableLines.append(rule.rule.map { IptablesRenderer.appendLine(Self.chainName(chain.name), $0, family: family, tagged: rule.tagged) } ?? rule.text)
+                    for observed in byChain["\(family.rawValue) \(table) \(chain.chain)"] ?? [] {
+                        let tagged = observed.owner == .meshcap && !chain.meshcaps
+                        tableLines.append(observed.rule.map { IptablesRenderer.appendLine(chain.chainName, $0, family: family, tagged: tagged) } ?? observed.text)
                     }
                 }
-                if !tableLines.isEmpty { lines += ["*\(table.name) (\(family.label))"] + tableLines }
+                if !tableLines.isEmpty { lines += ["*\(table) (\(family.label))"] + tableLines }
             }
         }
         return lines.joined(separator: "\n")
     }
 
-    public func view(of desired: DesiredState) -> String {
-        var lines: [String] = []
+
+    public func expected(_ desired: DesiredState) -> (rules: [ObservedRule], chains: [ObservedChain]) {
+        var rules: [ObservedRule] = [], chains: [ObservedChain] = []
         for family in Family.allCases {
             guard let ruleset = desired.ruleset(.xtables(family)) else { continue }
-            // In iptables-save's order: tables by name, built-in chains first, then meshcap's by name.
-            for table in ruleset.tables.sorted(by: { $0.kind.rawValue < $1.kind.rawValue }) {
-                lines.append("*\(table.kind.rawValue) (\(family.label))")
+            // In iptables-save's order: built-in chains first, then meshcap's by name.
+            for table in ruleset.tables {
                 let builtins = Hook.allCases.compactMap { hook in table.chain(.builtin(hook)) }
                 let regulars = table.chains.filter { if case .regular = $0.name { true } else { false } }.sorted { $0.name.description < $1.name.description }
                 for chain in builtins + regulars {
                     let builtin = builtins.contains(chain)
-                    if !builtin { lines.append(":\(chain.name)") }
-                    lines += chain.rules.map { IptablesRenderer.appendLine(chain.name, IptablesRenderer.canonical($0, resolve: desired.resolve), family: family, tagged: builtin) }
+                    chains.append(ObservedChain(family: family, table: table.kind.rawValue, chain: chain.name.description, tableKind: table.kind,
+                                                chainName: chain.name, meshcaps: !builtin, declaration: nil))
+                    rules += chain.rules.map { rule in
+                        // The plan's purpose kept: what the comparison counts a matching live rule for.
+                        let canonical = IptablesRenderer.canonical(rule, resolve: desired.resolve).for(rule.purpose)
+                        return ObservedRule(family: family, table: table.kind.rawValue, chain: chain.name.description, tableKind: table.kind,
+                                            chainName: chain.name, owner: .meshcap, rule: canonical,
+                                            text: IptablesRenderer.appendLine(chain.name, canonical, family: family, tagged: builtin), packets: 0, bytes: 0)
+                    }
                 }
             }
         }
-        return lines.joined(separator: "\n")
+        return (rules, chains)
     }
 
     public static func chainName(_ name: String) -> ChainName {

@@ -24,10 +24,12 @@ public protocol Dialect: Sendable {
     /// Exactly what would be sent, for `--dry-run`.
     func text(of steps: Steps) -> String
     func isEmpty(_ steps: Steps) -> Bool
-    /// meshcap's part of a reading (and what stands in its tables or chains) as text in the
-    /// dialect's syntax, and the same for a desired state: `diff` compares the two.
-    func view(of reading: Reading) -> String
-    func view(of desired: DesiredState) -> String
+    /// The config's rules and chains as a reading of them would show them (canonical rules, in
+    /// the order the dialect lists them): what the comparison holds the live ones against.
+    func expected(_ desired: DesiredState) -> (rules: [ObservedRule], chains: [ObservedChain])
+    /// meshcap's part of rules and chains as read, or expected (and what stands in its tables or
+    /// chains), as text in the dialect's syntax: the two sides `diff` prints.
+    func view(of rules: [ObservedRule], chains: [ObservedChain]) -> String
     /// The model's names in this syntax.
     func table(_ kind: TableKind) -> String
     func chain(_ name: ChainName) -> String
@@ -44,11 +46,14 @@ public struct LiveRules<Reading: Sendable>: Sendable {
     public let rules: [ObservedRule]
     /// Other software's rules or chains that see packets before meshcap's and could decide their fate.
     public let ahead: [Ahead]
+    /// The chains meshcap's rules are in, and meshcap's own (empty ones too).
+    public let chains: [ObservedChain]
     public let reading: Reading
 
-    public init(rules: [ObservedRule], ahead: [Ahead], reading: Reading) {
+    public init(rules: [ObservedRule], ahead: [Ahead], chains: [ObservedChain], reading: Reading) {
         self.rules = rules
         self.ahead = ahead
+        self.chains = chains
         self.reading = reading
     }
 }

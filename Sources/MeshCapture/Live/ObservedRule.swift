@@ -113,3 +113,33 @@ public struct Ahead: Sendable, Hashable {
         self.packets = packets
     }
 }
+
+/// A chain as read, for what is compared besides the rules: that meshcap's chains are there,
+/// and declared as the config declares them (an nft base chain's type, hook, priority and
+/// policy). In iptables' built-in chains the policy is the host's, not meshcap's.
+public struct ObservedChain: Sendable, Hashable {
+    /// The iptables family; nil for nft.
+    public let family: Family?
+    public let table: String
+    public let chain: String
+    public let tableKind: TableKind
+    public let chainName: ChainName
+    /// Whether the chain is meshcap's (an ISTIO chain, or any chain of meshcap's nft tables),
+    /// rather than a built-in chain meshcap only adds rules to.
+    public let meshcaps: Bool
+    /// How it is declared, in the dialect's words (" (type nat hook output priority -100)"); nil
+    /// for a regular chain.
+    public let declaration: String?
+
+    public init(family: Family?, table: String, chain: String, tableKind: TableKind, chainName: ChainName, meshcaps: Bool, declaration: String?) {
+        self.family = family
+        self.table = table
+        self.chain = chain
+        self.tableKind = tableKind
+        self.chainName = chainName
+        self.meshcaps = meshcaps
+        self.declaration = declaration
+    }
+
+    public var layout: Layout { family.map(Layout.xtables) ?? .inet }
+}

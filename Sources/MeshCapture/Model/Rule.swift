@@ -20,7 +20,7 @@ public struct Rule: Sendable, Hashable {
     }
 
     /// This rule, saying what it is for.
-    public func `for`(_ purpose: Purpose) -> Rule { Rule(matches: matches, target: target, purpose: purpose) }
+    public func `for`(_ purpose: Purpose?) -> Rule { Rule(matches: matches, target: target, purpose: purpose) }
 
     /// A `--log` rule: it decides nothing.
     public var isLog: Bool { target.isLog }

@@ -27,7 +27,7 @@ public struct NftDialect: Dialect {
         // Names in the model's terms, once per table and chain rather than once per rule.
         let kinds = Dictionary(uniqueKeysWithValues: TableKind.allCases.map { (NftNames.table($0), $0) })
         var chainNames: [String: ChainName] = [:]
-        for chain in Set(snapshot.rules.map(\.chain)) { chainNames[chain] = RuleDecoder.chainName(chain) }
+        for chain in Set(snapshot.rules.map(\.chain) + snapshot.chains.map(\.name)) { chainNames[chain] = RuleDecoder.chainName(chain) }
         let rules = snapshot.rules.map { dumped in
             let kind = kinds[dumped.table], chain = chainNames[dumped.chain] ?? RuleDecoder.chainName(dumped.chain)
             guard let rule = dumped.rule else {
@@ -37,7 +37,20 @@ public struct NftDialect: Dialect {
             return ObservedRule(family: nil, table: dumped.table, chain: dumped.chain, tableKind: kind, chainName: chain, owner: .meshcap,
                                 rule: rule, render: NftRenderer.statement, packets: dumped.packets, bytes: dumped.bytes, elements: dumped.elements)
         }
-        return LiveRules(rules: rules, ahead: Self.ahead(snapshot.chains, contenders: snapshot.contenders), reading: snapshot)
+        let chains = snapshot.chains.compactMap { chain -> ObservedChain? in
+            guard chain.family == UInt32(NFPROTO_INET), let kind = kinds[chain.table] else { return nil }
+            return ObservedChain(family: nil, table: chain.table, chain: chain.name, tableKind: kind, chainName: chainNames[chain.name] ?? RuleDecoder.chainName(chain.name),
+                                 meshcaps: true, declaration: Self.declaration(type: chain.type, hook: chain.hook, priority: chain.priority, policy: chain.policy))
+        }
+        return LiveRules(rules: rules, ahead: Self.ahead(snapshot.chains, contenders: snapshot.contenders), chains: chains, reading: snapshot)
+    }
+
+    /// A base chain as `diff` shows it: " (type nat hook output priority -100)", and its policy
+    /// when it is not accept; nil for a regular chain.
+    public static func declaration(type: String?, hook: Hook?, priority: Int32?, policy: UInt32? = nil) -> String? {
+        guard let type, let hook, let priority else { return nil }
+        let drops = policy.map { $0 != UInt32(NF_ACCEPT) } ?? false
+        return " (type \(type) hook \(hook.rawValue) priority \(priority)\(drops ? " policy drop" : ""))"
     }
 
     /// Other tables' base chains at the hooks meshcap's chains use and of the same type, that run
@@ -119,51 +132,50 @@ public struct NftDialect: Dialect {
         return (try NetlinkBatch.replacing(Set(tables.map(\.kind)), with: Ruleset(layout: .inet, tables: tables)) { _, _ in nil }, snapshot.generation)
     }
 
-    public func view(of snapshot: NftSnapshot) -> String {
+    public func view(of rules: [ObservedRule], chains: [ObservedChain]) -> String {
         var lines: [String] = []
+        var byChain: [String: [ObservedRule]] = [:]
+        for rule in rules where rule.family == nil { byChain["\(rule.table) \(rule.chain)", default: []].append(rule) }
         for kind in TableKind.allCases {
             let table = NftNames.table(kind)
-            let chains = snapshot.chains.filter { $0.family == UInt32(NFPROTO_INET) && $0.table == table }
-            guard !chains.isEmpty else { continue }
+            let tableChains = chains.filter { $0.family == nil && $0.table == table }
+            guard !tableChains.isEmpty else { continue }
             lines.append("table inet \(table)")
-            let decoded = snapshot.rules.filter { $0.table == table }.compactMap(\.rule)
+            let decoded = tableChains.flatMap { byChain["\(table) \($0.chain)"] ?? [] }.compactMap(\.rule)
             lines += Self.setLines(Table(kind: kind, chains: [Chain(name: .output, rules: decoded)]).sets)
-            for chain in chains {
-                lines.append("\tchain \(chain.name)\(Self.hookText(type: chain.type, hook: chain.hook, priority: chain.priority))")
-                for rule in snapshot.rules where rule.table == table && rule.chain == chain.name {
-                    lines.append("\t\t" + (rule.rule.map(NftRenderer.statement) ?? "# not meshcap's: \(rule.bytecode ?? "")"))
+            for chain in tableChains {
+                lines.append("\tchain \(chain.chain)\(chain.declaration ?? "")")
+                for rule in byChain["\(table) \(chain.chain)"] ?? [] {
+                    lines.append("\t\t" + (rule.rule.map(NftRenderer.statement) ?? "# not meshcap's: \(rule.text)"))
                 }
             }
         }
         return lines.joined(separator: "\n")
     }
 
-    public func view(of desired: DesiredState) -> String {
-        guard let ruleset = desired.ruleset(.inet) else { return "" }
-        var lines: [String] = []
-        for table in ruleset.tables {
-            lines.append("table inet \(NftNames.table(table.kind))")
-            lines += Self.setLines(table.sets)
+    public func expected(_ desired: DesiredState) -> (rules: [ObservedRule], chains: [ObservedChain]) {
+        var rules: [ObservedRule] = [], chains: [ObservedChain] = []
+        for table in desired.ruleset(.inet)?.tables ?? [] {
+            let name = NftNames.table(table.kind)
             for chain in table.chains {
-                var hookText = ""
+                var declaration: String?
                 if case .builtin(let hook) = chain.name {
-                    hookText = Self.hookText(type: NftNames.chainType(table.kind, hook), hook: hook, priority: Int32(table.kind.priority(at: hook)))
+                    declaration = Self.declaration(type: NftNames.chainType(table.kind, hook), hook: hook, priority: Int32(table.kind.priority(at: hook)))
                 }
-                lines.append("\tchain \(NftNames.chain(chain.name))\(hookText)")
-                lines += chain.rules.map { "\t\t" + NftRenderer.statement(RuleDecoder.canonical($0, resolve: desired.resolve)) }
+                chains.append(ObservedChain(family: nil, table: name, chain: NftNames.chain(chain.name), tableKind: table.kind,
+                                            chainName: chain.name, meshcaps: true, declaration: declaration))
+                rules += chain.rules.map { rule in
+                    ObservedRule(family: nil, table: name, chain: NftNames.chain(chain.name), tableKind: table.kind, chainName: chain.name, owner: .meshcap,
+                                 rule: RuleDecoder.canonical(rule, resolve: desired.resolve).for(rule.purpose), render: NftRenderer.statement, packets: 0, bytes: 0)
+                }
             }
         }
-        return lines.joined(separator: "\n")
+        return (rules, chains)
     }
 
     /// A table's sets, an element a line, so that `diff` shows an element added or removed.
     static func setLines(_ sets: [NamedSet]) -> [String] {
         sets.flatMap { set in ["\tset \(set.name)"] + set.elements.map { "\t\t" + NftRenderer.element($0) } }
-    }
-
-    static func hookText(type: String?, hook: Hook?, priority: Int32?) -> String {
-        guard let type, let hook, let priority else { return "" }
-        return " (type \(type) hook \(hook.rawValue) priority \(priority))"
     }
 
     struct CounterKey: Hashable {

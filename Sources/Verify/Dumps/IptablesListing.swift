@@ -101,17 +101,18 @@ enum IptablesListing {
                 IptablesSave.Chain(name: $0.name, policy: $0.policy, rules: $0.rules)
             }))
         }
-        var rules: [ObservedRule] = [], ahead: [Ahead] = []
+        var rules: [ObservedRule] = [], ahead: [Ahead] = [], chains: [ObservedChain] = []
         for family in Family.allCases {
             guard let saved = tables[family] else { continue }
             let classified = IptablesDialect.classify(IptablesSave(family: family, tables: saved))
             rules += classified.rules
             ahead += classified.ahead
+            chains += classified.chains
         }
         let notes = rounded
             ? ["counts are rounded: without -x, iptables -L prints counts above 99999 in thousands (K), millions (M), billions (G) or trillions (T); list with -nvxL for exact ones"]
             : []
-        return CounterReading(source: "\(SavedDump.Format.iptablesListing.rawValue) (\(dump.name))", rules: rules, ahead: ahead, notes: notes)
+        return CounterReading(source: "\(SavedDump.Format.iptablesListing.rawValue) (\(dump.name))", dialect: IptablesDialect(), rules: rules, chains: chains, ahead: ahead, notes: notes)
     }
 
     /// "Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)" or "Chain ISTIO_OUTPUT (1 references)".

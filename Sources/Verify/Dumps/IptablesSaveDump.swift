@@ -96,15 +96,16 @@ enum IptablesSaveDump {
             }
             families[family, default: []].append(block)
         }
-        var rules: [ObservedRule] = [], ahead: [Ahead] = []
+        var rules: [ObservedRule] = [], ahead: [Ahead] = [], chains: [ObservedChain] = []
         for family in Family.allCases {
             guard let blocks = families[family] else { continue }
             let saved = IptablesSave.parse(blocks.flatMap(\.lines).joined(separator: "\n"), family: family)
             let classified = IptablesDialect.classify(saved)
             rules += classified.rules
             ahead += classified.ahead
+            chains += classified.chains
         }
-        return CounterReading(source: "\(SavedDump.Format.iptablesSave.rawValue) (\(dump.name))", rules: rules, ahead: ahead)
+        return CounterReading(source: "\(SavedDump.Format.iptablesSave.rawValue) (\(dump.name))", dialect: IptablesDialect(), rules: rules, chains: chains, ahead: ahead)
     }
 
     /// `[PACKETS:BYTES]`, or nil for text of another shape; a count in it that iptables could not

@@ -107,7 +107,13 @@ struct NftDump {
             chains.contains { $0.family == family.0 && ChainName.istioChains.contains(.regular($0.name)) }
         }.map(\.1)
         let elsewhere = istio.isEmpty ? [] : Residue(nftTables: [], iptables: [.nft: istio]).elsewhere(than: "nft")
-        return CounterReading(source: source, rules: observed, ahead: ahead, elsewhere: elsewhere, precision: .nftListing)
+        let meshcaps = chains.compactMap { chain -> ObservedChain? in
+            guard chain.family == "inet", Self.meshcapTables.contains(chain.table),
+                  let kind = TableKind.allCases.first(where: { NftNames.table($0) == chain.table }) else { return nil }
+            return ObservedChain(family: nil, table: chain.table, chain: chain.name, tableKind: kind, chainName: RuleDecoder.chainName(chain.name), meshcaps: true,
+                                 declaration: chain.base.flatMap { NftDialect.declaration(type: $0.type, hook: $0.hook, priority: $0.priority) })
+        }
+        return CounterReading(source: source, dialect: NftDialect(), rules: observed, chains: meshcaps, ahead: ahead, elsewhere: elsewhere, precision: .nftListing)
     }
 
     /// A base chain's priority as nft prints it: a number, or a name with an offset
