@@ -279,7 +279,7 @@ enum NamespaceIdentity {
     static var current: (cookie: String, inode: UInt64) {
         var status = stat()
         let inode = stat(HostLock.namespaceFile, &status) == 0 ? UInt64(status.st_ino) : 0
-        if let socket = try? NetlinkSocket() {
+        if let socket = try? NetlinkConnection.socket() {
             var cookie: UInt64 = 0
             var length = socklen_t(MemoryLayout<UInt64>.size)
             if getsockopt(socket.descriptor, SOL_SOCKET, cookieOption, &cookie, &length) == 0 { return (String(cookie), inode) }

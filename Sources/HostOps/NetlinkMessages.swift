@@ -70,14 +70,14 @@ extension ArraySlice<UInt8> {
 }
 
 /// A netlink request as bytes: header, the family's fixed header, attributes (each padded to 4).
+/// Its sequence number is the socket's, given when it is sent (`exchange`).
 struct NetlinkRequest {
     private(set) var bytes: [UInt8]
 
-    init(type: UInt16, flags: Int32, sequence: UInt32, header: [UInt8]) {
+    init(type: UInt16, flags: Int32, header: [UInt8]) {
         bytes = [UInt8](repeating: 0, count: NetlinkMessage.headerLength)
         bytes.replace(at: 4, with: Encoding.host(type))
         bytes.replace(at: 6, with: Encoding.host(UInt16(flags)))
-        bytes.replace(at: 8, with: Encoding.host(sequence))
         append(header)
     }
 
@@ -92,8 +92,11 @@ struct NetlinkRequest {
 
     /// Sends the request and reads every reply to it: the messages of a dump (until DONE), or
     /// nothing for a request whose ACK carries no error. An error reply throws with its errno.
+    /// Sends the request with the socket's next sequence number, and reads its replies.
     func exchange(on socket: NetlinkSocket, what: String) throws(HostError) -> [NetlinkMessage] {
-        let sequence = ArraySlice(bytes).u32(at: 8)
+        let sequence = socket.nextSequence()
+        var bytes = self.bytes
+        bytes.replace(at: 8, with: Encoding.host(sequence))
         let sent: HostError? = bytes.withUnsafeBytes { raw -> HostError? in
             guard let base = raw.baseAddress else { return nil }
             do throws(HostError) { try socket.sendRequest(base, length: raw.count) } catch { return error }

@@ -5,9 +5,19 @@ import NftablesBackend
 
 /// A netlink socket (NETLINK_NETFILTER for nf_tables, NETLINK_ROUTE for policy routing), owned:
 /// opened, bound and closed exactly once.
-final class NetlinkSocket {
+final class NetlinkSocket: @unchecked Sendable {
     private let socket: OpaquePointer
     let portID: UInt32
+    /// The next request's sequence number: replies are told apart by it, and a socket serves a
+    /// whole run (`NetlinkConnection`), so each request takes its own.
+    private var sequence = UInt32(truncatingIfNeeded: time(nil))
+
+    /// Sequence numbers for `count` messages; the first of them.
+    func nextSequence(count: Int = 1) -> UInt32 {
+        let first = sequence
+        sequence &+= UInt32(truncatingIfNeeded: count)
+        return first
+    }
 
     init(_ netlinkProtocol: Int32 = NETLINK_NETFILTER) throws(HostError) {
         guard let socket = mnl_socket_open(netlinkProtocol) else {

@@ -31,6 +31,8 @@ enum Meshcap {
     /// One catch for every meshcap error: each knows its exit status.
     /// A SIGTERM held back while the rules changed ends the run after what it did is said.
     static func main() {
+        // One netlink socket per protocol for the run, the chain list read once per generation.
+        NetlinkConnection.shareForThisRun()
         do {
             try dispatch(Array(CommandLine.arguments.dropFirst()))
             SignalDeferral.endIfOneArrived { Report.say($0) }

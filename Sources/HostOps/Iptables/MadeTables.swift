@@ -15,7 +15,7 @@ enum MadeTables {
     /// stays, and stays recorded.
     static func deleteEmpty(_ tables: [MadeTable]) throws -> [MadeTable] {
         guard !tables.isEmpty else { return [] }
-        let socket = try NetlinkSocket()
+        let socket = try NetlinkConnection.socket()
         guard let generation = try RuleDump.generation(socket),
               let tableMessages = try RuleDump.dump(socket, type: NFT_MSG_GETTABLE, family: Int32(NFPROTO_UNSPEC)),
               let chainMessages = try RuleDump.dump(socket, type: NFT_MSG_GETCHAIN, family: Int32(NFPROTO_UNSPEC)) else {

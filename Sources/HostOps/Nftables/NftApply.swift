@@ -32,8 +32,9 @@ public enum NftApply {
     /// - Parameter generation: the generation the batch was built against (see `RuleDump`); nil
     ///   sends it unconditionally.
     public static func apply(_ batch: NetlinkBatch, generation: UInt32? = nil) throws {
-        let socket = try NetlinkSocket()
-        let encoded = EncodedBatch(batch, firstSequence: UInt32(truncatingIfNeeded: time(nil)), generation: generation)
+        let socket = try NetlinkConnection.socket()
+        // BATCH_BEGIN, one per operation, BATCH_END.
+        let encoded = EncodedBatch(batch, firstSequence: socket.nextSequence(count: batch.operations.count + 2), generation: generation)
         socket.forceBuffers(send: encoded.byteCount + 64 * 1024, receive: max(batch.operations.count * 1024, 1024 * 1024))
         try encoded.withIOVecs { try socket.send($0) }
 

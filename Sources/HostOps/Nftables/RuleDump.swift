@@ -14,14 +14,20 @@ public enum RuleDump {
     /// iptables-nft keeps its ISTIO chains. Advisory, so read once, without waiting for a quiet
     /// moment.
     public static func allChains() throws -> [DumpedChain] {
-        let socket = try NetlinkSocket()
-        return (try dump(socket, type: NFT_MSG_GETCHAIN, family: Int32(NFPROTO_UNSPEC), tolerateInterruption: true) ?? [])
+        let socket = try NetlinkConnection.socket()
+        // Read once per generation in a run: the residue, each iptables family and the chains
+        // that may run ahead all ask.
+        let generation: UInt32? = (try? self.generation(socket)) ?? nil
+        if let generation, let known = NetlinkConnection.chains(at: generation) { return known }
+        let chains = (try dump(socket, type: NFT_MSG_GETCHAIN, family: Int32(NFPROTO_UNSPEC), tolerateInterruption: true) ?? [])
             .compactMap { withMessage($0, { NftnlChain(parsing: $0) }) ?? nil }.map(dumpedChain)
+        if let generation { NetlinkConnection.remember(chains, at: generation) }
+        return chains
     }
 
     /// How many rules one chain holds (a GETRULE dump filtered to it: only its rules are sent).
     public static func ruleCount(_ chain: DumpedChain) throws -> Int {
-        let socket = try NetlinkSocket()
+        let socket = try NetlinkConnection.socket()
         let filter = NftnlRuleFilter(family: chain.family, table: chain.table, chain: chain.name)
         return try dump(socket, type: NFT_MSG_GETRULE, family: Int32(chain.family), tolerateInterruption: true, payload: filter.build)?.count ?? 0
     }
@@ -32,7 +38,7 @@ public enum RuleDump {
 
     /// Zeroes the counters of every rule in the given inet tables, nobody else's; how many rules.
     public static func resetCounters(tables: [String]) throws -> Int {
-        let socket = try NetlinkSocket()
+        let socket = try NetlinkConnection.socket()
         var count = 0
         for table in tables {
             let filter = NftnlRuleFilter(family: UInt32(NFPROTO_INET), table: table)
@@ -48,7 +54,7 @@ public enum RuleDump {
     }
 
     public static func snapshot(tables: Set<String>) throws -> NftSnapshot {
-        let socket = try NetlinkSocket()
+        let socket = try NetlinkConnection.socket()
         for attempt in 0..<attempts {
             guard let before = try generation(socket), let rawChains = try dump(socket, type: NFT_MSG_GETCHAIN),
                   let raw = try dump(socket, type: NFT_MSG_GETRULE) else { continue }
@@ -100,7 +106,7 @@ public enum RuleDump {
     /// The current ruleset generation (NFT_MSG_GETGEN).
     static func generation(_ socket: NetlinkSocket) throws -> UInt32? {
         var request = [CChar](repeating: 0, count: 256)
-        let sequence = UInt32(truncatingIfNeeded: time(nil))
+        let sequence = socket.nextSequence()
         let length = request.withUnsafeMutableBufferPointer { buffer -> Int in
             guard let base = buffer.baseAddress,
                   let header = nftnl_nlmsg_build_hdr(base, UInt16(NFT_MSG_GETGEN.rawValue), UInt16(NFPROTO_UNSPEC), 0, sequence)
@@ -128,7 +134,7 @@ public enum RuleDump {
     static func dump(_ socket: NetlinkSocket, type: nf_tables_msg_types, family: Int32 = Int32(NFPROTO_INET),
                      tolerateInterruption: Bool = false, payload: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil) throws -> [[UInt8]]? {
         var request = [CChar](repeating: 0, count: 4096)
-        let sequence = UInt32(truncatingIfNeeded: time(nil))
+        let sequence = socket.nextSequence()
         let length = request.withUnsafeMutableBufferPointer { buffer -> Int in
             guard let base = buffer.baseAddress,
                   let header = nftnl_nlmsg_build_hdr(base, UInt16(type.rawValue), UInt16(family), UInt16(NLM_F_DUMP), sequence)

@@ -25,7 +25,7 @@ public enum PolicyRouting {
 
     /// Every entry of the shapes meshcap makes, tagged or not.
     public static func observe() throws(HostError) -> [Observed] {
-        let socket = try NetlinkSocket(NETLINK_ROUTE)
+        let socket = try NetlinkConnection.socket(NETLINK_ROUTE)
         var found: [Observed] = []
         let loopback = if_nametoindex("lo")
         for family in Family.allCases {
@@ -85,7 +85,7 @@ public enum PolicyRouting {
     }
 
     static func change(_ entry: RoutingEntry, adding: Bool, priority: UInt32?) throws(HostError) -> Bool {
-        let socket = try NetlinkSocket(NETLINK_ROUTE)
+        let socket = try NetlinkConnection.socket(NETLINK_ROUTE)
         let flags = NLM_F_ACK | (adding ? NLM_F_CREATE | NLM_F_EXCL : 0)
         var message: NetlinkRequest
         switch entry {
@@ -118,7 +118,7 @@ public enum PolicyRouting {
     }
 
     static func request(type: Int, flags: Int32, header: [UInt8]) -> NetlinkRequest {
-        NetlinkRequest(type: UInt16(type), flags: Int32(NLM_F_REQUEST) | flags, sequence: UInt32(truncatingIfNeeded: time(nil)), header: header)
+        NetlinkRequest(type: UInt16(type), flags: Int32(NLM_F_REQUEST) | flags, header: header)
     }
 
     static func request(type: Int32, flags: Int32, header: [UInt8]) -> NetlinkRequest {
