@@ -45,7 +45,7 @@ let package = Package(
         // Paths, processes and diffs shared by the test targets.
         .target(name: "TestSupport", dependencies: ["MeshCapture"], path: "Tests/TestSupport"),
         .testTarget(name: "MeshCaptureTests", dependencies: ["MeshCapture", "TestSupport"]),
-        .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "TestSupport"]),
+        .testTarget(name: "BackendTests", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "HostOps", "Verify", "TestSupport"]),
         // Saved dumps read, verdicts, and the formats verify and doctor write, without a host.
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "MeshCapture", "IptablesBackend", "NftablesBackend", "TestSupport"],
                     exclude: ["Dumps"]),

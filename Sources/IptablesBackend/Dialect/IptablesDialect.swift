@@ -154,7 +154,13 @@ public struct IptablesDialect: Dialect {
         for family in Family.allCases {
             for table in Self.tables.sorted() {
                 var tableLines: [String] = []
-                for chain in chains where chain.family == family && chain.table == table {
+                // Chains in one order for both sides, whatever order the tool lists them in
+                // (iptables-nft lists them as they were made): built-in ones by hook, then
+                // meshcap's by name. Their order means nothing to the kernel.
+                let tableChains = chains.filter { $0.family == family && $0.table == table }
+                let ordered = Hook.allCases.compactMap { hook in tableChains.first { $0.chainName == .builtin(hook) } }
+                    + tableChains.filter(\.meshcaps).sorted { $0.chain < $1.chain }
+                for chain in ordered {
                     if chain.meshcaps { tableLines.append(":\(chain.chain)") }
                     // meshcap's chains whole; in the built-in chains, meshcap's rules (and Istio's jumps).
                     for observed in byChain["\(family.rawValue) \(table) \(chain.chain)"] ?? [] {
