@@ -1,5 +1,3 @@
-import MeshCapture
-
 /// Counters as read, from a live host or a saved dump: the rules (meshcap's, Istio's and other
 /// software's in the same chains), and what else bears on whether capture works.
 public struct CounterReading: Sendable {
