@@ -34,7 +34,7 @@ enum IptablesListing {
         }
     }
 
-    static func read(_ dump: DumpText) throws(DumpError) -> CounterReading {
+    static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
         var listings: [Listing] = []
         var current = Listing()
         var chain: ListedChain?
@@ -112,7 +112,7 @@ enum IptablesListing {
         let notes = rounded
             ? ["counts are rounded: without -x, iptables -L prints counts above 99999 in thousands (K), millions (M), billions (G) or trillions (T); list with -nvxL for exact ones"]
             : []
-        return CounterReading(source: "\(SavedDump.Format.iptablesListing.rawValue) (\(dump.name))", dialect: IptablesDialect(), rules: rules, chains: chains, ahead: ahead, notes: notes)
+        return CounterReading(source: source, dialect: IptablesDialect(), rules: rules, chains: chains, ahead: ahead, notes: notes)
     }
 
     /// "Chain PREROUTING (policy ACCEPT 0 packets, 0 bytes)" or "Chain ISTIO_OUTPUT (1 references)".

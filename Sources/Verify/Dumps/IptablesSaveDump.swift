@@ -20,7 +20,7 @@ enum IptablesSaveDump {
         var chains: Set<String> = []
     }
 
-    static func read(_ dump: DumpText) throws(DumpError) -> CounterReading {
+    static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
         var blocks: [Block] = []
         var open: Block?
         var generatedFor: Family?
@@ -105,7 +105,7 @@ enum IptablesSaveDump {
             ahead += classified.ahead
             chains += classified.chains
         }
-        return CounterReading(source: "\(SavedDump.Format.iptablesSave.rawValue) (\(dump.name))", dialect: IptablesDialect(), rules: rules, chains: chains, ahead: ahead)
+        return CounterReading(source: source, dialect: IptablesDialect(), rules: rules, chains: chains, ahead: ahead)
     }
 
     /// `[PACKETS:BYTES]`, or nil for text of another shape; a count in it that iptables could not

@@ -9,7 +9,7 @@ import NftablesBackend
 enum NftJSON {
     static let allowed = "what nft -j list ruleset prints: {\"nftables\": [{\"metainfo\": ...}, {\"table\": ...}, {\"chain\": ...}, {\"rule\": ...}, ...]}"
 
-    static func read(_ dump: DumpText) throws(DumpError) -> CounterReading {
+    static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
         let text = dump.lines.joined(separator: "\n")
         let root: JSONValue
         do {
@@ -86,7 +86,7 @@ enum NftJSON {
                 continue
             }
         }
-        return ruleset.reading(source: "\(SavedDump.Format.nftJSON.rawValue) (\(dump.name))")
+        return ruleset.reading(source: source)
     }
 
     /// One statement object in meshcap's terms; nil for one meshcap does not write.

@@ -21,7 +21,7 @@ enum NftListing {
         case set(table: String, depth: Int, line: Int)
     }
 
-    static func read(_ dump: DumpText) throws(DumpError) -> CounterReading {
+    static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
         var ruleset = NftDump()
         var stack: [Place] = [.top]
         var setWords: [String] = []
@@ -93,7 +93,7 @@ enum NftListing {
         if let open {
             throw dump.error(dump.lines.count, "the dump ends before the block begun at line \(open) is closed: it is cut short", allowed: allowed)
         }
-        return ruleset.reading(source: "\(SavedDump.Format.nftListing.rawValue) (\(dump.name))")
+        return ruleset.reading(source: source)
     }
 
     /// The set block on top of the stack, whole: `set NAME { type T; [flags interval;] counter;

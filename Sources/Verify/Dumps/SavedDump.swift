@@ -49,11 +49,13 @@ public enum SavedDump {
 
     static func read(_ dump: DumpText, as format: Format) throws(DumpError) -> CounterReading {
         try refuseCutLastLine(dump, as: format)
+        // The reading is called what printed the dump, and which input it is.
+        let source = "\(format.rawValue) (\(dump.name))"
         return switch format {
-        case .iptablesSave: try IptablesSaveDump.read(dump)
-        case .iptablesListing: try IptablesListing.read(dump)
-        case .nftListing: try NftListing.read(dump)
-        case .nftJSON: try NftJSON.read(dump)
+        case .iptablesSave: try IptablesSaveDump.read(dump, source: source)
+        case .iptablesListing: try IptablesListing.read(dump, source: source)
+        case .nftListing: try NftListing.read(dump, source: source)
+        case .nftJSON: try NftJSON.read(dump, source: source)
         }
     }
 
