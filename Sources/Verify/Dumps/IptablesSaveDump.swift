@@ -138,11 +138,3 @@ enum IptablesSaveDump {
 
     static func name(_ family: Family) -> String { family == .ipv4 ? "IPv4" : "IPv6" }
 }
-
-extension UInt64 {
-    /// Decimal digits only: no sign, no blanks, nothing above 2^64 - 1.
-    init?(digits text: some StringProtocol) {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
-        self.init(text, radix: 10)
-    }
-}

@@ -1,3 +1,5 @@
+import MeshCapture
+
 /// Just enough JSON to read `nft -j list ruleset`, parsed by hand: meshcap links no Foundation
 /// (see `TextFile`). Every value knows the line it begins on, for messages, and where it is in
 /// the text, so a rule can be shown as it was printed. Nesting is bounded: nft's output is a
@@ -236,6 +238,34 @@ struct JSONValue {
             case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
             default: nil
             }
+        }
+    }
+}
+
+extension DumpCount {
+    /// The count a value of `nft -j` writes: a JSON number in digits.
+    static func read(_ value: JSONValue) throws(Problem) -> UInt64 {
+        switch value.kind {
+        case .number(let text):
+            if text.contains(where: { $0 == "e" || $0 == "E" }) && !text.hasPrefix("-") {
+                throw Problem(reason: "\(shown(text)) has an exponent: nft writes a count in digits")
+            }
+            return try read(text).value
+        case .string(let text): throw Problem(reason: "\(shown("\"\(text)\"")) is a string, not a number")
+        case .null: throw Problem(reason: "null is not a number")
+        case .bool(let flag): throw Problem(reason: "\(flag) is not a number")
+        case .object: throw Problem(reason: "an object is not a number")
+        case .array: throw Problem(reason: "a list is not a number")
+        }
+    }
+
+    /// The same for a count of `nft -j`.
+    static func read(_ value: JSONValue, _ which: String, in context: some StringProtocol,
+                     _ fail: (String) -> DumpError) throws(DumpError) -> UInt64 {
+        do {
+            return try read(value)
+        } catch {
+            throw fail("the \(which) count in \(DumpText.quoted(context)): \(error.reason)")
         }
     }
 }

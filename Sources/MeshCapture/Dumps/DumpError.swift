@@ -1,5 +1,3 @@
-import MeshCapture
-
 /// A saved dump meshcap cannot read: where (the input's name and the first line that is wrong),
 /// what is wrong, and what it would have accepted there.
 public struct DumpError: Failure, Equatable, CustomStringConvertible {
