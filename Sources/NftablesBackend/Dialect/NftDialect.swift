@@ -47,7 +47,7 @@ public struct NftDialect: Dialect {
 
     /// A base chain as `diff` shows it: " (type nat hook output priority -100)", and its policy
     /// when it is not accept; nil for a regular chain.
-    public static func declaration(type: String?, hook: Hook?, priority: Int32?, policy: UInt32? = nil) -> String? {
+    static func declaration(type: String?, hook: Hook?, priority: Int32?, policy: UInt32? = nil) -> String? {
         guard let type, let hook, let priority else { return nil }
         let drops = policy.map { $0 != UInt32(NF_ACCEPT) } ?? false
         return " (type \(type) hook \(hook.rawValue) priority \(priority)\(drops ? " policy drop" : ""))"
@@ -68,7 +68,7 @@ public struct NftDialect: Dialect {
 
     /// The contenders that hold rules, one sentence each: the same for a live host (rules counted
     /// over netlink) and a saved `nft list ruleset` (counted in it).
-    public static func ahead(_ mine: [DumpedChain], contenders: [(chain: DumpedChain, rules: Int)]) -> [Ahead] {
+    static func ahead(_ mine: [DumpedChain], contenders: [(chain: DumpedChain, rules: Int)]) -> [Ahead] {
         let own = mine.filter { $0.family == UInt32(NFPROTO_INET) && tables.contains($0.table) && $0.hook != nil }
         return contenders.compactMap { chain, count in
             guard count > 0, let ours = own.first(where: { $0.hook == chain.hook && $0.type == chain.type }),

@@ -243,7 +243,7 @@ public enum RuleDecoder {
     }
 
     /// The model's name for an nft chain name: a hook's base chain, or Istio's upper-case name.
-    public static func chainName(_ nftName: String) -> ChainName {
+    static func chainName(_ nftName: String) -> ChainName {
         if let hook = Hook(rawValue: nftName) { return .builtin(hook) }
         return .regular(nftName.uppercased().replacingOccurrences(of: "-", with: "_"))
     }

@@ -1,12 +1,11 @@
 import MeshCapture
-import NftablesBackend
 
 /// `nft list ruleset` (or `nft list table ...`), with or without handles (`-a`): tables of
 /// chains of rules, one a line, in nft's own printed syntax, which is not quite meshcap's
 /// (`meta mark 0x00000539`, counters with their values, a `meta l4proto` a port match implies
 /// left out). Other programs' tables may hold sets, maps, flowtables and stateful objects:
 /// those blocks are skipped whole, but their braces must close.
-enum NftListing {
+public enum NftListing {
     static let allowed = "what nft list ruleset prints: table FAMILY NAME { chain NAME { type ... hook ... priority ...; RULES } }, and sets, maps and objects in other tables"
 
     /// Where the reader is: which block the next line is in.
@@ -21,7 +20,9 @@ enum NftListing {
         case set(table: String, depth: Int, line: Int)
     }
 
-    static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
+    /// The rules, chains and what runs ahead, as a live nft host reads them; `source` is what the
+    /// report calls the reading ("nft list ruleset (vm1.txt)").
+    public static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
         var ruleset = NftDump()
         var stack: [Place] = [.top]
         var setWords: [String] = []

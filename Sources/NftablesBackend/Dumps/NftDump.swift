@@ -1,5 +1,4 @@
 import MeshCapture
-import NftablesBackend
 
 /// A saved nft ruleset as both of nft's outputs give it (`nft list ruleset` and `nft -j list
 /// ruleset`), and what a reading makes of it: the rules of meshcap's three `inet` tables, as a

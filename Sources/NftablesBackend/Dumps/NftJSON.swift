@@ -1,15 +1,16 @@
 import MeshCapture
-import NftablesBackend
 
 /// `nft -j list ruleset`: `{"nftables": [{"metainfo": ...}, {"table": ...}, {"chain": ...},
 /// {"rule": {..., "expr": [...]}}, ...]}` (libnftables-json(5)). Each statement object is read
 /// into the same `NftStatement`s as nft's text. The sets of meshcap's tables are read with their
 /// elements' counters; objects of other kinds (maps, flowtables, stateful objects) and other
 /// tables' sets are passed over.
-enum NftJSON {
+public enum NftJSON {
     static let allowed = "what nft -j list ruleset prints: {\"nftables\": [{\"metainfo\": ...}, {\"table\": ...}, {\"chain\": ...}, {\"rule\": ...}, ...]}"
 
-    static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
+    /// The rules, chains and what runs ahead, as a live nft host reads them; `source` is what the
+    /// report calls the reading ("nft -j list ruleset (vm1.json)").
+    public static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
         let text = dump.lines.joined(separator: "\n")
         let root: JSONValue
         do {
