@@ -53,7 +53,7 @@ public struct IptablesDialect: Dialect {
     /// other software's rules (in nat, mangle and raw), the foreign rules ahead of meshcap's, and
     /// the chains (built-in ones and ISTIO ones, in the save's order): the same for a live host
     /// and a saved `iptables-save -c`.
-    public static func classify(_ save: IptablesSave) -> (rules: [ObservedRule], ahead: [Ahead], chains: [ObservedChain]) {
+    static func classify(_ save: IptablesSave) -> (rules: [ObservedRule], ahead: [Ahead], chains: [ObservedChain]) {
         var rules: [ObservedRule] = [], ahead: [Ahead] = [], chains: [ObservedChain] = []
         let tool = save.family == .ipv4 ? "iptables" : "ip6tables"
         for table in save.tables where tables.contains(table.name) {

@@ -1,4 +1,3 @@
-import IptablesBackend
 import MeshCapture
 
 /// `iptables -t TABLE -nvL` (and ip6tables'), with or without `-x` and `--line-numbers`, tables
@@ -7,7 +6,7 @@ import MeshCapture
 /// has), a family by the addresses. Each rule is put back into the words iptables-save prints
 /// for it, so the same `IptablesParser` reads it into the model and `IptablesDialect.classify` sorts
 /// it, as for a live host.
-enum IptablesListing {
+public enum IptablesListing {
     static let allowed = "what iptables -nvL prints: Chain headers, the column line, one rule a line (pkts bytes target prot opt in out source destination, then its matches and target's options)"
 
     struct ListedChain {
@@ -34,7 +33,9 @@ enum IptablesListing {
         }
     }
 
-    static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
+    /// The rules, chains and what runs ahead, as a live iptables host reads them; `source` is what
+    /// the report calls the reading ("iptables -nvL (vm1.txt)").
+    public static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
         var listings: [Listing] = []
         var current = Listing()
         var chain: ListedChain?

@@ -1,11 +1,10 @@
-import IptablesBackend
 import MeshCapture
 
 /// `iptables-save -c` and `ip6tables-save -c` of either variant, one or both concatenated. Each
 /// line is checked first (`IptablesSave.parse` skips what it does not know, which suits a live
 /// host but would let a mangled or cut paste through), then each family's tables are read by
 /// `IptablesSave.parse` and sorted by `IptablesDialect.classify`, as a live host's are.
-enum IptablesSaveDump {
+public enum IptablesSaveDump {
     static let allowed = "the lines iptables-save -c prints: # comments, *TABLE, :CHAIN POLICY [PACKETS:BYTES], [PACKETS:BYTES] -A CHAIN RULE, COMMIT"
 
     /// One table, from `*name` to `COMMIT`.
@@ -20,7 +19,9 @@ enum IptablesSaveDump {
         var chains: Set<String> = []
     }
 
-    static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
+    /// The rules, chains and what runs ahead, as a live iptables host reads them; `source` is what
+    /// the report calls the reading ("iptables-save -c (vm1.txt)").
+    public static func read(_ dump: DumpText, source: String) throws(DumpError) -> CounterReading {
         var blocks: [Block] = []
         var open: Block?
         var generatedFor: Family?
