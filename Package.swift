@@ -8,11 +8,14 @@ let package = Package(
     ],
     targets: [
         // The core: configuration, the typed rule model, the DSL, the capture plan, the probe's
-        // plan and results, and the Dialect protocol with the live-rule types every dialect
-        // reads into. No C, no I/O beyond reading the config files it is given.
+        // plan and results, and the Dialect protocol with the live-rule types and the reading
+        // every dialect reads into (from a host or a saved dump: the lines, counts and errors the
+        // backends' dump readers share are here). No C, no I/O beyond reading the config files
+        // it is given.
         .target(name: "MeshCapture"),
-        // Backends only translate between the model and a syntax, both ways (render, parse,
-        // recognise, plan a transition: a Dialect); they never decide policy and do no I/O.
+        // Backends only translate between the model and a syntax, both ways: render, parse (their
+        // saved dumps too), recognise, plan a transition (a Dialect). They never decide policy
+        // and do no I/O.
         .target(name: "IptablesBackend", dependencies: ["MeshCapture"]),
         // System libraries: module map + shim header each. libnftnl builds and parses nf_tables
         // messages; libmnl owns the netlink socket.
@@ -20,15 +23,16 @@ let package = Package(
         .systemLibrary(name: "CMnl", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
         // The legacy x_tables getsockopt interface: kernel headers only, nothing to link.
         .systemLibrary(name: "CXtables"),
-        // nft text, and the same rules as nf_tables expressions and netlink batches (in memory).
+        // nft text, and the same rules as nf_tables expressions and netlink batches (in memory):
+        // render, parse (its saved dumps too), recognise, plan.
         .target(name: "NftablesBackend", dependencies: ["MeshCapture", "CNftnl", "CMnl"]),
         // The only place with side effects: processes, sockets, namespaces, netlink, files written
         // (and the signals held meanwhile). Hosts read a dialect's Reading and send its Steps;
         // Site picks the kernel or the fake host (MESHCAP_FAKE_HOST). Probes the host.
         .target(name: "HostOps", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend", "CNftnl", "CMnl", "CXtables"]),
-        // `verify`: counters read back through what each rule is for, verdicts, and the formats
-        // they are written in; saved dumps read as a live host is, through the same dialects.
-        // Pure: no I/O.
+        // `verify`: which dump format a text is, the comparison and the report (counters read back
+        // through what each rule is for, verdicts, and the formats they are written in). Pure:
+        // no I/O.
         .target(name: "Verify", dependencies: ["MeshCapture", "IptablesBackend", "NftablesBackend"]),
         // Stamps the commit into `meshcap --version`.
         .plugin(name: "BuildInfo", capability: .buildTool()),

@@ -3,10 +3,11 @@ import MeshCapture
 import NftablesBackend
 
 /// `verify --from`: a firewall dump an operator saved on a VM (pasted into a ticket, kept by CI),
-/// read into the same `CounterReading` a live host gives, so `VerifyReport` of the dump has the
-/// rows the live reading had. Strict: a line that is not what the tool prints, or a dump cut
-/// short, is refused with its line number instead of being skipped. A line cut off where the
-/// dump stops is never read as a rule: the tools end every line they print, so a last line with
+/// its format told here and read by its backend's reader (`IptablesSaveDump`, `IptablesListing`,
+/// `NftListing`, `NftJSON`) into the same `CounterReading` a live host gives, so `VerifyReport` of
+/// the dump has the rows the live reading had. Strict: a line that is not what the tool prints, or
+/// a dump cut short, is refused with its line number instead of being skipped. A line cut off where
+/// the dump stops is never read as a rule: the tools end every line they print, so a last line with
 /// no line end is refused unless it is whole by its own syntax (`COMMIT`, `}`, a comment; `nft
 /// -j`'s JSON says itself whether it is whole).
 public enum SavedDump {
