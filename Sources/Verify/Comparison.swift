@@ -51,17 +51,15 @@ public struct Comparison: Sendable {
     /// - Parameters:
     ///   - chains: the chains as read; nil when the reading shows none (some dump formats), and
     ///     then chains are not compared, only rules.
-    ///   - expected: the config's side (`Dialect.expected`), nil without a config.
-    ///   - listing: the rules were read from `nft list` text, which leaves out what the canonical
-    ///     form keeps (`RuleDecoder.listed`): the config's are compared in that form too.
-    public init(rules: [ObservedRule], chains: [ObservedChain]?, expected: (rules: [ObservedRule], chains: [ObservedChain])?, listing: Bool = false) {
+    ///   - expected: the config's side in the form the rules were read in (`expected(for:_:)`),
+    ///     nil without a config.
+    public init(rules: [ObservedRule], chains: [ObservedChain]?, expected: (rules: [ObservedRule], chains: [ObservedChain])?) {
         var places = Self.places(rules)
         // The config's rules per place, in order, and each rule's purposes in order.
         var sequences: [Place.ID: [Rule]] = [:], purposes: [Place.ID: [Rule: ArraySlice<Purpose>]] = [:], order: [Place.ID] = []
         for observed in expected?.rules ?? [] {
-            guard let id = Self.id(observed), var rule = observed.rule else { continue }
+            guard let id = Self.id(observed), let rule = observed.rule else { continue }
             let purpose = rule.purpose
-            if listing { rule = RuleDecoder.listed(rule) }
             if sequences[id] == nil { order.append(id) }
             sequences[id, default: []].append(rule)
             if let purpose { purposes[id, default: [:]][rule, default: []].append(purpose) }
@@ -127,8 +125,16 @@ public struct Comparison: Sendable {
 
     /// A reading (live or dumped) against the config's rules in the reading's dialect.
     public init(_ reading: CounterReading, desired: DesiredState?) {
-        self.init(rules: reading.rules, chains: reading.chains, expected: desired.map { reading.dialect.expected($0) },
-                  listing: reading.precision == .nftListing)
+        self.init(rules: reading.rules, chains: reading.chains, expected: desired.map { Self.expected(for: reading, $0) })
+    }
+
+    /// The config's rules and chains as `reading` would show them: from `nft list` text, without
+    /// what that text leaves out (`RuleDecoder.listed`), so that both are compared, and printed,
+    /// in one form.
+    public static func expected(for reading: CounterReading, _ desired: DesiredState) -> (rules: [ObservedRule], chains: [ObservedChain]) {
+        let expected = reading.dialect.expected(desired)
+        guard reading.precision == .nftListing else { return expected }
+        return (expected.rules.map { observed in observed.rule.map { observed.with(rule: RuleDecoder.listed($0).for($0.purpose)) } ?? observed }, expected.chains)
     }
 
     /// The live rules of one layout as the model's ruleset, for `explain --live`.

@@ -17,19 +17,35 @@ struct Diff: Subcommand {
               meshcap diff --config cluster.env
               meshcap diff                                  # against the config of the last apply
               meshcap diff --config cluster.env --backend iptables
+              meshcap diff --from vm1-iptables-save.txt --config cluster.env   # a saved dump, no root
             """,
-        options: ConfigOptions.options + HostOptions.options,
+        options: ConfigOptions.options + HostOptions.options + [
+            OptionSpec("from", .single(name: "file", completion: .file),
+                       help: "Compare a saved dump with the config instead of this host, or - for standard input: the formats verify --from reads. A dump holds no policy routing: it is not compared."),
+        ],
         operands: ConfigOptions.operands)
 
     let config: ConfigOptions
     let host: HostOptions
+    let from: String?
 
     init(_ arguments: Arguments) throws {
         config = try ConfigOptions(arguments)
         host = try HostOptions(arguments)
+        from = try arguments.value("from")
+        if from != nil && !config.given {
+            throw ConfigError(origin: .flag("--from"), message: "--from compares a saved dump with a config; allowed: --config FILE (the VM's cluster.env) or istio-iptables flags with it")
+        }
+        if from != nil && host.netns != nil {
+            throw ConfigError(origin: .flag("--netns"), message: "--from reads a saved dump, not a namespace; allowed: --netns or --from, not both")
+        }
+        if from == "-" && config.files.contains("-") {
+            throw ConfigError(origin: .flag("--from"), message: "--from - and --config -: only one can be standard input")
+        }
     }
 
     func run() throws {
+        if let from { return try compareDump(from) }
         let onHost = try config.loadOnHost(host, locking: .whenInterrupted)
         let (loaded, accounts, interrupted) = (onHost.loaded, onHost.accounts, onHost.interrupted)
         // Istio's defaults capture nothing: a diff against them only lists the live rules as extra.
@@ -76,6 +92,27 @@ struct Diff: Subcommand {
         if diff.isEmpty && interrupted != nil {
             Report.say(["the live rules (\(firewall.name)) are this config's, but the journal says an operation did not end (above)"])
         }
+        print(diff, terminator: "")
+        throw ProblemFound()
+    }
+
+    /// A saved dump against the config: the comparison and the two views verify and a live diff
+    /// make, from the dump's rules and chains.
+    func compareDump(_ path: String) throws {
+        let reading = try VerifyCommand.readDump(path)
+        let (loaded, accounts) = try config.load()
+        let desired = CapturePlan(loaded.config).desired(accounts, in: reading.dialect)
+        let comparison = Comparison(reading, desired: desired)
+        let expected = Comparison.expected(for: reading, desired)
+        let dialect = reading.dialect
+        let diff = UnifiedDiff.of(dialect.view(of: reading.rules, chains: reading.chains ?? []).split(separator: "\n").map(String.init),
+                                  dialect.view(of: expected.rules, chains: reading.chains == nil ? [] : expected.chains).split(separator: "\n").map(String.init),
+                                  oldLabel: reading.source, newLabel: "config")
+        Report.warning(reading.ahead.map(\.sentence) + reading.elsewhere)
+        guard comparison.drifted || !diff.isEmpty else {
+            return Report.say(["no drift: the rules in \(reading.source) are this config's"])
+        }
+        if let drift = comparison.driftSentence { Report.say(["the rules in \(reading.source) are not the config's: \(drift)"]) }
         print(diff, terminator: "")
         throw ProblemFound()
     }

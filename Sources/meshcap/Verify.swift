@@ -79,15 +79,11 @@ struct VerifyCommand: Subcommand {
                 throw ConfigError(origin: .flag("--netns"), message: "--from reads a saved dump, not a namespace; allowed: --netns or --from, not both")
             }
             // A saved dump: the same report, the config's rules for the backend that wrote it.
-            let input = try InputFile.read(from, role: "saved dump", standardInput: true)
-            // The last line's end kept or not: a dump that stops inside its last line is told apart.
-            let text = input.textWithLF
-            let format = try SavedDump.format(of: text, name: input.name)
-            let reading = try SavedDump.read(text, as: format, name: input.name)
+            let reading = try Self.readDump(from)
             var desired: DesiredState?
             if config.given {
                 let (loaded, accounts) = try config.load()
-                desired = CapturePlan(loaded.config).desired(accounts, in: format.dialect)
+                desired = CapturePlan(loaded.config).desired(accounts, in: reading.dialect)
             }
             let report = VerifyReport(reading, desired: desired)
             try emit(report)
@@ -137,6 +133,14 @@ struct VerifyCommand: Subcommand {
             try emit(report)
             try finish(report, live: live, firewall: firewall, lock: lock)
         }
+    }
+
+    /// A saved dump (a file, or - for standard input) read as a live host is.
+    static func readDump(_ path: String) throws -> CounterReading {
+        let input = try InputFile.read(path, role: "saved dump", standardInput: true)
+        // The last line's end kept or not: a dump that stops inside its last line is told apart.
+        let text = input.textWithLF
+        return try SavedDump.read(text, as: try SavedDump.format(of: text, name: input.name), name: input.name)
     }
 
     /// One reading, in the format asked for.

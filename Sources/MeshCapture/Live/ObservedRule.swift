@@ -77,6 +77,12 @@ public struct ObservedRule: Sendable {
         }
     }
 
+    /// The same rule in another form (the one a reading shows it in), its place and counters kept.
+    public func with(rule: Rule) -> ObservedRule {
+        ObservedRule(family: family, table: table, chain: chain, tableKind: tableKind, chainName: chainName, owner: owner,
+                     rule: rule, rendering: rendering, packets: packets, bytes: bytes, elements: elements)
+    }
+
     /// nft's rules have no family (an inet table holds both); an iptables rule is its family's.
     public func belongs(to layout: Layout) -> Bool {
         switch layout {
