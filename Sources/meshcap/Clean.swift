@@ -50,7 +50,7 @@ struct Clean: Subcommand {
         let lock = try held ?? (dryRun ? nil : HostLock(wait: Double(options.wait)))
         let journal = options.site.journal()
         var firewalls: [any FirewallHost] = []
-        if only != .iptables, !options.site.isFake { firewalls.append(try options.firewall(.nft)) }
+        if only != .iptables, options.site.hasNft { firewalls.append(try options.firewall(.nft)) }
         if only != .nft {
             // Unless one is named, the variants whose tools this host has.
             let variants = options.iptablesVariant.map { [$0] } ?? options.site.installedVariants
