@@ -16,6 +16,9 @@ public enum Prerequisites {
     /// `../shared/research`: measured facts, and an example cluster dump.
     public static let research = sharedDirectory.appendingPathComponent("research")
     public static let hasResearch = FileManager.default.fileExists(atPath: research.appendingPathComponent("example-kubeadm.dump").path)
+    /// `../shared/realworld`: inputs other people posted, and the answers read by eye (INDEX.md).
+    public static let realworld = sharedDirectory.appendingPathComponent("realworld")
+    public static let hasRealworld = FileManager.default.fileExists(atPath: realworld.appendingPathComponent("INDEX.md").path)
 }
 
 // TestSupport is an ordinary target, so `swift build -c release` builds it too, where the
@@ -30,6 +33,11 @@ extension Trait where Self == ConditionTrait {
     /// `../shared/conformance` (Istio's cases and files).
     public static var needsCorpus: Self {
         .enabled(if: Prerequisites.hasCorpus || Prerequisites.isCI, "needs ../shared/conformance (see its README)")
+    }
+
+    /// `../shared/realworld` (real dumps, cluster dumps and cluster.env files).
+    public static var needsRealworld: Self {
+        .enabled(if: Prerequisites.hasRealworld || Prerequisites.isCI, "needs ../shared/realworld (see its INDEX.md)")
     }
 
     /// `../shared/research/example-kubeadm.dump`.
