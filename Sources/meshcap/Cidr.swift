@@ -49,7 +49,7 @@ struct Cidr: Subcommand {
         let statements = scan.statements
         guard let statement = statements.first else {
             // Where the dump does name the range, the advice for dumps that do not would mislead.
-            Report.say(scan.unreadable.isEmpty ? Self.notFound(in: source, hint: scan.kubernetesServiceAddress)
+            Report.say(scan.unreadable.isEmpty ? Self.notFound(in: source, scan)
                        : ["no usable --service-cluster-ip-range in \(source): every place that names one is skipped (above, with why)"])
             throw ProblemFound()
         }
@@ -78,14 +78,30 @@ struct Cidr: Subcommand {
 
     static func list(_ prefixes: [Prefix]) -> String { prefixes.map(\.description).joined(separator: ",") }
 
-    /// Where else the range can be found, as `../research/cluster-dump.md` lists the places.
-    static func notFound(in source: String, hint: IPAddress?) -> [String] {
-        ["no --service-cluster-ip-range in \(source). A managed control plane (EKS, GKE, AKS) runs no kube-apiserver pod, so its dump holds no flag; ask the provider:",
-         "  aws eks describe-cluster --name CLUSTER --query cluster.kubernetesNetworkConfig.serviceIpv4Cidr",
-         "  gcloud container clusters describe CLUSTER --format='value(servicesIpv4Cidr)'",
-         "  az aks show -n CLUSTER -g GROUP --query networkProfile.serviceCidr",
-         "or let the API server say it: a ClusterIP outside the range is refused, the message names the range, and nothing is created:",
-         "  kubectl create service clusterip meshcap-probe --clusterip=1.1.1.1 --tcp=80 2>&1 | meshcap cidr --from-cluster-dump -"]
-            + (hint.map { ["hint: the kubernetes Service in default has ClusterIP \($0), the first address of the range (not the range: its length is not in the dump)"] } ?? [])
+    /// Where else the range can be found, as `../research/cluster-dump.md` lists the places: the
+    /// one next step that fits what the input was.
+    static func notFound(in source: String, _ scan: ClusterDump) -> [String] {
+        let providers = ["  aws eks describe-cluster --name CLUSTER --query cluster.kubernetesNetworkConfig.serviceIpv4Cidr",
+                         "  gcloud container clusters describe CLUSTER --format='value(servicesIpv4Cidr)'",
+                         "  az aks show -n CLUSTER -g GROUP --query networkProfile.serviceCidr"]
+        let pods = "  kubectl -n kube-system get pods -o yaml | meshcap cidr --from-cluster-dump -"
+        let hint = scan.kubernetesServiceAddress.map { ["hint: the kubernetes Service in default has ClusterIP \($0), the first address of the range (not the range: its length is not in the dump)"] } ?? []
+        if let refusal = scan.refusalWithoutRange {
+            // The probe's own answer, without the range: asking it again says the same.
+            return ["no range in \(source): line \(refusal.line) is the API server's refusal of a ClusterIP, and it names no range ("
+                    + (refusal.eks ? "EKS's API server says only that the address \"does not match the current range\"" : "Kubernetes before 1.10 did not say the range in it")
+                    + "). The range is in the control plane's flags or with the provider:",
+                    pods] + (refusal.eks ? [providers[0]] : providers) + hint
+        }
+        if let log = scan.controlPlaneLog {
+            return ["no --service-cluster-ip-range in \(source): it holds the log of \(log), which prints its flags only at -v=1 and above (FLAG: lines). The flag is in that pod's command:",
+                    "  kubectl -n kube-system get pods -o yaml | meshcap cidr --from-cluster-dump -",
+                    "or in the whole dump: kubectl cluster-info dump | meshcap cidr --from-cluster-dump -"] + hint
+        }
+        return ["no --service-cluster-ip-range in \(source). A managed control plane (EKS, GKE, AKS) runs no kube-apiserver pod, so its dump holds no flag; ask the provider:"]
+            + providers
+            + ["or let the API server say it: a ClusterIP outside the range is refused, the message names the range, and nothing is created:",
+               "  kubectl create service clusterip meshcap-probe --clusterip=1.1.1.1 --tcp=80 2>&1 | meshcap cidr --from-cluster-dump -"]
+            + hint
     }
 }

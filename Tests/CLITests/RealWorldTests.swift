@@ -129,16 +129,11 @@ import TestSupport
         CidrAnswer(file: "cluster-dump/support-bundle-kit-pr46-logfmt-refusal.txt", range: "10.53.0.0/16"),
         CidrAnswer(file: "cluster-dump/kvisor-pr560-refusal-with-range.txt", range: "10.30.0.0/24"),
         CidrAnswer(file: "cluster-dump/aks-2020-kube-system-pods.json", says: ["az aks show"]),
-        CidrAnswer(file: "cluster-dump/openshift-4.1-must-gather-operator-configs.yaml", range: "172.30.0.0/16",
-                   knownIssue: "OpenShift's observedConfig list and servicesSubnet are not read"),
-        CidrAnswer(file: "cluster-dump/minikube-2019-apiserver-logs.txt", says: ["log"], not: ["A managed control plane"],
-                   knownIssue: "an API server's own log is answered as if the cluster's control plane were managed"),
-        CidrAnswer(file: "cluster-dump/kvisor-pr560-eks-refusal-no-range.txt", says: ["names no range", "aws eks describe-cluster"], not: [probe],
-                   knownIssue: "a refusal without a range is answered with advice to run the probe that produced it"),
-        CidrAnswer(file: "cluster-dump/k8s-issue37829-refusal-no-range.txt", says: ["names no range"], not: [probe],
-                   knownIssue: "a refusal without a range is answered with advice to run the probe that produced it"),
-        CidrAnswer(file: "cluster-dump/k8s-hard-way-issue26-refusal-no-range.txt", says: ["names no range"], not: [probe],
-                   knownIssue: "a refusal without a range is answered with advice to run the probe that produced it"),
+        CidrAnswer(file: "cluster-dump/openshift-4.1-must-gather-operator-configs.yaml", range: "172.30.0.0/16"),
+        CidrAnswer(file: "cluster-dump/minikube-2019-apiserver-logs.txt", says: ["log of container kube-apiserver", "-v=1"], not: ["A managed control plane"]),
+        CidrAnswer(file: "cluster-dump/kvisor-pr560-eks-refusal-no-range.txt", says: ["names no range", "aws eks describe-cluster"], not: [probe]),
+        CidrAnswer(file: "cluster-dump/k8s-issue37829-refusal-no-range.txt", says: ["names no range"], not: [probe]),
+        CidrAnswer(file: "cluster-dump/k8s-hard-way-issue26-refusal-no-range.txt", says: ["names no range"], not: [probe]),
     ]
 
     @Test(arguments: clusterDumps) func aClusterDump(_ answer: CidrAnswer) throws {

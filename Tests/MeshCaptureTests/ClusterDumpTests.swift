@@ -204,6 +204,38 @@ import TestSupport
         #expect(Self.scan("\"--service-cluster-ip-range=10.96.0.0/12\",\n\(refusal)10.100.0.0/16").statements.count == 2)
     }
 
+    /// OpenShift's operator configs: the controller manager's list, the API server's subnet, the
+    /// network config's list (flow style, JSON), each read as a statement of the range; a key that
+    /// merely contains one of these names is not.
+    @Test func openShiftsKeys() {
+        let yaml = """
+            observedConfig:
+              extendedArguments:
+                service-cluster-ip-range:
+                - 172.30.0.0/16
+            servicesSubnet: 172.30.0.0/16
+            spec:
+              serviceNetwork: [172.30.0.0/16, fd02::/112]
+            """
+        let found = Self.scan(yaml)
+        #expect(found.findings.map(\.line) == [4, 5, 7])
+        #expect(found.findings.map(\.place) == ["line 3, OpenShift's `service-cluster-ip-range:`", "line 5, OpenShift's `servicesSubnet:`", "line 7, OpenShift's `serviceNetwork:`"])
+        #expect(found.findings.last?.prefixes == Self.prefixes("172.30.0.0/16,fd02::/112"))
+        #expect(Self.scan("  \"serviceNetwork\": [\"172.30.0.0/16\"],").findings.first?.prefixes == Self.prefixes("172.30.0.0/16"))
+        #expect(Self.scan("  myservicesSubnet: 10.0.0.0/8\n  note: servicesSubnet: 10.0.0.0/8").findings.isEmpty)
+    }
+
+    /// A refusal that names no range, and a control plane's log without its flags, are said as
+    /// what they are (the fallback's advice depends on it).
+    @Test func whatAnInputWithoutTheRangeWas() {
+        #expect(Self.scan("The Service \"x\" is invalid: spec.clusterIPs: Invalid value: []string{\"0.0.0.0\"}: failed to allocate IP 0.0.0.0: the provided network does not match the current range").refusalWithoutRange?.eks == true)
+        #expect(Self.scan("The Service \"kube-dns\" is invalid.\nspec.clusterIP: Invalid value: \"10.32.0.10\": provided IP is not in the valid range").refusalWithoutRange?.line == 2)
+        #expect(Self.scan("provided IP is not in the valid range. The range of valid IPs is 10.0.0.0/24").refusalWithoutRange == nil)
+        let log = Self.scan("==== START logs for container kube-apiserver of pod kube-system/kube-apiserver-m ====\nI0308 server.go:146] Version: v1.13.3\n==== END logs for container kube-apiserver of pod kube-system/kube-apiserver-m ====")
+        #expect(log.controlPlaneLog == "container kube-apiserver of pod kube-system/kube-apiserver-m")
+        #expect(Self.scan("==== START logs for container coredns of pod kube-system/coredns-1 ====").controlPlaneLog == nil)
+    }
+
     @Test func theKubernetesServiceGivesAHintPastItsNamedPorts() {
         let dump = Self.scan("""
             "metadata": {

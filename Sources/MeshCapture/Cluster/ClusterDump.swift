@@ -14,6 +14,9 @@ import Glibc
 /// - kube-apiserver's start-up log: `FLAG: --service-cluster-ip-range="10.96.0.0/12"`.
 /// The API server's refusal of an out-of-range ClusterIP names the range too ("The range of valid
 /// IPs is 10.96.0.0/12"), which is the one way to learn it on a managed control plane.
+/// OpenShift keeps it in its operators' configs, as keys of their own: the controller manager's
+/// `observedConfig.extendedArguments` has `service-cluster-ip-range:` (a list), the API server's
+/// `servicesSubnet:`, the cluster network config `serviceNetwork:` (a list).
 ///
 /// The flag is read only where a control-plane program (kube-apiserver, kube-controller-manager,
 /// hyperkube's `apiserver`, k3s) is the one saying it: its container's command and args, a
@@ -72,6 +75,13 @@ public struct ClusterDump: Sendable {
     /// The `kubernetes` Service's ClusterIP in `default`: the first address of the range, so a
     /// hint where the dump holds no flag (managed control planes), never the range itself.
     public private(set) var kubernetesServiceAddress: IPAddress?
+    /// The first line of an API server's refusal of a ClusterIP that does not name the range
+    /// (Kubernetes before 1.10; EKS's "does not match the current range"): the fallback must
+    /// not advise the probe that made it.
+    public private(set) var refusalWithoutRange: (line: Int, eks: Bool)?
+    /// The control-plane container whose log this is ("container kube-apiserver of pod
+    /// kube-system/kube-apiserver-minikube"): at default verbosity it prints no flags.
+    public private(set) var controlPlaneLog: String?
 
     static let flag = Array("--service-cluster-ip-range".utf8)
     static let refusal = Array("The range of valid IPs is ".utf8)
@@ -82,6 +92,10 @@ public struct ClusterDump: Sendable {
     static let clusterIPKey = Array(#""clusterIP": ""#.utf8)
     static let flagLog = Array("FLAG:".utf8)
     static let documentStart = Array("---".utf8)
+    /// OpenShift's keys that hold the range (see the type's comment), bare or JSON-quoted.
+    static let openShiftKeys = ["service-cluster-ip-range", "servicesSubnet", "serviceNetwork"].flatMap { [Array("\($0):".utf8), Array("\"\($0)\":".utf8)] }
+    /// A refusal's words when it names no range.
+    static let rangelessRefusals = [Array("provided IP is not in the valid range".utf8), Array("does not match the current range".utf8)]
     /// The programs that take --service-cluster-ip-range, by the names their binaries, containers
     /// and hyperkube's subcommands have.
     static let controlPlane: Set<String> = ["kube-apiserver", "kube-controller-manager", "apiserver", "controller-manager", "k3s"]
@@ -159,6 +173,7 @@ public struct ClusterDump: Sendable {
             log = "log of " + String(decoding: header, as: UTF8.self)
             let container = header.split(separator: 0x20).dropFirst().first.map { String(decoding: $0, as: UTF8.self) }
             speaker = container.map(Self.controlPlane.contains) == true ? .controlPlane : .other
+            if speaker == .controlPlane, controlPlaneLog == nil { controlPlaneLog = String(decoding: header, as: UTF8.self) }
             return
         }
         if text.starts(with: Self.logEnd) {
@@ -217,6 +232,25 @@ public struct ClusterDump: Sendable {
         }
         if let start = Self.find(Self.refusal, in: line) {
             record(word(line[start.upperBound...]), in: whole, place: "line \(lineNumber), the API server's refusal of a ClusterIP outside the range", oneFamily: true)
+        } else if refusalWithoutRange == nil, let phrase = Self.rangelessRefusals.firstIndex(where: { Self.find($0, in: line) != nil }) {
+            refusalWithoutRange = (lineNumber, phrase == 1)
+        }
+        if log == nil, let key = Self.openShiftKeys.first(where: { text.starts(with: $0) }) {
+            let name = String(decoding: key.filter { $0 != UInt8(ascii: "\"") }.dropLast(), as: UTF8.self)
+            let place = "line \(lineNumber), OpenShift's `\(name):`"
+            var value = text.dropFirst(key.count).trimmingBlanks
+            if value.isEmpty {
+                // A YAML list: its item is the next line.
+                valueOnNextLine = place
+            } else {
+                // A flow list, YAML's or JSON's: `[172.30.0.0/16, fd02::/112]`, `["172.30.0.0/16"]`,
+                // read as the flag's comma-separated value.
+                if value.first == UInt8(ascii: "["), let close = value.lastIndex(of: UInt8(ascii: "]")) {
+                    let blank: Set<UInt8> = [0x20, 0x09, UInt8(ascii: "\"")]
+                    value = ArraySlice(value[value.index(after: value.startIndex)..<close].filter { !blank.contains($0) })
+                }
+                record(word(value.droppingQuotes), in: whole, place: place)
+            }
         }
     }
 
