@@ -178,8 +178,7 @@ import TestSupport
                   rules: ["-A ISTIO_OUTPUT -d 10.96.0.0/12 -j ISTIO_REDIRECT", "--dport 8080 -j ISTIO_IN_REDIRECT",
                           "--dport 8081 -j ISTIO_IN_REDIRECT", "--dport 9090 -j ISTIO_IN_REDIRECT"]),
         EnvAnswer(file: "cluster-env/dev-vm-multiline-proxy-config-cluster.env",
-                  rules: ["-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT", "-A ISTIO_OUTPUT -j ISTIO_REDIRECT", "-j REDIRECT --to-ports 15053", "-i docker0"],
-                  knownIssue: "a value in double quotes over several lines (PROXY_CONFIG) is not read as the shell reads it"),
+                  rules: ["-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT", "-A ISTIO_OUTPUT -j ISTIO_REDIRECT", "-j REDIRECT --to-ports 15053", "-i docker0"]),
     ]
 
     @Test(arguments: clusterEnvs) func aClusterEnv(_ answer: EnvAnswer) throws {

@@ -91,6 +91,17 @@ func errors(_ files: [String] = [], flags: [String] = [], strict: Bool = false) 
         #expect(errors(["just words"]) == [#""just words" is not KEY=VALUE"#])
     }
 
+    /// A quoted value over several lines, as the shell that sources cluster.env reads it: the
+    /// keys after it are read, and the value keeps its line ends; one never closed is one error,
+    /// at the line that opens it.
+    @Test func aQuotedValueGoesOnOverLines() throws {
+        let loaded = try load(["PROXY_CONFIG=\"\nbinaryPath: /tmp/envoy\nconcurrency: 1\n\"\nISTIO_SERVICE_CIDR='10.0.0.0/8' # the mesh\nISTIO_INBOUND_PORTS=8080\n"])
+        #expect(loaded.config.outboundRanges == .only([try Prefix.parse("10.0.0.0/8")]))
+        #expect(loaded.values["PROXY_CONFIG"] == "\nbinaryPath: /tmp/envoy\nconcurrency: 1\n")
+        let broken = errors(["ISTIO_SERVICE_CIDR=10.0.0.0/8\nPROXY_CONFIG=\"\na: b\nISTIO_INBOUND_PORTS=8080\n"])
+        #expect(broken == [#"PROXY_CONFIG: the " quote is not closed: it opens here and no later line closes it; allowed: a plain value, or one in single or double quotes, without shell expansion"#])
+    }
+
     @Test func unknownKeysAreWarningsThatNameTheNearestKnownOne() throws {
         let text = "ISTIO_SERVICE_CDIR=10.0.0.0/8\nISTIO_INBOUND_PORT=8080\nBOOTSTRAP_XDS_AGENT=true"
         #expect(try load([text]).config == InterceptConfig())

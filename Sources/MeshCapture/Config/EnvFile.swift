@@ -1,14 +1,18 @@
 /// Reads KEY=VALUE files as VM setups write them (`cluster.env`, `sidecar.env`): `#` comments,
 /// blank lines, an optional `export` prefix, values as one shell word (plain, single- or
 /// double-quoted, or quoted pieces joined as istioctl's `shellescape.Quote` writes them:
-/// `'it'"'"'s'`). Values are taken literally: meshcap does not expand `$VAR` or run commands, so
+/// `'it'"'"'s'`), a quoted value going on over several lines as the shell that sources the file
+/// reads it (istio-start.sh sources cluster.env: `PROXY_CONFIG="` ... `"`). Values are taken literally: meshcap does not expand `$VAR` or run commands, so
 /// a value that would need a shell to mean what it says is marked unreadable instead of being
 /// read differently; whether that is an error depends on the key (see `ConfigLoader`).
 public enum EnvFile {
     public static func parse(_ input: InputText) -> Result<[Setting], ConfigErrors> {
         var settings: [Setting] = []
         var errors: [ConfigError] = []
-        for (index, rawLine) in input.lines.enumerated() {
+        var next = 0
+        while next < input.lines.count {
+            let index = next, rawLine = input.lines[index]
+            next += 1
             let origin = Origin.file(path: input.name, line: index + 1)
             var line = rawLine.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
@@ -26,7 +30,21 @@ public enum EnvFile {
                     message: "\(key.excerpt) is not a key name; allowed: letters, digits and _, not starting with a digit"))
                 continue
             }
-            switch word(line[line.index(after: equals)...]) {
+            var text = String(line[line.index(after: equals)...])
+            // A quote left open: the value goes on over the next lines, line ends and all, until
+            // it closes; one that never does is this line's error, not one per line after it.
+            if let quote = openQuote(Substring(text)) {
+                while next < input.lines.count, openQuote(Substring(text)) != nil {
+                    text += "\n" + input.lines[next]
+                    next += 1
+                }
+                if openQuote(Substring(text)) != nil {
+                    // The shell that sources the file stops there too (unexpected end of file).
+                    errors.append(ConfigError(origin: origin, message: "\(key): the \(Character(Unicode.Scalar(quote))) quote is not closed: it opens here and no later line closes it; allowed: \(allowed)"))
+                    continue
+                }
+            }
+            switch word(Substring(text)) {
             case .success(let value): settings.append(Setting(key: key, value: value, origin: origin))
             case .failure(let problem): settings.append(Setting(key: key, unreadable: problem, origin: origin))
             }
@@ -45,6 +63,24 @@ public enum EnvFile {
         var table = [Bool](repeating: false, count: 256)
         for byte in bytes.utf8 { table[Int(byte)] = true }
         return table
+    }
+
+    /// The quote a value leaves open at its end, as a shell reads it (a quote inside the other
+    /// kind is text); nil when every quote closes.
+    static func openQuote(_ raw: Substring) -> UInt8? {
+        var open: UInt8?
+        for byte in raw.utf8 {
+            if let quote = open {
+                if byte == quote { open = nil }
+            } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {
+                open = byte
+            } else if byte == UInt8(ascii: "#") {
+                // A comment after the value: its quotes are not the value's (a `#` inside a word
+                // is the word's; `word` says so, as it does today).
+                break
+            }
+        }
+        return open
     }
 
     /// The value as one shell word: quoted and unquoted pieces joined, ended by a blank, after
