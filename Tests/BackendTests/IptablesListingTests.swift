@@ -26,6 +26,9 @@ import Testing
          "-A X -m comment --comment meshcap -j ISTIO_OUTPUT"),
         ("0     0            6    --  *      *       0.0.0.0/0            0.0.0.0/0            /* two words */ multiport dports 80,443",
          "-A X -p tcp -m comment --comment \"two words\" -m multiport --dports 80,443"),
+        // The negation attached, as some iptables versions print it.
+        ("0     0 RETURN     0    --  *      lo      0.0.0.0/0            0.0.0.0/0            !owner UID match 1337",
+         "-A X -o lo -m owner ! --uid-owner 1337 -j RETURN"),
         ("0     0 ISTIO_OUTPUT  0    --  *      *       0.0.0.0/0            0.0.0.0/0           [goto]  ADDRTYPE match dst-type LOCAL",
          "-A X ADDRTYPE match dst-type LOCAL -g ISTIO_OUTPUT"),
     ])

@@ -316,10 +316,16 @@ struct Extensions {
     /// One match's print, if it is one this reader knows, turned into its words.
     private mutating func match() -> Bool {
         let saved = tokens
-        let negated = peek() == "!"
+        var negated = peek() == "!"
         if negated { tokens = tokens.dropFirst() }
+        guard var name = next() else { tokens = saved; return false }
+        // Some iptables versions print the negation attached: "!owner UID match 1337".
+        if !negated, name == "!owner" || name == "!ctstate" {
+            negated = true
+            name.removeFirst()
+        }
         // Only the owner and conntrack matches print their negation before their name.
-        guard let name = next(), !negated || name == "owner" || name == "ctstate" else { tokens = saved; return false }
+        guard !negated || name == "owner" || name == "ctstate" else { tokens = saved; return false }
         var words: [String]?
         switch name {
         case "/*":
