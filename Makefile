@@ -70,7 +70,7 @@ test: deps
 # real dumps in Tests/VerifyTests/Dumps (new inputs kept in .build/fuzz/corpus). A crash, an input
 # slower than 2 s or a run over 2 GB fails, the input saved in .build/fuzz/crashes; replay one
 # with the plain debug build: .build/debug/FuzzNftJSON FILE.
-FUZZ_TARGETS := FuzzIptablesSave FuzzIptablesListing FuzzNftListing FuzzNftJSON
+FUZZ_TARGETS := FuzzIptablesSave FuzzIptablesListing FuzzIptablesRules FuzzNftListing FuzzNftJSON
 FUZZ_SECONDS ?= 45
 FUZZ_BUILD := $(SWIFT) build -c debug --scratch-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 fuzz: deps

@@ -44,6 +44,7 @@ let package = Package(
         .target(name: "FuzzSupport", dependencies: ["Verify", "MeshCapture", "HostOps"], path: "Fuzz/Support"),
         .executableTarget(name: "FuzzIptablesSave", dependencies: ["FuzzSupport"], path: "Fuzz/IptablesSave"),
         .executableTarget(name: "FuzzIptablesListing", dependencies: ["FuzzSupport"], path: "Fuzz/IptablesListing"),
+        .executableTarget(name: "FuzzIptablesRules", dependencies: ["FuzzSupport"], path: "Fuzz/IptablesRules"),
         .executableTarget(name: "FuzzNftListing", dependencies: ["FuzzSupport"], path: "Fuzz/NftListing"),
         .executableTarget(name: "FuzzNftJSON", dependencies: ["FuzzSupport"], path: "Fuzz/NftJSON"),
         // Paths, processes and diffs shared by the test targets.

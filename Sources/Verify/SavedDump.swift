@@ -18,6 +18,8 @@ public enum SavedDump {
         /// `iptables -t TABLE -nvL` (with or without `-x` and `--line-numbers`), tables and both
         /// families concatenated.
         case iptablesListing = "iptables -nvL"
+        /// `iptables -t TABLE -S -v`: iptables-save's rules with their counters inside them.
+        case iptablesRules = "iptables -S -v"
         /// `nft list ruleset`, or `nft list table ...` of meshcap's tables.
         case nftListing = "nft list ruleset"
         /// `nft -j list ruleset`.
@@ -31,7 +33,7 @@ public enum SavedDump {
     }
 
     /// What `--from` accepts, for messages.
-    static let formats = "the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], nft list ruleset or nft -j list ruleset"
+    static let formats = "the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], iptables -t nat|mangle|raw -S -v, nft list ruleset or nft -j list ruleset"
 
     /// Detects the format and reads it. `name` is what messages call the input (a path or "stdin").
     public static func read(_ text: String, name: String) throws(DumpError) -> CounterReading {
@@ -55,6 +57,7 @@ public enum SavedDump {
         return switch format {
         case .iptablesSave: try IptablesSaveDump.read(dump, source: source)
         case .iptablesListing: try IptablesListing.read(dump, source: source)
+        case .iptablesRules: try IptablesRulesDump.read(dump, source: source)
         case .nftListing: try NftListing.read(dump, source: source)
         case .nftJSON: try NftJSON.read(dump, source: source)
         }
@@ -88,6 +91,8 @@ public enum SavedDump {
             // A listing cut at the top may begin with its column line or a rule's counts.
             if text.hasPrefix("Chain ") || text.hasPrefix("pkts ") || text.hasPrefix("num ") || text.first?.isNumber == true { return .iptablesListing }
             if text.hasPrefix("table ") { return .nftListing }
+            // iptables -S: chains as -P and -N, rules with their counters as -c inside them.
+            if text.hasPrefix("-P ") || text.hasPrefix("-N ") || text.hasPrefix("-A ") && text.contains(" -c ") { return .iptablesRules }
             // A dump cut at the top still shows iptables-save's lines; its reader says what is missing.
             if ["*", ":", "[", "-A ", "COMMIT"].contains(where: { text.hasPrefix($0) }) { return .iptablesSave }
             throw dump.error(index + 1, "\(DumpText.quoted(text)) does not begin a dump meshcap reads", allowed: formats)

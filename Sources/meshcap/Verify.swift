@@ -33,7 +33,7 @@ struct VerifyCommand: Subcommand {
             OptionSpec("reset", help: "After reading, zero the counters of meshcap's rules (and Istio's), no one else's. iptables zeroes rules by number: another program inserting rules at that moment may shift them."),
             OptionSpec("probe", help: "First send real connections along each path of the config (needs --config or flags): meshcap listens on the capture ports itself, and makes a peer namespace for inbound. Not while the proxy holds the ports."),
             OptionSpec("from", .single(name: "file", completion: .file),
-                       help: "Read a saved dump instead of this host, or - for standard input: the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], nft list ruleset or nft -j list ruleset. A line that does not read completely is exit 2 naming it; so is a last line without its line end (a dump cut inside it), unless it is whole by itself (COMMIT, }, JSON)."),
+                       help: "Read a saved dump instead of this host, or - for standard input: the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], iptables -t nat|mangle|raw -S -v, nft list ruleset or nft -j list ruleset. A line that does not read completely is exit 2 naming it; so is a last line without its line end (a dump cut inside it), unless it is whole by itself (COMMIT, }, JSON)."),
         ],
         operands: ConfigOptions.operands)
 

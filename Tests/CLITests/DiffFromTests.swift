@@ -34,6 +34,13 @@ import TestSupport
         #expect(chain.stderr.contains("istio-proxy-nat output is declared (type nat hook output priority 10)"), "\(chain.stderr)")
     }
 
+    /// `iptables -S -v` of every table and both families, told apart by their built-in chains.
+    @Test func anSVListingOfEveryTableIsNoDrift() throws {
+        let dump = Self.dumps.appendingPathComponent("dual-stack-iptables-nft-S-v.txt").path
+        let result = try run(meshcap, ["diff", "--from", dump, "--config", packageRoot.appendingPathComponent("Rules/dual-stack.env").path, "--passwd-file", "/dev/null"])
+        #expect(result.status == 0 && result.stderr.contains("no drift: the rules in iptables -S -v"), "\(result.stdout)\(result.stderr)")
+    }
+
     @Test func fromNeedsAConfigAndNoNamespace() throws {
         let dump = Self.dumps.appendingPathComponent("nft-list-ruleset.txt").path
         let bare = try run(meshcap, ["diff", "--from", dump])

@@ -31,7 +31,7 @@ import TestSupport
             let tables = try ["nat", "mangle", "raw"].filter { table in
                 try kind == .iptablesNft || ns.exec("cat", "/proc/net/ip_tables_names", "/proc/net/ip6_tables_names").split(separator: "\n").contains { $0 == table }
             }
-            for options in ["-nvL", "-nvxL", "-nvxL --line-numbers"] {
+            for options in ["-nvL", "-nvxL", "-nvxL --line-numbers", "-S -v"] {
                 commands.append(tables.flatMap { ["iptables-\(variant) -t \($0) \(options)", "ip6tables-\(variant) -t \($0) \(options)"] }.joined(separator: "; "))
             }
         }
