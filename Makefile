@@ -62,7 +62,7 @@ test: deps
 		(cd /tmp && $$as_nobody $$bin/meshcapPackageTests.xctest --testing-library swift-testing --filter '^CLITests\.') > .build/cli-as-nobody.log 2>&1; \
 		status=$$?; \
 		summary=$$(grep -a 'Test run with' .build/cli-as-nobody.log | sed 's/\x1b\[[0-9;]*m//g; s/^.*Test run with //'); \
-		echo "CLI suite as nobody (uid 65534, host commands on MESHCAP_FAKE_HOST): $$summary ($$(grep -ac 'Test .* skipped' .build/cli-as-nobody.log) of them need root and are left to the run above; .build/cli-as-nobody.log)"; \
+		echo "CLI suite as nobody (uid 65534, host commands on MESHCAP_FAKE_HOST): $$summary ($$(grep -ac 'Test .* skipped' .build/cli-as-nobody.log) of them skipped as nobody: they need root, and ran as root above; .build/cli-as-nobody.log)"; \
 		if [ $$status -ne 0 ]; then grep -a '✘' .build/cli-as-nobody.log | head -40; exit 1; fi; \
 	fi
 

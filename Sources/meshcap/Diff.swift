@@ -5,7 +5,7 @@ import Verify
 struct Diff: Subcommand {
     static let spec = CommandSpec(
         name: "diff",
-        abstract: "Compare the live rules with what apply would make: exit 0 when equal, 1 with a unified diff when not (root).",
+        abstract: "Compare the live rules (root), or a saved dump (--from), with what apply would make: exit 0 when equal, 1 with a unified diff when not.",
         discussion: """
             The diff is in the backend's own syntax (nft statements, or iptables-save lines), '-' for what is live \
             and '+' for what the config makes, with the policy routing below. Other software's rules that see \

@@ -82,7 +82,7 @@ struct HostOptions {
         let backend = told ?? (inIptables || !site.hasNft ? .iptables : .nft)
         guard backend == .iptables else { return (try firewall(.nft), []) }
         let choice = residue.variant(forced: flagVariant ?? keyVariant, systemVariant: site.systemVariant)
-        let why = told == nil ? " (--backend nft to use nft instead)" : ""
+        let why = told == nil && site.hasNft ? " (--backend nft to use nft instead)" : ""
         return (try firewall(.iptables, variant: choice.variant),
                 ["using iptables-\(choice.variant.rawValue): \(choice.reason)\(why)"] + (moving ? [] : choice.warning.map { ["warning: " + $0] } ?? []))
     }

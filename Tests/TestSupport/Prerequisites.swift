@@ -27,7 +27,7 @@ public enum Prerequisites {
 extension Trait where Self == ConditionTrait {
     /// Root, to create network namespaces.
     public static var needsRoot: Self {
-        .enabled(if: Prerequisites.isRoot || Prerequisites.isCI, "needs root to create network namespaces")
+        .enabled(if: Prerequisites.isRoot || Prerequisites.isCI, "needs root (network namespaces, chown, device files)")
     }
 
     /// `../shared/conformance` (Istio's cases and files).
