@@ -43,8 +43,9 @@ public enum NftStatement: Sendable, Hashable {
         return rule.matches.map(NftStatement.match) + actions
     }
 
-    /// The rule these statements are, counter included where `of` puts it; nil for a sequence
-    /// meshcap does not write (no counter, a target's parts missing or out of order).
+    /// The rule these statements are, counter included where `of` puts it, or with no counter at
+    /// all (Istio's nft rules had none until istio/istio#57216); nil for a sequence meshcap does not write
+    /// (a target's parts missing or out of order, a counter elsewhere).
     public static func rule(_ statements: [NftStatement]) -> Rule? {
         var matches: [Match] = []
         for case .match(let match) in statements.prefix(while: { if case .match = $0 { true } else { false } }) {
@@ -65,7 +66,8 @@ public enum NftStatement: Sendable, Hashable {
         }
         let rule = Rule(matches: matches, target: target)
         // Exact: written again, the rule gives the same statements in the same places.
-        return of(rule) == statements ? rule : nil
+        let written = of(rule)
+        return written == statements || (!statements.contains(.counter) && written.filter { $0 != .counter } == statements) ? rule : nil
     }
 
     var text: String {

@@ -15,6 +15,9 @@ public struct CounterRow: Sendable, Hashable {
     public internal(set) var bytes: UInt64
     /// How many live rules (or set elements) add to it.
     public internal(set) var rules: Int
+    /// How many of them have no counter: then the row's numbers are not counted, which is not 0.
+    public internal(set) var uncounted = 0
+    public var counted: Bool { uncounted == 0 }
 
     init?(_ purpose: Purpose, family: String) {
         guard let row = purpose.row else { return nil }

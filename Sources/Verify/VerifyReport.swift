@@ -17,6 +17,8 @@ public struct VerifyReport: Sendable {
         public let seen: UInt64
         /// Through the REDIRECT or TPROXY rules.
         public let captured: UInt64
+        /// Whether the jumps and the capture rules count at all (see `ObservedRule.counted`).
+        public let counted: Bool
     }
 
     /// Another program's rule in a chain meshcap's rules are in.
@@ -26,6 +28,7 @@ public struct VerifyReport: Sendable {
         public let rule: String
         public let packets: UInt64
         public let bytes: UInt64
+        public let counted: Bool
     }
 
     public let schema: String
@@ -58,6 +61,8 @@ public struct VerifyReport: Sendable {
         // nat ISTIO_OUTPUT: whether it sends anything to ISTIO_REDIRECT, the packets it sent
         // there, and those it ended elsewhere (returns, the proxy's own calls, DNS to the agent).
         var capturesOutbound = false, handedOver: UInt64 = 0, endedElsewhere: UInt64 = 0
+        // Directions whose totals take a rule without a counter; how many of meshcap's rules have none.
+        var uncountedDirections = Set<Purpose.Direction>(), uncountedRules = 0
         var notes = reading.notes
         // Sets whose elements made rows already, by table and name.
         var expandedSets = Set<String>()
@@ -70,12 +75,15 @@ public struct VerifyReport: Sendable {
                     notes.append("\(reading.source) \(observed.table) \(observed.chain): `\(observed.text)` is in meshcap's chains but not a rule meshcap writes there")
                     continue
                 }
+                if !observed.counted { uncountedRules += 1 }
                 switch purpose {
                 case .entry(let direction):
                     entered.insert(Entry(layout: place.layout, direction: direction))
                     seen[direction, default: 0].add(observed.packets)
+                    if !observed.counted { uncountedDirections.insert(direction) }
                 case .handoff(let direction):
                     captured[direction, default: 0].add(observed.packets)
+                    if !observed.counted { uncountedDirections.insert(direction) }
                 case .inboundPort(_, .capture), .inboundOtherPorts, .inboundPortSet(.capture), .portGroup(.inbound, _, _, .capture):
                     needEntry.insert(Entry(layout: place.layout, direction: .inbound))
                 default:
@@ -104,6 +112,7 @@ public struct VerifyReport: Sendable {
                     rows[at].packets.add(packets)
                     rows[at].bytes.add(bytes)
                     rows[at].rules += 1
+                    if !observed.counted { rows[at].uncounted += 1 }
                 }
                 // A set's rule counts through its elements: a row per CIDR, as with a rule per CIDR.
                 guard let element = Self.elementPurpose(purpose) else {
@@ -151,10 +160,13 @@ public struct VerifyReport: Sendable {
         // TCP packet): a UDP flow to a captured range (NTP, DNS with capture off) proves nothing.
         // What fell off ISTIO_OUTPUT's end is what no rule took.
         let outbound = seen[.outbound] ?? 0
-        if capturesOutbound, captured[.outbound] ?? 0 == 0, outbound > endedElsewhere + handedOver {
+        // Rules that count nothing prove nothing either way: no verdict from counts then.
+        if uncountedRules == 0, capturesOutbound, captured[.outbound] ?? 0 == 0, outbound > endedElsewhere + handedOver {
             verdicts.append(Verdict(kind: .nothingRedirected, message: "\(outbound - endedElsewhere - handedOver) connections left through OUTPUT past every exclusion, and none was redirected to the proxy: are the services' addresses in the captured ranges (ISTIO_SERVICE_CIDR)?"))
         }
-        if verdicts.isEmpty, !seen.isEmpty, seen.values.allSatisfy({ $0 == 0 }) {
+        if uncountedRules > 0 {
+            notes.append("\(uncountedRules) of the capture rules have no counter statement (Istio's nftables rules had none until istio/istio#57216): their packets are not counted (shown as -), which says nothing about whether they capture; `meshcap apply` writes rules that count")
+        } else if verdicts.isEmpty, !seen.isEmpty, seen.values.allSatisfy({ $0 == 0 }) {
             notes.append("no packet has reached meshcap's rules yet: the rules are in place, but whether they capture shows only once traffic flows (or with --probe)")
         }
 
@@ -169,10 +181,10 @@ public struct VerifyReport: Sendable {
         }
         self.rows = ordered
         totals = Purpose.Direction.allCases.filter { seen[$0] != nil || captured[$0] != nil }
-            .map { Total(direction: $0, seen: seen[$0] ?? 0, captured: captured[$0] ?? 0) }
+            .map { Total(direction: $0, seen: seen[$0] ?? 0, captured: captured[$0] ?? 0, counted: !uncountedDirections.contains($0)) }
         self.verdicts = verdicts
         others = comparison.others.map {
-            OtherRule(table: $0.table, chain: $0.chain, rule: $0.text, packets: $0.packets, bytes: $0.bytes)
+            OtherRule(table: $0.table, chain: $0.chain, rule: $0.text, packets: $0.packets, bytes: $0.bytes, counted: $0.counted)
         }
         self.notes = notes
     }

@@ -177,7 +177,8 @@ struct VerifyCommand: Subcommand {
     static func rates(_ report: VerifyReport, since last: VerifyReport, over seconds: Double) -> [CounterRow.Key: Double] {
         let before = Dictionary(last.rows.map { ($0.key, $0.packets) }) { first, _ in first }
         var rates: [CounterRow.Key: Double] = [:]
-        for row in report.rows where seconds > 0 {
+        // A row that counts nothing has no rate either.
+        for row in report.rows where seconds > 0 && row.counted {
             // A counter that went down was zeroed or rebuilt meanwhile: count from zero.
             let old = before[row.key] ?? 0
             rates[row.key] = Double(row.packets >= old ? row.packets - old : row.packets) / seconds

@@ -62,3 +62,15 @@ import TestSupport
         }
     }
 }
+
+/// Istio's nft rules without a counter statement read as the rule they are.
+@Suite struct UncountedStatementTests {
+    @Test func aRuleWithoutItsCounterIsStillTheRule() {
+        let rule = Rule(.l4proto(.tcp), then: .redirect(toPort: 15001))
+        let statements = NftStatement.of(rule)
+        #expect(NftStatement.rule(statements) == rule)
+        #expect(NftStatement.rule(statements.filter { $0 != .counter }) == rule)
+        // A counter elsewhere than where meshcap puts it is not meshcap's rule.
+        #expect(NftStatement.rule([.counter] + statements.filter { $0 != .counter }) == nil)
+    }
+}

@@ -28,6 +28,9 @@ public struct ObservedRule: Sendable {
     let rendering: Rendering
     public let packets: UInt64
     public let bytes: UInt64
+    /// Whether the rule counts at all: one without a counter (Istio's nft rules until istio/istio#57216)
+    /// has no packets to tell, which is not zero.
+    public let counted: Bool
     /// For a rule that looks up a named set: each element's counter (the rows `verify` shows for
     /// it). Each lookup that matches counts on its element, whichever rule made it (TPROXY's two
     /// rules share the inbound set).
@@ -35,9 +38,9 @@ public struct ObservedRule: Sendable {
 
     /// A rule with its text as read (iptables-save, a dump).
     public init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,
-                owner: Owner, rule: Rule?, text: String, packets: UInt64, bytes: UInt64, elements: [ElementCount] = []) {
+                owner: Owner, rule: Rule?, text: String, packets: UInt64, bytes: UInt64, counted: Bool = true, elements: [ElementCount] = []) {
         self.init(family: family, table: table, chain: chain, tableKind: tableKind, chainName: chainName, owner: owner,
-                  rule: rule, rendering: .text(text), packets: packets, bytes: bytes, elements: elements)
+                  rule: rule, rendering: .text(text), packets: packets, bytes: bytes, counted: counted, elements: elements)
     }
 
     /// One of meshcap's rules whose text is rendered only when asked (nft: rendering 10,000
@@ -46,11 +49,12 @@ public struct ObservedRule: Sendable {
                 owner: Owner, rule: Rule, render: @escaping @Sendable (Rule) -> String, packets: UInt64, bytes: UInt64,
                 elements: [ElementCount] = []) {
         self.init(family: family, table: table, chain: chain, tableKind: tableKind, chainName: chainName, owner: owner,
-                  rule: rule, rendering: .rendered(render), packets: packets, bytes: bytes, elements: elements)
+                  rule: rule, rendering: .rendered(render), packets: packets, bytes: bytes, counted: true, elements: elements)
     }
 
     init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,
-         owner: Owner, rule: Rule?, rendering: Rendering, packets: UInt64, bytes: UInt64, elements: [ElementCount]) {
+         owner: Owner, rule: Rule?, rendering: Rendering, packets: UInt64, bytes: UInt64, counted: Bool, elements: [ElementCount]) {
+        self.counted = counted
         self.elements = elements
         self.family = family
         self.table = table
@@ -80,7 +84,7 @@ public struct ObservedRule: Sendable {
     /// The same rule in another form (the one a reading shows it in), its place and counters kept.
     public func with(rule: Rule) -> ObservedRule {
         ObservedRule(family: family, table: table, chain: chain, tableKind: tableKind, chainName: chainName, owner: owner,
-                     rule: rule, rendering: rendering, packets: packets, bytes: bytes, elements: elements)
+                     rule: rule, rendering: rendering, packets: packets, bytes: bytes, counted: counted, elements: elements)
     }
 
     /// nft's rules have no family (an inet table holds both); an iptables rule is its family's.

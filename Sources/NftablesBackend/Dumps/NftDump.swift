@@ -23,6 +23,8 @@ struct NftDump {
         let text: String
         let packets: UInt64
         let bytes: UInt64
+        /// Whether it has a counter statement at all.
+        let counted: Bool
     }
 
     /// A named set of meshcap's tables as listed: what it holds in the model's terms (nil for
@@ -88,7 +90,7 @@ struct NftDump {
                                          tableKind: TableKind.allCases.first { NftNames.table($0) == rule.table },
                                          chainName: RuleDecoder.chainName(rule.chain), owner: model == nil ? .other : .meshcap,
                                          rule: model, text: rule.text,
-                                         packets: rule.packets, bytes: rule.bytes, elements: elements))
+                                         packets: rule.packets, bytes: rule.bytes, counted: rule.counted, elements: elements))
         }
         var counts: [String: Int] = [:]
         for rule in rules { counts["\(rule.family) \(rule.table) \(rule.chain)", default: 0] += 1 }

@@ -63,7 +63,8 @@ public enum NftJSON {
                 }
                 guard declared.contains([family, table, chain]) else { throw fail("a rule of chain \(family) \(table) \(chain), which is not listed before it") }
                 var statements: [NftStatement]? = []
-                var counter: (packets: UInt64, bytes: UInt64) = (0, 0)
+                // nil: the rule has no counter (it counts nothing, which is not zero).
+                var counter: (packets: UInt64, bytes: UInt64)?
                 for expression in list {
                     guard let (name, value) = expression.single else { throw dump.error(expression.line, "an expression that is not an object with one member", allowed: allowed) }
                     if name == "counter" {
@@ -81,7 +82,7 @@ public enum NftJSON {
                 }
                 ruleset.rules.append(NftDump.Rule(family: family, table: table, chain: chain, statements: statements,
                                                   text: String(decoding: bytes[expressions.range], as: UTF8.self),
-                                                  packets: counter.packets, bytes: counter.bytes))
+                                                  packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0, counted: counter != nil))
             default:
                 // metainfo, table, and other tables' sets, maps, elements and objects.
                 continue

@@ -83,7 +83,7 @@ public enum NftListing {
                     guard depth(words) == 0 else { throw fail("the braces of \(DumpText.quoted(line)) do not close on its line") }
                     let counter = try self.counter(words, fail)
                     ruleset.rules.append(NftDump.Rule(family: family, table: table, chain: chain, statements: statements(words, sets: ruleset.sets(in: table)), text: String(line),
-                                                      packets: counter.packets, bytes: counter.bytes))
+                                                      packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0, counted: counter != nil))
                 }
             }
         }
@@ -178,12 +178,13 @@ public enum NftListing {
         word.count >= 2 && word.hasPrefix("\"") && word.hasSuffix("\"") ? String(word.dropFirst().dropLast()) : word
     }
 
-    /// The counter's values: `counter packets 6 bytes 360`. A rule without a counter counts
-    /// nothing (0, as a live reading has it); one without values (`nft -s`) is refused: the
+    /// The counter's values: `counter packets 6 bytes 360`; nil for a rule without a counter
+    /// (it counts nothing, which is not zero). One without values (`nft -s`) is refused: the
     /// counts are what verify reads.
-    static func counter(_ words: [String], _ fail: (String) -> DumpError) throws(DumpError) -> (packets: UInt64, bytes: UInt64) {
+    static func counter(_ words: [String], _ fail: (String) -> DumpError) throws(DumpError) -> (packets: UInt64, bytes: UInt64)? {
+        guard let at = words.firstIndex(of: "counter") else { return nil }
         // A named counter (`counter name "x"`) keeps its values elsewhere.
-        guard let at = words.firstIndex(of: "counter"), words[(at + 1)...].first != "name" else { return (0, 0) }
+        guard words[(at + 1)...].first != "name" else { return (0, 0) }
         let values = words[(at + 1)...].prefix(4)
         guard values.count == 4, values.first == "packets", values[at + 3] == "bytes" else {
             throw fail("a counter without its packets and bytes: list without -s (stateless)")

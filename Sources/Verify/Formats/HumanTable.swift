@@ -15,8 +15,8 @@ public enum HumanTable {
             widths[1] = max(widths[1], row.family.utf8.count)
             widths[2] = max(widths[2], subjectWidths[index])
             widths[3] = max(widths[3], row.action.rawValue.utf8.count)
-            widths[4] = max(widths[4], digits(of: row.packets))
-            widths[5] = max(widths[5], digits(of: row.bytes))
+            widths[4] = max(widths[4], row.counted ? digits(of: row.packets) : 1)
+            widths[5] = max(widths[5], row.counted ? digits(of: row.bytes) : 1)
             if let rateTexts { widths[6] = max(widths[6], rateTexts[index].utf8.count) }
         }
         // Written as bytes into one buffer. Text columns flush left, numbers flush right (the last
@@ -40,13 +40,23 @@ public enum HumanTable {
             text(row.family, width: row.family.utf8.count, column: 1)
             text(row.subject, width: subjectWidths[index], column: 2)
             text(row.action.rawValue, width: row.action.rawValue.utf8.count, column: 3)
-            number(row.packets, column: 4)
-            number(row.bytes, column: 5)
+            if row.counted {
+                number(row.packets, column: 4)
+                number(row.bytes, column: 5)
+            } else {
+                // Its rules have no counter: not counted, which is not 0.
+                text("-", width: 1, column: 4)
+                text("-", width: 1, column: 5)
+            }
             if let rateTexts { text(rateTexts[index], width: rateTexts[index].utf8.count, column: 6) }
             bytes.append(0x0a)
         }
         var lines: [String] = []
         for total in report.totals {
+            guard total.counted else {
+                lines.append("\(total.direction.rawValue): not counted (its rules have no counter)")
+                continue
+            }
             // More handed over than came in: the hook's jump was missing or made again since
             // (its counter started anew); "0 looked at, 4 sent" would read as a contradiction.
             let seen = total.captured > total.seen ? "\(total.seen) looked at since the hook's jump was (re)made" : "\(total.seen) looked at"
@@ -57,7 +67,7 @@ public enum HumanTable {
         }
         if !report.others.isEmpty {
             lines.append("other software's rules in the same chains:")
-            lines += report.others.map { "  \($0.table) \($0.chain): \($0.rule)  (\($0.packets) packets)" }
+            lines += report.others.map { "  \($0.table) \($0.chain): \($0.rule)  (\($0.counted ? "\($0.packets) packets" : "not counted"))" }
         }
         if !report.probes.isEmpty {
             lines.append("probes:")

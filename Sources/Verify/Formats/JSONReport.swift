@@ -5,6 +5,7 @@
 ///   { "schema", "source", "against_config", "healthy",
 ///     "rows": [{ "direction", "family", "subject", "action", "labels": {…}, "packets", "bytes", "rules" }],
 ///     "totals": [{ "direction", "seen", "captured" }],
+///     (packets, bytes, seen and captured are null where the rules have no counter: not 0)
 ///     "problems": [{ "kind", "message" }],
 ///     "other_rules": [{ "table", "chain", "rule", "packets", "bytes" }],
 ///     "probes": [{ "path", "family", "target", "captured", "result", "detail" }],   (with --probe)
@@ -20,12 +21,15 @@ public enum JSONReport {
                 .object([("direction", .string(row.direction.rawValue)), ("family", .string(row.family)), ("subject", .string(row.subject)),
                          ("action", .string(row.action.rawValue)),
                          ("labels", .object(row.labels.map { ($0.key, .string($0.value)) })),
-                         ("packets", .number(row.packets)), ("bytes", .number(row.bytes)), ("rules", .number(UInt64(row.rules)))])
+                         ("packets", row.counted ? .number(row.packets) : .null), ("bytes", row.counted ? .number(row.bytes) : .null),
+                         ("rules", .number(UInt64(row.rules)))])
             })),
-            ("totals", .array(report.totals.map { .object([("direction", .string($0.direction.rawValue)), ("seen", .number($0.seen)), ("captured", .number($0.captured))]) })),
+            ("totals", .array(report.totals.map {
+                .object([("direction", .string($0.direction.rawValue)), ("seen", $0.counted ? .number($0.seen) : .null), ("captured", $0.counted ? .number($0.captured) : .null)])
+            })),
             ("problems", .array(report.verdicts.map { .object([("kind", .string($0.kind.rawValue)), ("message", .string($0.message))]) })),
             ("other_rules", .array(report.others.map {
-                .object([("table", .string($0.table)), ("chain", .string($0.chain)), ("rule", .string($0.rule)), ("packets", .number($0.packets)), ("bytes", .number($0.bytes))])
+                .object([("table", .string($0.table)), ("chain", .string($0.chain)), ("rule", .string($0.rule)), ("packets", $0.counted ? .number($0.packets) : .null), ("bytes", $0.counted ? .number($0.bytes) : .null)])
             })),
             ("probes", .array(report.probes.map {
                 .object([("path", .string($0.path.name)), ("family", .string($0.path.family == .ipv4 ? "ipv4" : "ipv6")),

@@ -23,13 +23,14 @@ public enum Prometheus {
         // Each row's labels written once, for both counters.
         let rowLabels = report.rows.map(labels)
         out.reserveCapacity(2 * rowLabels.reduce(0) { $0 + $1.utf8.count + 40 })
-        for (row, labels) in zip(report.rows, rowLabels) { sample("meshcap_packets_total", labels, row.packets) }
+        // A row whose rules have no counter has no sample: absent, not 0.
+        for (row, labels) in zip(report.rows, rowLabels) where row.counted { sample("meshcap_packets_total", labels, row.packets) }
         family("meshcap_bytes_total", "counter", "Bytes counted by meshcap's rules, as meshcap_packets_total.")
-        for (row, labels) in zip(report.rows, rowLabels) { sample("meshcap_bytes_total", labels, row.bytes) }
+        for (row, labels) in zip(report.rows, rowLabels) where row.counted { sample("meshcap_bytes_total", labels, row.bytes) }
         family("meshcap_seen_packets_total", "counter", "Packets through the hook's jump into meshcap's chains (nat: first packets of connections).")
-        for total in report.totals { sample("meshcap_seen_packets_total", "{direction=\"\(total.direction.rawValue)\"}", total.seen) }
+        for total in report.totals where total.counted { sample("meshcap_seen_packets_total", "{direction=\"\(total.direction.rawValue)\"}", total.seen) }
         family("meshcap_captured_packets_total", "counter", "Packets sent to the proxy by REDIRECT or TPROXY.")
-        for total in report.totals { sample("meshcap_captured_packets_total", "{direction=\"\(total.direction.rawValue)\"}", total.captured) }
+        for total in report.totals where total.counted { sample("meshcap_captured_packets_total", "{direction=\"\(total.direction.rawValue)\"}", total.captured) }
         family("meshcap_capture_healthy", "gauge", "1 when verify found nothing wrong, else 0.")
         line("meshcap_capture_healthy \(report.healthy ? 1 : 0)")
         family("meshcap_problems", "gauge", "Problems verify found, by kind.")
