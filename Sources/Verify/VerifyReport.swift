@@ -61,6 +61,9 @@ public struct VerifyReport: Sendable {
         // nat ISTIO_OUTPUT: whether it sends anything to ISTIO_REDIRECT, the packets it sent
         // there, and those it ended elsewhere (returns, the proxy's own calls, DNS to the agent).
         var capturesOutbound = false, handedOver: UInt64 = 0, endedElsewhere: UInt64 = 0
+        // Envoy's own connections to the workload over lo (OUTPUT → ISTIO_IN_REDIRECT): counted by
+        // the inbound REDIRECT too, but no inbound connection.
+        var hairpin: UInt64 = 0
         // Directions whose totals take a rule without a counter; how many of meshcap's rules have none.
         var uncountedDirections = Set<Purpose.Direction>(), uncountedRules = 0
         var notes = reading.notes
@@ -95,6 +98,9 @@ public struct VerifyReport: Sendable {
                     case .jump(.istioRedirect):
                         capturesOutbound = true
                         handedOver.add(observed.packets)
+                    case .jump(.istioInRedirect):
+                        hairpin.add(observed.packets)
+                        endedElsewhere.add(observed.packets)
                     // Packets the DNS chain does not redirect come back: counted there, not here.
                     // A log rule's packets go on to the rule it logs, and are counted there.
                     case .jump(.istioOutputDNS), .log: break
@@ -125,6 +131,9 @@ public struct VerifyReport: Sendable {
                 for counted in observed.elements { count(element(counted.element), counted.packets, counted.bytes) }
             }
         }
+
+        // The inbound REDIRECT counted the hairpin as well: what came in is the rest.
+        if let inbound = captured[.inbound] { captured[.inbound] = inbound >= hairpin ? inbound - hairpin : 0 }
 
         var verdicts: [Verdict] = []
         if comparison.places.allSatisfy({ $0.rules.allSatisfy { $0.rule == nil } }) {

@@ -88,6 +88,21 @@ import Testing
         #expect(report.verdicts.map(\.message) == ["the jump from OUTPUT into ISTIO_OUTPUT (IPv6) is missing: no outbound traffic reaches meshcap's rules there"])
     }
 
+    /// Envoy's own connection to the workload over lo goes OUTPUT → ISTIO_IN_REDIRECT, whose
+    /// REDIRECT also counts the inbound connections: the hairpin is not one of them.
+    @Test func theProxysHairpinIsNoInboundConnection() throws {
+        let config = try Self.config(["-i", "10.96.0.0/12", "-b", "8080"])
+        let reading = Self.reading(config) { table, chain, rule, _ in
+            if chain == .istioOutput, rule.target == .jump(.istioInRedirect) { return 1 }
+            if chain == .istioInRedirect { return 3 }
+            if chain == .prerouting { return 5 }
+            return 0
+        }
+        let report = VerifyReport(reading, desired: nil)
+        // Two hairpin rules (uid and gid), one packet each: 3 − 2 came in.
+        #expect(report.totals.first { $0.direction == .inbound }?.captured == 1)
+    }
+
     @Test func theConfigsRulesInAnotherOrderAreDrift() throws {
         let config = try Self.config(["-i", "10.96.0.0/12", "-x", "10.96.0.1/32"])
         var reading = Self.reading(config)
