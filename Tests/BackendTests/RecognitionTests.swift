@@ -74,3 +74,28 @@ import TestSupport
         #expect(NftStatement.rule([.counter] + statements.filter { $0 != .counter }) == nil)
     }
 }
+
+/// Layouts of Istio versions meshcap does not write, recognised by what their rules do.
+@Suite struct OlderLayoutTests {
+    /// Istio 1.8 to 1.24 captured DNS inside nat ISTIO_OUTPUT, after the proxy's own DNS queries
+    /// were let by (ISTIO_OUTPUT_DNS came in 1.25); read as iptables-save writes it.
+    @Test func dnsCaptureInsideISTIO_OUTPUT() throws {
+        let save = """
+            *nat
+            :ISTIO_OUTPUT - [0:0]
+            -A ISTIO_OUTPUT -d 10.96.0.10/32 -p tcp -m tcp --dport 53 -j REDIRECT --to-ports 15053
+            -A ISTIO_OUTPUT -j ISTIO_REDIRECT
+            -A ISTIO_OUTPUT -p udp -m udp --dport 53 -m owner --uid-owner 1337 -j RETURN
+            -A ISTIO_OUTPUT -p udp -m udp --dport 53 -m owner --gid-owner 1337 -j RETURN
+            -A ISTIO_OUTPUT -d 10.96.0.10/32 -p udp -m udp --dport 53 -j REDIRECT --to-ports 15053
+            COMMIT
+
+            """
+        let rules = try #require(IptablesSave.parse(save, family: .ipv4).table("nat")?.chain("ISTIO_OUTPUT")?.rules).compactMap(\.rule)
+        #expect(rules.count == 5)
+        let server = try #require(IPAddress("10.96.0.10"))
+        #expect(Purpose.recognised(table: .nat, chain: .istioOutput, rules: rules) == [
+            .dns(server, .tcp), .outboundOtherRanges, .proxy(.id(1337), group: false, .bypass), .proxy(.id(1337), group: true, .bypass), .dns(server, .udp),
+        ])
+    }
+}

@@ -75,6 +75,9 @@ extension Purpose {
             return outputReturn(m, index: index, context)
         case (.nat, .istioOutputDNS, .redirect):
             return m.dnsProtocol.map { .dns(m.destination?.address, $0) }
+        case (.nat, .istioOutput, .redirect):
+            // Istio 1.8 to 1.24 captured DNS in ISTIO_OUTPUT itself (ISTIO_OUTPUT_DNS came in 1.25).
+            return m.dnsProtocol.map { .dns(m.destination?.address, $0) }
         case (.raw, .prerouting, .jump(.istioInbound)):
             return .path(.istioInbound)
         case (.raw, _, .conntrackZone(let zone)):
@@ -100,6 +103,11 @@ extension Purpose {
 
     /// nat ISTIO_OUTPUT's returns, the chain with the most kinds of them.
     static func outputReturn(_ m: Fields, index: Int, _ context: Context) -> Purpose? {
+        // Istio 1.8 to 1.24: the proxy's own DNS queries (port 53 from its user or group) go out
+        // past the DNS capture that follows: a bypass of the proxy's, not an excluded port.
+        if m.dnsProtocol != nil, let owner = m.owner, !owner.negated, !m.portNegated {
+            return .proxy(owner.owner, group: owner.group, .bypass)
+        }
         if let port = m.destinationPort, let proto = m.portProtocol, !m.portNegated { return .outboundPort(port, proto, .exclude) }
         if let ports = m.outboundPorts(.exclude) { return ports }
         if m.outInterface == Istio.loopbackInterface {
