@@ -220,9 +220,17 @@ public enum IptablesParser {
                       let perSecond = UInt32(rate.dropLast(4)), perSecond > 0 else { return nil }
                 matches.append(.rateLimit(perSecond: perSecond))
             case "comment":
-                // Only where the renderer puts it: first of the modules.
-                guard !tagged, matches.count == headerCount(matches), reader.take("--comment"), reader.next() == OwnershipTag.comment else { return nil }
-                tagged = true
+                guard reader.take("--comment"), let text = reader.next() else { return nil }
+                // meshcap's tag only where the renderer puts it: first of the modules, once.
+                if text == OwnershipTag.comment {
+                    guard !tagged, matches.count == headerCount(matches) else { return nil }
+                    tagged = true
+                } else if !text.hasPrefix("istio/") {
+                    // Another program's label says whose the rule is: not meshcap's, nor Istio's.
+                    return nil
+                }
+                // Istio before 1.0 labelled each of its rules `istio/...`: a name, which changes
+                // nothing a packet meets; the rule is read for what it does.
             default:
                 return nil
             }

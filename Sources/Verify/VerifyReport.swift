@@ -64,6 +64,9 @@ public struct VerifyReport: Sendable {
         // Envoy's own connections to the workload over lo (OUTPUT → ISTIO_IN_REDIRECT): counted by
         // the inbound REDIRECT too, but no inbound connection.
         var hairpin: UInt64 = 0
+        // Istio before 1.0: PREROUTING → ISTIO_REDIRECT, so its REDIRECT to 15001 counts inbound
+        // connections as well as what ISTIO_OUTPUT handed over.
+        var inboundThroughRedirect = false
         // Directions whose totals take a rule without a counter; how many of meshcap's rules have none.
         var uncountedDirections = Set<Purpose.Direction>(), uncountedRules = 0
         var notes = reading.notes
@@ -82,6 +85,7 @@ public struct VerifyReport: Sendable {
                 switch purpose {
                 case .entry(let direction):
                     entered.insert(Entry(layout: place.layout, direction: direction))
+                    if direction == .inbound, rule.target == .jump(.istioRedirect) { inboundThroughRedirect = true }
                     seen[direction, default: 0].add(observed.packets)
                     if !observed.counted { uncountedDirections.insert(direction) }
                 case .handoff(let direction):
@@ -134,6 +138,11 @@ public struct VerifyReport: Sendable {
 
         // The inbound REDIRECT counted the hairpin as well: what came in is the rest.
         if let inbound = captured[.inbound] { captured[.inbound] = inbound >= hairpin ? inbound - hairpin : 0 }
+        // One REDIRECT for both directions: outbound is what ISTIO_OUTPUT handed over, inbound the rest.
+        if inboundThroughRedirect, let both = captured[.outbound] {
+            captured[.outbound] = min(both, handedOver)
+            captured[.inbound, default: 0].add(both > handedOver ? both - handedOver : 0)
+        }
 
         var verdicts: [Verdict] = []
         if comparison.places.allSatisfy({ $0.rules.allSatisfy { $0.rule == nil } }) {

@@ -91,11 +91,38 @@ import TestSupport
             COMMIT
 
             """
-        let rules = try #require(IptablesSave.parse(save, family: .ipv4).table("nat")?.chain("ISTIO_OUTPUT")?.rules).compactMap(\.rule)
+        let rules = try #require(IptablesSave.parse(save, family: .ipv4).table("nat")?.chain("ISTIO_OUTPUT")?.rules).compactMap { $0.rule }
         #expect(rules.count == 5)
         let server = try #require(IPAddress("10.96.0.10"))
         #expect(Purpose.recognised(table: .nat, chain: .istioOutput, rules: rules) == [
             .dns(server, .tcp), .outboundOtherRanges, .proxy(.id(1337), group: false, .bypass), .proxy(.id(1337), group: true, .bypass), .dns(server, .udp),
         ])
+    }
+
+    /// Istio 0.2 labelled each rule `istio/...` and sent all inbound TCP through ISTIO_REDIRECT
+    /// to the one proxy port: the labels read as nothing, the jump as the inbound entry. Another
+    /// program's label still makes a rule that program's.
+    @Test func istio02sLabelledRules() throws {
+        let save = """
+            *nat
+            :PREROUTING ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            :ISTIO_OUTPUT - [0:0]
+            :ISTIO_REDIRECT - [0:0]
+            -A PREROUTING -m comment --comment istio/install-istio-prerouting -j ISTIO_REDIRECT
+            -A OUTPUT -p tcp -m comment --comment istio/install-istio-output -j ISTIO_OUTPUT
+            -A OUTPUT -m comment --comment kube-proxy -j RETURN
+            -A ISTIO_OUTPUT -m owner --uid-owner 1337 -m comment --comment istio/bypass-envoy -j RETURN
+            -A ISTIO_REDIRECT -p tcp -m comment --comment istio/redirect-to-envoy-port -j REDIRECT --to-ports 15001
+            COMMIT
+
+            """
+        let nat = try #require(IptablesSave.parse(save, family: .ipv4).table("nat"))
+        let prerouting = try #require(nat.chain("PREROUTING")?.rules.compactMap { $0.rule })
+        #expect(Purpose.recognised(table: .nat, chain: .prerouting, rules: prerouting) == [.entry(.inbound)])
+        #expect(nat.chain("OUTPUT")?.rules.map { $0.rule != nil } == [true, false], "kube-proxy's labelled rule was read as meshcap's or Istio's")
+        let output = try #require(nat.chain("ISTIO_OUTPUT")?.rules.compactMap { $0.rule })
+        #expect(Purpose.recognised(table: .nat, chain: .istioOutput, rules: output) == [.proxy(.id(1337), group: false, .bypass)])
+        #expect(nat.chain("ISTIO_REDIRECT")?.rules.first?.rule == Rule(.l4proto(.tcp), then: .redirect(toPort: 15001)))
     }
 }

@@ -50,7 +50,7 @@ import TestSupport
                    counted: ["inbound from 127.0.0.6/32 passthrough": 1, "outbound uid 1337 bypass": 5],
                    present: ["outbound over lo loopback"]),
         DumpAnswer(file: "iptables/zhaohuabing-istio-0.2-nvL-comments.txt", totals: ["inbound": (16, 16), "outbound": (1969, 0)],
-                   knownIssue: "Istio 0.2's layout (comments, PREROUTING → ISTIO_REDIRECT) is not recognised"),
+                   counted: ["outbound uid 1337 bypass": 1969]),
         DumpAnswer(file: "iptables/istio-36629-S-v-partial.txt", totals: ["inbound": (2384, 0), "outbound": (988, 0)],
                    counted: ["inbound port 22 exclude": 1], present: ["inbound port 15008 tunnel", "inbound port 15090 exclude"]),
         DumpAnswer(file: "iptables/istio-init-log-iptables-save-nocounters.txt", refusal: "has no counters: save with iptables-save -c"),

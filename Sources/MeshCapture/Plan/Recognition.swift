@@ -40,7 +40,8 @@ extension Purpose {
         case (.nat, .prerouting, .jump(.istioInbound)), (.mangle, .prerouting, .jump(.istioInbound)):
             return .entry(.inbound)
         case (.nat, .prerouting, .jump(.istioRedirect)):
-            return m.inInterface.map { .interface($0, .outbound, .capture) }
+            // Istio before 1.0 sent all inbound TCP to the one proxy port through ISTIO_REDIRECT.
+            return m.inInterface.map { .interface($0, .outbound, .capture) } ?? .entry(.inbound)
         case (.nat, .output, .return):
             return m.outInterface.map { .interface($0, .outbound, .exclude) }
         case (.nat, .output, .jump(.istioOutput)):
