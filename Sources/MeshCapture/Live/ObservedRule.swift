@@ -47,9 +47,9 @@ public struct ObservedRule: Sendable {
     /// statements costs more than reading them).
     public init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,
                 owner: Owner, rule: Rule, render: @escaping @Sendable (Rule) -> String, packets: UInt64, bytes: UInt64,
-                elements: [ElementCount] = []) {
+                counted: Bool = true, elements: [ElementCount] = []) {
         self.init(family: family, table: table, chain: chain, tableKind: tableKind, chainName: chainName, owner: owner,
-                  rule: rule, rendering: .rendered(render), packets: packets, bytes: bytes, counted: true, elements: elements)
+                  rule: rule, rendering: .rendered(render), packets: packets, bytes: bytes, counted: counted, elements: elements)
     }
 
     init(family: Family?, table: String, chain: String, tableKind: TableKind?, chainName: ChainName,

@@ -35,7 +35,8 @@ public struct NftDialect: Dialect {
                                     rule: nil, text: dumped.bytecode ?? "", packets: dumped.packets, bytes: dumped.bytes, elements: dumped.elements)
             }
             return ObservedRule(family: nil, table: dumped.table, chain: dumped.chain, tableKind: kind, chainName: chain, owner: .meshcap,
-                                rule: rule, render: NftRenderer.statement, packets: dumped.packets, bytes: dumped.bytes, elements: dumped.elements)
+                                rule: rule, render: NftRenderer.statement, packets: dumped.packets, bytes: dumped.bytes, counted: dumped.counted,
+                                elements: dumped.elements)
         }
         let chains = snapshot.chains.compactMap { chain -> ObservedChain? in
             guard chain.family == UInt32(NFPROTO_INET), let kind = kinds[chain.table] else { return nil }
@@ -232,7 +233,8 @@ public struct NftDialect: Dialect {
                 describe(chain: chain.name, type: chain.type, hook: chain.hook, priority: chain.priority)
                 + (chain.policy.map { $0 == UInt32(NF_ACCEPT) ? "" : " policy \($0)" } ?? ""))
         }
-        for rule in snapshot.rules { shapes[rule.table, default: Shape()].rules[rule.chain, default: []].append(rule.rule) }
+        // A rule without a counter is not meshcap's as written: the table is replaced by one that counts.
+        for rule in snapshot.rules { shapes[rule.table, default: Shape()].rules[rule.chain, default: []].append(rule.counted ? rule.rule : nil) }
         return shapes
     }
 

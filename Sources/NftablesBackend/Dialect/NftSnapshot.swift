@@ -49,6 +49,8 @@ public struct DumpedRule: Sendable {
     public let bytecode: String?
     /// For a rule that looks up a named set: each element's counter.
     public let elements: [ElementCount]
+    /// Whether it holds a counter expression at all: one without counts nothing (not zero).
+    public var counted: Bool { expressions?.contains { if case .counter = $0 { true } else { false } } ?? true }
 
     public init(table: String, chain: String, handle: UInt64, expressions: [NftExpression]?, rule: Rule?,
                 packets: UInt64, bytes: UInt64, bytecode: String?, elements: [ElementCount]) {

@@ -60,8 +60,11 @@ public enum RuleDecoder {
         guard let encoded = try? NftStatement.of(candidate).flatMap({ try $0.expressions(&context) }) else { return nil }
         let encodedSets = Dictionary(context.sets.map { ($0.id, SetContents.ports($0.ports)) }, uniquingKeysWith: { first, _ in first })
         // An anonymous set is named by its id when sent; a named set by its name either way.
-        let mine = encoded.map { normalized($0) { lookup in lookup.setID.flatMap { encodedSets[$0] } ?? sets[lookup.set] } }
+        var mine = encoded.map { normalized($0) { lookup in lookup.setID.flatMap { encodedSets[$0] } ?? sets[lookup.set] } }
         let theirs = expressions.map { normalized($0) { lookup in sets[lookup.set] } }
+        // A rule with no counter at all (Istio's until istio/istio#57216) is the same rule,
+        // uncounted (`DumpedRule.counted`).
+        if !theirs.contains(.counter(Counter())) { mine.removeAll { $0 == .counter(Counter()) } }
         return mine == theirs ? candidate : nil
     }
 
