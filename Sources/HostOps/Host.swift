@@ -3,7 +3,7 @@ import MeshCapture
 /// One host's firewall through one dialect: it only reads and sends. What a reading means and
 /// what takes it to a config is the dialect's (pure, in the backend modules), so `--dry-run`
 /// prints exactly what `commit` would send, and a stand-in host that applies the same steps in
-/// memory (`FakeHost`) runs everything above the kernel as ordinary tests.
+/// memory (`FakeIptables`, `FakeNft`) runs everything above the kernel as ordinary tests.
 public protocol FirewallHost: Sendable {
     associatedtype Syntax: Dialect
     var dialect: Syntax { get }

@@ -90,9 +90,9 @@ struct NetlinkRequest {
         bytes.replace(at: 0, with: Encoding.host(UInt32(bytes.count)))
     }
 
-    /// Sends the request and reads every reply to it: the messages of a dump (until DONE), or
-    /// nothing for a request whose ACK carries no error. An error reply throws with its errno.
-    /// Sends the request with the socket's next sequence number, and reads its replies.
+    /// Sends the request, with the socket's next sequence number, and reads every reply to it:
+    /// the messages of a dump (until DONE), or nothing for a request whose ACK carries no error.
+    /// An error reply throws with its errno.
     func exchange(on socket: NetlinkSocket, what: String) throws(HostError) -> [NetlinkMessage] {
         let sequence = socket.nextSequence()
         var bytes = self.bytes

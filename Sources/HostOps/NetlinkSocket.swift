@@ -20,7 +20,9 @@ final class NetlinkSocket: @unchecked Sendable {
     }
 
     init(_ netlinkProtocol: Int32 = NETLINK_NETFILTER) throws(HostError) {
-        guard let socket = mnl_socket_open(netlinkProtocol) else {
+        // Close-on-exec: a run's socket lives as long as the run, and the loaders and probes it
+        // starts (some as the proxy's user) must not inherit root's netlink socket.
+        guard let socket = mnl_socket_open2(netlinkProtocol, Int32(SOCK_CLOEXEC.rawValue)) else {
             throw HostError("cannot open a netlink socket", errno: errno)
         }
         self.socket = socket

@@ -42,6 +42,11 @@ public struct Comparison: Sendable {
     public let chainsExtra: [ObservedChain]
     /// Other software's rules in the chains read.
     public let others: [ObservedRule]
+    /// The config's side, as the rules were read in (`expected(for:_:)`): what `diff` prints.
+    public let expected: (rules: [ObservedRule], chains: [ObservedChain])?
+    /// meshcap's (and Istio's) rules without a counter: the capture is the config's, but `apply`
+    /// replaces them with rules that count, so `diff` says so (verify only notes it).
+    public let uncounted: Int
 
     /// Whether the live rules are not the config's.
     public var drifted: Bool {
@@ -49,8 +54,8 @@ public struct Comparison: Sendable {
     }
 
     /// - Parameters:
-    ///   - chains: the chains as read; nil when the reading shows none (some dump formats), and
-    ///     then chains are not compared, only rules.
+    ///   - chains: the chains as read; nil for a reading made of rules alone (as tests make
+    ///     them), and then chains are not compared, only rules.
     ///   - expected: the config's side in the form the rules were read in (`expected(for:_:)`),
     ///     nil without a config.
     public init(rules: [ObservedRule], chains: [ObservedChain]?, expected: (rules: [ObservedRule], chains: [ObservedChain])?) {
@@ -121,6 +126,8 @@ public struct Comparison: Sendable {
         chainsMissing = absent
         chainsExtra = unexpected
         others = rules.filter { $0.owner == .other }
+        self.expected = expected
+        uncounted = places.reduce(0) { $0 + $1.rules.count { !$0.counted } }
     }
 
     /// A reading (live or dumped) against the config's rules in the reading's dialect.
@@ -146,7 +153,9 @@ public struct Comparison: Sendable {
     public var driftSentence: String? {
         guard drifted else { return nil }
         func count(_ number: Int, _ one: String, _ many: String) -> String { "\(number) \(number == 1 ? one : many)" }
-        var parts = [count(missing, "of its rules is", "of its rules are") + " missing there", count(extra, "rule there is", "rules there are") + " not its own"]
+        // The rules' side when they differ (all of it, zeros included: each says where to look).
+        var parts = missing + extra + reordered == 0 ? []
+            : [count(missing, "of its rules is", "of its rules are") + " missing there", count(extra, "rule there is", "rules there are") + " not its own"]
         if reordered > 0 { parts.append(count(reordered, "chain holds", "chains hold") + " its rules in another order") }
         let chains = chainsRedeclared.map { "\($0.table) \($0.chain) is declared\($0.declaration ?? " as a regular chain")" }
             + chainsMissing.map { "its chain \($0.table) \($0.chain) is missing" } + chainsExtra.map { "\($0.table) \($0.chain) is not its chain" }

@@ -67,8 +67,9 @@ struct Diff: Subcommand {
         // The comparison verify makes: its drift is diff's too. The text shows both sides in the
         // dialect's syntax, and also what apply would change that capture does not depend on
         // (Istio's jumps without meshcap's comment, which apply rewrites with it).
-        let dialect = firewall.dialect, expected = dialect.expected(desired)
+        let dialect = firewall.dialect
         let comparison = Comparison(CounterReading(source: firewall.name, dialect: dialect, rules: live.rules, chains: live.chains), desired: desired)
+        let expected = comparison.expected ?? ([], [])
         let left = lines(dialect.view(of: live.rules, chains: live.chains), liveRouting)
         let right = lines(dialect.view(of: expected.rules, chains: expected.chains), wantedRouting)
         let elsewhere = residue.elsewhere(than: firewall.name)
@@ -77,10 +78,13 @@ struct Diff: Subcommand {
         if let drift = comparison.driftSentence {
             Report.say(["the live rules (\(firewall.name)) are not the config's: \(drift)"])
         }
+        if comparison.uncounted > 0 {
+            Report.say(["\(comparison.uncounted) of the live rules (\(firewall.name)) have no counter (Istio's nftables rules had none until istio/istio#57216): apply replaces them with the same rules that count"])
+        }
         if let interrupted {
             Report.warning(["\(interrupted) was interrupted before it ended: the rules may be half changed (`meshcap \(interrupted.operation?.rawValue ?? "apply")` completes it)"])
         }
-        if diff.isEmpty && interrupted == nil && !comparison.drifted {
+        if diff.isEmpty && interrupted == nil && !comparison.drifted && comparison.uncounted == 0 {
             // Capture rules in another backend are drift too: packets are captured twice.
             guard !elsewhere.isEmpty else {
                 Report.say(["no drift: the live rules (\(firewall.name)) are this config's"])
@@ -103,16 +107,19 @@ struct Diff: Subcommand {
         let (loaded, accounts) = try config.load()
         let desired = CapturePlan(loaded.config).desired(accounts, in: reading.dialect)
         let comparison = Comparison(reading, desired: desired)
-        let expected = Comparison.expected(for: reading, desired)
+        let expected = comparison.expected ?? ([], [])
         let dialect = reading.dialect
         let diff = UnifiedDiff.of(dialect.view(of: reading.rules, chains: reading.chains ?? []).split(separator: "\n").map(String.init),
-                                  dialect.view(of: expected.rules, chains: reading.chains == nil ? [] : expected.chains).split(separator: "\n").map(String.init),
+                                  dialect.view(of: expected.rules, chains: expected.chains).split(separator: "\n").map(String.init),
                                   oldLabel: reading.source, newLabel: "config")
         Report.warning(reading.ahead.map(\.sentence) + reading.elsewhere)
-        guard comparison.drifted || !diff.isEmpty else {
+        guard comparison.drifted || comparison.uncounted > 0 || !diff.isEmpty else {
             return Report.say(["no drift: the rules in \(reading.source) are this config's"])
         }
         if let drift = comparison.driftSentence { Report.say(["the rules in \(reading.source) are not the config's: \(drift)"]) }
+        if comparison.uncounted > 0 {
+            Report.say(["\(comparison.uncounted) of its rules have no counter (Istio's nftables rules had none until istio/istio#57216): apply writes the same rules with counters"])
+        }
         print(diff, terminator: "")
         throw ProblemFound()
     }

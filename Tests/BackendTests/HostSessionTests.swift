@@ -109,15 +109,6 @@ import TestSupport
         #expect(host.firewall.state.isEmpty)
     }
 
-    /// A restore step refused after another table's went through: the host's transaction is
-    /// per commit here, so nothing of it is in force.
-    @Test func aRefusedSecondTableLeavesTheFirstAsItWas() throws {
-        let host = Host()
-        host.firewall.failingStep = 1
-        #expect(throws: HostError.self) { try session(host).apply(tproxy, record: Self.record, dryRun: false) }
-        #expect(host.firewall.state.isEmpty && journal.intent() == nil)
-    }
-
     @Test func aDryRunSendsNothing() throws {
         let host = Host()
         let outcome = try session(host).apply(tproxy, record: Self.record, dryRun: true)

@@ -434,6 +434,28 @@ import TestSupport
     }
 
     /// Read back as meshcap reads env files, the edited file says what it said, and the new range.
+    /// A quoted value over several lines is one setting to the editor as to the reader: the
+    /// key's own is replaced whole, and a line inside another key's value is left alone.
+    @Test func aValueOverLinesIsEditedWhole() throws {
+        func edit(_ text: String) throws -> (text: String, settings: [String: String]) {
+            let input = try InputFile.split(Array(text.utf8), name: "cluster.env", strictText: true)
+            let edit = EnvFileEdit(setting: "ISTIO_SERVICE_CIDR", to: "10.96.0.0/12", in: input)
+            let reread = try InputFile.split(Array(edit.text.utf8), name: "cluster.env", strictText: true)
+            return (edit.text, Dictionary(try EnvFile.parse(reread).get().map { ($0.key, $0.value) }) { _, last in last })
+        }
+        let spanning = try edit("A=1\nISTIO_SERVICE_CIDR=\"10.0.0.0/8,\n172.16.0.0/12\"\nB=2\n")
+        #expect(spanning.text == "A=1\nISTIO_SERVICE_CIDR='10.96.0.0/12'\nB=2\n")
+        let inside = try edit("PROXY_CONFIG=\"\nISTIO_SERVICE_CIDR=not-a-setting\n\"\nB=2\n")
+        #expect(inside.text == "PROXY_CONFIG=\"\nISTIO_SERVICE_CIDR=not-a-setting\n\"\nB=2\nISTIO_SERVICE_CIDR='10.96.0.0/12'\n")
+        #expect(inside.settings["PROXY_CONFIG"] == "\nISTIO_SERVICE_CIDR=not-a-setting\n" && inside.settings["B"] == "2")
+    }
+
+    /// OpenShift's keys in `oc get ... -o json`'s pretty print: the array's item on the next line.
+    @Test func openShiftsKeysInPrettyJSON() {
+        let found = Self.scan("    \"serviceNetwork\": [\n        \"172.30.0.0/16\"\n    ],")
+        #expect(found.findings.map(\.prefixes) == [Self.prefixes("172.30.0.0/16")] && found.unreadable.isEmpty)
+    }
+
     @Test func anEditedFileReadsBackWithOnlyTheKeyChanged() throws {
         var random = SeededRandom.forTest(#function)
         let keys = ["CA_ADDR", "ISTIO_INBOUND_PORTS", "ISTIO_LOCAL_EXCLUDE_PORTS", "POD_NAMESPACE", "ISTIO_SERVICE_CIDR"]

@@ -98,6 +98,9 @@ func errors(_ files: [String] = [], flags: [String] = [], strict: Bool = false) 
         let loaded = try load(["PROXY_CONFIG=\"\nbinaryPath: /tmp/envoy\nconcurrency: 1\n\"\nISTIO_SERVICE_CIDR='10.0.0.0/8' # the mesh\nISTIO_INBOUND_PORTS=8080\n"])
         #expect(loaded.config.outboundRanges == .only([try Prefix.parse("10.0.0.0/8")]))
         #expect(loaded.values["PROXY_CONFIG"] == "\nbinaryPath: /tmp/envoy\nconcurrency: 1\n")
+        // An escaped quote opens nothing, as the shell reads it: the lines after are settings.
+        let escaped = try load(["OWNER='o'\\''brien'\nNOTE=\"say \\\"hi\"\nISTIO_SERVICE_CIDR=10.0.0.0/8\n"])
+        #expect(escaped.config.outboundRanges == .only([try Prefix.parse("10.0.0.0/8")]))
         let broken = errors(["ISTIO_SERVICE_CIDR=10.0.0.0/8\nPROXY_CONFIG=\"\na: b\nISTIO_INBOUND_PORTS=8080\n"])
         #expect(broken == [#"PROXY_CONFIG: the " quote is not closed: it opens here and no later line closes it; allowed: a plain value, or one in single or double quotes, without shell expansion"#])
     }

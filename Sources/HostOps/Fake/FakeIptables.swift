@@ -20,9 +20,6 @@ public final class FakeIptables: FirewallHost, @unchecked Sendable {
     /// How many commits report that the ruleset changed under them (as nft's generation check
     /// does) before one goes through: `HostSession` reads again and retries once.
     public var rulesetChanges = 0
-    /// The step (counted from 0 over this host's life) that fails as a restore tool's refusal would.
-    public var failingStep: Int?
-    private var stepsTaken = 0
 
     public init(variant: IptablesVariant = .nft, directory: String? = nil) throws {
         self.variant = variant
@@ -58,16 +55,16 @@ public final class FakeIptables: FirewallHost, @unchecked Sendable {
             throw RulesetChanged()
         }
         if let refusal { throw refusal }
-        var next = state
+        // All of it or none, as a refusal here is a refusal of the whole commit.
+        var next = state, inputs: [String] = []
         for step in changes.steps {
-            defer { stepsTaken += 1 }
-            if stepsTaken == failingStep { throw HostError("\(dialect.restoreTools[step.family] ?? "") failed (exit 1): refused by the test") }
             var save = next[step.family] ?? IptablesSave(family: step.family, tables: [])
             try Self.restore(step.input, into: &save)
             next[step.family] = save
-            commits.append(step.input)
+            inputs.append(step.input)
         }
         state = next
+        commits += inputs
         try persist()
     }
 

@@ -42,7 +42,8 @@ public enum NftApply {
         var refusals: [(String, Int32)] = []
         var buffer = [UInt8](repeating: 0, count: 64 * 1024 + 4096)
         while let count = try socket.receive(into: &buffer, wait: false) {
-            for message in NetlinkMessage.split(buffer[0..<count]) {
+            // This batch's replies only: the socket serves the whole run.
+            for message in NetlinkMessage.split(buffer[0..<count]) where message.sequence &- encoded.firstSequence < UInt32(batch.operations.count + 2) {
                 if let code = message.errorCode, code != 0 { refusals.append((describe(message, errno: code, in: encoded), code)) }
             }
         }

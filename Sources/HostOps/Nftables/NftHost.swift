@@ -26,6 +26,10 @@ public struct NftHost: FirewallHost {
     }
 
     public func resetCounters(_ snapshot: NftSnapshot) throws -> Int {
+        // A rule without a counter has none to zero, and a rebuild would write it with one.
+        if snapshot.rules.contains(where: { !$0.counted }) {
+            throw HostError("\(snapshot.rules.count { !$0.counted }) rules in meshcap's tables have no counter (Istio's nftables rules had none until istio/istio#57216): there is nothing to zero, and nothing was changed; `meshcap apply` writes rules that count")
+        }
         func rebuild() throws -> Int {
             try commit(Changes(summary: [], steps: try dialect.rebuilding(snapshot)))
             return snapshot.rules.count

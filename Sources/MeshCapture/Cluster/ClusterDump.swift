@@ -239,8 +239,8 @@ public struct ClusterDump: Sendable {
             let name = String(decoding: key.filter { $0 != UInt8(ascii: "\"") }.dropLast(), as: UTF8.self)
             let place = "line \(lineNumber), OpenShift's `\(name):`"
             var value = text.dropFirst(key.count).trimmingBlanks
-            if value.isEmpty {
-                // A YAML list: its item is the next line.
+            if value.isEmpty || value.elementsEqual([UInt8(ascii: "[")]) {
+                // A YAML list, or a pretty-printed JSON array: its item is the next line.
                 valueOnNextLine = place
             } else {
                 // A flow list, YAML's or JSON's: `[172.30.0.0/16, fd02::/112]`, `["172.30.0.0/16"]`,

@@ -68,8 +68,12 @@ public enum EnvFile {
     /// The quote a value leaves open at its end, as a shell reads it (a quote inside the other
     /// kind is text); nil when every quote closes.
     static func openQuote(_ raw: Substring) -> UInt8? {
-        var open: UInt8?
+        var open: UInt8?, escaped = false
         for byte in raw.utf8 {
+            // A backslash takes the next byte as it is, outside quotes and inside double ones
+            // (`'o'\''brien'`, `"say \"hi"`); inside single quotes it is a backslash.
+            if escaped { escaped = false; continue }
+            if byte == UInt8(ascii: "\\"), open != UInt8(ascii: "'") { escaped = true; continue }
             if let quote = open {
                 if byte == quote { open = nil }
             } else if byte == UInt8(ascii: "'") || byte == UInt8(ascii: "\"") {

@@ -18,7 +18,22 @@ public struct EnvFileEdit: Sendable {
         let assignment = "\(key)='\(value.replacing("'", with: #"'"'"'"#))'"
         var output: [String] = []
         var lines: [Int] = []
+        let ends = input?.lineEnds ?? []
+        var endings: [String] = []
+        // A quoted value over several lines (as EnvFile reads it): its further lines are part of
+        // it, never settings of their own, and go with it when it is the one replaced.
+        var continued: (text: String, replaced: Bool)?
         for (index, line) in (input?.lines ?? []).enumerated() {
+            let ending = ends.indices.contains(index) ? ends[index].map(Self.text) ?? "" : ""
+            if let value = continued {
+                let text = value.text + "\n" + line
+                continued = EnvFile.openQuote(Substring(text)) == nil ? nil : (text, value.replaced)
+                if !value.replaced {
+                    output.append(line)
+                    endings.append(ending)
+                }
+                continue
+            }
             let indent = line.prefix { $0 == " " || $0 == "\t" }
             var rest = line.dropFirst(indent.count)
             var export = ""
@@ -27,15 +42,18 @@ public struct EnvFileEdit: Sendable {
                 export = String(rest[..<afterExport.startIndex])
                 rest = afterExport
             }
-            if rest.hasPrefix(key + "=") {
+            let replaced = rest.hasPrefix(key + "=")
+            if replaced {
                 output.append(indent + export + assignment)
-                lines.append(index + 1)
+                lines.append(output.count)
             } else {
                 output.append(line)
             }
+            endings.append(ending)
+            if let equals = rest.firstIndex(of: "="), EnvFile.openQuote(rest[rest.index(after: equals)...]) != nil {
+                continued = (String(rest[rest.index(after: equals)...]), replaced)
+            }
         }
-        let ends = input?.lineEnds ?? []
-        var endings = ends.map { $0.map(Self.text) ?? "" }
         appended = lines.isEmpty
         if appended {
             output.append(assignment)

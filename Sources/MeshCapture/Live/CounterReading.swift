@@ -4,7 +4,8 @@ public struct CounterReading: Sendable {
     /// What was read, as the report names it: "nft", "iptables-nft", "iptables-save -c (vm1.txt)".
     public let source: String
     public let rules: [ObservedRule]
-    /// meshcap's chains and the built-in ones its rules are in; nil where the format shows none.
+    /// meshcap's chains and the built-in ones its rules are in; nil for a reading made of rules
+    /// alone (as tests make them): then chains are not compared.
     public let chains: [ObservedChain]?
     /// The syntax the rules were read in: the config's rules are compared in its form.
     public let dialect: any Dialect

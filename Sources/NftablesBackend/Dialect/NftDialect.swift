@@ -32,7 +32,8 @@ public struct NftDialect: Dialect {
             let kind = kinds[dumped.table], chain = chainNames[dumped.chain] ?? RuleDecoder.chainName(dumped.chain)
             guard let rule = dumped.rule else {
                 return ObservedRule(family: nil, table: dumped.table, chain: dumped.chain, tableKind: kind, chainName: chain, owner: .other,
-                                    rule: nil, text: dumped.bytecode ?? "", packets: dumped.packets, bytes: dumped.bytes, elements: dumped.elements)
+                                    rule: nil, text: dumped.bytecode ?? "", packets: dumped.packets, bytes: dumped.bytes, counted: dumped.counted,
+                                    elements: dumped.elements)
             }
             return ObservedRule(family: nil, table: dumped.table, chain: dumped.chain, tableKind: kind, chainName: chain, owner: .meshcap,
                                 rule: rule, render: NftRenderer.statement, packets: dumped.packets, bytes: dumped.bytes, counted: dumped.counted,
