@@ -99,6 +99,18 @@ import TestSupport
         if let problem { #expect(found?.problem.contains(problem) == true, "\(String(describing: found))") }
     }
 
+    /// `iptables -S -v`: what is wrong is named at its line (the first was found by
+    /// FuzzIptablesRules: a line that is only its counts).
+    @Test func rulesListingRefusals() {
+        let head = "-P PREROUTING ACCEPT -c 0 0\n-P INPUT ACCEPT -c 0 0\n-P OUTPUT ACCEPT -c 0 0\n-P POSTROUTING ACCEPT -c 0 0\n-N ISTIO_OUTPUT\n"
+        #expect(Self.error(head + "-c 1 2\n")?.line == 6)
+        #expect(Self.error(head + "-A ISTIO_OUTPUT -j RETURN\n")?.problem.contains("has no counters: list with iptables -t TABLE -S -v") == true)
+        #expect(Self.error(head + "-A ISTIO_OUTPUT -c 5\n")?.problem.contains("-c` without its packet and byte counts") == true)
+        #expect(Self.error(head + "-A OTHER -c 0 0 -j RETURN\n")?.problem == "a rule in chain OTHER, which this listing does not declare")
+        #expect(Self.error("-P PREROUTING ACCEPT -c 0 0\n-P FOO ACCEPT -c 0 0\n")?.problem.contains("are no table's") == true)
+        #expect(Self.error(head + "-A ISTIO_OUTPUT -c 1 60 -j RETURN\n") == nil)
+    }
+
     @Test func iptablesSaveCutShortOrTwice() {
         // No COMMIT: the last line is named, and the table that is open.
         let cut = Self.error(Self.replacing(Self.save, line: 8, with: nil))

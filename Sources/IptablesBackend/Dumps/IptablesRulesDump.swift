@@ -44,6 +44,8 @@ public enum IptablesRulesDump {
             }
             defer { listings.append(listing) }
             let counted = try counters(&words, fail)
+            // What is left once the counts are out must still be a line (`-c 1 2` alone is not).
+            guard words.count >= 2 else { throw fail("\(DumpText.quoted(line)) is not a line iptables -S prints") }
             switch words[0] {
             case "-P":
                 guard words.count == 3, words[2].allSatisfy(\.isUppercase) else { throw fail("\(DumpText.quoted(line)) is not a built-in chain's policy") }
