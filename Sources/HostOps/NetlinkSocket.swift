@@ -21,10 +21,8 @@ final class NetlinkSocket: @unchecked Sendable {
 
     init(_ netlinkProtocol: Int32 = NETLINK_NETFILTER) throws(HostError) {
         // Close-on-exec: a run's socket lives as long as the run, and the loaders and probes it
-        // starts (some as the proxy's user) must not inherit root's netlink socket. The flag is
-        // SOCK_CLOEXEC, which Linux defines as O_CLOEXEC: beside libmnl's header, Swift finds the
-        // SOCK_* enum in one build order and not in another, so a clean build failed on it.
-        guard let socket = mnl_socket_open2(netlinkProtocol, O_CLOEXEC) else {
+        // starts (some as the proxy's user) must not inherit root's netlink socket.
+        guard let socket = mnl_socket_open2(netlinkProtocol, Int32(SOCK_CLOEXEC.rawValue)) else {
             throw HostError("cannot open a netlink socket", errno: errno)
         }
         self.socket = socket
