@@ -292,6 +292,42 @@ func errors(_ files: [String] = [], flags: [String] = [], strict: Bool = false) 
         #expect(errors(["PROXY_PORT=#1"]) == [##"PROXY_PORT="#1": "#1" is not a port number; allowed: one port 1–65535"##])
     }
 
+    /// Backslashes as the shell that sources the file reads them, checked against that shell
+    /// (`sh -c '. file; printf %s "$KEY"'`) where one is installed.
+    @Test func backslashesAreReadAsTheShellReadsThem() throws {
+        let cases: [(line: String, value: String)] = [
+            (#"NOTE='o'\''brien'"#, "o'brien"),
+            (#"NOTE="say \"hi\"""#, #"say "hi""#),
+            (#"NOTE="C:\dir""#, #"C:\dir"#),
+            (#"NOTE="\$5 and \`x\` and \\""#, #"$5 and `x` and \"#),
+            (#"NOTE=a\ b\$c"#, "a b$c"),
+            (#"NOTE='single \n stays'"#, #"single \n stays"#),
+            ("NOTE=\"one \\\ntwo\"", "one two"),
+        ]
+        for (line, expected) in cases {
+            #expect(try load([line]).values["NOTE"] == expected, "\(line)")
+            if let shell = try? shellReading(line) { #expect(shell == expected, "sh reads \(line) as \(shell)") }
+        }
+        #expect(errors([#"ISTIO_SERVICE_CIDR="\\$CIDR""#]).first?.contains(#""$" would be expanded by a shell"#) == true)
+        #expect(errors([#"ISTIO_SERVICE_CIDR=10.0.0.0/8\"#]).first?.contains("a backslash ends the value") == true)
+    }
+
+    /// The value `sh` gives NOTE after sourcing a file holding `line`; nil without /bin/sh.
+    private func shellReading(_ line: String) throws -> String? {
+        guard FileManager.default.isExecutableFile(atPath: "/bin/sh") else { return nil }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-word-\(UUID().uuidString).env")
+        try (line + "\n").write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process(), output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", #". "$1"; printf %s "$NOTE""#, "sh", file.path]
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Istio's start script sources the file: a key nobody reads may hold what only a shell
     /// understands. Refusing it would break a working cluster.env; reading it differently than a
     /// shell would is only a risk for keys meshcap acts on, and those are refused.

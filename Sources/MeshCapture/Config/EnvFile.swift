@@ -57,7 +57,9 @@ public enum EnvFile {
     /// A table by byte, not a Set: looked up once per byte of values 10,000 prefixes long.
     static let shellSyntax = byteTable("$`\\;&|<>(){}\"'")
     /// What a shell would still expand inside double quotes.
-    static let expandedInDoubleQuotes = byteTable("$`\\")
+    static let expandedInDoubleQuotes = byteTable("$`")
+    /// What a backslash escapes inside double quotes; before anything else it is a backslash.
+    static let escapedInDoubleQuotes = byteTable("$`\"\\\n")
 
     private static func byteTable(_ bytes: String) -> [Bool] {
         var table = [Bool](repeating: false, count: 256)
@@ -88,7 +90,11 @@ public enum EnvFile {
     }
 
     /// The value as one shell word: quoted and unquoted pieces joined, ended by a blank, after
-    /// which only a comment may follow. Scanned on UTF-8 bytes: values can be 10,000 prefixes long.
+    /// which only a comment may follow. Backslashes as the shell reads them: outside quotes one
+    /// takes the next byte as it is (`'o'\''brien'`); inside double quotes only before `$`, `` ` ``,
+    /// `"`, `\` or a line end (`"say \"hi\""`), elsewhere it is a backslash; inside single quotes
+    /// always a backslash. An escaped line end joins the lines. Scanned on UTF-8 bytes: values can
+    /// be 10,000 prefixes long.
     static func word(_ raw: Substring) -> Result<String, ValueProblem> {
         let bytes = Array(raw.utf8)
         var value: [UInt8] = []
@@ -98,17 +104,36 @@ public enum EnvFile {
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
-            case UInt8(ascii: "'"), UInt8(ascii: "\""):
-                guard let close = bytes[(index + 1)...].firstIndex(of: byte) else {
-                    return problem("the \(Character(Unicode.Scalar(byte))) quote is not closed")
-                }
-                let body = bytes[(index + 1)..<close]
-                if byte == UInt8(ascii: "\""), let bad = body.first(where: { expandedInDoubleQuotes[Int($0)] }) {
-                    return problem("\"\(Character(Unicode.Scalar(bad)))\" would be expanded by a shell")
-                }
-                value += body
+            case UInt8(ascii: "'"):
+                guard let close = bytes[(index + 1)...].firstIndex(of: byte) else { return problem("the ' quote is not closed") }
+                value += bytes[(index + 1)..<close]
                 quoted = true
                 index = close + 1
+            case UInt8(ascii: "\""):
+                index += 1
+                var closed = false
+                while index < bytes.count, !closed {
+                    let inner = bytes[index]
+                    if inner == UInt8(ascii: "\"") {
+                        closed = true
+                    } else if inner == UInt8(ascii: "\\"), index + 1 < bytes.count, escapedInDoubleQuotes[Int(bytes[index + 1])] {
+                        index += 1
+                        if bytes[index] != UInt8(ascii: "\n") { value.append(bytes[index]) }
+                    } else if expandedInDoubleQuotes[Int(inner)] {
+                        return problem("\"\(Character(Unicode.Scalar(inner)))\" would be expanded by a shell")
+                    } else {
+                        value.append(inner)
+                    }
+                    index += 1
+                }
+                guard closed else { return problem("the \" quote is not closed") }
+                quoted = true
+            case UInt8(ascii: "\\"):
+                guard index + 1 < bytes.count else {
+                    return problem("a backslash ends the value: a shell would go on reading the next line")
+                }
+                if bytes[index + 1] != UInt8(ascii: "\n") { value.append(bytes[index + 1]) }
+                index += 2
             case UInt8(ascii: " "), UInt8(ascii: "\t"):
                 let rest = raw.utf8.dropFirst(index).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
                 guard rest.isEmpty || rest.first == UInt8(ascii: "#") else {
