@@ -30,7 +30,21 @@ public enum SavedDump {
 
         /// The dialect the dump is written in: the config's rules are compared in its layouts.
         public var dialect: any Dialect { isNftables ? NftDialect() : IptablesDialect() }
+
+        /// What an operator runs on the host for a dump of this format that meshcap reads whole.
+        var command: String {
+            switch self {
+            case .iptablesSave: "iptables-save -c > rules.txt; ip6tables-save -c >> rules.txt"
+            case .iptablesListing: "for t in nat mangle raw; do iptables -t $t -nvL; done > rules.txt"
+            case .iptablesRules: "for t in nat mangle raw; do iptables -t $t -S -v; done > rules.txt"
+            case .nftListing: "nft list ruleset > rules.txt"
+            case .nftJSON: "nft -j list ruleset > rules.json"
+            }
+        }
     }
+
+    /// For a dump whose first line names no format: the two dumps that hold every rule and count.
+    static let anyCommand = "iptables-save -c > rules.txt (iptables) or nft list ruleset > rules.txt (nftables)"
 
     /// What `--from` accepts, for messages.
     static let formats = "the output of iptables-save -c, ip6tables-save -c, iptables -t nat|mangle|raw -nvL [-x], iptables -t nat|mangle|raw -S -v, nft list ruleset or nft -j list ruleset"
@@ -51,15 +65,19 @@ public enum SavedDump {
     }
 
     static func read(_ dump: DumpText, as format: Format) throws(DumpError) -> CounterReading {
-        try refuseCutLastLine(dump, as: format)
         // The reading is called what printed the dump, and which input it is.
         let source = "\(format.rawValue) (\(dump.name))"
-        return switch format {
-        case .iptablesSave: try IptablesSaveDump.read(dump, source: source)
-        case .iptablesListing: try IptablesListing.read(dump, source: source)
-        case .iptablesRules: try IptablesRulesDump.read(dump, source: source)
-        case .nftListing: try NftListing.read(dump, source: source)
-        case .nftJSON: try NftJSON.read(dump, source: source)
+        do {
+            try refuseCutLastLine(dump, as: format)
+            return switch format {
+            case .iptablesSave: try IptablesSaveDump.read(dump, source: source)
+            case .iptablesListing: try IptablesListing.read(dump, source: source)
+            case .iptablesRules: try IptablesRulesDump.read(dump, source: source)
+            case .nftListing: try NftListing.read(dump, source: source)
+            case .nftJSON: try NftJSON.read(dump, source: source)
+            }
+        } catch {
+            throw error.read(as: format.rawValue, remedy: format.command)
         }
     }
 
@@ -96,7 +114,9 @@ public enum SavedDump {
             // A dump cut at the top still shows iptables-save's lines; its reader says what is missing.
             if ["*", ":", "[", "-A ", "COMMIT"].contains(where: { text.hasPrefix($0) }) { return .iptablesSave }
             throw dump.error(index + 1, "\(DumpText.quoted(text)) does not begin a dump meshcap reads", allowed: formats)
+                .read(as: nil, remedy: anyCommand)
         }
         throw dump.error(max(dump.lines.count, 1), "the dump is empty (nothing but blank lines and comments)", allowed: formats)
+            .read(as: nil, remedy: anyCommand)
     }
 }

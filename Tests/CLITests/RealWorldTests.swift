@@ -72,6 +72,9 @@ import TestSupport
         let check = {
             if let refusal = answer.refusal {
                 #expect(result.status == 2 && result.stderr.contains(refusal), "\(answer.file): \(result.stderr)")
+                // The format it saw (where a line told it) and the command that saves a whole dump.
+                #expect(result.stderr.contains("; on the host, save one whole with: "), "\(answer.file): \(result.stderr)")
+                #expect(refusal.contains("does not begin a dump") || result.stderr.contains(" output; on the host"), "\(answer.file): \(result.stderr)")
                 return
             }
             #expect(result.status == (answer.problems.isEmpty ? 0 : 1), "\(answer.file): exit \(result.status): \(result.stderr)")

@@ -12,8 +12,15 @@ import TestSupport
             _ = try SavedDump.read(text, name: "vm1.txt")
             return nil
         } catch {
-            #expect(error.exitStatus == .badInput && error.lines == ["vm1.txt:\(error.line): \(error.problem); allowed: \(error.allowed)"])
+            #expect(error.exitStatus == .badInput && error.lines == [error.description])
+            #expect(error.description.hasPrefix("vm1.txt:\(error.line): \(error.problem); allowed: \(error.allowed)"))
             #expect(!error.allowed.isEmpty)
+            // Every refusal says what it read the dump as (when a line told it) and what to run
+            // on the host for a dump meshcap reads.
+            let format = try? SavedDump.format(of: text, name: "vm1.txt")
+            #expect(error.readAs == format?.rawValue, "\(error)")
+            #expect(error.remedy == format?.command ?? SavedDump.anyCommand, "\(error)")
+            #expect(error.description.hasSuffix("; on the host, save one whole with: \(error.remedy ?? "")"), "\(error)")
             return (error.line, error.problem)
         }
     }
