@@ -42,12 +42,15 @@ final class TestNetwork {
         case transparent = "serve-transparent"
     }
 
-    /// Starts a probe server and waits until it listens.
-    func serve(in ns: Namespace, port: Int, name: String, _ kind: Server = .tcp) throws {
+    /// Starts a probe server and waits until it listens; as `uid` (and the group of that
+    /// number) where the rules tell the proxy's sockets apart by their owner.
+    func serve(in ns: Namespace, port: Int, name: String, _ kind: Server = .tcp, uid: Int? = nil) throws {
         let udp = kind == .udp
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip", "netns", "exec", ns.name, "python3", Self.probe, kind.rawValue, String(port), name]
+        // The system's python: a python3 found on root's PATH may be root's own.
+        let user = uid.map { ["setpriv", "--reuid=\($0)", "--regid=\($0)", "--clear-groups", "/usr/bin/python3"] } ?? ["python3"]
+        process.arguments = ["ip", "netns", "exec", ns.name] + user + [Self.probe, kind.rawValue, String(port), name]
         try process.run()
         servers.append(process)
         for _ in 0..<100 {

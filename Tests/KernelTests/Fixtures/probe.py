@@ -66,6 +66,7 @@ def original_destination(conn):
 
 
 IP_TRANSPARENT, IPV6_TRANSPARENT = 19, 75
+IP_PKTINFO, IPV6_RECVPKTINFO, IPV6_PKTINFO = 8, 49, 50
 
 
 def listeners(kind, port, transparent=False):
@@ -105,12 +106,26 @@ def serve(port, name, transparent=False):
 
 
 def serve_udp(port, name):
+    """Answers from the address each datagram was sent to, as a DNS server does: a reply from
+    another source is no reply to conntrack (a REDIRECT to 127.0.0.1 would see a new flow)."""
     unblock_and_bound_lifetime()
     sockets = listeners(socket.SOCK_DGRAM, port)
+    for sock in sockets:
+        if sock.family == socket.AF_INET:
+            sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+        else:
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
     while True:
         for ready in select.select(sockets, [], [])[0]:
-            _, peer = ready.recvfrom(512)
-            ready.sendto(name.encode(), peer)
+            _, ancillary, _, peer = ready.recvmsg(512, socket.CMSG_SPACE(64))
+            source = []
+            for level, kind, data in ancillary:
+                if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
+                    # in_pktinfo: ifindex, spec_dst, addr; send from addr (the header's destination).
+                    source = [(level, kind, struct.pack("=i4s4s", 0, data[8:12], b"\0" * 4))]
+                elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO:
+                    source = [(level, kind, data[:16] + struct.pack("=i", 0))]
+            ready.sendmsg([name.encode()], source, 0, peer)
 
 
 def serve_dns(records):
