@@ -78,6 +78,7 @@ public enum IptablesTransition {
         if saved.tagged { return true }
         guard let rule = saved.rule else { return false }
         if let jump = rule.target.jumpTarget, ChainName.istioChains.contains(jump) { return true }
+        if let kind = TableKind(rawValue: table), Purpose.isIstios(rule, table: kind, chain: IptablesDialect.chainName(chain)) { return true }
         return known.contains(KnownRule(table: table, chain: chain, rule: rule))
     }
 

@@ -125,4 +125,82 @@ import TestSupport
         #expect(Purpose.recognised(table: .nat, chain: .istioOutput, rules: output) == [.proxy(.id(1337), group: false, .bypass)])
         #expect(nat.chain("ISTIO_REDIRECT")?.rules.first?.rule == Rule(.l4proto(.tcp), then: .redirect(toPort: 15001)))
     }
+
+    /// Istio's rules in built-in chains, untagged, that only Istio writes: its DNS capture in nat
+    /// OUTPUT (1.9 to 1.22), its conntrack zones in raw (1.11 to 1.24), TPROXY's mark plumbing
+    /// in mangle. Read as Istio's (and so taken over by apply and clean); look-alikes with
+    /// other ports, zones without ports or other marks stay another's.
+    @Test func istiosOwnRulesInBuiltinChains() throws {
+        let save = """
+            *raw
+            :PREROUTING ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A PREROUTING -s 10.96.0.10/32 -p udp -m udp --sport 53 -j CT --zone 1
+            -A OUTPUT -p udp -m udp --sport 15053 -m owner --uid-owner 1337 -j CT --zone 2
+            -A OUTPUT -j CT --zone 7
+            COMMIT
+            *nat
+            :OUTPUT ACCEPT [0:0]
+            -A OUTPUT -p udp -m udp --dport 53 -m owner --uid-owner 1337 -j RETURN
+            -A OUTPUT -d 10.96.0.10/32 -p udp -m udp --dport 53 -j REDIRECT --to-ports 15053
+            -A OUTPUT -p udp -m udp --dport 5353 -j REDIRECT --to-ports 15053
+            -A OUTPUT -o eth1 -j RETURN
+            COMMIT
+            *mangle
+            :PREROUTING ACCEPT [0:0]
+            :OUTPUT ACCEPT [0:0]
+            -A PREROUTING -p tcp -m mark --mark 0x539 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+            -A PREROUTING -p tcp -m mark --mark 0x4000 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+            -A OUTPUT -o lo -p tcp -m mark --mark 0x539 -j RETURN
+            -A OUTPUT ! -d 127.0.0.1/32 -o lo -p tcp -m owner --uid-owner 1337 -j MARK --set-xmark 0x53a/0xffffffff
+            -A OUTPUT -p tcp -m connmark --mark 0x539 -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+            COMMIT
+
+            """
+        let parsed = IptablesSave.parse(save, family: .ipv4)
+        var istios: [String: [Bool]] = [:]
+        for table in parsed.tables {
+            for chain in table.chains {
+                istios["\(table.name) \(chain.name)"] = chain.rules.map {
+                    IptablesTransition.isOwned($0, table: table.name, chain: chain.name, known: [])
+                }
+            }
+        }
+        #expect(istios == ["raw PREROUTING": [true], "raw OUTPUT": [true, false], "nat OUTPUT": [true, true, false, false],
+                           "mangle PREROUTING": [true, false], "mangle OUTPUT": [true, true, true]], "\(istios)")
+        let output = try #require(parsed.table("nat")?.chain("OUTPUT")?.rules.compactMap { $0.rule })
+        let server = try #require(IPAddress("10.96.0.10"))
+        #expect(Array(Purpose.recognised(table: .nat, chain: .output, rules: output).prefix(2)) == [.proxy(.id(1337), group: false, .bypass), .dns(server, .udp)])
+    }
+
+    /// Before 1.7 Istio had no tunnel: its first inbound return was ssh's, an exclusion. Before
+    /// 1.5 it let the proxy's UID and GID by with a plain return each, and sent anyone's calls
+    /// over lo to the pod's own address inbound (1.3, 1.4) or to its one port (before 1.3);
+    /// before 1.23 an include list ended with a bare return.
+    @Test func olderIstiosInboundAndOwnerRules() throws {
+        let save = """
+            *nat
+            :ISTIO_INBOUND - [0:0]
+            :ISTIO_OUTPUT - [0:0]
+            -A ISTIO_INBOUND -p tcp -m tcp --dport 22 -j RETURN
+            -A ISTIO_INBOUND -p tcp -m tcp --dport 15020 -j RETURN
+            -A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -j ISTIO_IN_REDIRECT
+            -A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -j ISTIO_REDIRECT
+            -A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN
+            -A ISTIO_OUTPUT -m owner --gid-owner 1337 -j RETURN
+            -A ISTIO_OUTPUT -m owner --gid-owner 2000 -j RETURN
+            -A ISTIO_OUTPUT -d 10.96.0.0/12 -j ISTIO_REDIRECT
+            -A ISTIO_OUTPUT -j RETURN
+            COMMIT
+
+            """
+        let nat = try #require(IptablesSave.parse(save, family: .ipv4).table("nat"))
+        let inbound = try #require(nat.chain("ISTIO_INBOUND")?.rules.compactMap { $0.rule })
+        #expect(Purpose.recognised(table: .nat, chain: .istioInbound, rules: inbound) == [.inboundPort(22, .exclude), .inboundPort(15020, .exclude)])
+        let output = try #require(nat.chain("ISTIO_OUTPUT")?.rules.compactMap { $0.rule })
+        #expect(Purpose.recognised(table: .nat, chain: .istioOutput, rules: output) == [
+            .host(nil, .capture), .host(nil, .capture), .proxy(.id(1337), group: false, .bypass), .proxy(.id(1337), group: true, .bypass),
+            .ownerGroup(.id(2000)), .outboundRange(try Prefix.parse("10.96.0.0/12"), .capture), .outboundOtherRangesLeft,
+        ])
+    }
 }

@@ -62,6 +62,9 @@ public enum Purpose: Sendable, Hashable {
     case portGroup(Direction, [Port], L4Protocol, Action)
     /// Outbound to every destination (`*`).
     case outboundOtherRanges
+    /// Outbound to every destination not listed before it, let by: Istio before 1.23 ended an
+    /// include list with a bare return (meshcap and later Istio let the chain end instead).
+    case outboundOtherRangesLeft
     /// Outbound to a destination port: excluded (TCP and UDP) or captured (TCP).
     case outboundPort(Port, L4Protocol, Action)
     /// The proxy's UID or GID: its traffic bypasses capture; its calls to its own workload
@@ -100,6 +103,7 @@ public enum Purpose: Sendable, Hashable {
         case .inboundSource(let prefix): (.inbound, "from \(prefix)", .exclude)
         case .outboundRange(let prefix, let action): (.outbound, prefix.description, action)
         case .outboundOtherRanges: (.outbound, "other destinations", .capture)
+        case .outboundOtherRangesLeft: (.outbound, "other destinations", .exclude)
         case .outboundPort(let port, let proto, let action): (.outbound, "port \(port)/\(proto.rawValue)", action)
         case .proxy(let owner, let group, let action):
             (.outbound, "\(group ? "gid" : "uid") \(owner)" + (action == .capture ? " to itself over lo" : ""), action)

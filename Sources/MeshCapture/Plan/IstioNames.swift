@@ -22,6 +22,10 @@ public enum Istio {
     static let ipv6Loopback = Prefix(host: .v6(1))
     static let loopbackInterface = "lo"
     public static let dnsPort: Port = 53
+    /// ssh's port, which Istio's inbound capture left alone before 1.13.
+    static let sshPort: Port = 22
+    /// The mark TPROXY puts on inbound connections by default (ISTIO_INBOUND_TPROXY_MARK).
+    static let tproxyMark: UInt32 = 1337
     /// Where istio-agent's DNS proxy listens.
     public static let agentDNSPort: Port = 15053
     /// The mark Envoy's outbound side puts on connections to the app in TPROXY mode.

@@ -16,6 +16,9 @@ extension Purpose {
         /// Owners whose rule jumps into ISTIO_IN_REDIRECT (the proxy's, which also sends its own
         /// calls over lo to the inbound port).
         var redirected = Set<Owner>()
+        /// UIDs whose traffic returns: before 1.5 Istio let the proxy's UID and GID by with one
+        /// plain return each, and its GID is its UID's number unless set apart.
+        var bypassedUsers = Set<Owner>()
         /// Per family, where the first RETURN to a destination of that family is.
         var firstDestinationReturn: [Family: Int] = [:]
         /// Where the first rule that is not a log rule (`--log`) is.
@@ -24,7 +27,9 @@ extension Purpose {
         init(_ rules: [Rule]) {
             firstUnlogged = rules.firstIndex { !$0.isLog }
             for (index, rule) in rules.enumerated() {
-                if rule.target == .jump(.istioInRedirect), let owner = Fields(rule).owner?.owner { redirected.insert(owner) }
+                let owner = Fields(rule).owner
+                if rule.target == .jump(.istioInRedirect), let owner { redirected.insert(owner.owner) }
+                if rule.target == .return, let owner, !owner.group, !owner.negated { bypassedUsers.insert(owner.owner) }
                 if rule.target == .return, let family = Fields(rule).destination?.family, firstDestinationReturn[family] == nil {
                     firstDestinationReturn[family] = index
                 }
@@ -43,14 +48,19 @@ extension Purpose {
             // Istio before 1.0 sent all inbound TCP to the one proxy port through ISTIO_REDIRECT.
             return m.inInterface.map { .interface($0, .outbound, .capture) } ?? .entry(.inbound)
         case (.nat, .output, .return):
-            return m.outInterface.map { .interface($0, .outbound, .exclude) }
+            return m.dnsBypass ?? m.outInterface.map { .interface($0, .outbound, .exclude) }
+        case (.nat, .output, .redirect):
+            // Istio 1.9 to 1.22 captured UDP DNS in nat OUTPUT itself.
+            return m.dnsProtocol.map { .dns(m.destination?.address, $0) }
         case (.nat, .output, .jump(.istioOutput)):
             return .entry(.outbound)
         case (.nat, .istioInbound, .return):
             if let excluded = m.excludedSource { return excluded }
             // The tunnel port's return is declared first in nat ISTIO_INBOUND (after its log rule,
-            // with --log); later ones are exclusions.
-            return m.destinationPort.map { .inboundPort($0, index == context.firstUnlogged ? .tunnel : .exclude) } ?? m.inboundPorts(.exclude)
+            // with --log); later ones are exclusions. Istio before 1.7 had no tunnel: its first
+            // return there was ssh's (port 22, excluded until 1.13).
+            return m.destinationPort.map { .inboundPort($0, index == context.firstUnlogged && $0 != Istio.sshPort ? .tunnel : .exclude) }
+                ?? m.inboundPorts(.exclude)
         case (_, .istioInbound, .jump(.istioInRedirect)), (_, .istioInbound, .jump(.istioDivert)), (_, .istioInbound, .jump(.istioTProxy)):
             return m.destinationPort.map { .inboundPort($0, .capture) } ?? m.inboundPorts(.capture) ?? .inboundOtherPorts
         case (.mangle, .istioInbound, .return):
@@ -60,14 +70,19 @@ extension Purpose {
             if let (_, negated) = m.mark { return negated ? .host(nil, .loopback) : .tproxyMark(.inbound) }
             return m.destinationPort.map { .inboundPort($0, .exclude) } ?? m.inboundPorts(.exclude)
         case (.nat, .istioRedirect, .redirect):
-            return .handoff(.outbound)
+            // Istio 1.8 sent TCP DNS to the agent from here, ahead of the proxy's port.
+            return m.dnsProtocol.map { .dns(m.destination?.address, $0) } ?? .handoff(.outbound)
         case (.nat, .istioInRedirect, .redirect), (.mangle, .istioTProxy, .tproxy):
             return .handoff(.inbound)
         case (.nat, .istioOutput, .jump(.istioOutputDNS)), (.raw, .output, .jump(.istioOutputDNS)):
             return .path(.istioOutputDNS)
         case (.nat, .istioOutput, .jump(.istioInRedirect)):
-            return m.owner.map { .proxy($0.owner, group: $0.group, .capture) }
+            if let owner = m.owner { return .proxy(owner.owner, group: owner.group, .capture) }
+            // Istio 1.3 and 1.4: anyone's calls to the pod's own address over lo went inbound.
+            return m.outInterface == Istio.loopbackInterface ? .host(nil, .capture) : nil
         case (.nat, .istioOutput, .jump(.istioRedirect)):
+            // Istio before 1.3 sent them to its one proxy port.
+            if m.outInterface == Istio.loopbackInterface, m.destination == nil { return .host(nil, .capture) }
             if let port = m.destinationPort { return .outboundPort(port, .tcp, .capture) }
             if let ports = m.outboundPorts(.capture) { return ports }
             if let set = m.destinationSet { return .outboundRangeSet(set.family, .capture) }
@@ -81,6 +96,9 @@ extension Purpose {
             return m.dnsProtocol.map { .dns(m.destination?.address, $0) }
         case (.raw, .prerouting, .jump(.istioInbound)):
             return .path(.istioInbound)
+        case (.raw, .output, .jump(.istioOutput)):
+            // Istio 1.23 and 1.24 kept raw's conntrack zones in a chain of that name.
+            return .path(.istioOutput)
         case (.raw, _, .conntrackZone(let zone)):
             return .dnsZone(zone)
         case (.mangle, .prerouting, .jump(.istioDrop)):
@@ -104,11 +122,7 @@ extension Purpose {
 
     /// nat ISTIO_OUTPUT's returns, the chain with the most kinds of them.
     static func outputReturn(_ m: Fields, index: Int, _ context: Context) -> Purpose? {
-        // Istio 1.8 to 1.24: the proxy's own DNS queries (port 53 from its user or group) go out
-        // past the DNS capture that follows: a bypass of the proxy's, not an excluded port.
-        if m.dnsProtocol != nil, let owner = m.owner, !owner.negated, !m.portNegated {
-            return .proxy(owner.owner, group: owner.group, .bypass)
-        }
+        if let bypass = m.dnsBypass { return bypass }
         if let port = m.destinationPort, let proto = m.portProtocol, !m.portNegated { return .outboundPort(port, proto, .exclude) }
         if let ports = m.outboundPorts(.exclude) { return ports }
         if m.outInterface == Istio.loopbackInterface {
@@ -117,8 +131,9 @@ extension Purpose {
         }
         if let owner = m.owner {
             if owner.negated { return .otherGroups(m.negatedGroups) }
-            // The proxy's GID also sends its own calls over lo to the inbound port; an excluded group does not.
-            let isProxy = !owner.group || context.redirected.contains(owner.owner)
+            // The proxy's GID also sends its own calls over lo to the inbound port (or, before
+            // Istio 1.5, returns beside the UID of its number); an excluded group does neither.
+            let isProxy = !owner.group || context.redirected.contains(owner.owner) || context.bypassedUsers.contains(owner.owner)
             return isProxy ? .proxy(owner.owner, group: owner.group, .bypass) : .ownerGroup(owner.owner)
         }
         if let set = m.destinationSet { return .outboundRangeSet(set.family, .exclude) }
@@ -127,7 +142,7 @@ extension Purpose {
             let first = context.firstDestinationReturn[destination.family] == index
             return first && destination.address.isLoopback ? .host(destination, .loopback) : .outboundRange(destination, .exclude)
         }
-        return nil
+        return m.isBare ? .outboundOtherRangesLeft : nil
     }
 
     /// The matches of a rule, by kind.
@@ -148,8 +163,11 @@ extension Purpose {
         var owner: (owner: Owner, group: Bool, negated: Bool)?
         var negatedGroups: [Owner] = []
         var mark: (UInt32, negated: Bool)?
+        /// No match at all: the rule is for every packet that reaches it.
+        var isBare = false
 
         init(_ rule: Rule) {
+            isBare = rule.matches.isEmpty
             for match in rule.matches {
                 switch match {
                 case .inInterface(let name): inInterface = name
@@ -178,7 +196,36 @@ extension Purpose {
     }
 }
 
+extension Purpose {
+    /// Whether a rule in a built-in chain, without meshcap's comment and not a jump into an ISTIO
+    /// chain, is Istio's own: shapes only Istio writes there. Its DNS capture in nat OUTPUT (1.9
+    /// to 1.22: port 53 redirected, or the proxy's port-53 traffic let by), its conntrack zones
+    /// for DNS in raw (1.11 to 1.24), TPROXY's mark plumbing in mangle with Istio's marks. Such a
+    /// rule is read as Istio's (verify's rows) and taken over by apply and clean like its jumps.
+    public static func isIstios(_ rule: Rule, table: TableKind, chain: ChainName) -> Bool {
+        let m = Fields(rule)
+        switch (table, chain, rule.target) {
+        case (.nat, .builtin(.output), .redirect): return m.dnsProtocol != nil
+        case (.nat, .builtin(.output), .return): return m.dnsBypass != nil
+        case (.raw, .builtin(.prerouting), .conntrackZone), (.raw, .builtin(.output), .conntrackZone):
+            return rule.matches.contains { if case .sourcePort(.udp, _, _) = $0 { true } else { false } } || m.dnsProtocol == .udp
+        case (.mangle, .builtin(.prerouting), .saveMarkToConnection), (.mangle, .builtin(.output), .restoreMarkFromConnection):
+            return rule.matches.contains { $0 == .mark(Istio.tproxyMark) || $0 == .connmark(Istio.tproxyMark) }
+        case (.mangle, .builtin(.output), .setMark(Istio.outboundMark)): return m.owner != nil
+        case (.mangle, .builtin(.output), .return): return m.mark?.0 == Istio.tproxyMark && m.outInterface == Istio.loopbackInterface
+        default: return false
+        }
+    }
+}
+
 extension Purpose.Fields {
+    /// The proxy's own DNS queries (port 53 from its user or group) let by, past the DNS capture
+    /// that follows (Istio 1.6 to 1.24): a bypass of the proxy's, not an excluded port.
+    var dnsBypass: Purpose? {
+        guard dnsProtocol != nil, let owner, !owner.negated, !portNegated else { return nil }
+        return .proxy(owner.owner, group: owner.group, .bypass)
+    }
+
     /// An INBOUND_IPRANGES_EXCLUDE return: a source range, or a set of them.
     var excludedSource: Purpose? {
         if let set = sourceSet { return .inboundSourceSet(set.family) }
