@@ -6,6 +6,9 @@ public struct Verdict: Sendable, Hashable {
         case interrupted
         /// No capture rules at all in the backend read.
         case noRules = "no-rules"
+        /// Istio ambient's in-pod rules (ztunnel's) are there: not a sidecar's capture, which is
+        /// what meshcap reads, so its rows say nothing about them.
+        case ambient
         /// The last apply failed and was taken back: the rules in force are the ones from before,
         /// not the config asked for (the unit failed, and nothing else would say so).
         case applyFailed = "apply-failed"

@@ -201,4 +201,57 @@ import TestSupport
         if version.ssh { #expect(reading["inbound", "port 22", "exclude"] == 0, "\(context)") }
         #expect(reading.rows.keys.filter { $0.hasSuffix(" tunnel") } == (version.tunnel ? ["inbound port 15008 tunnel"] : []), "\(context)")
     }
+
+    /// Istio ambient's in-pod redirection (istio-cni for ztunnel, 1.24 on: ISTIO_PRERT and
+    /// ISTIO_OUTPUT in raw, nat and mangle, marks 0x111 and 0x539 under mask 0xfff).
+    static let ambient = """
+        *raw
+        :ISTIO_OUTPUT - [0:0]
+        :ISTIO_PRERT - [0:0]
+        -A PREROUTING -j ISTIO_PRERT
+        -A OUTPUT -j ISTIO_OUTPUT
+        -A ISTIO_OUTPUT -p udp -m mark --mark 0x539/0xfff -m udp --dport 53 -j CT --zone 1
+        -A ISTIO_PRERT -p udp -m mark ! --mark 0x539/0xfff -m udp --sport 53 -j CT --zone 1
+        COMMIT
+        *nat
+        :ISTIO_OUTPUT - [0:0]
+        :ISTIO_PRERT - [0:0]
+        -A PREROUTING -j ISTIO_PRERT
+        -A OUTPUT -j ISTIO_OUTPUT
+        -A ISTIO_OUTPUT -d 169.254.7.127/32 -p tcp -m tcp -j ACCEPT
+        -A ISTIO_OUTPUT -p tcp -m mark --mark 0x111/0xfff -j ACCEPT
+        -A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -j ACCEPT
+        -A ISTIO_OUTPUT ! -d 127.0.0.1/32 -p tcp -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15001
+        -A ISTIO_PRERT -s 169.254.7.127/32 -p tcp -m tcp -j ACCEPT
+        -A ISTIO_PRERT ! -d 127.0.0.1/32 -p tcp -m tcp ! --dport 15008 -m mark ! --mark 0x539/0xfff -j REDIRECT --to-ports 15006
+        COMMIT
+        *mangle
+        :ISTIO_OUTPUT - [0:0]
+        :ISTIO_PRERT - [0:0]
+        -A PREROUTING -j ISTIO_PRERT
+        -A OUTPUT -j ISTIO_OUTPUT
+        -A ISTIO_OUTPUT -m connmark --mark 0x111/0xfff -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+        -A ISTIO_PRERT -m mark --mark 0x539/0xfff -j CONNMARK --set-xmark 0x111/0xfff
+        COMMIT
+
+        """
+
+    /// Ambient is ztunnel's capture, not a sidecar's: verify says so and never "capture looks
+    /// right" (nor "nothing is captured", while ztunnel's REDIRECT takes every connection), live
+    /// and from the dump of the same host.
+    @Test(.needsRoot) func ambientsInPodRulesAreNamedNotJudged() throws {
+        let network = try TestNetwork()
+        let workload = network.workload
+        try network.serve(in: workload, port: 15001, name: "ztunnel-outbound")
+        _ = try workload.exec(["iptables-nft-restore", "--noflush"], input: Self.ambient)
+        #expect(try network.connect(from: workload, to: TestNetwork.peerAddress, port: 8080).hasPrefix("ztunnel-outbound"))
+        let live = try meshcapIn(workload, ["verify"])
+        let saved = try temporaryDirectory("ambient").appendingPathComponent("iptables-save.txt")
+        try workload.exec("iptables-nft-save", "-c").write(to: saved, atomically: true, encoding: .utf8)
+        let dump = try meshcapIn(workload, ["verify", "--from", saved.path])
+        for result in [live, dump] {
+            #expect(result.status == 1 && result.stdout.contains("PROBLEM (ambient): Istio ambient's in-pod redirection is in "), "\(result.stdout)\(result.stderr)")
+            #expect(result.stdout.contains("nat ISTIO_PRERT") && !result.stdout.contains("capture looks right") && !result.stdout.contains("no-rules"), "\(result.stdout)")
+        }
+    }
 }

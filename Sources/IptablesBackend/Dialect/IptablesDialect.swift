@@ -60,6 +60,12 @@ public struct IptablesDialect: Dialect {
             guard let kind = TableKind(rawValue: table.name) else { continue }
             for chain in table.chains {
                 let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
+                // Istio ambient's in-pod chain is kept as a chain (not meshcap's) so verify can
+                // say whose rules these are; its rules are not read.
+                if chain.name == Istio.ambientChain {
+                    chains.append(ObservedChain(family: save.family, table: table.name, chain: chain.name, tableKind: kind,
+                                                chainName: chainName(chain.name), meshcaps: false, declaration: nil))
+                }
                 guard meshcapChain || chain.policy != nil else { continue }
                 chains.append(ObservedChain(family: save.family, table: table.name, chain: chain.name, tableKind: kind,
                                             chainName: chainName(chain.name), meshcaps: meshcapChain, declaration: nil))

@@ -22,6 +22,9 @@ public enum Istio {
     static let ipv6Loopback = Prefix(host: .v6(1))
     static let loopbackInterface = "lo"
     public static let dnsPort: Port = 53
+    /// The chain Istio ambient's in-pod redirection (istio-cni, for ztunnel) enters from
+    /// PREROUTING, beside an ISTIO_OUTPUT of its own: no sidecar layout has it.
+    public static let ambientChain = "ISTIO_PRERT"
     /// ssh's port, which Istio's inbound capture left alone before 1.13.
     static let sshPort: Port = 22
     /// The mark TPROXY puts on inbound connections by default (ISTIO_INBOUND_TPROXY_MARK).
