@@ -254,4 +254,82 @@ import TestSupport
             #expect(result.stdout.contains("nat ISTIO_PRERT") && !result.stdout.contains("capture looks right") && !result.stdout.contains("no-rules"), "\(result.stdout)")
         }
     }
+
+    /// Istio 1.13 to 1.28 in TPROXY mode for ports 8080 and 9090, capturing outbound only to
+    /// 10.96.0.0/12 and never to port 3306: mangle's mark plumbing in the built-in chains,
+    /// untagged (Istio's own), and before 1.23 a bare return closing the include list.
+    static let tproxy = """
+        *mangle
+        :ISTIO_DIVERT - [0:0]
+        :ISTIO_INBOUND - [0:0]
+        :ISTIO_TPROXY - [0:0]
+        -A PREROUTING -p tcp -j ISTIO_INBOUND
+        -A PREROUTING -p tcp -m mark --mark 0x539 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
+        -A OUTPUT -o lo -p tcp -m mark --mark 0x539 -j RETURN
+        -A OUTPUT ! -d 127.0.0.1/32 -o lo -p tcp -m owner --uid-owner 1337 -j MARK --set-xmark 0x53a/0xffffffff
+        -A OUTPUT ! -d 127.0.0.1/32 -o lo -p tcp -m owner --gid-owner 1337 -j MARK --set-xmark 0x53a/0xffffffff
+        -A OUTPUT -p tcp -m connmark --mark 0x539 -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
+        -A ISTIO_DIVERT -j MARK --set-xmark 0x539/0xffffffff
+        -A ISTIO_DIVERT -j ACCEPT
+        -A ISTIO_INBOUND -p tcp -m mark --mark 0x539 -j RETURN
+        -A ISTIO_INBOUND -s 127.0.0.6/32 -i lo -p tcp -j RETURN
+        -A ISTIO_INBOUND -i lo -p tcp -m mark ! --mark 0x53a -j RETURN
+        -A ISTIO_INBOUND -p tcp -m tcp --dport 8080 -m conntrack --ctstate RELATED,ESTABLISHED -j ISTIO_DIVERT
+        -A ISTIO_INBOUND -p tcp -m tcp --dport 8080 -j ISTIO_TPROXY
+        -A ISTIO_INBOUND -p tcp -m tcp --dport 9090 -m conntrack --ctstate RELATED,ESTABLISHED -j ISTIO_DIVERT
+        -A ISTIO_INBOUND -p tcp -m tcp --dport 9090 -j ISTIO_TPROXY
+        -A ISTIO_TPROXY ! -d 127.0.0.1/32 -p tcp -j TPROXY --on-port 15006 --on-ip 0.0.0.0 --tproxy-mark 0x539/0xffffffff
+        COMMIT
+        *nat
+        :ISTIO_INBOUND - [0:0]
+        :ISTIO_IN_REDIRECT - [0:0]
+        :ISTIO_OUTPUT - [0:0]
+        :ISTIO_REDIRECT - [0:0]
+        -A OUTPUT -p tcp -j ISTIO_OUTPUT
+        -A ISTIO_INBOUND -p tcp -m tcp --dport 15008 -j RETURN
+        -A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006
+        -A ISTIO_OUTPUT -p tcp -m tcp --dport 3306 -j RETURN
+        -A ISTIO_OUTPUT -s 127.0.0.6/32 -o lo -j RETURN
+        -A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT
+        -A ISTIO_OUTPUT -o lo -m owner ! --uid-owner 1337 -j RETURN
+        -A ISTIO_OUTPUT -m owner --uid-owner 1337 -j RETURN
+        -A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -m owner --gid-owner 1337 -j ISTIO_IN_REDIRECT
+        -A ISTIO_OUTPUT -o lo -m owner ! --gid-owner 1337 -j RETURN
+        -A ISTIO_OUTPUT -m owner --gid-owner 1337 -j RETURN
+        -A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN
+        -A ISTIO_OUTPUT -d 10.96.0.0/12 -j ISTIO_REDIRECT
+        -A ISTIO_OUTPUT -j RETURN
+        -A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001
+        COMMIT
+
+        """
+
+    @Test(.needsRoot) func tproxyModeOfIstio113To128() throws {
+        let network = try TestNetwork()
+        let (workload, peer) = (network.workload, network.peer)
+        // What istio-iptables sets up beside the rules: marked packets delivered locally.
+        _ = try workload.exec("ip", "rule", "add", "fwmark", "1337", "lookup", "133")
+        _ = try workload.exec("ip", "route", "add", "local", "default", "dev", "lo", "table", "133")
+        try network.serve(in: workload, port: 15006, name: "proxy-inbound", .transparent)
+        try network.serve(in: workload, port: 9191, name: "app")
+        try network.serve(in: peer, port: 8080, name: "peer")
+        try network.serve(in: peer, port: 3306, name: "peer-db")
+        _ = try workload.exec(["iptables-legacy-restore", "--noflush"], input: Self.tproxy)
+
+        for _ in 0..<3 { #expect(try network.connect(from: peer, to: TestNetwork.workloadAddress, port: 8080).hasPrefix("proxy-inbound")) }
+        for _ in 0..<2 { #expect(try network.connect(from: peer, to: TestNetwork.workloadAddress, port: 9191).hasPrefix("app")) }
+        for _ in 0..<2 { #expect(try network.connect(from: workload, to: TestNetwork.peerAddress, port: 8080).hasPrefix("peer")) }
+        #expect(try network.connect(from: workload, to: TestNetwork.peerAddress, port: 3306).hasPrefix("peer-db"))
+
+        let result = try meshcapIn(workload, ["verify", "--json"])
+        let reading = try VerifyTests.verify(workload)
+        let notes = (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["notes"] as? [String] ?? []
+        let context = "\(reading.rows)\n\(reading.problems)\n\(notes)"
+        #expect(reading.status == 0 && reading.problems.isEmpty && reading.others.isEmpty, "\(reading.others) \(context)")
+        #expect(!notes.contains { $0.contains("not a rule meshcap writes there") }, "\(context)")
+        // TPROXY's rules count packets, not connections: at least the three SYNs.
+        #expect(reading["inbound", "port 8080", "capture"] >= 3 && reading["inbound", "port 9090", "capture"] == 0, "\(context)")
+        #expect(reading["outbound", "other destinations", "exclude"] == 2 && reading["outbound", "port 3306/tcp", "exclude"] == 1, "\(context)")
+        #expect(reading["outbound", "10.96.0.0/12", "capture"] == 0 && reading.rows.keys.contains("inbound tproxy marks mark"), "\(context)")
+    }
 }
