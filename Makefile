@@ -9,11 +9,13 @@ BIN := .build/debug/meshcap
 APT_PACKAGES := iptables nftables iproute2 util-linux pkg-config libnftnl-dev libmnl-dev libiptc-dev python3 strace
 # The install tests check what `make install` ships: the units (systemd-analyze), the man page
 # (groff, man), the completions (zsh, fish; bash is there) and contrib's alerts (promtool).
-PACKAGING_PACKAGES := systemd groff-base man-db zsh fish prometheus
-TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3 strace systemd-analyze groff man zsh fish promtool
+# The fleet tests build the package with debhelper, check it with lintian and run Ansible.
+PACKAGING_PACKAGES := systemd groff-base man-db zsh fish prometheus debhelper lintian fakeroot dpkg-dev ansible-core ansible-lint
+TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3 strace systemd-analyze groff man zsh fish promtool \
+	dh lintian fakeroot ansible-playbook ansible-lint
 HEADERS := /usr/include/libnftnl/common.h /usr/include/libmnl/libmnl.h /usr/include/libiptc/libiptc.h
 
-.PHONY: deps build-deps build demo test fuzz goldens release bench install clean
+.PHONY: deps build-deps build demo test test-fleet fuzz goldens release bench install deb clean
 
 # Building (and `make demo`) needs only the libraries' headers and pkg-config; the tests need the rest.
 BUILD_PACKAGES := pkg-config libnftnl-dev libmnl-dev libiptc-dev
@@ -65,6 +67,19 @@ test: deps
 		echo "CLI suite as nobody (uid 65534, host commands on MESHCAP_FAKE_HOST): $$summary ($$(grep -ac 'Test .* skipped' .build/cli-as-nobody.log) of them skipped as nobody: they need root, and ran as root above; .build/cli-as-nobody.log)"; \
 		if [ $$status -ne 0 ]; then grep -a '✘' .build/cli-as-nobody.log | head -40; exit 1; fi; \
 	fi
+	@# The package and the Ansible collection, installed on this machine: root only (under CI=true
+	@# not running them fails), and never over a meshcap package installed here already.
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory test-fleet; \
+	elif [ "$${CI:-}" = true ]; then echo "meshcap: the fleet tests need root (they install the package)"; exit 1; \
+	else echo "meshcap: fleet tests skipped: they need root (they install and purge the package)"; fi
+
+# The fleet's tools on this machine (root; CI's fresh machine): the package built twice (this
+# version and a later one) and installed, upgraded, removed and purged (Tests/Fleet/deb.sh); then
+# the Ansible collection's playbooks against network namespaces as hosts (Tests/Fleet/ansible.sh).
+FLEET_VERSION = $(DEB_VERSION)+fleettest
+test-fleet: deb
+	$(MAKE) --no-print-directory deb DEB_VERSION=$(FLEET_VERSION)
+	Tests/Fleet/deb.sh $(DEB_DIR)/meshcap_$(DEB_VERSION)_*.deb $(DEB_DIR)/meshcap_$(FLEET_VERSION)_*.deb
 
 # Each saved-dump reader under libFuzzer and AddressSanitizer, FUZZ_SECONDS each, seeded with the
 # real dumps in Tests/VerifyTests/Dumps (new inputs kept in .build/fuzz/corpus). A crash, an input
@@ -127,6 +142,29 @@ DESTDIR ?=
 install: build-deps
 	$(MAKE) release
 	sh Packaging/install.sh --binary .build/release/meshcap --prefix $(PREFIX) --destdir "$(DESTDIR)"
+
+# The Debian package, built with debhelper from a copy of Packaging/debian beside the release
+# binary (Swift is no Debian package, so the binary is built first): the version is the one
+# `meshcap --version` prints (DEB_VERSION overrides it, for an upgrade test), the changelog's date
+# the commit's. lintian (as nobody: it will not run as root quietly) must report no error and
+# no warning.
+DEB_VERSION ?= $(shell sed -n 's/.*static let release = "\(.*\)"/\1/p' Sources/meshcap/Meshcap.swift)
+DEB_DIR := .build/deb
+DEB_PACKAGES := debhelper lintian fakeroot dpkg-dev
+deb: build-deps release
+	@command -v dh >/dev/null && command -v lintian >/dev/null && command -v fakeroot >/dev/null || \
+		{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(DEB_PACKAGES); }
+	rm -rf $(DEB_DIR)/src && mkdir -p $(DEB_DIR)/src
+	cp -R Packaging contrib LICENSE $(DEB_DIR)/src/
+	mv $(DEB_DIR)/src/Packaging/debian $(DEB_DIR)/src/debian
+	cp .build/release/meshcap $(DEB_DIR)/src/meshcap
+	@commit=$$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown); \
+	when=$$(date -u -R -d @$$(git log -1 --format=%ct 2>/dev/null || date +%s)); \
+	printf 'meshcap (%s) unstable; urgency=medium\n\n  * meshcap %s, built from commit %s.\n\n -- meshcap developers <meshcap-dev@lists.meshcap.dev>  %s\n' \
+		"$(DEB_VERSION)" "$(DEB_VERSION)" "$$commit" "$$when" > $(DEB_DIR)/src/debian/changelog
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc --no-sign >../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp lintian --fail-on error,warning $(DEB_DIR)/meshcap_$(DEB_VERSION)_*.deb
+	@ls $(DEB_DIR)/meshcap_$(DEB_VERSION)_*.deb
 
 clean:
 	rm -rf .build

@@ -118,7 +118,10 @@ for shell in bash zsh fish; do
     [ -s "$work/completion.$shell" ] || die "meshcap --generate-completion-script $shell printed nothing"
 done
 put 644 "$work/completion.bash" "$destdir$prefix/share/bash-completion/completions/meshcap"
-put 644 "$work/completion.zsh" "$destdir$prefix/share/zsh/site-functions/_meshcap"
+# zsh reads a distribution package's completions from vendor-completions (Debian's fpath has no
+# /usr/share/zsh/site-functions), and the admin's from PREFIX/share/zsh/site-functions.
+if [ "$prefix" = /usr ]; then zshdir=/usr/share/zsh/vendor-completions; else zshdir=$prefix/share/zsh/site-functions; fi
+put 644 "$work/completion.zsh" "$destdir$zshdir/_meshcap"
 put 644 "$work/completion.fish" "$destdir$prefix/share/fish/vendor_completions.d/meshcap.fish"
 
 # The helpers the units run: the --config files, and the stop that is not a restart (see their headers).
