@@ -9,10 +9,12 @@ BIN := .build/debug/meshcap
 APT_PACKAGES := iptables nftables iproute2 util-linux pkg-config libnftnl-dev libmnl-dev libiptc-dev python3 strace
 # The install tests check what `make install` ships: the units (systemd-analyze), the man page
 # (groff, man), the completions (zsh, fish; bash is there) and contrib's alerts (promtool).
-# The fleet tests build the package with debhelper, check it with lintian and run Ansible.
-PACKAGING_PACKAGES := systemd groff-base man-db zsh fish prometheus debhelper lintian fakeroot dpkg-dev ansible-core ansible-lint
+# The fleet tests build the package with debhelper, check it with lintian, run Ansible, and
+# watch VMs with node_exporter and Prometheus.
+PACKAGING_PACKAGES := systemd groff-base man-db zsh fish prometheus debhelper lintian fakeroot dpkg-dev ansible-core ansible-lint \
+	prometheus-node-exporter
 TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3 strace systemd-analyze groff man zsh fish promtool \
-	dh lintian fakeroot ansible-playbook ansible-lint
+	dh lintian fakeroot ansible-playbook ansible-lint prometheus prometheus-node-exporter
 HEADERS := /usr/include/libnftnl/common.h /usr/include/libmnl/libmnl.h /usr/include/libiptc/libiptc.h
 
 .PHONY: deps build-deps build demo test test-fleet fuzz goldens release bench install deb clean
@@ -74,12 +76,15 @@ test: deps
 	else echo "meshcap: fleet tests skipped: they need root (they install and purge the package)"; fi
 
 # The fleet's tools on this machine (root; CI's fresh machine): the package built twice (this
-# version and a later one) and installed, upgraded, removed and purged (Tests/Fleet/deb.sh); then
-# the Ansible collection's playbooks against network namespaces as hosts (Tests/Fleet/ansible.sh).
+# version and a later one) and installed, upgraded, removed and purged (Tests/Fleet/deb.sh); the
+# dashboard's queries and the alerts on a real Prometheus scraping node_exporters of namespaces
+# (Tests/Fleet/prometheus.sh); the Ansible collection's playbooks against namespaces as hosts
+# (Tests/Fleet/ansible.sh).
 FLEET_VERSION = $(DEB_VERSION)+fleettest
 test-fleet: deb
 	$(MAKE) --no-print-directory deb DEB_VERSION=$(FLEET_VERSION)
 	Tests/Fleet/deb.sh $(DEB_DIR)/meshcap_$(DEB_VERSION)_*.deb $(DEB_DIR)/meshcap_$(FLEET_VERSION)_*.deb
+	Tests/Fleet/prometheus.sh $(BIN)
 
 # Each saved-dump reader under libFuzzer and AddressSanitizer, FUZZ_SECONDS each, seeded with the
 # real dumps in Tests/VerifyTests/Dumps (new inputs kept in .build/fuzz/corpus). A crash, an input
