@@ -199,6 +199,12 @@ import TestSupport
             #expect(dns.values.reduce(0, +) == 3, "\(dns) \(context)")
         }
         if version.ssh { #expect(reading["inbound", "port 22", "exclude"] == 0, "\(context)") }
+
+        // The same host's dump, as an operator saves it, reads the same.
+        let saved = try temporaryDirectory("istio-version").appendingPathComponent("iptables-save.txt")
+        try workload.exec(restore.replacingOccurrences(of: "-restore", with: "-save"), "-c").write(to: saved, atomically: true, encoding: .utf8)
+        let dumped = try VerifyTests.verify(workload, ["--from", saved.path])
+        #expect(dumped.status == 0 && dumped.rows == reading.rows && dumped.others.isEmpty, "from the dump: \(dumped.rows) \(dumped.problems) \(context)")
         #expect(reading.rows.keys.filter { $0.hasSuffix(" tunnel") } == (version.tunnel ? ["inbound port 15008 tunnel"] : []), "\(context)")
     }
 
