@@ -103,7 +103,7 @@ notes:
 requirements:
   - meshcap on the target
 author:
-  - meshcap maintainers
+  - meshcap maintainers (!UNKNOWN)
 '''
 
 EXAMPLES = r'''
