@@ -11,7 +11,7 @@ APT_PACKAGES := iptables nftables iproute2 util-linux pkg-config libnftnl-dev li
 # (groff, man), the completions (zsh, fish; bash is there) and contrib's alerts (promtool).
 # The fleet tests build the package with debhelper, check it with lintian, run Ansible, and
 # watch VMs with node_exporter and Prometheus.
-PACKAGING_PACKAGES := systemd groff-base man-db zsh fish prometheus debhelper lintian fakeroot dpkg-dev ansible-core ansible-lint \
+PACKAGING_PACKAGES := systemd groff-base man-db zsh fish prometheus debhelper lintian fakeroot dpkg-dev ansible-core ansible ansible-lint \
 	prometheus-node-exporter
 TOOLS := nft iptables-nft-restore ip6tables-nft-restore ip unshare pkg-config python3 strace systemd-analyze groff man zsh fish promtool \
 	dh lintian fakeroot ansible-playbook ansible-lint prometheus prometheus-node-exporter
@@ -81,10 +81,13 @@ test: deps
 # (Tests/Fleet/prometheus.sh); the Ansible collection's playbooks against namespaces as hosts
 # (Tests/Fleet/ansible.sh).
 FLEET_VERSION = $(DEB_VERSION)+fleettest
+COLLECTION := contrib/ansible/ansible_collections/meshcap/vm
 test-fleet: deb
 	$(MAKE) --no-print-directory deb DEB_VERSION=$(FLEET_VERSION)
 	Tests/Fleet/deb.sh $(DEB_DIR)/meshcap_$(DEB_VERSION)_*.deb $(DEB_DIR)/meshcap_$(FLEET_VERSION)_*.deb
 	Tests/Fleet/prometheus.sh $(BIN)
+	cd $(COLLECTION) && ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/contrib/ansible/ansible_collections ansible-lint --offline --nocolor 2>&1 | tee $(CURDIR)/.build/ansible-lint.log
+	Tests/Fleet/ansible.sh $(DEB_DIR)/meshcap_$(DEB_VERSION)_*.deb
 
 # Each saved-dump reader under libFuzzer and AddressSanitizer, FUZZ_SECONDS each, seeded with the
 # real dumps in Tests/VerifyTests/Dumps (new inputs kept in .build/fuzz/corpus). A crash, an input

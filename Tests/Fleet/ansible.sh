@@ -9,7 +9,7 @@
 #
 # DEB_OR_BINARY: a path ending in .deb is installed by the role (meshcap_deb) and purged at the
 # end (refused when meshcap is installed already); anything else is the meshcap binary to use,
-# with nothing installed. Tests/Fleet/ansible/make-deb.sh makes a stand-in .deb from a binary.
+# with nothing installed. `make deb` builds the package.
 #
 # Needs root, ip, nft, iptables, python3, ansible-playbook (Debian: ansible-core) and the
 # ansible.posix collection for its json stdout callback (Debian: ansible, which ansible-core
