@@ -37,7 +37,8 @@ public enum IptablesTransition {
         var seen = Set<String>()
         for chainName in builtins where seen.insert(chainName).inserted {
             let rules = live?.chain(chainName)?.rules ?? []
-            let owned = rules.indices.filter { isOwned(rules[$0], table: name, chain: chainName, known: known) }
+            let istio = istios(in: rules, table: name, chain: chainName)
+            let owned = rules.indices.filter { isOwned(rules[$0], table: name, chain: chainName, known: known, istio: istio) }
             let target = wanted.first { $0.key.description == chainName }?.value ?? []
             let current: [Rule?] = owned.map { rules[$0].rule }
             let unchanged = current == target.map { Optional($0) } && owned.allSatisfy { rules[$0].tagged }
@@ -72,14 +73,21 @@ public enum IptablesTransition {
         return (["*\(name)"] + declarations + deletions + additions + removals + ["COMMIT"]).joined(separator: "\n") + "\n"
     }
 
-    /// Whether a rule in a built-in chain is meshcap's: tagged, a jump into an ISTIO chain, or
-    /// (untagged) a rule `known` places in this table and chain.
-    public static func isOwned(_ saved: IptablesSave.SavedRule, table: String, chain: String, known: Set<KnownRule>) -> Bool {
+    /// Whether a rule in a built-in chain is meshcap's: tagged, a jump into an ISTIO chain, one of
+    /// Istio's own rules there (`istio`, made of the chain's rules by `istios(in:table:chain:)`),
+    /// or (untagged) a rule `known` places in this table and chain.
+    public static func isOwned(_ saved: IptablesSave.SavedRule, table: String, chain: String, known: Set<KnownRule>,
+                               istio: Purpose.IstiosInBuiltinChain?) -> Bool {
         if saved.tagged { return true }
         guard let rule = saved.rule else { return false }
         if let jump = rule.target.jumpTarget, ChainName.istioChains.contains(jump) { return true }
-        if let kind = TableKind(rawValue: table), Purpose.isIstios(rule, table: kind, chain: IptablesDialect.chainName(chain)) { return true }
+        if istio?.contains(rule) == true { return true }
         return known.contains(KnownRule(table: table, chain: chain, rule: rule))
+    }
+
+    /// Istio's own rules among a built-in chain's; nil for a table meshcap does not read.
+    public static func istios(in rules: [IptablesSave.SavedRule], table: String, chain: String) -> Purpose.IstiosInBuiltinChain? {
+        TableKind(rawValue: table).map { Purpose.IstiosInBuiltinChain(table: $0, chain: IptablesDialect.chainName(chain), rules: rules.compactMap(\.rule)) }
     }
 
     /// A rule a config puts into a built-in chain, in canonical form, and where.

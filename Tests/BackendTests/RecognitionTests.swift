@@ -128,8 +128,10 @@ import TestSupport
 
     /// Istio's rules in built-in chains, untagged, that only Istio writes: its DNS capture in nat
     /// OUTPUT (1.9 to 1.22), its conntrack zones in raw (1.11 to 1.24), TPROXY's mark plumbing
-    /// in mangle. Read as Istio's (and so taken over by apply and clean); look-alikes with
-    /// other ports, zones without ports or other marks stay another's.
+    /// in mangle. Read as Istio's (and so taken over by apply and clean); look-alikes stay
+    /// another's: a DNS redirect to another port (a local resolver's), the proxy-user returns
+    /// without Istio's redirect beside them (Istio 1.8's DNAT era), zones on other ports or
+    /// numbers, other marks.
     @Test func istiosOwnRulesInBuiltinChains() throws {
         let save = """
             *raw
@@ -138,13 +140,18 @@ import TestSupport
             -A PREROUTING -s 10.96.0.10/32 -p udp -m udp --sport 53 -j CT --zone 1
             -A OUTPUT -p udp -m udp --sport 15053 -m owner --uid-owner 1337 -j CT --zone 2
             -A OUTPUT -j CT --zone 7
+            -A OUTPUT -p udp -m udp --sport 4789 -j CT --zone 2
+            -A OUTPUT -p udp -m udp --dport 53 -j CT --zone 9
             COMMIT
             *nat
             :OUTPUT ACCEPT [0:0]
+            :POSTROUTING ACCEPT [0:0]
             -A OUTPUT -p udp -m udp --dport 53 -m owner --uid-owner 1337 -j RETURN
             -A OUTPUT -d 10.96.0.10/32 -p udp -m udp --dport 53 -j REDIRECT --to-ports 15053
             -A OUTPUT -p udp -m udp --dport 5353 -j REDIRECT --to-ports 15053
+            -A OUTPUT -p udp -m udp --dport 53 -j REDIRECT --to-ports 5353
             -A OUTPUT -o eth1 -j RETURN
+            -A POSTROUTING -p udp -m udp --dport 53 -m owner --uid-owner 1337 -j RETURN
             COMMIT
             *mangle
             :PREROUTING ACCEPT [0:0]
@@ -152,23 +159,39 @@ import TestSupport
             -A PREROUTING -p tcp -m mark --mark 0x539 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
             -A PREROUTING -p tcp -m mark --mark 0x4000 -j CONNMARK --save-mark --nfmask 0xffffffff --ctmask 0xffffffff
             -A OUTPUT -o lo -p tcp -m mark --mark 0x539 -j RETURN
+            -A OUTPUT -o lo -p tcp -m mark ! --mark 0x539 -j RETURN
             -A OUTPUT ! -d 127.0.0.1/32 -o lo -p tcp -m owner --uid-owner 1337 -j MARK --set-xmark 0x53a/0xffffffff
             -A OUTPUT -p tcp -m connmark --mark 0x539 -j CONNMARK --restore-mark --nfmask 0xffffffff --ctmask 0xffffffff
             COMMIT
 
             """
-        let parsed = IptablesSave.parse(save, family: .ipv4)
-        var istios: [String: [Bool]] = [:]
-        for table in parsed.tables {
-            for chain in table.chains {
-                istios["\(table.name) \(chain.name)"] = chain.rules.map {
-                    IptablesTransition.isOwned($0, table: table.name, chain: chain.name, known: [])
+        // A local resolver's redirect of DNS, with its own user let by: nobody's capture of Istio's.
+        let resolver = """
+            *nat
+            :OUTPUT ACCEPT [0:0]
+            -A OUTPUT -p udp -m udp --dport 53 -m owner --uid-owner 107 -j RETURN
+            -A OUTPUT -p udp -m udp --dport 53 -j REDIRECT --to-ports 5353
+            COMMIT
+
+            """
+        func owned(_ text: String) -> [String: [Bool]] {
+            var found: [String: [Bool]] = [:]
+            for table in IptablesSave.parse(text, family: .ipv4).tables {
+                for chain in table.chains {
+                    let istio = IptablesTransition.istios(in: chain.rules, table: table.name, chain: chain.name)
+                    found["\(table.name) \(chain.name)"] = chain.rules.map {
+                        IptablesTransition.isOwned($0, table: table.name, chain: chain.name, known: [], istio: istio)
+                    }
                 }
             }
+            return found
         }
-        #expect(istios == ["raw PREROUTING": [true], "raw OUTPUT": [true, false], "nat OUTPUT": [true, true, false, false],
-                           "mangle PREROUTING": [true, false], "mangle OUTPUT": [true, true, true]], "\(istios)")
-        let output = try #require(parsed.table("nat")?.chain("OUTPUT")?.rules.compactMap { $0.rule })
+        let istios = owned(save)
+        #expect(istios == ["raw PREROUTING": [true], "raw OUTPUT": [true, false, false, false],
+                           "nat OUTPUT": [true, true, false, false, false], "nat POSTROUTING": [false],
+                           "mangle PREROUTING": [true, false], "mangle OUTPUT": [true, false, true, true]], "\(istios)")
+        #expect(owned(resolver) == ["nat OUTPUT": [false, false]])
+        let output = try #require(IptablesSave.parse(save, family: .ipv4).table("nat")?.chain("OUTPUT")?.rules.compactMap { $0.rule })
         let server = try #require(IPAddress("10.96.0.10"))
         #expect(Array(Purpose.recognised(table: .nat, chain: .output, rules: output).prefix(2)) == [.proxy(.id(1337), group: false, .bypass), .dns(server, .udp)])
     }

@@ -107,7 +107,7 @@ checks = {
     "vm1 healthy": value('meshcap_capture_healthy{instance="vm1"}') == 1,
     "vm3 broken": value('meshcap_capture_healthy{instance="vm3"}') == 0,
     "vm3 missing-entry": value('meshcap:problems:max{instance="vm3",kind="missing-entry"}') == 1,
-    "vm1 captures outbound": (value('meshcap:captured:rate1m{instance="vm1",direction="outbound"}') or 0) > 0,
+    "vm1 captures outbound": (value('meshcap:captured:rate5m{instance="vm1",direction="outbound"}') or 0) > 0,
 }
 alerts = get("alerts")["alerts"]
 broken = [a for a in alerts if a["labels"].get("alertname") == "MeshcapCaptureBroken" and a["labels"].get("instance") == "vm3"]

@@ -76,8 +76,10 @@ public final class FakeIptables: FirewallHost, @unchecked Sendable {
                 for c in save.tables[t].chains.indices {
                     let chain = save.tables[t].chains[c]
                     let meshcapChain = ChainName.istioChains.contains(.regular(chain.name))
+                    let istio = IptablesTransition.istios(in: chain.rules, table: save.tables[t].name, chain: chain.name)
                     save.tables[t].chains[c].rules = chain.rules.map { rule in
-                        let owned = meshcapChain || rule.tagged || IptablesTransition.isOwned(rule, table: save.tables[t].name, chain: chain.name, known: [])
+                        let owned = meshcapChain || rule.tagged
+                            || IptablesTransition.isOwned(rule, table: save.tables[t].name, chain: chain.name, known: [], istio: istio)
                         guard owned else { return rule }
                         zeroed += 1
                         return IptablesSave.SavedRule(text: rule.text, rule: rule.rule, tagged: rule.tagged, packets: 0, bytes: 0)

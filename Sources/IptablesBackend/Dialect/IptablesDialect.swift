@@ -71,9 +71,10 @@ public struct IptablesDialect: Dialect {
                                             chainName: chainName(chain.name), meshcaps: meshcapChain, declaration: nil))
                 var seenMeshcap = false
                 var before: [Ahead] = []
+                let istio = meshcapChain ? nil : IptablesTransition.istios(in: chain.rules, table: table.name, chain: chain.name)
                 for saved in chain.rules {
                     let owner: ObservedRule.Owner = meshcapChain || saved.tagged ? .meshcap
-                        : IptablesTransition.isOwned(saved, table: table.name, chain: chain.name, known: []) ? .istio : .other
+                        : IptablesTransition.isOwned(saved, table: table.name, chain: chain.name, known: [], istio: istio) ? .istio : .other
                     if owner == .other && !seenMeshcap, let (why, ends) = decisive(saved) {
                         // A jump's counter says how many packets it passed on, not how many its chain kept.
                         before.append(Ahead(sentence: "\(tool) \(table.name) \(chain.name): `\(saved.text)` (\(why)) runs before meshcap's rules",

@@ -197,23 +197,52 @@ extension Purpose {
 }
 
 extension Purpose {
-    /// Whether a rule in a built-in chain, without meshcap's comment and not a jump into an ISTIO
-    /// chain, is Istio's own: shapes only Istio writes there. Its DNS capture in nat OUTPUT (1.9
-    /// to 1.22: port 53 redirected, or the proxy's port-53 traffic let by), its conntrack zones
-    /// for DNS in raw (1.11 to 1.24), TPROXY's mark plumbing in mangle with Istio's marks. Such a
-    /// rule is read as Istio's (verify's rows) and taken over by apply and clean like its jumps.
-    public static func isIstios(_ rule: Rule, table: TableKind, chain: ChainName) -> Bool {
-        let m = Fields(rule)
-        switch (table, chain, rule.target) {
-        case (.nat, .builtin(.output), .redirect): return m.dnsProtocol != nil
-        case (.nat, .builtin(.output), .return): return m.dnsBypass != nil
-        case (.raw, .builtin(.prerouting), .conntrackZone), (.raw, .builtin(.output), .conntrackZone):
-            return rule.matches.contains { if case .sourcePort(.udp, _, _) = $0 { true } else { false } } || m.dnsProtocol == .udp
-        case (.mangle, .builtin(.prerouting), .saveMarkToConnection), (.mangle, .builtin(.output), .restoreMarkFromConnection):
-            return rule.matches.contains { $0 == .mark(Istio.tproxyMark) || $0 == .connmark(Istio.tproxyMark) }
-        case (.mangle, .builtin(.output), .setMark(Istio.outboundMark)): return m.owner != nil
-        case (.mangle, .builtin(.output), .return): return m.mark?.0 == Istio.tproxyMark && m.outInterface == Istio.loopbackInterface
-        default: return false
+    /// Istio's own rules in one built-in chain, without meshcap's comment and not jumps into an
+    /// ISTIO chain: shapes only Istio writes there. Its DNS capture in nat OUTPUT (1.9 to 1.22:
+    /// port 53 redirected to the agent's port, and the proxy's own port-53 traffic let by, but
+    /// those returns only beside such a redirect: Istio 1.7 and 1.8 redirected by DNAT, which
+    /// meshcap does not read, and taking their returns alone would send the agent's own queries
+    /// back to it), its conntrack zones for DNS in raw (1.11 to 1.24: zones 1 and 2 on ports 53
+    /// and 15053), TPROXY's mark plumbing in mangle with Istio's marks. Such a rule is read as
+    /// Istio's (verify's rows) and taken over by apply and clean like its jumps. Another
+    /// program's DNS redirect (to its own port) or zone stays its own.
+    public struct IstiosInBuiltinChain: Sendable {
+        let table: TableKind
+        let chain: ChainName
+        /// Whether the chain redirects DNS to Istio's agent.
+        let capturesDNS: Bool
+
+        public init(table: TableKind, chain: ChainName, rules: [Rule]) {
+            self.table = table
+            self.chain = chain
+            capturesDNS = table == .nat && chain == .builtin(.output) && rules.contains(where: Self.redirectsDNSToTheAgent)
+        }
+
+        static func redirectsDNSToTheAgent(_ rule: Rule) -> Bool {
+            rule.target == .redirect(toPort: Istio.agentDNSPort) && Fields(rule).dnsProtocol != nil
+        }
+
+        public func contains(_ rule: Rule) -> Bool {
+            let m = Fields(rule)
+            switch (table, chain, rule.target) {
+            case (.nat, .builtin(.output), .redirect): return Self.redirectsDNSToTheAgent(rule)
+            case (.nat, .builtin(.output), .return): return capturesDNS && m.dnsBypass != nil
+            case (.raw, .builtin(.prerouting), .conntrackZone(let zone)), (.raw, .builtin(.output), .conntrackZone(let zone)):
+                guard zone == Istio.upstreamDNSZone || zone == Istio.clientDNSZone else { return false }
+                return rule.matches.contains {
+                    switch $0 {
+                    case .sourcePort(.udp, let ports, false): ports == [Istio.dnsPort] || ports == [Istio.agentDNSPort]
+                    case .destinationPort(.udp, let ports, false): ports == [Istio.dnsPort]
+                    default: false
+                    }
+                }
+            case (.mangle, .builtin(.prerouting), .saveMarkToConnection), (.mangle, .builtin(.output), .restoreMarkFromConnection):
+                return rule.matches.contains { $0 == .mark(Istio.tproxyMark) || $0 == .connmark(Istio.tproxyMark) }
+            case (.mangle, .builtin(.output), .setMark(Istio.outboundMark)): return m.owner != nil
+            case (.mangle, .builtin(.output), .return):
+                return m.mark.map { $0.0 == Istio.tproxyMark && !$0.negated } == true && m.outInterface == Istio.loopbackInterface
+            default: return false
+            }
         }
     }
 }
