@@ -148,8 +148,9 @@ public struct VerifyReport: Sendable {
         let ambient = reading.chains?.filter { $0.chain == Istio.ambientChain }.map { "\($0.table) \($0.chain)" } ?? []
         if !ambient.isEmpty {
             // Never "capture looks right" (or "nothing is captured") over rules meshcap cannot judge.
-            verdicts.append(Verdict(kind: .ambient, message: "Istio ambient's in-pod redirection is in \(reading.source) (\(ambient.joined(separator: ", "))): ztunnel's capture, not a sidecar's, so these rows say nothing about it (istioctl ztunnel-config shows ztunnel's side); `meshcap apply` would capture the same traffic a second time"))
-        } else if comparison.places.allSatisfy({ $0.rules.allSatisfy { $0.rule == nil } }) {
+            verdicts.append(Verdict(kind: .ambient, message: "Istio ambient's in-pod redirection is in \(reading.source) (\(ambient.joined(separator: ", "))): ztunnel's capture, not a sidecar's, so these rows say nothing about it (istioctl ztunnel-config shows ztunnel's side); meshcap's apply and clean with iptables refuse to change it"))
+        }
+        if ambient.isEmpty, comparison.places.allSatisfy({ $0.rules.allSatisfy { $0.rule == nil } }) {
             verdicts.append(Verdict(kind: .noRules, message: "no capture rules of meshcap's or Istio's in \(reading.source): nothing is captured (`meshcap apply` puts them there)"))
         } else {
             for entry in needEntry.subtracting(entered).sorted() {

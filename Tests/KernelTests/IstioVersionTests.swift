@@ -259,6 +259,16 @@ import TestSupport
             #expect(result.status == 1 && result.stdout.contains("PROBLEM (ambient): Istio ambient's in-pod redirection is in "), "\(result.stdout)\(result.stderr)")
             #expect(result.stdout.contains("nat ISTIO_PRERT") && !result.stdout.contains("capture looks right") && !result.stdout.contains("no-rules"), "\(result.stdout)")
         }
+        // apply and clean would replace or remove ztunnel's ISTIO_OUTPUT: both refuse, changing nothing.
+        // Without the save's dated comment lines.
+        func rules() throws -> [Substring] { try workload.exec("iptables-nft-save").split(separator: "\n").filter { !$0.hasPrefix("#") } }
+        let before = try rules()
+        let config = ["--backend", "iptables", "-i", "*", "-b", "*", "--passwd-file", "/dev/null"]
+        for arguments in [["apply"] + config, ["clean", "--backend", "iptables"]] {
+            let refused = try meshcapIn(workload, arguments)
+            #expect(refused.status == 3 && refused.stderr.contains("ISTIO_PRERT: Istio ambient's in-pod redirection"), "\(arguments): \(refused.stderr)")
+        }
+        #expect(try rules() == before)
     }
 
     /// Istio 1.13 to 1.28 in TPROXY mode for ports 8080 and 9090, capturing outbound only to

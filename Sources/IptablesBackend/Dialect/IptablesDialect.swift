@@ -92,6 +92,20 @@ public struct IptablesDialect: Dialect {
         return (rules, ahead, chains)
     }
 
+    /// Istio ambient's in-pod redirection names its chains as the sidecar's are named (its
+    /// ISTIO_OUTPUT in nat, mangle and raw) beside its own ISTIO_PRERT: an apply would replace
+    /// ztunnel's outbound half, a clean remove it, either leaving ISTIO_PRERT behind. Refused
+    /// before anything is sent.
+    static func refuseAmbient(_ reading: Reading) throws {
+        for family in Family.allCases {
+            guard let save = reading[family] else { continue }
+            let ambient = save.tables.filter { $0.chain(Istio.ambientChain) != nil }.map(\.name)
+            guard ambient.isEmpty else {
+                throw HostError("\(family == .ipv4 ? "iptables" : "ip6tables") \(ambient.joined(separator: ", ")) hold\(ambient.count == 1 ? "s" : "") \(Istio.ambientChain): Istio ambient's in-pod redirection (ztunnel's), whose ISTIO_OUTPUT chains have the names of the sidecar's; meshcap would replace or remove half of it, so it changes nothing here (take the workload out of ambient first)")
+            }
+        }
+    }
+
     /// Why a foreign rule ahead of meshcap's may take a packet before meshcap sees it, and
     /// whether the rule itself ends the packet's way (a jump may or may not); nil if it cannot
     /// (a counter, a LOG, a MARK).
@@ -107,10 +121,12 @@ public struct IptablesDialect: Dialect {
     }
 
     public func changes(to desired: DesiredState, from reading: Reading) throws -> Changes<Steps> {
-        transitions(from: reading, resolve: desired.resolve) { family in desired.ruleset(.xtables(family)) }
+        try Self.refuseAmbient(reading)
+        return transitions(from: reading, resolve: desired.resolve) { family in desired.ruleset(.xtables(family)) }
     }
 
     public func removal(from reading: Reading, recognising config: DesiredState?) throws -> Changes<Steps> {
+        try Self.refuseAmbient(reading)
         let numeric: OwnerResolver = { _, _ in nil }
         return transitions(from: reading, resolve: config.map { $0.resolve } ?? numeric, recognising: config, desired: { _ in nil })
     }
