@@ -18,6 +18,7 @@ pass() { checks=$((checks + 1)); echo "deb: ok: $*"; }
 if dpkg-query -W -f='${Status}' meshcap 2>/dev/null | grep -q installed; then
     fail "meshcap is installed as a package here already: this test installs and purges it"
 fi
+[ ! -e /etc/meshcap ] || fail "/etc/meshcap exists (make install?): purging the package would remove it"
 
 ns=mcdeb-$$
 work=$(mktemp -d)
@@ -31,9 +32,12 @@ trap 'echo "deb: FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 
 # This machine's own ruleset, read only: nft's view (iptables-nft's tables are in it too), and
 # iptables-legacy's where its modules are loaded (reading them loads nothing new).
+# Without counters (-s; legacy's [packets:bytes]): the machine's own traffic moves those.
 ruleset() {
-    nft list ruleset
-    if [ -e /proc/net/ip_tables_names ] && command -v iptables-legacy-save >/dev/null; then iptables-legacy-save | { grep -v '^#' || true; }; fi
+    nft -s list ruleset
+    if [ -e /proc/net/ip_tables_names ] && command -v iptables-legacy-save >/dev/null; then
+        iptables-legacy-save | { grep -v '^#' || true; } | sed 's/ \[[0-9]*:[0-9]*\]$//'
+    fi
 }
 ruleset > "$work/before"
 unchanged() { ruleset > "$work/now"; cmp -s "$work/before" "$work/now" || { diff "$work/before" "$work/now" >&2; fail "$1 changed this machine's ruleset"; }; pass "$1 changed no rule of this machine"; }

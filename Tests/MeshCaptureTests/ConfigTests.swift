@@ -303,13 +303,22 @@ func errors(_ files: [String] = [], flags: [String] = [], strict: Bool = false) 
             (#"NOTE=a\ b\$c"#, "a b$c"),
             (#"NOTE='single \n stays'"#, #"single \n stays"#),
             ("NOTE=\"one \\\ntwo\"", "one two"),
+            // A backslash ending a line joins the next one, which is then no setting of its own.
+            ("NOTE=foo\\\nB=bar", "fooB=bar"),
+            // Blanks before an open quote's line end are the value's.
+            ("NOTE=\"abc   \ndef\"", "abc   \ndef"),
+            ("NOTE=a~b", "a~b"),
         ]
         for (line, expected) in cases {
             #expect(try load([line]).values["NOTE"] == expected, "\(line)")
             if let shell = try? shellReading(line) { #expect(shell == expected, "sh reads \(line) as \(shell)") }
         }
         #expect(errors([#"ISTIO_SERVICE_CIDR="\\$CIDR""#]).first?.contains(#""$" would be expanded by a shell"#) == true)
-        #expect(errors([#"ISTIO_SERVICE_CIDR=10.0.0.0/8\"#]).first?.contains("a backslash ends the value") == true)
+        #expect(try load(["NOTE=foo\\\nB=bar"]).values["B"] == nil)
+        #expect(errors([#"ISTIO_SERVICE_CIDR=10.0.0.0/8\"#]).first?.contains("ends with a backslash on the file's last line") == true)
+        for tilde in ["ISTIO_SERVICE_CIDR=~/cidr", "ISTIO_SERVICE_CIDR=10.0.0.0/8:~/more"] {
+            #expect(errors([tilde]).first?.contains(#""~" would be expanded by a shell"#) == true, "\(tilde)")
+        }
     }
 
     /// The value `sh` gives NOTE after sourcing a file holding `line`; nil without /bin/sh.

@@ -14,14 +14,15 @@ public enum EnvFile {
             let index = next, rawLine = input.lines[index]
             next += 1
             let origin = Origin.file(path: input.name, line: index + 1)
-            var line = rawLine.trimmingWhitespace()
+            // Blanks after the value are the value's while a quote is open (`KEY="abc   ` ...).
+            var line = rawLine.drop { $0.isWhitespace }
             if line.isEmpty || line.hasPrefix("#") { continue }
             // `export` and any blank after it, as a shell reads `export<TAB>KEY=...`.
             if line.hasPrefix("export"), let next = line.dropFirst("export".count).first, next == " " || next == "\t" {
-                line = line.dropFirst("export".count).trimmingWhitespace()
+                line = line.dropFirst("export".count).drop { $0.isWhitespace }
             }
             guard let equals = line.firstIndex(of: "=") else {
-                errors.append(ConfigError(origin: origin, message: "\(rawLine.excerpt) is not KEY=VALUE"))
+                errors.append(ConfigError(origin: origin, message: "\(rawLine.trimmingWhitespace().excerpt) is not KEY=VALUE"))
                 continue
             }
             let key = String(line[..<equals])
@@ -31,8 +32,9 @@ public enum EnvFile {
                 continue
             }
             var text = String(line[line.index(after: equals)...])
-            // A quote left open: the value goes on over the next lines, line ends and all, until
-            // it closes; one that never does is this line's error, not one per line after it.
+            // A quote left open, or a backslash at the end: the value goes on over the next lines
+            // (line ends and all inside quotes; a backslash and its line end join the lines),
+            // until it closes; one that never does is this line's error, not one per line after it.
             if let quote = openQuote(Substring(text)) {
                 while next < input.lines.count, openQuote(Substring(text)) != nil {
                     text += "\n" + input.lines[next]
@@ -40,7 +42,9 @@ public enum EnvFile {
                 }
                 if openQuote(Substring(text)) != nil {
                     // The shell that sources the file stops there too (unexpected end of file).
-                    errors.append(ConfigError(origin: origin, message: "\(key): the \(Character(Unicode.Scalar(quote))) quote is not closed: it opens here and no later line closes it; allowed: \(allowed)"))
+                    let problem = quote == UInt8(ascii: "\\") ? "ends with a backslash on the file's last line: a shell would read on past its end"
+                        : "the \(Character(Unicode.Scalar(quote))) quote is not closed: it opens here and no later line closes it"
+                    errors.append(ConfigError(origin: origin, message: "\(key): \(problem); allowed: \(allowed)"))
                     continue
                 }
             }
@@ -68,7 +72,8 @@ public enum EnvFile {
     }
 
     /// The quote a value leaves open at its end, as a shell reads it (a quote inside the other
-    /// kind is text); nil when every quote closes.
+    /// kind is text), or a backslash when one ends it outside single quotes (the shell joins the
+    /// next line); nil when every quote closes.
     static func openQuote(_ raw: Substring) -> UInt8? {
         var open: UInt8?, escaped = false
         for byte in raw.utf8 {
@@ -86,7 +91,7 @@ public enum EnvFile {
                 break
             }
         }
-        return open
+        return escaped ? UInt8(ascii: "\\") : open
     }
 
     /// The value as one shell word: quoted and unquoted pieces joined, ended by a blank, after
@@ -100,9 +105,14 @@ public enum EnvFile {
         var value: [UInt8] = []
         var index = 0
         var quoted = false
+        // An unquoted `~` at the start of an assignment's value, or after an unquoted `:`, is
+        // a home directory to the shell.
+        var tildeExpands = true
         func problem(_ text: String) -> Result<String, ValueProblem> { .failure(ValueProblem(text, allowed: allowed)) }
         while index < bytes.count {
             let byte = bytes[index]
+            let afterColon = byte == UInt8(ascii: ":")
+            defer { tildeExpands = afterColon }
             switch byte {
             case UInt8(ascii: "'"):
                 guard let close = bytes[(index + 1)...].firstIndex(of: byte) else { return problem("the ' quote is not closed") }
@@ -142,6 +152,7 @@ public enum EnvFile {
                 return .success(String(decoding: value, as: UTF8.self))
             default:
                 if shellSyntax[Int(byte)] { return problem("\"\(Character(Unicode.Scalar(byte)))\" is shell syntax") }
+                if byte == UInt8(ascii: "~"), tildeExpands { return problem("\"~\" would be expanded by a shell (to a home directory)") }
                 value.append(byte)
                 index += 1
             }
