@@ -35,8 +35,8 @@ public enum SavedDump {
         var command: String {
             switch self {
             case .iptablesSave: "iptables-save -c > rules.txt; ip6tables-save -c >> rules.txt"
-            case .iptablesListing: "for t in nat mangle raw; do iptables -t $t -nvL; done > rules.txt"
-            case .iptablesRules: "for t in nat mangle raw; do iptables -t $t -S -v; done > rules.txt"
+            case .iptablesListing: "for t in nat mangle raw; do iptables -t $t -nvxL; ip6tables -t $t -nvxL; done > rules.txt"
+            case .iptablesRules: "for t in nat mangle raw; do iptables -t $t -S -v; ip6tables -t $t -S -v; done > rules.txt"
             case .nftListing: "nft list ruleset > rules.txt"
             case .nftJSON: "nft -j list ruleset > rules.json"
             }

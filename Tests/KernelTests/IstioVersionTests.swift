@@ -271,9 +271,9 @@ import TestSupport
         #expect(try rules() == before)
     }
 
-    /// Istio 1.13 to 1.28 in TPROXY mode for ports 8080 and 9090, capturing outbound only to
+    /// Istio 1.13 to 1.17 in TPROXY mode for ports 8080 and 9090, capturing outbound only to
     /// 10.96.0.0/12 and never to port 3306: mangle's mark plumbing in the built-in chains,
-    /// untagged (Istio's own), and before 1.23 a bare return closing the include list.
+    /// untagged (Istio's own; the same to 1.28), and a bare return closing the include list.
     static let tproxy = """
         *mangle
         :ISTIO_DIVERT - [0:0]
@@ -320,7 +320,7 @@ import TestSupport
 
         """
 
-    @Test(.needsRoot) func tproxyModeOfIstio113To128() throws {
+    @Test(.needsRoot) func tproxyModeOfIstio113To117() throws {
         let network = try TestNetwork()
         let (workload, peer) = (network.workload, network.peer)
         // What istio-iptables sets up beside the rules: marked packets delivered locally.

@@ -1,6 +1,9 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 
+# Copyright 2026 meshcap developers. Licensed under the Apache License, Version 2.0 (LICENSE in
+# meshcap's source tree).
+#
 # The meshcap.vm.capture module: runs the meshcap binary on the target (diff, apply, verify,
 # clean) and reports what it did. It never builds or reads firewall rules itself.
 
