@@ -258,20 +258,28 @@ def statements(out):
     return [line for line in out.splitlines() if line.strip() and not line.lstrip().startswith('#')]
 
 
+def carry_out(module, meshcap, result, preview, err, subcommand, would, done):
+    """A change meshcap previewed (diff, clean --dry-run): shown with --diff, left undone in
+    check mode, else made by `subcommand`."""
+    result['changed'] = True
+    result['report'] = report_lines(err)
+    if module._diff:
+        result['diff'] = {'prepared': preview}
+    if module.check_mode:
+        result['msg'] = would
+        return
+    rc, out, err = meshcap.run(subcommand)
+    result['report'] = report_lines(err)
+    result['msg'] = done
+
+
 def present(module, meshcap, result):
     rc, out, err = meshcap.run('diff', ok=(0, 1))
-    changed = rc == 1
-    result['changed'] = changed
-    if changed:
-        result['report'] = report_lines(err)
-        if module._diff:
-            result['diff'] = {'prepared': out}
+    if rc == 1:
+        carry_out(module, meshcap, result, out, err, 'apply',
+                  'the live rules are not the config\'s: meshcap apply would change them', 'applied')
         if module.check_mode:
-            result['msg'] = 'the live rules are not the config\'s: meshcap apply would change them'
             return
-        rc, out, err = meshcap.run('apply')
-        result['report'] = report_lines(err)
-        result['msg'] = 'applied'
     else:
         result['msg'] = 'the live rules are the config\'s'
     if module.params['verify']:
@@ -292,20 +300,10 @@ def present(module, meshcap, result):
 
 def absent(module, meshcap, result):
     rc, out, err = meshcap.run('clean', ['--dry-run'])
-    would = statements(out)
-    result['changed'] = bool(would)
-    if not would:
+    if not statements(out):
         result['msg'] = 'nothing to clean'
         return
-    result['report'] = report_lines(err)
-    if module._diff:
-        result['diff'] = {'prepared': out}
-    if module.check_mode:
-        result['msg'] = 'meshcap clean would remove rules'
-        return
-    rc, out, err = meshcap.run('clean')
-    result['report'] = report_lines(err)
-    result['msg'] = 'cleaned'
+    carry_out(module, meshcap, result, out, err, 'clean', 'meshcap clean would remove rules', 'cleaned')
 
 
 def main():
