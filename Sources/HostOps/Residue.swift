@@ -17,7 +17,7 @@ extension Residue {
         }
         for family in Family.allCases {
             // Chain names straight from the kernel: no iptables-legacy-save per run.
-            let chains = IptablesHost.legacyTables(family).flatMap { (try? LegacyChains.names($0, family: family)) ?? [] }
+            let chains = IptablesHost.legacyTables(family).flatMap { (try? LegacyTables.names($0, family: family)) ?? [] }
             if chains.contains(where: { ChainName.istioChains.contains(.regular($0)) }) {
                 iptables[.legacy, default: []].append(family)
             }

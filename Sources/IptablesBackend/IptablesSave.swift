@@ -98,14 +98,22 @@ public struct IptablesSave: Sendable, Hashable {
                     bytes = counts.count > 1 ? UInt64(counts[1]) ?? 0 : 0
                     body = body[body.index(after: close)...].drop { $0 == " " }
                 }
-                let words = IptablesParser.words(body)
-                guard words.count >= 2, words[0] == "-A", current != nil, let index = chainIndex[words[1]] else { continue }
-                let parsed = IptablesParser.rule(Array(words.dropFirst(2)), family: family)
-                current?.chains[index].rules.append(SavedRule(text: String(body), rule: parsed?.rule, tagged: parsed?.tagged ?? false,
-                                                              packets: packets, bytes: bytes))
+                guard current != nil, let saved = savedRule(body, packets: packets, bytes: bytes, family: family),
+                      let index = chainIndex[saved.chain] else { continue }
+                current?.chains[index].rules.append(saved.rule)
             }
         }
         return IptablesSave(family: family, tables: tables)
+    }
+
+    /// One `-A CHAIN ...` line, its counters apart, as a rule of CHAIN (read into the model when
+    /// it is one meshcap writes); nil for a line of another shape. The kernel readers print each
+    /// entry as this line and read it here, so every way of reading gives the same rules.
+    public static func savedRule(_ body: Substring, packets: UInt64, bytes: UInt64, family: Family) -> (chain: String, rule: SavedRule)? {
+        let words = IptablesParser.words(body)
+        guard words.count >= 2, words[0] == "-A" else { return nil }
+        let parsed = IptablesParser.rule(Array(words.dropFirst(2)), family: family)
+        return (words[1], SavedRule(text: String(body), rule: parsed?.rule, tagged: parsed?.tagged ?? false, packets: packets, bytes: bytes))
     }
 }
 

@@ -30,7 +30,12 @@ extension IptablesVariant {
     }
 }
 
-/// The iptables host of one variant: reads with `iptables-save -c`, changes with
+/// Why the kernel reader left a family to the save tool: the entry it could not print exactly.
+public struct KernelReadingRefused: Error, Sendable {
+    public let reason: String
+}
+
+/// The iptables host of one variant: reads from the kernel (or with `iptables-save -c`), changes with
 /// `iptables-restore --noflush --wait`, one transaction per table and family, undone table by
 /// table from a snapshot when a later one fails.
 ///
@@ -73,7 +78,8 @@ public struct IptablesHost: FirewallHost {
     /// table that does not exist creates it (and makes iptables-nft warn about legacy tables
     /// forever after), so the list the kernel keeps is read first; reading it creates nothing.
     static func legacyTables(_ family: Family) -> [String] {
-        let path = family == .ipv4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names"
+        // thread-self: the namespace of the thread asking (/proc/net is the process leader's).
+        let path = family == .ipv4 ? "/proc/thread-self/net/ip_tables_names" : "/proc/thread-self/net/ip6_tables_names"
         guard let text = try? InputFile.read(path, role: "kernel table list", strictText: false) else { return [] }
         return text.lines.filter { !$0.isEmpty }
     }
@@ -95,11 +101,35 @@ public struct IptablesHost: FirewallHost {
         return result.stdout
     }
 
-    /// Each family's nat, mangle and raw tables as `iptables-save -c` prints them.
+    /// Each family's nat, mangle and raw tables as `iptables-save -c` prints them: read from the
+    /// kernel where every entry decodes exactly (`kernelReading`), else by the save tool.
     public func read() throws -> IptablesDialect.Reading {
         var saves: IptablesDialect.Reading = [:]
-        for family in Family.allCases { saves[family] = IptablesSave.parse(try save(family), family: family) }
+        for family in Family.allCases {
+            if case .success(let save)? = try kernelReading(family) {
+                saves[family] = save
+            } else {
+                saves[family] = IptablesSave.parse(try save(family), family: family)
+            }
+        }
         return saves
+    }
+
+    /// A family's nat, mangle and raw tables read from the kernel, as the save tool would print
+    /// them; the entry that does not decode exactly, if one does not; nil where this variant has
+    /// no kernel reader.
+    public func kernelReading(_ family: Family) throws(HostError) -> Result<IptablesSave, KernelReadingRefused>? {
+        guard variant == .legacy else { return nil }
+        var tables: [IptablesSave.Table] = []
+        for table in Self.legacyTables(family) where IptablesDialect.tables.contains(table) {
+            let blob = try LegacyTables.read(table, family: family)
+            do throws(LegacyTables.Undecodable) {
+                tables.append(try LegacyTables.table(table, blob))
+            } catch let refused {
+                return .failure(KernelReadingRefused(reason: "\(family.label) \(refused.reason)"))
+            }
+        }
+        return .success(IptablesSave(family: family, tables: tables))
     }
 
     /// Zeroes the counters of meshcap's rules (and Istio's) and of no one else's: each ISTIO

@@ -2,11 +2,11 @@ import Testing
 import MeshCapture
 @testable import HostOps
 
-/// `LegacyChains` reads chain names out of the kernel's legacy x_tables entries by byte offset:
+/// `LegacyTables` reads chain names out of the kernel's legacy x_tables entries by byte offset:
 /// it must name exactly the chains iptables-legacy-save declares, in both families, among many
 /// rules of several sizes (matches and targets of different lengths move every offset), and each
 /// family its own (a chain only one family has).
-@Suite struct LegacyChainsTests {
+@Suite struct LegacyTablesTests {
     @Test(.needsRoot)
     func namesTheChainsIptablesLegacySaveDeclares() throws {
         let ns = try Namespace("legacy-chains")
@@ -23,7 +23,7 @@ import MeshCapture
             _ = try ns.exec(["\(tool)-restore"], input: script)
             let saved = try ns.exec("\(tool)-save").split(separator: "\n").filter { $0.hasPrefix(":") }.map { String($0.dropFirst().prefix { $0 != " " }) }
             let builtIn: Set = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]
-            let read = try ns.inside { try ["nat", "mangle"].flatMap { try LegacyChains.names($0, family: family) } }
+            let read = try ns.inside { try ["nat", "mangle"].flatMap { try LegacyTables.names($0, family: family) } }
             // Sorted lists, not sets: a chain named twice must fail too.
             #expect(read.sorted() == saved.filter { !builtIn.contains($0) }.sorted(), "\(family)")
             #expect(read.sorted() == ["ISTIO_INBOUND", "ISTIO_OUTPUT", "ISTIO_REDIRECT", "SOMEONE-ELSES", "ONLY-\(family)", "ISTIO_DIVERT"].sorted(), "\(family)")
@@ -31,6 +31,6 @@ import MeshCapture
         // A table no kernel module provides is an error, not an empty list. (A real table the
         // kernel does not hold yet would be created by asking: callers ask only about the ones
         // /proc/net/ip*_tables_names lists.)
-        #expect(throws: HostError.self) { try ns.inside { try LegacyChains.names("no-such-table", family: .ipv4) } }
+        #expect(throws: HostError.self) { try ns.inside { try LegacyTables.names("no-such-table", family: .ipv4) } }
     }
 }
