@@ -5,12 +5,13 @@ import MeshCapture
 import Testing
 import TestSupport
 
-/// The kernel reader of the legacy tables (`IptablesHost.kernelReading`, getsockopt) against
-/// the save tool: for Istio's conformance cases and for seeded random configs in both families,
-/// loaded with random counters beside other software's rules, the reader must give the same
-/// tables, chain for chain, rule for rule (text, model and counters), as `iptables-legacy-save -c`
-/// read by the dump reader; and where it cannot print an entry exactly it must say so, and the
-/// host's reading must still be the save tool's.
+/// The kernel readers of the iptables tables (`IptablesHost.kernelReading`: the legacy tables
+/// over getsockopt, iptables-nft's over netlink) against the save tools: for Istio's conformance
+/// cases and for seeded random configs in both families, loaded with random counters beside
+/// other software's rules, each reader must give the same tables, chain for chain, rule for rule
+/// (text, model and counters), as `iptables-legacy-save -c` or `iptables-nft-save -c` read by the
+/// dump reader; and where it cannot print an entry exactly it must say so, and the host's
+/// reading must still be the save tool's.
 @Suite(.serialized) struct KernelReaderTests {
     static let configs = 200
 
@@ -48,14 +49,14 @@ import TestSupport
     }
 
     /// The three tables meshcap reads, as the save tool prints them and the dump reader reads them.
-    static func saved(_ ns: Namespace, _ family: Family) throws -> IptablesSave {
-        let save = IptablesSave.parse(try ns.exec(family == .ipv4 ? "iptables-legacy-save" : "ip6tables-legacy-save", "-c"), family: family)
+    static func saved(_ ns: Namespace, _ variant: IptablesVariant, _ family: Family) throws -> IptablesSave {
+        let save = IptablesSave.parse(try ns.exec(variant.tool(family, "save"), "-c"), family: family)
         return IptablesSave(family: family, tables: save.tables.filter { IptablesDialect.tables.contains($0.name) })
     }
 
-    /// The kernel reader's tables, which must have decoded.
-    static func read(_ ns: Namespace, _ family: Family) throws -> Result<IptablesSave, KernelReadingRefused>? {
-        try ns.inside { try IptablesHost(variant: .legacy, wait: 5).kernelReading(family) }
+    /// The kernel reader's tables.
+    static func read(_ ns: Namespace, _ variant: IptablesVariant, _ family: Family) throws -> Result<IptablesSave, KernelReadingRefused> {
+        try ns.inside { try IptablesHost(variant: variant, wait: 5).kernelReading(family) }
     }
 
     /// Table by table, chain by chain, rule by rule: where they first differ.
@@ -77,8 +78,8 @@ import TestSupport
 
     static let flush = "*nat\nCOMMIT\n*mangle\nCOMMIT\n*raw\nCOMMIT\n"
 
-    @Test(.needsRoot)
-    func legacyReaderGivesTheSaveToolsTablesOnRandomConfigs() throws {
+    @Test(.needsRoot, arguments: [IptablesVariant.legacy, .nft])
+    func readerGivesTheSaveToolsTablesOnRandomConfigs(variant: IptablesVariant) throws {
         var random = SeededRandom.forTest(#function)
         let ns = try Namespace("kread")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-kread-\(getpid())")
@@ -91,15 +92,15 @@ import TestSupport
             try text.write(to: file, atomically: true, encoding: .utf8)
             let plan = CapturePlan(try ConfigLoader.load(files: [file.path], flags: [], accounts: AccountDatabase(users: [:], groups: [:])).config)
             for family in Family.allCases {
-                let tool = family == .ipv4 ? "iptables-legacy-restore" : "ip6tables-legacy-restore"
+                let tool = variant.tool(family, "restore")
                 try ns.exec(tool, input: Self.flush)
                 if plan.config.families.contains(family) {
                     try ns.exec(tool, "--noflush", "--counters", input: Self.counted(IptablesRenderer.render(plan.ruleset(for: .xtables(family))), &random))
                 }
                 try ns.exec(tool, "--noflush", "--counters", input: Self.foreign(family, &random))
-                let saved = try Self.saved(ns, family)
-                guard case .success(let kernel)? = try Self.read(ns, family) else {
-                    Issue.record("config \(index) (seed \(SeededRandom.seed)) \(family): the kernel reader refused: \(String(describing: try Self.read(ns, family)))\n\(text)")
+                let saved = try Self.saved(ns, variant, family)
+                guard case .success(let kernel) = try Self.read(ns, variant, family) else {
+                    Issue.record("config \(index) (seed \(SeededRandom.seed)) \(family): the kernel reader refused: \(String(describing: try Self.read(ns, variant, family)))\n\(text)")
                     return
                 }
                 if let difference = Self.difference(kernel, saved) {
@@ -112,14 +113,14 @@ import TestSupport
                 counted += all.count { $0.packets > 0 }
             }
         }
-        print("kernel reader: \(Self.configs) configs, \(compared) family readings, \(rules) rules (\(counted) with packets) equal to iptables-legacy-save -c")
+        print("kernel reader, \(variant.rawValue): \(Self.configs) configs, \(compared) family readings, \(rules) rules (\(counted) with packets) equal to \(variant.tool(.ipv4, "save")) -c")
         #expect(compared == 2 * Self.configs)
         // The generator must reach meshcap's rules, not only the foreign ones.
         #expect(rules > 20 * Self.configs)
     }
 
-    @Test(.needsRoot, .needsCorpus)
-    func legacyReaderGivesTheSaveToolsTablesOnIstiosCases() throws {
+    @Test(.needsRoot, .needsCorpus, arguments: [IptablesVariant.legacy, .nft])
+    func readerGivesTheSaveToolsTablesOnIstiosCases(variant: IptablesVariant) throws {
         let cases = Prerequisites.corpus.appendingPathComponent("cases")
         let names = try FileManager.default.contentsOfDirectory(atPath: cases.path).filter { $0.hasSuffix(".env") }.sorted()
         let group = Prerequisites.corpus.appendingPathComponent("canon.group")
@@ -130,7 +131,7 @@ import TestSupport
         for name in names {
             let plan = CapturePlan(try ConfigLoader.load(files: [cases.appendingPathComponent(name).path], flags: [], accounts: accounts).config)
             for family in plan.config.families.sorted() {
-                let tool = family == .ipv4 ? "iptables-legacy-restore" : "ip6tables-legacy-restore"
+                let tool = variant.tool(family, "restore")
                 try ns.exec(tool, input: Self.flush)
                 // Group names (--gid-owner java) resolved as canon.sh resolves them: canon.group
                 // over /etc/group, in a mount namespace of the loader's own.
@@ -138,33 +139,33 @@ import TestSupport
                                                "ip", "netns", "exec", ns.name, tool, "--noflush", "--counters"],
                                    input: Self.counted(IptablesRenderer.render(plan.ruleset(for: .xtables(family))), &random))
                 try #require(load.status == 0, "\(name) \(family): \(load.stderr)")
-                let saved = try Self.saved(ns, family)
-                guard case .success(let kernel)? = try Self.read(ns, family) else {
-                    Issue.record("\(name) \(family): the kernel reader refused: \(String(describing: try Self.read(ns, family)))")
+                let saved = try Self.saved(ns, variant, family)
+                guard case .success(let kernel) = try Self.read(ns, variant, family) else {
+                    Issue.record("\(name) \(family): the kernel reader refused: \(String(describing: try Self.read(ns, variant, family)))")
                     continue
                 }
                 if let difference = Self.difference(kernel, saved) { Issue.record("\(name) \(family): \(difference)") }
                 compared += 1
             }
         }
-        print("kernel reader: \(names.count) conformance cases, \(compared) family readings equal to iptables-legacy-save -c")
+        print("kernel reader, \(variant.rawValue): \(names.count) conformance cases, \(compared) family readings equal to \(variant.tool(.ipv4, "save")) -c")
         #expect(names.count == 22 && compared >= 30)
     }
 
     /// An entry the decoder does not print (a statistic match, kube-proxy's) is reported with
     /// where it is, and the host reads that family with the save tool: the same rules.
-    @Test(.needsRoot)
-    func anEntryItCannotPrintLeavesTheFamilyToTheSaveTool() throws {
+    @Test(.needsRoot, arguments: [IptablesVariant.legacy, .nft])
+    func anEntryItCannotPrintLeavesTheFamilyToTheSaveTool(variant: IptablesVariant) throws {
         let ns = try Namespace("kfall")
-        try ns.exec("iptables-legacy-restore", input: "*nat\n:ISTIO_OUTPUT - [0:0]\n-A OUTPUT -j ISTIO_OUTPUT\n-A OUTPUT -p tcp -m statistic --mode random --probability 0.5 -j RETURN\n-A ISTIO_OUTPUT -d 10.96.0.0/12 -j RETURN\nCOMMIT\n")
-        guard case .failure(let refused)? = try Self.read(ns, .ipv4) else {
+        try ns.exec(variant.tool(.ipv4, "restore"), input: "*nat\n:ISTIO_OUTPUT - [0:0]\n-A OUTPUT -j ISTIO_OUTPUT\n-A OUTPUT -p tcp -m statistic --mode random --probability 0.5 -j RETURN\n-A ISTIO_OUTPUT -d 10.96.0.0/12 -j RETURN\nCOMMIT\n")
+        guard case .failure(let refused) = try Self.read(ns, variant, .ipv4) else {
             Issue.record("the reader printed a statistic match it does not know")
             return
         }
         #expect(refused.reason.contains("IPv4 nat OUTPUT") && refused.reason.contains("match statistic"), "\(refused.reason)")
-        let reading = try ns.inside { try IptablesHost(variant: .legacy, wait: 5).read() }
+        let reading = try ns.inside { try IptablesHost(variant: variant, wait: 5).read() }
         let tables = reading[.ipv4]?.tables.filter { IptablesDialect.tables.contains($0.name) } ?? []
         #expect(!tables.isEmpty)
-        #expect(IptablesSave(family: .ipv4, tables: tables) == (try Self.saved(ns, .ipv4)))
+        #expect(IptablesSave(family: .ipv4, tables: tables) == (try Self.saved(ns, variant, .ipv4)))
     }
 }

@@ -83,16 +83,20 @@ struct EntryHeader {
     /// print_ip of iptables and ip6tables: nothing for any address, else the address and its
     /// prefix length (or, for a mask that is no prefix, the mask).
     func address(_ option: String, _ field: (address: [UInt8], mask: [UInt8]), _ inverted: Bool, _ family: Family) -> String? {
-        let length = Self.prefixLength(field.mask)
-        let unset = family == .ipv4 ? field.mask.allSatisfy { $0 == 0 } && field.address.allSatisfy { $0 == 0 } : length == 0
+        let unset = family == .ipv4 ? field.mask.allSatisfy { $0 == 0 } && field.address.allSatisfy { $0 == 0 } : Self.prefixLength(field.mask) == 0
         if unset && !inverted { return "" }
-        guard let address = XtablesExtensions.address(field.address, family) else { return nil }
+        return Self.address(option, field.address, mask: field.mask, inverted, family)
+    }
+
+    /// " ! -d 10.96.0.0/12": an address and its prefix length, or its mask when that is no prefix.
+    static func address(_ option: String, _ address: [UInt8], mask: [UInt8], _ inverted: Bool, _ family: Family) -> String? {
+        guard let text = XtablesExtensions.address(address, family) else { return nil }
         let suffix: String
-        if let length { suffix = "\(length)" } else {
-            guard let mask = XtablesExtensions.address(field.mask, family) else { return nil }
-            suffix = mask
+        if let length = prefixLength(mask) { suffix = "\(length)" } else {
+            guard let shown = XtablesExtensions.address(mask, family) else { return nil }
+            suffix = shown
         }
-        return (inverted ? " !" : "") + " \(option) \(address)/\(suffix)"
+        return (inverted ? " !" : "") + " \(option) \(text)/\(suffix)"
     }
 
     /// print_iface: the name up to where the mask ends, `+` when it ends before the name does.

@@ -106,7 +106,7 @@ public struct IptablesHost: FirewallHost {
     public func read() throws -> IptablesDialect.Reading {
         var saves: IptablesDialect.Reading = [:]
         for family in Family.allCases {
-            if case .success(let save)? = try kernelReading(family) {
+            if case .success(let save) = try kernelReading(family) {
                 saves[family] = save
             } else {
                 saves[family] = IptablesSave.parse(try save(family), family: family)
@@ -115,21 +115,24 @@ public struct IptablesHost: FirewallHost {
         return saves
     }
 
-    /// A family's nat, mangle and raw tables read from the kernel, as the save tool would print
-    /// them; the entry that does not decode exactly, if one does not; nil where this variant has
-    /// no kernel reader.
-    public func kernelReading(_ family: Family) throws(HostError) -> Result<IptablesSave, KernelReadingRefused>? {
-        guard variant == .legacy else { return nil }
-        var tables: [IptablesSave.Table] = []
-        for table in Self.legacyTables(family) where IptablesDialect.tables.contains(table) {
-            let blob = try LegacyTables.read(table, family: family)
-            do throws(LegacyTables.Undecodable) {
-                tables.append(try LegacyTables.table(table, blob))
-            } catch let refused {
-                return .failure(KernelReadingRefused(reason: "\(family.label) \(refused.reason)"))
+    /// A family's nat, mangle and raw tables read from the kernel (the legacy tables over
+    /// getsockopt, iptables-nft's over netlink) as the save tool would print them; or the entry
+    /// that does not decode exactly, if one does not.
+    public func kernelReading(_ family: Family) throws -> Result<IptablesSave, KernelReadingRefused> {
+        let read: Result<IptablesSave, UndecodableEntry>
+        switch variant {
+        case .nft:
+            read = try IptablesNftTables.read(family)
+        case .legacy:
+            var tables: [IptablesSave.Table] = []
+            var refused: UndecodableEntry?
+            for table in Self.legacyTables(family) where IptablesDialect.tables.contains(table) && refused == nil {
+                let blob = try LegacyTables.read(table, family: family)
+                do throws(UndecodableEntry) { tables.append(try LegacyTables.table(table, blob)) } catch { refused = error }
             }
+            read = refused.map { .failure($0) } ?? .success(IptablesSave(family: family, tables: tables))
         }
-        return .success(IptablesSave(family: family, tables: tables))
+        return read.mapError { KernelReadingRefused(reason: "\(family.label) \($0.reason)") }
     }
 
     /// Zeroes the counters of meshcap's rules (and Istio's) and of no one else's: each ISTIO

@@ -63,11 +63,6 @@ enum LegacyTables {
         let entries: [UInt8]
     }
 
-    /// A table the decoder cannot print exactly; the reason names the entry.
-    struct Undecodable: Error {
-        let reason: String
-    }
-
     /// The user-defined chains of `table`, in the order the kernel keeps them. The caller checks
     /// that the table exists (`IptablesHost.legacyTables`): asking for one that does not loads
     /// its module, which creates it.
@@ -151,7 +146,7 @@ enum LegacyTables {
 
     /// The table's chains and rules as iptables-legacy-save prints them: built-in chains in hook
     /// order with their policies, then user-defined chains by name, as libiptc sorts them.
-    static func table(_ name: String, _ blob: Blob) throws(Undecodable) -> IptablesSave.Table {
+    static func table(_ name: String, _ blob: Blob) throws(UndecodableEntry) -> IptablesSave.Table {
         let places = walk(blob)
         // Each chain is a run of entries: a built-in one from its hook entry to its policy
         // entry, a user-defined one from its head to its closing RETURN (not printed).
@@ -161,13 +156,13 @@ enum LegacyTables {
         var starts: [(offset: Int, name: String, builtin: Bool)] = blob.hooks.map { ($0.entry, $0.hook.rawValue.uppercased(), true) }
         starts += places.compactMap { place in place.chainHead.map { (place.offset, $0, false) } }
         starts.sort { $0.offset < $1.offset }
-        guard let end = places.last(where: \.isEnd)?.offset else { throw Undecodable(reason: "\(name): the table has no closing entry") }
+        guard let end = places.last(where: \.isEnd)?.offset else { throw UndecodableEntry(reason: "\(name): the table has no closing entry") }
         for (number, start) in starts.enumerated() {
             let bound = number + 1 < starts.count ? starts[number + 1].offset : end
-            guard let first = index[start.offset], let stop = index[bound] else { throw Undecodable(reason: "\(name) \(start.name): a chain that starts or ends between entries") }
+            guard let first = index[start.offset], let stop = index[bound] else { throw UndecodableEntry(reason: "\(name) \(start.name): a chain that starts or ends between entries") }
             if start.builtin {
                 guard let hook = blob.hooks.first(where: { $0.entry == start.offset }), let last = index[hook.underflow], last < stop else {
-                    throw Undecodable(reason: "\(name) \(start.name): no policy entry")
+                    throw UndecodableEntry(reason: "\(name) \(start.name): no policy entry")
                 }
                 runs.append((start.name, "", first, last))
             } else {
@@ -178,24 +173,24 @@ enum LegacyTables {
         let spans = runs.filter { $0.policy == nil }.map { run in (run.name, places[run.first - 1].offset, places[run.last].offset) }
         func chain(at offset: Int) -> String? { spans.first { $0.1 <= offset && offset <= $0.2 }?.0 }
 
-        let decoded = blob.entries.withUnsafeBytes { bytes in Result { () throws(Undecodable) in
+        let decoded = blob.entries.withUnsafeBytes { bytes in Result { () throws(UndecodableEntry) in
             var chains: [IptablesSave.Chain] = []
             for run in runs {
                 var rules: [IptablesSave.SavedRule] = []
                 for position in run.first..<run.last {
                     let line: (text: String, packets: UInt64, bytes: UInt64)
-                    do throws(Undecodable) { line = try entry(bytes, places[position], chain: run.name, family: blob.interface.family, jump: chain(at:)) } catch {
-                        throw Undecodable(reason: "\(name) \(error.reason)")
+                    do throws(UndecodableEntry) { line = try entry(bytes, places[position], chain: run.name, family: blob.interface.family, jump: chain(at:)) } catch {
+                        throw UndecodableEntry(reason: "\(name) \(error.reason)")
                     }
                     guard let rule = IptablesSave.savedRule(Substring(line.text), packets: line.packets, bytes: line.bytes, family: blob.interface.family) else {
-                        throw Undecodable(reason: "\(name) \(run.name): `\(line.text)` does not read back")
+                        throw UndecodableEntry(reason: "\(name) \(run.name): `\(line.text)` does not read back")
                     }
                     rules.append(rule.rule)
                 }
                 var policy: String?
                 if run.policy != nil {
                     guard let verdict = standardVerdict(bytes, places[run.last]), let said = verdictName(verdict), said == "ACCEPT" || said == "DROP" else {
-                        throw Undecodable(reason: "\(name) \(run.name): a policy other than ACCEPT or DROP")
+                        throw UndecodableEntry(reason: "\(name) \(run.name): a policy other than ACCEPT or DROP")
                     }
                     policy = said
                 }
@@ -229,8 +224,8 @@ enum LegacyTables {
 
     /// One entry as iptables-legacy-save prints it (`-A CHAIN -s ... -j TARGET ...`).
     static func entry(_ bytes: UnsafeRawBufferPointer, _ place: Place, chain: String, family: Family,
-                      jump: (Int) -> String?) throws(Undecodable) -> (text: String, packets: UInt64, bytes: UInt64) {
-        func fail(_ why: String) -> Undecodable { Undecodable(reason: "\(chain): an entry with \(why)") }
+                      jump: (Int) -> String?) throws(UndecodableEntry) -> (text: String, packets: UInt64, bytes: UInt64) {
+        func fail(_ why: String) -> UndecodableEntry { UndecodableEntry(reason: "\(chain): an entry with \(why)") }
         let header: EntryHeader = family == .ipv4
             ? EntryHeader(bytes.loadUnaligned(fromByteOffset: place.offset, as: ipt_entry.self))
             : EntryHeader(bytes.loadUnaligned(fromByteOffset: place.offset, as: ip6t_entry.self))

@@ -2,6 +2,12 @@ import CXtables
 import Glibc
 import MeshCapture
 
+/// An entry (or rule) a kernel reader cannot print exactly as the save tool does; the reason
+/// names it. The caller reads that family with the save tool instead.
+struct UndecodableEntry: Error {
+    let reason: String
+}
+
 /// What `iptables-save` prints for one match or target of an x_tables entry, decoded from the
 /// structure the kernel keeps (the legacy tables' entries, and iptables-nft's compat `match` and
 /// `target` expressions carry the same bytes). Each decoder prints exactly what the extension's
@@ -12,6 +18,25 @@ import MeshCapture
 /// The extensions are the ones meshcap, Istio of every version, and the software found beside
 /// them on VMs (Docker's addrtype and MASQUERADE) write, at the revisions iptables 1.8 loads.
 enum XtablesExtensions {
+    /// `xt_tcp` and `xt_udp` as iptables-nft-save rebuilds them from native port comparisons.
+    static func ports(_ name: String, source: (UInt16, UInt16), destination: (UInt16, UInt16), inverted: (source: Bool, destination: Bool)) -> String? {
+        let flags = (inverted.source ? UInt8(XT_TCP_INV_SRCPT) : 0) | (inverted.destination ? UInt8(XT_TCP_INV_DSTPT) : 0)
+        switch name {
+        case "tcp": return tcp(xt_tcp(spts: source, dpts: destination, option: 0, flg_mask: 0, flg_cmp: 0, invflags: flags)).map { " -m tcp" + $0 }
+        case "udp": return udp(xt_udp(spts: source, dpts: destination, invflags: flags)).map { " -m udp" + $0 }
+        default: return nil
+        }
+    }
+
+    /// iptables-nft-save's limit, rebuilt from a native `limit` of RATE per UNIT seconds.
+    static func limit(rate: UInt64, unit: UInt64, burst: UInt32) -> String? {
+        guard rate > 0, [1, 60, 3600, 86400].contains(unit), UInt64(XT_LIMIT_SCALE) * unit / rate <= UInt64(UInt32.max) else { return nil }
+        var info = xt_rateinfo()
+        info.avg = UInt32(UInt64(XT_LIMIT_SCALE) * unit / rate)
+        info.burst = burst
+        return " -m limit" + limit(info)
+    }
+
     /// " -m tcp --dport 15008", the match's part of the line; nil when not printed exactly.
     static func match(_ name: String, revision: UInt8, _ data: UnsafeRawBufferPointer, family: Family) -> String? {
         let said: String?
