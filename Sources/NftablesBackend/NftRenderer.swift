@@ -21,7 +21,7 @@ public enum NftRenderer {
                 case .prefixes(let prefixes): ["\t\ttype \(prefixes.family == .ipv4 ? "ipv4_addr" : "ipv6_addr")", "\t\tflags interval"]
                 case .ports: ["\t\ttype inet_service"]
                 }
-                lines += ["\tset \(set.name) {"] + type + ["\t\tcounter", "\t\telements = { " + set.elements.map(element).joined(separator: ", ") + " }", "\t}", ""]
+                lines += ["\tset \(set.name) {"] + type + (set.countsElements ? ["\t\tcounter"] : []) + ["\t\telements = { " + set.elements.map(element).joined(separator: ", ") + " }", "\t}", ""]
             }
             for (index, chain) in table.chains.enumerated() {
                 if index > 0 { lines.append("") }

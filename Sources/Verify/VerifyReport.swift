@@ -124,8 +124,9 @@ public struct VerifyReport: Sendable {
                     rows[at].rules += 1
                     if !observed.counted { rows[at].uncounted += 1 }
                 }
-                // A set's rule counts through its elements: a row per CIDR, as with a rule per CIDR.
-                guard let element = Self.elementPurpose(purpose) else {
+                // A set's rule counts through its elements: a row per CIDR, as with a rule per CIDR;
+                // a set too long for element counters (`NamedSet.countsElements`) through its rule.
+                guard let element = Self.elementPurpose(purpose), !observed.elements.isEmpty else {
                     count(purpose, observed.packets, observed.bytes)
                     continue
                 }

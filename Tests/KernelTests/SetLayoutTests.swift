@@ -136,6 +136,33 @@ import TestSupport
         #expect(elements.allSatisfy { reset["outbound", $0.description, "exclude"] == 0 }, "\(reset.rows)")
     }
 
+    /// A set longer than `NamedSet.elementCounterLimit` has no element counters (the kernel's
+    /// per-element counters were half its work on a fresh set of 10,000 prefixes): the set's rule
+    /// counts it whole, one row, live and from a saved ruleset alike.
+    @Test(.needsRoot)
+    func aSetTooLongForElementCountersCountsAsOneRow() throws {
+        let network = try network()
+        // 300 hosts excluded, every other address from 198.18.0.1 on; two of them are probed.
+        let excluded = (0..<300).map { "198.18.\($0 * 2 / 256).\($0 * 2 % 256 + ($0 * 2 / 256 == 0 ? 1 : 0))/32" }
+        let hit = ["198.18.0.1", "198.18.1.0"], missed = ["198.18.200.1", "198.18.200.2", "198.18.200.3"]
+        #expect(excluded.contains("198.18.0.1/32") && excluded.contains("198.18.1.0/32"))
+        let applied = try meshcapIn(network.workload, ["apply", "--layout", "sets", "-i", "198.18.0.0/16", "-x", excluded.joined(separator: ","), "--backend", "nft"])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let set = try network.workload.exec("nft", "list", "set", "inet", "istio-proxy-nat", "outbound-exclude-ipv4")
+        #expect(!set.contains("counter"), "\(set.prefix(300))")
+        let result = try run("ip", ["netns", "exec", network.workload.name, "python3", TestNetwork.probe, "connect-each", "80"] + hit + missed)
+        #expect(result.stdout.split(separator: "\n").map { String($0.split(separator: " ").first ?? "") } == ["peer", "peer", "proxy-outbound", "proxy-outbound", "proxy-outbound"])
+        let verify = try VerifyTests.verify(network.workload)
+        #expect(verify.status == 0, "\(verify.problems)")
+        #expect(verify["outbound", "listed ranges, one counter", "exclude"] == hit.count, "\(verify.rows)")
+        #expect(verify["outbound", "198.18.0.0/16", "capture"] == missed.count, "\(verify.rows)")
+        #expect(verify["outbound", "198.18.0.1/32", "exclude"] == -1, "no row per element")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("meshcap-longset-\(getpid()).txt").path
+        try network.workload.exec("nft", "list", "ruleset").write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try VerifyTests.verify(network.workload, ["--from", path]).rows == verify.rows)
+    }
+
     /// 20 inbound ports captured and 20 outbound ports excluded, every other port of a range
     /// (so that each listed port has unlisted neighbours).
     static let inboundPorts = (0..<20).map { 8000 + 2 * $0 }

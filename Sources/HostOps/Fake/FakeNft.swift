@@ -99,7 +99,7 @@ public final class FakeNft: FirewallHost, @unchecked Sendable {
 
     /// A rule that looks up a named set, with each element's counter.
     private func withElements(_ rule: DumpedRule) -> DumpedRule {
-        guard let set = rule.rule?.matches.lazy.compactMap(\.namedSet).first else { return rule }
+        guard let set = rule.rule?.matches.lazy.compactMap(\.namedSet).first, set.countsElements else { return rule }
         let counters = elementCounters["\(rule.table) \(set.name)"] ?? [:]
         return DumpedRule(table: rule.table, chain: rule.chain, handle: rule.handle, expressions: rule.expressions, rule: rule.rule,
                           packets: rule.packets, bytes: rule.bytes, bytecode: rule.bytecode,

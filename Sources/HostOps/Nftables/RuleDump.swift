@@ -85,7 +85,7 @@ public enum RuleDump {
                 let counter = expressions?.lazy.compactMap { if case .counter(let c) = $0 { c } else { nil } }.first ?? rule.counter
                 let decoded = expressions.flatMap { RuleDecoder.decode($0, sets: contents[rule.table] ?? [:]) }
                 var elements: [ElementCount] = []
-                for set in decoded?.matches.compactMap(\.namedSet) ?? [] {
+                for set in decoded?.matches.compactMap(\.namedSet) ?? [] where set.countsElements {
                     let counters = sets[rule.table]?[set.name]?.counters ?? []
                     elements += set.elements.enumerated().map { index, element in
                         let counter = counters.indices.contains(index) ? counters[index] : nil

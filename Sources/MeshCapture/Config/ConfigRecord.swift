@@ -62,6 +62,8 @@ extension EnvFile {
     /// `KEY='value'`: single quotes, as istioctl writes cluster.env; a quote inside is written as
     /// the shell reads it (`'it'"'"'s'`), which `parse` reads back.
     public static func assignment(_ key: String, _ value: String) -> String {
-        "\(key)='\(value.replacing("'", with: #"'"'"'"#))'"
+        // A CIDR list has no quote: String.replacing over 10,000 prefixes cost an apply 4.7 ms.
+        let quoted = value.utf8.contains(UInt8(ascii: "'")) ? value.replacing("'", with: #"'"'"'"#) : value
+        return "\(key)='\(quoted)'"
     }
 }

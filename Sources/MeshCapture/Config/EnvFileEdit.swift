@@ -15,7 +15,7 @@ public struct EnvFileEdit: Sendable {
     public init(setting key: String, to value: String, in input: InputText?) {
         // Single quotes, as istioctl writes cluster.env; a value with a quote in it is not a CIDR
         // list, but is written as the shell reads it all the same.
-        let assignment = "\(key)='\(value.replacing("'", with: #"'"'"'"#))'"
+        let assignment = EnvFile.assignment(key, value)
         var output: [String] = []
         var lines: [Int] = []
         let ends = input?.lineEnds ?? []

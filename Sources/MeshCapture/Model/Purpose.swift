@@ -91,11 +91,16 @@ public enum Purpose: Sendable, Hashable {
     case log(Direction, Action)
 
     /// The verify row it adds to: direction, what (a port, a range, an owner...), and action.
-    /// nil for entries, handoffs and paths, which make the totals or are counted elsewhere, and
-    /// for a set, whose elements make the rows.
+    /// nil for entries, handoffs and paths, which make the totals or are counted elsewhere. A
+    /// set's elements make its rows; its own row is for a set too long to count element by
+    /// element (`NamedSet.countsElements`).
     public var row: (direction: Direction, subject: String, action: Action)? {
         switch self {
-        case .entry, .handoff, .path, .outboundRangeSet, .inboundPortSet, .outboundPortSet, .inboundSourceSet, .log: nil
+        case .entry, .handoff, .path, .log: nil
+        case .outboundRangeSet(_, let action): (.outbound, "listed ranges, one counter", action)
+        case .inboundSourceSet: (.inbound, "from listed ranges, one counter", .exclude)
+        case .inboundPortSet(let action): (.inbound, "listed ports, one counter", action)
+        case .outboundPortSet(let proto, let action): (.outbound, "listed ports/\(proto.rawValue), one counter", action)
         case .portGroup(let direction, let ports, let proto, let action):
             (direction, "ports \(ports.map(String.init).joined(separator: ","))" + (direction == .outbound ? "/\(proto.rawValue)" : ""), action)
         case .inboundPort(let port, let action): (.inbound, "port \(port)", action)

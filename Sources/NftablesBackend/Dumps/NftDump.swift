@@ -82,7 +82,7 @@ struct NftDump {
             // nft's text leaves out what the canonical form of a read-back rule keeps (see `RuleDecoder.listed`).
             let model = rule.statements.flatMap(NftStatement.rule).map { RuleDecoder.listed(RuleDecoder.canonical($0) { _, _ in nil }) }
             var elements: [ElementCount] = []
-            for set in model?.matches.compactMap(\.namedSet) ?? [] {
+            for set in model?.matches.compactMap(\.namedSet) ?? [] where set.countsElements {
                 let counters = sets["\(rule.table) \(set.name)"]?.counters ?? [:]
                 elements += set.elements.map { ElementCount($0, packets: counters[$0]?.packets ?? 0, bytes: counters[$0]?.bytes ?? 0) }
             }

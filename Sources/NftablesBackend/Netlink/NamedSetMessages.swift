@@ -16,7 +16,8 @@ public struct NamedSetMessages: Hashable, Sendable {
     public init(set: NamedSet, id: UInt32, counters: [SetElement: Counter] = [:]) {
         self.set = set
         self.id = id
-        self.counters = counters
+        // A set without element counters takes none (a live one may have had them).
+        self.counters = set.countsElements ? counters : [:]
     }
 
     /// Elements per NEWSETELEM message: an IPv6 range is two elements, up to about 110 bytes with
@@ -31,12 +32,7 @@ public struct NamedSetMessages: Hashable, Sendable {
         }
     }
 
-    var count: Int {
-        switch set {
-        case .prefixes(let prefixes): prefixes.prefixes.count
-        case .ports(let ports): ports.ports.count
-        }
-    }
+    var count: Int { self.set.count }
 
     /// The element messages' shares of the set's prefixes or ports.
     public var chunks: [Range<Int>] {
@@ -51,7 +47,7 @@ public struct NamedSetMessages: Hashable, Sendable {
         // The key byte order record (NFTNL_UDATA_SET_KEYBYTEORDER = 0, big-endian = 2), so that
         // `nft list` prints the keys as addresses and ports.
         nftnl.set(NFTNL_SET_USERDATA, bytes: [0, 4] + Encoding.host(UInt32(2)))
-        nftnl.addCounterExpression()
+        if set.countsElements { nftnl.addCounterExpression() }
         return nftnl
     }
 
