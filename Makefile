@@ -137,9 +137,11 @@ release:
 # A release binary with the runtimes linked in: start-up is part of what a user waits for.
 bench: deps release
 	@[ -x /usr/bin/time ] || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y time; }
-	python3 Benchmarks/apply_bench.py --meshcap .build/release/meshcap
-	python3 Benchmarks/verify_bench.py --meshcap .build/release/meshcap
+	@rm -f .build/bench-record.json
+	MESHCAP_BENCH_RECORD=$(CURDIR)/.build/bench-record.json python3 Benchmarks/apply_bench.py --meshcap .build/release/meshcap
+	MESHCAP_BENCH_RECORD=$(CURDIR)/.build/bench-record.json python3 Benchmarks/verify_bench.py --meshcap .build/release/meshcap
 	python3 Benchmarks/dataplane_bench.py --meshcap .build/release/meshcap --rounds 7
+	python3 Benchmarks/summary.py .build/bench-record.json
 
 # The release binary (Swift runtime linked in: one file to copy to a VM), its man page and shell
 # completions generated from the CLI itself, the systemd units and the /etc/meshcap README.

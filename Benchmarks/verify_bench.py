@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from apply_bench import main_in_namespace, profiles, timed, which  # noqa: E402
+from apply_bench import main_in_namespace, profiles, record, timed, which  # noqa: E402
 
 
 def inner(args):
@@ -55,6 +55,9 @@ def report(backend, samples, peaks, rounds):
         print(f"  {tool:<28}{medians[tool]:>10.1f} ({min(walls):.1f}-{max(walls):.1f})"
               f"{statistics.median(r[1] for r in runs):>9.1f}{peaks[tool]:>10.1f}")
     reference = list(samples)[-1]
+    for tool in samples:
+        record(f"verify {backend}: {tool}", medians[tool])
+    record(f"verify {backend}: reference", reference)
     for tool in list(samples)[:-1]:
         print(f"  ratio {tool} / {reference} = {medians[tool] / medians[reference]:.2f}")
 

@@ -74,7 +74,8 @@ public struct Comparison: Sendable {
             let place = places[index]
             // What a rule is for depends on its place among the chain's rules meshcap reads.
             let modelRules = place.rules.compactMap(\.rule)
-            let recognised = Purpose.recognised(table: place.table, chain: place.chain, rules: modelRules)
+            // Recognised only where a rule is not the config's: against a config, usually nowhere.
+            var recognised: [Purpose?]?
             var wanted = purposes[place.id] ?? [:]
             var unmatched = 0, position = -1
             places[index].purposes = place.rules.map { observed in
@@ -88,7 +89,9 @@ public struct Comparison: Sendable {
                     purpose = wanted[rule]?.popFirst()
                     if purpose == nil { unmatched += 1 }
                 }
-                return purpose ?? recognised[position]
+                if let purpose { return purpose }
+                if recognised == nil { recognised = Purpose.recognised(table: place.table, chain: place.chain, rules: modelRules) }
+                return recognised?[position] ?? nil
             }
             let unlive = wanted.values.reduce(0) { $0 + $1.count }
             // The same rules in another order run differently: drift too.
