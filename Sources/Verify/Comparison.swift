@@ -76,7 +76,8 @@ public struct Comparison: Sendable {
             let modelRules = place.rules.compactMap(\.rule)
             // Recognised only where a rule is not the config's: against a config, usually nowhere.
             var recognised: [Purpose?]?
-            var wanted = purposes[place.id] ?? [:]
+            // Taken out, not copied: a copy of 10,000 rules' purposes per place was 4% of verify.
+            var wanted = purposes.removeValue(forKey: place.id) ?? [:]
             var unmatched = 0, position = -1
             places[index].purposes = place.rules.map { observed in
                 guard let rule = observed.rule else {

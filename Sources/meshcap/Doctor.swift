@@ -72,6 +72,7 @@ struct Doctor: Subcommand {
         if let backend, present {
             checks.append(counters(plan, accounts: accounts, firewall: backend.host, residue: residue!))
         }
+        if let iptables = backend?.host as? IptablesHost { checks.append(reader(iptables)) }
         let report = PreflightReport(checks)
         print(json ? report.json : report.text, terminator: "")
         if report.failed { throw ProblemFound() }
@@ -89,6 +90,22 @@ struct Doctor: Subcommand {
         // NETWORK_NAMESPACE in the files or the environment comes along by itself).
         if let namespace = host.netns { words.insert("--netns \(namespace)", at: 0) }
         return (words + config.istioFlags).joined(separator: " ")
+    }
+
+    /// Where verify reads this host's iptables rules from: the kernel, or (for an entry the
+    /// decoder does not print exactly) the save tool, and which entry sent it there.
+    func reader(_ host: IptablesHost) -> PreflightCheck {
+        let save = host.variant.tool(.ipv4, "save")
+        var refused: [String] = []
+        for family in Family.allCases {
+            do {
+                if case .failure(let why) = try host.kernelReading(family) { refused.append(why.reason) }
+            } catch {
+                refused.append("\(family.label): \((error as? Failure)?.lines.joined(separator: "; ") ?? "\(error)")")
+            }
+        }
+        guard !refused.isEmpty else { return PreflightCheck("reader", .pass, "\(host.name)'s rules are read from the kernel, as \(save) -c would print them") }
+        return PreflightCheck("reader", .pass, "\(host.name)'s rules are read with \(save) -c, slower: \(refused.joined(separator: "; ")) (an entry meshcap does not print exactly is never guessed)")
     }
 
     /// Istio's VM start script programs its own rules (istio-iptables) unless cluster.env says

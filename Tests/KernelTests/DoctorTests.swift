@@ -206,4 +206,21 @@ import TestSupport
         #expect(Self.lines(result.stdout, "FAIL  proxy user") == ["FAIL  proxy user     istio-proxy is UID 998, but the rules let UID 1337 through: Envoy's own connections would be captured again (a loop)"])
         #expect(result.stdout.contains("fix: set PROXY_UID=998, or leave PROXY_UID unset so meshcap takes istio-proxy's UID"))
     }
+
+    /// Where verify reads iptables' rules from: the kernel, or, after a rule the decoder does not
+    /// print exactly (kube-proxy's statistic match), the save tool, naming that rule.
+    @Test(.needsRoot, .needsCorpus, arguments: ["nft", "legacy"])
+    func theReaderLineSaysWhereIptablesRulesAreReadFrom(variant: String) throws {
+        let vm = try VM()
+        defer { vm.stop() }
+        let config = vm.configArguments() + ["--backend", "iptables", "--iptables-variant", variant]
+        let applied = try meshcapIn(vm.network.workload, ["apply"] + config)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let before = try vm.doctor(config + ["--control-plane", "direct.mesh.test"])
+        #expect(Self.lines(before.stdout, "PASS  reader") == ["PASS  reader         iptables-\(variant)'s rules are read from the kernel, as iptables-\(variant)-save -c would print them"], "\(before.stdout)")
+        try vm.network.workload.exec("iptables-\(variant)", "-t", "nat", "-I", "OUTPUT", "-p", "udp", "-m", "statistic", "--mode", "nth", "--every", "2", "--packet", "0", "-j", "RETURN")
+        let after = try vm.doctor(config + ["--control-plane", "direct.mesh.test"])
+        let line = Self.lines(after.stdout, "PASS  reader")
+        #expect(line.count == 1 && line[0].contains("read with iptables-\(variant)-save -c, slower: IPv4 nat OUTPUT") && line[0].contains("statistic"), "\(after.stdout)")
+    }
 }

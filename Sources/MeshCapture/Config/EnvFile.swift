@@ -169,6 +169,11 @@ extension StringProtocol {
     }
 
     func trimmingWhitespace() -> SubSequence {
+        // Most items (each of 10,000 prefixes) start and end with a printable ASCII byte: no
+        // Character, whose whitespace test is a Unicode property lookup, needs to be made.
+        if let first = first?.asciiValue, let last = last?.asciiValue, (0x21...0x7E).contains(first), (0x21...0x7E).contains(last) {
+            return self[startIndex..<endIndex]
+        }
         let start = firstIndex { !$0.isWhitespace } ?? endIndex
         let end = lastIndex { !$0.isWhitespace }.map { index(after: $0) } ?? start
         return self[start..<Swift.max(start, end)]
