@@ -11,6 +11,22 @@ import Testing
         return text.split(separator: "\n").filter { $0.hasPrefix("  [") }.map(String.init)
     }
 
+    /// Sets count element by element up to `NamedSet.elementCounterLimit` elements and as a
+    /// whole beyond: the script says `counter` exactly up to the limit, and the batch carries an
+    /// element's counter only then.
+    @Test func elementCountersStopAtTheLimit() throws {
+        for (count, counts) in [(NamedSet.elementCounterLimit, true), (NamedSet.elementCounterLimit + 1, false)] {
+            let prefixes = (0..<count).map { Prefix(host: .v4(0x0A00_0000 + UInt32($0) * 2)) }
+            let set = NamedSet.prefixes(PrefixSet(name: "outbound-exclude-ipv4", family: .ipv4, prefixes: prefixes))
+            #expect(set.countsElements == counts && set.count == count)
+            let table = Table(kind: .nat, chains: [Chain(name: .builtin(.output), rules: [Rule(.destinationSet(PrefixSet(name: "outbound-exclude-ipv4", family: .ipv4, prefixes: prefixes)), then: .return)])])
+            let script = NftRenderer.render(Ruleset(layout: .inet, tables: [table]))
+            #expect(script.contains("\t\tcounter\n") == counts, "\(count) elements")
+            let carried = NamedSetMessages(set: set, id: 1, counters: [.prefix(prefixes[0]): Counter(packets: 5, bytes: 300)])
+            #expect(carried.counters.isEmpty == !counts, "\(count) elements")
+        }
+    }
+
     @Test func zeroLengthPrefixLoadsTheWholeAddressUnderAZeroMask() throws {
         #expect(try expressions(Rule(.destination(try Prefix.parse("0.0.0.0/0")), then: .return)).prefix(5) == [
             "  [ meta load nfproto => reg 1 ]", "  [ cmp eq reg 1 0x00000002 ]",

@@ -127,12 +127,12 @@ struct EntryHeader {
         return length
     }
 
-    /// The protocol's name as the save tool looks it up (/etc/protocols, then its own table).
-    static func protocolName(_ number: UInt16) -> String? {
-        if let entry = getprotobynumber(Int32(number)), let name = entry.pointee.p_name { return String(cString: name) }
-        let builtin: [UInt16: String] = [6: "tcp", 17: "udp", 1: "icmp", 58: "ipv6-icmp", 132: "sctp", 136: "udplite", 50: "esp", 51: "ah", 135: "mh"]
-        return builtin[number] ?? "\(number)"
-    }
+    /// The protocol's name as the save tool prints it: from its own table (xtables_chain_protos,
+    /// looked up before /etc/protocols), for the protocols whose name both agree on; nil for the
+    /// rest, whose name would depend on the host's /etc/protocols.
+    static func protocolName(_ number: UInt16) -> String? { protocolNames[number] }
+
+    static let protocolNames: [UInt16: String] = [6: "tcp", 17: "udp", 1: "icmp", 132: "sctp", 136: "udplite", 50: "esp", 51: "ah"]
 }
 
 /// The bytes of a C field (an address, a fixed array), in memory order.

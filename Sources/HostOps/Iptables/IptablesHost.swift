@@ -126,9 +126,16 @@ public struct IptablesHost: FirewallHost {
         case .legacy:
             var tables: [IptablesSave.Table] = []
             var refused: UndecodableEntry?
-            for table in Self.legacyTables(family) where IptablesDialect.tables.contains(table) && refused == nil {
-                let blob = try LegacyTables.read(table, family: family)
-                do throws(UndecodableEntry) { tables.append(try LegacyTables.table(table, blob)) } catch { refused = error }
+            for table in Self.legacyTables(family) where IptablesDialect.tables.contains(table) {
+                // A table the kernel will not hand over (it kept changing) is the save tool's too.
+                do throws(UndecodableEntry) {
+                    let blob: LegacyTables.Blob
+                    do { blob = try LegacyTables.read(table, family: family) } catch { throw UndecodableEntry(reason: "\(table): \(error.lines.joined(separator: "; "))") }
+                    tables.append(try LegacyTables.table(table, blob))
+                } catch {
+                    refused = error
+                    break
+                }
             }
             read = refused.map { .failure($0) } ?? .success(IptablesSave(family: family, tables: tables))
         }

@@ -20,10 +20,10 @@ import NftablesBackend
 enum IptablesNftTables {
     /// The built-in chains the save tool prints for each table (all of them, whether the kernel
     /// has their base chains or not), in hook order, and the priority iptables-nft gives them.
-    static let builtins: [String: [(hook: Hook, priority: Int32)]] = [
-        "nat": [(.prerouting, -100), (.input, 100), (.output, -100), (.postrouting, 100)],
-        "mangle": Hook.allCases.map { ($0, -150) },
-        "raw": [(.prerouting, -300), (.output, -300)],
+    static let builtins: [String: [(hook: Hook, priority: Int32, type: String)]] = [
+        "nat": [(.prerouting, -100, "nat"), (.input, 100, "nat"), (.output, -100, "nat"), (.postrouting, 100, "nat")],
+        "mangle": Hook.allCases.map { ($0, -150, $0 == .output ? "route" : "filter") },
+        "raw": [(.prerouting, -300, "filter"), (.output, -300, "filter")],
     ]
     /// The save tool's table order (iptables' own list of tables), for the three meshcap reads.
     static let tableOrder = ["mangle", "raw", "nat"]
@@ -33,21 +33,26 @@ enum IptablesNftTables {
         let socket = try NetlinkConnection.socket()
         let number = Int32(family.nfproto)
         for _ in 0..<3 {
-            let before = try RuleDump.generation(socket)
-            guard let tableMessages = try RuleDump.dump(socket, type: NFT_MSG_GETTABLE, family: number),
+            guard let before = try RuleDump.generation(socket),
+                  let tableMessages = try RuleDump.dump(socket, type: NFT_MSG_GETTABLE, family: number),
                   let chainMessages = try RuleDump.dump(socket, type: NFT_MSG_GETCHAIN, family: number),
                   let ruleMessages = try RuleDump.dump(socket, type: NFT_MSG_GETRULE, family: number),
                   try RuleDump.generation(socket) == before else { continue }
-            let tables = Set(tableMessages.compactMap { RuleDump.withMessage($0, { NftnlTable(parsing: $0) }) ?? nil }.map(\.name))
-            let chains = chainMessages.compactMap { RuleDump.withMessage($0, { NftnlChain(parsing: $0) }) ?? nil }.map(RuleDump.dumpedChain)
+            // A message libnftnl cannot parse would be a rule (or chain) missing from the reading.
+            let tables = tableMessages.map { RuleDump.withMessage($0, { NftnlTable(parsing: $0) }) ?? nil }
+            let chains = chainMessages.map { RuleDump.withMessage($0, { NftnlChain(parsing: $0) }) ?? nil }
+            let parsed = ruleMessages.map { RuleDump.withMessage($0, { NftnlRule(parsing: $0) }) ?? nil }
+            guard !tables.contains(where: { $0 == nil }), !chains.contains(where: { $0 == nil }), !parsed.contains(where: { $0 == nil }) else {
+                return .failure(UndecodableEntry(reason: "a netlink message libnftnl does not parse"))
+            }
             var rules: [String: [(chain: String, expressions: [IptablesNftExpression], userData: Bool)]] = [:]
-            for message in ruleMessages {
-                guard let rule = RuleDump.withMessage(message, { NftnlRule(parsing: $0) }) ?? nil, tableOrder.contains(rule.table) else { continue }
+            for case let rule? in parsed where tableOrder.contains(rule.table) {
                 rules[rule.table, default: []].append((rule.chain, rule.iptablesNftExpressions, rule.hasUserData))
             }
+            let names = Set(tables.compactMap { $0?.name }), dumped = chains.compactMap { $0.map(RuleDump.dumpedChain) }
             do throws(UndecodableEntry) {
-                let read = try tableOrder.filter(tables.contains).map { name throws(UndecodableEntry) in
-                    try table(name, chains: chains.filter { $0.table == name }, rules: rules[name] ?? [], family: family)
+                let read = try tableOrder.filter(names.contains).map { name throws(UndecodableEntry) in
+                    try table(name, chains: dumped.filter { $0.table == name }, rules: rules[name] ?? [], family: family)
                 }
                 return .success(IptablesSave(family: family, tables: read))
             } catch {
@@ -67,7 +72,7 @@ enum IptablesNftTables {
             guard let hook = chain.hook else { regular.append(chain.name); continue }
             // A base chain iptables-nft would not make: the save tool leaves it out with a note.
             guard let expected = builtins.first(where: { $0.hook == hook }), chain.name == hook.rawValue.uppercased(),
-                  chain.priority == expected.priority else {
+                  chain.priority == expected.priority, chain.type == expected.type else {
                 throw UndecodableEntry(reason: "\(name) \(chain.name): a base chain iptables-nft does not make")
             }
         }
@@ -135,7 +140,8 @@ enum IptablesNftTables {
                 if case .payload? = load { throw fail("a load nothing compares") }
                 (load, mask) = (.meta(key), nil)
             case .payload(let base, let offset, let length):
-                if load != nil, case .payload? = load { throw fail("a load nothing compares") }
+                // A lone interface load is `-o +` (above); any other load is compared at once.
+                if case .payload? = load { throw fail("a load nothing compares") }
                 (load, mask) = (.payload(base: base, offset: offset, length: length), nil)
             case .bitwise(let bits, let xor):
                 guard load != nil, mask == nil, xor.allSatisfy({ $0 == 0 }) else { throw fail("a bitwise operation") }
@@ -144,7 +150,9 @@ enum IptablesNftTables {
                 guard let loaded = load else { throw fail("a comparison of nothing loaded") }
                 switch loaded {
                 case .meta(let key) where key == Meta.inInterfaceName || key == Meta.outInterfaceName:
-                    guard mask == nil, !data.isEmpty else { throw fail("an interface test") }
+                    // One test per interface, and no NUL but the name's end (save prints up to the first).
+                    guard mask == nil, !data.isEmpty, !data.dropLast().contains(0),
+                          (key == Meta.inInterfaceName ? input : output).isEmpty else { throw fail("an interface test") }
                     let name: String, inverted: Bool
                     if equal && data == Array("INVAL/D".utf8) + [0] {
                         (name, inverted) = ("+", true)
@@ -165,7 +173,9 @@ enum IptablesNftTables {
                     let bits = mask.map { $0.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } } ?? .max
                     pieces.append(" -m mark" + (equal ? "" : " !") + XtablesExtensions.mark(value, bits))
                 case .payload(let base, let offset, let length) where base == Payload.networkHeader && (offset == sourceOffset || offset == destinationOffset):
-                    guard Int(length) <= width, data.count == Int(length) else { throw fail("an address test") }
+                    // One test per address; a /0 is no test at all (the save tool prints none).
+                    guard Int(length) <= width, data.count == Int(length), length > 0 || mask != nil,
+                          (offset == sourceOffset ? source : destination).isEmpty else { throw fail("an address test") }
                     let address = data + [UInt8](repeating: 0, count: width - data.count)
                     let bits: [UInt8]
                     if let mask {
@@ -174,7 +184,8 @@ enum IptablesNftTables {
                     } else {
                         bits = [UInt8](repeating: 0xFF, count: data.count) + [UInt8](repeating: 0, count: width - data.count)
                     }
-                    guard let text = EntryHeader.address(offset == sourceOffset ? "-s" : "-d", address, mask: bits, !equal, family) else { throw fail("an address") }
+                    guard EntryHeader.prefixLength(bits) != 0,
+                          let text = EntryHeader.address(offset == sourceOffset ? "-s" : "-d", address, mask: bits, !equal, family) else { throw fail("an address") }
                     if offset == sourceOffset { source = text } else { destination = text }
                 case .payload(let base, let offset, let length) where base == Payload.transportHeader && mask == nil:
                     if offset == 0 && length == 4 && data.count == 4 && equal {
@@ -192,7 +203,7 @@ enum IptablesNftTables {
                 mask = nil
             case .range(let equal, let from, let to):
                 guard case .payload(let base, let offset, let length)? = load, base == Payload.transportHeader, mask == nil,
-                      offset == 0 || offset == 2, length == 2 else { throw fail("a range") }
+                      offset == 0 || offset == 2, length == 2, from.count == 2, to.count == 2 else { throw fail("a range") }
                 try port(offset, (word(from), word(to)), inverted: !equal)
                 load = nil
             case .counter(let packets, let bytes):

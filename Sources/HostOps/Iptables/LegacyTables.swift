@@ -120,9 +120,11 @@ enum LegacyTables {
     }
 
     /// Every entry's place, in order. The kernel checked the entries when they were loaded; the
-    /// walk still stays inside the buffer, and stops where an entry's offsets would lead out of it.
+    /// walk still stays inside the buffer: it stops at an entry too short for its fixed part and
+    /// a target, or whose offsets would lead out of it (`table` then finds no closing entry).
     static func walk(_ blob: Blob) -> [Place] {
         let interface = blob.interface
+        let fixed = interface.family == .ipv4 ? MemoryLayout<ipt_entry>.size : MemoryLayout<ip6t_entry>.size
         return blob.entries.withUnsafeBytes { bytes in
             var places: [Place] = [], offset = 0
             while offset + interface.nextOffsetField + 2 <= bytes.count {
@@ -130,9 +132,9 @@ enum LegacyTables {
                 let next = Int(bytes.loadUnaligned(fromByteOffset: offset + interface.nextOffsetField, as: UInt16.self))
                 // struct xt_entry_target: u16 size, char name[29], u8 revision; then the data.
                 let targetName = offset + target + 2, data = offset + target + MemoryLayout<xt_entry_target>.size
-                guard next > 0, offset + next <= bytes.count, data <= offset + next else { break }
+                guard target >= fixed, next >= target + MemoryLayout<xt_entry_target>.size, offset + next <= bytes.count else { break }
                 var head: String?, end = false
-                if data + Int(XT_FUNCTION_MAXNAMELEN) <= bytes.count,
+                if data + Int(XT_FUNCTION_MAXNAMELEN) <= offset + next,
                    string(bytes, at: targetName, max: Int(XT_EXTENSION_MAXNAMELEN)) == XT_ERROR_TARGET {
                     let name = string(bytes, at: data, max: Int(XT_FUNCTION_MAXNAMELEN))
                     if name == XT_ERROR_TARGET { end = true } else { head = name }
@@ -161,11 +163,14 @@ enum LegacyTables {
             let bound = number + 1 < starts.count ? starts[number + 1].offset : end
             guard let first = index[start.offset], let stop = index[bound] else { throw UndecodableEntry(reason: "\(name) \(start.name): a chain that starts or ends between entries") }
             if start.builtin {
-                guard let hook = blob.hooks.first(where: { $0.entry == start.offset }), let last = index[hook.underflow], last < stop else {
-                    throw UndecodableEntry(reason: "\(name) \(start.name): no policy entry")
+                // libiptc takes a built-in chain's last entry for its policy: the underflow must be it.
+                guard let hook = blob.hooks.first(where: { $0.entry == start.offset }), let last = index[hook.underflow], last == stop - 1, last >= first else {
+                    throw UndecodableEntry(reason: "\(name) \(start.name): its policy entry is not its last")
                 }
                 runs.append((start.name, "", first, last))
             } else {
+                // A head, its rules, and its closing RETURN.
+                guard stop - 1 >= first + 1 else { throw UndecodableEntry(reason: "\(name) \(start.name): a chain without its closing entry") }
                 runs.append((start.name, nil, first + 1, stop - 1))
             }
         }
@@ -207,7 +212,7 @@ enum LegacyTables {
     static func standardVerdict(_ bytes: UnsafeRawBufferPointer, _ place: Place) -> Int32? {
         let header = place.offset + place.target
         let size = Int(bytes.loadUnaligned(fromByteOffset: header, as: UInt16.self))
-        guard size == MemoryLayout<xt_standard_target>.size, bytes[header + 2] == 0 else { return nil }
+        guard size == MemoryLayout<xt_standard_target>.size, header + size <= place.offset + place.next, bytes[header + 2] == 0 else { return nil }
         return bytes.loadUnaligned(fromByteOffset: header + MemoryLayout<xt_entry_target>.size, as: Int32.self)
     }
 
@@ -248,7 +253,7 @@ enum LegacyTables {
         if name.isEmpty {
             guard let verdict = standardVerdict(bytes, place) else { throw fail("a malformed standard target") }
             if verdict < 0 {
-                guard let said = verdictName(verdict) else { throw fail("verdict \(verdict)") }
+                guard let said = verdictName(verdict), !header.goto else { throw fail("verdict \(verdict)") }
                 text += " -j \(said)"
             } else if Int(verdict) != place.offset + place.next {
                 // A jump (-g with the goto flag); one to the next entry is no target at all.

@@ -34,7 +34,7 @@ enum XtablesExtensions {
         var info = xt_rateinfo()
         info.avg = UInt32(UInt64(XT_LIMIT_SCALE) * unit / rate)
         info.burst = burst
-        return " -m limit" + limit(info)
+        return limit(info).map { " -m limit" + $0 }
     }
 
     /// " -m tcp --dport 15008", the match's part of the line; nil when not printed exactly.
@@ -48,7 +48,7 @@ enum XtablesExtensions {
         case ("mark", 1): said = load(xt_mark_mtinfo1.self, data).map { ($0.invert != 0 ? " !" : "") + mark($0.mark, $0.mask) }
         case ("connmark", 1): said = load(xt_connmark_mtinfo1.self, data).map { ($0.invert != 0 ? " !" : "") + mark($0.mark, $0.mask) }
         case ("conntrack", 3): said = load(xt_conntrack_mtinfo3.self, data).flatMap(conntrack)
-        case ("limit", 0): said = load(xt_rateinfo.self, data).map(limit)
+        case ("limit", 0): said = load(xt_rateinfo.self, data).flatMap(limit)
         case ("comment", 0): said = load(xt_comment_info.self, data).map { " --comment" + saved(string($0.comment)) }
         case ("addrtype", 1): said = load(xt_addrtype_info_v1.self, data).flatMap(addrtype)
         default: said = nil
@@ -62,16 +62,16 @@ enum XtablesExtensions {
         switch (name, revision, family) {
         case ("REDIRECT", 0, .ipv4), ("MASQUERADE", 0, .ipv4):
             said = load(nf_nat_ipv4_multi_range_compat.self, data).flatMap { range in
-                range.rangesize == 1 ? nat(name, flags: range.range.flags, min: range.range.min.all, max: range.range.max.all) : nil
+                range.rangesize == 1 ? nat(flags: range.range.flags, min: range.range.min.all, max: range.range.max.all) : nil
             }
         case ("REDIRECT", 0, .ipv6), ("MASQUERADE", 0, .ipv6):
-            said = load(nf_nat_range.self, data).flatMap { nat(name, flags: $0.flags, min: $0.min_proto.all, max: $0.max_proto.all) }
+            said = load(nf_nat_range.self, data).flatMap { nat(flags: $0.flags, min: $0.min_proto.all, max: $0.max_proto.all) }
         case ("TPROXY", 0, .ipv4):
-            said = load(xt_tproxy_target_info.self, data).map {
+            said = load(xt_tproxy_target_info.self, data).flatMap {
                 tproxy(port: $0.lport, address: withUnsafeBytes(of: $0.laddr) { address(Array($0), .ipv4) }, mark: $0.mark_value, mask: $0.mark_mask)
             }
         case ("TPROXY", 1, _):
-            said = load(xt_tproxy_target_info_v1.self, data).map {
+            said = load(xt_tproxy_target_info_v1.self, data).flatMap {
                 tproxy(port: $0.lport, address: withUnsafeBytes(of: $0.laddr) { address(Array($0.prefix(family == .ipv4 ? 4 : 16)), family) },
                        mark: $0.mark_value, mask: $0.mark_mask)
             }
@@ -114,10 +114,11 @@ enum XtablesExtensions {
         return (inverted ? " !" : "") + " \(option) \(value)"
     }
 
+    static let multiportOptions = [UInt8(XT_MULTIPORT_SOURCE.rawValue): "--sports", UInt8(XT_MULTIPORT_DESTINATION.rawValue): "--dports",
+                                   UInt8(XT_MULTIPORT_EITHER.rawValue): "--ports"]
+
     static func multiport(_ info: xt_multiport_v1) -> String? {
-        let options = [UInt8(XT_MULTIPORT_SOURCE.rawValue): "--sports", UInt8(XT_MULTIPORT_DESTINATION.rawValue): "--dports",
-                       UInt8(XT_MULTIPORT_EITHER.rawValue): "--ports"]
-        guard let option = options[info.flags], info.count <= XT_MULTI_PORTS else { return nil }
+        guard let option = multiportOptions[info.flags], info.count <= XT_MULTI_PORTS else { return nil }
         let ports = withUnsafeBytes(of: info.ports) { Array($0.bindMemory(to: UInt16.self)) }
         let ranged = withUnsafeBytes(of: info.pflags) { Array($0) }
         var list: [String] = [], index = 0
@@ -151,26 +152,30 @@ enum XtablesExtensions {
         mask == .max ? " --mark \(hex(value))" : " --mark \(hex(value))/\(hex(mask))"
     }
 
+    /// libxt_conntrack's print_state order.
+    static let conntrackStates: [(UInt16, String)] = [
+        (UInt16(XT_CONNTRACK_STATE_INVALID), "INVALID"), (1 << (UInt16(IP_CT_NEW.rawValue) + 1), "NEW"),
+        (1 << (UInt16(IP_CT_RELATED.rawValue) + 1), "RELATED"), (1 << (UInt16(IP_CT_ESTABLISHED.rawValue) + 1), "ESTABLISHED"),
+        (1 << (UInt16(IP_CT_NUMBER.rawValue) + 3), "UNTRACKED"), (1 << (UInt16(IP_CT_NUMBER.rawValue) + 1), "SNAT"),
+        (1 << (UInt16(IP_CT_NUMBER.rawValue) + 2), "DNAT"),
+    ]
+
     static func conntrack(_ info: xt_conntrack_mtinfo3) -> String? {
         // Only a state test (--ctstate), as meshcap and Istio write it.
         guard info.match_flags == UInt16(XT_CONNTRACK_STATE), info.invert_flags & ~info.match_flags == 0 else { return nil }
-        let names: [(UInt16, String)] = [
-            (UInt16(XT_CONNTRACK_STATE_INVALID), "INVALID"), (1 << (UInt16(IP_CT_NEW.rawValue) + 1), "NEW"),
-            (1 << (UInt16(IP_CT_RELATED.rawValue) + 1), "RELATED"), (1 << (UInt16(IP_CT_ESTABLISHED.rawValue) + 1), "ESTABLISHED"),
-            (1 << (UInt16(IP_CT_NUMBER.rawValue) + 3), "UNTRACKED"), (1 << (UInt16(IP_CT_NUMBER.rawValue) + 1), "SNAT"),
-            (1 << (UInt16(IP_CT_NUMBER.rawValue) + 2), "DNAT"),
-        ]
-        let known = names.reduce(0) { $0 | $1.0 }
-        guard info.state_mask & ~known == 0 else { return nil }
-        let states = names.filter { info.state_mask & $0.0 != 0 }.map(\.1).joined(separator: ",")
+        let known = conntrackStates.reduce(0) { $0 | $1.0 }
+        guard info.state_mask != 0, info.state_mask & ~known == 0 else { return nil }
+        let states = conntrackStates.filter { info.state_mask & $0.0 != 0 }.map(\.1).joined(separator: ",")
         return (info.invert_flags != 0 ? " !" : "") + " --ctstate " + states
     }
 
     /// libxt_limit's print_rate: the largest unit that shows the rate without losing too much.
-    static func limit(_ info: xt_rateinfo) -> String {
+    static func limit(_ info: xt_rateinfo) -> String? {
+        // An average of 0 is `--limit inf`, not a rate.
+        guard info.avg > 0 else { return nil }
         let scale = UInt32(XT_LIMIT_SCALE)
         let units: [(mult: UInt32, name: String)] = [(scale * 24 * 60 * 60, "day"), (scale * 60 * 60, "hour"), (scale * 60, "min"), (scale, "sec")]
-        let period = max(info.avg, 1)
+        let period = info.avg
         var chosen = 0
         for index in 1..<units.count {
             if period > units[index].mult || units[index].mult / period < units[index].mult % period { break }
@@ -180,8 +185,10 @@ enum XtablesExtensions {
         return " --limit \(units[chosen].mult / period)/\(units[chosen].name)" + burst
     }
 
+    static let addressTypes = ["UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"]
+
     static func addrtype(_ info: xt_addrtype_info_v1) -> String? {
-        let names = ["UNSPEC", "UNICAST", "LOCAL", "BROADCAST", "ANYCAST", "MULTICAST", "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW", "NAT", "XRESOLVE"]
+        let names = addressTypes
         func types(_ mask: UInt16) -> String? {
             guard mask >> names.count == 0 else { return nil }
             return names.indices.filter { mask & (1 << $0) != 0 }.map { names[$0] }.joined(separator: ",")
@@ -200,20 +207,19 @@ enum XtablesExtensions {
     // MARK: targets
 
     /// REDIRECT and MASQUERADE: their ports (network order in the structure) and --random.
-    static func nat(_ name: String, flags: UInt32, min: UInt16, max: UInt16) -> String? {
+    static func nat(flags: UInt32, min: UInt16, max: UInt16) -> String? {
         let specified = UInt32(NF_NAT_RANGE_PROTO_SPECIFIED), random = UInt32(NF_NAT_RANGE_PROTO_RANDOM)
         guard flags & ~(specified | random) == 0 else { return nil }
         var said = ""
         if flags & specified != 0 {
             said = " --to-ports \(UInt16(bigEndian: min))" + (min != max ? "-\(UInt16(bigEndian: max))" : "")
         }
-        // REDIRECT prints --random only with its ports.
-        if flags & random != 0 { guard name == "MASQUERADE" || flags & specified != 0 else { return nil }; said += " --random" }
+        if flags & random != 0 { said += " --random" }
         return said
     }
 
-    static func tproxy(port: UInt16, address: String?, mark: UInt32, mask: UInt32) -> String {
-        " --on-port \(UInt16(bigEndian: port)) --on-ip \(address ?? "") --tproxy-mark \(hex(mark))/\(hex(mask))"
+    static func tproxy(port: UInt16, address: String?, mark: UInt32, mask: UInt32) -> String? {
+        address.map { " --on-port \(UInt16(bigEndian: port)) --on-ip \($0) --tproxy-mark \(hex(mark))/\(hex(mask))" }
     }
 
     static func connmark(mode: UInt8, _ ctmark: UInt32, _ ctmask: UInt32, _ nfmask: UInt32) -> String? {

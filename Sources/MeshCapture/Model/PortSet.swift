@@ -1,6 +1,7 @@
-/// A named nftables set of ports, with a counter on each element: how meshcap's tables hold a
-/// long port list (`tcp dport @inbound-include-ports`), one lookup where Istio writes one rule
-/// per port, the element counters keeping `verify`'s count per port. `ListLayout` says when.
+/// A named nftables set of ports: how meshcap's tables hold a long port list (`tcp dport
+/// @inbound-include-ports`), one lookup where Istio writes one rule per port, the element
+/// counters (up to `NamedSet.elementCounterLimit` ports) keeping `verify`'s count per port.
+/// `ListLayout` says when.
 public struct PortSet: Sendable, Hashable {
     public let name: String
     /// Sorted, each once.

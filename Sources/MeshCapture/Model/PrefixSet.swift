@@ -1,7 +1,8 @@
-/// A named nftables interval set of one family's prefixes, with a counter on each element: how
-/// meshcap's tables hold a long CIDR list, one lookup (`ip daddr @outbound-exclude-ipv4`) where
-/// Istio writes one rule per prefix. A lookup costs the same for ten prefixes or ten thousand,
-/// and the element counters keep `verify`'s count per CIDR. `ListLayout` says when it is used.
+/// A named nftables interval set of one family's prefixes: how meshcap's tables hold a long CIDR
+/// list, one lookup (`ip daddr @outbound-exclude-ipv4`) where Istio writes one rule per prefix.
+/// A lookup costs the same for ten prefixes or ten thousand, and the element counters (up to
+/// `NamedSet.elementCounterLimit` elements) keep `verify`'s count per CIDR. `ListLayout` says
+/// when it is used.
 public struct PrefixSet: Sendable, Hashable {
     public let name: String
     public let family: Family
