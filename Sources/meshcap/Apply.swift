@@ -83,8 +83,10 @@ struct Apply: Subcommand {
             Report.say(["capture rules are in \(others.map(\.name).joined(separator: " and ")) too: they are removed once \(firewall.name)'s are in force"])
         }
         let session = try host.session(firewall, journal: journal)
+        // Every backend's layouts, to recognise the rules moved out of the others: only when there
+        // are any (the iptables layout of 10,000 prefixes is 10,000 rules to build for nothing).
         let outcome = try session.apply(plan.desired(accounts, in: firewall.dialect), record: Journal.record(plan.config, host: firewall),
-                                        moving: others, recognising: plan.desired(accounts, in: nil), dryRun: dryRun)
+                                        moving: others, recognising: others.isEmpty ? nil : plan.desired(accounts, in: nil), dryRun: dryRun)
         withExtendedLifetime(lock) {}
         if outcome.changedNothing {
             Report.say(["no change: the live rules (\(firewall.name)) already are this config's" + (dryRun ? "; nothing would be sent" : "")])
