@@ -47,7 +47,7 @@ struct ConfigOptions {
     func load(recorded: String? = nil, say: Bool = true) throws -> (LoadedConfig, AccountDatabase) {
         let accounts = try AccountDatabase(passwdPath: passwdFile, groupPath: groupFile)
         let loaded = try ConfigLoader.load(files: recorded.map { [$0] } ?? files, environment: { getenv($0).map { String(cString: $0) } }, flags: istioFlags,
-                                           accounts: accounts, resolvConf: resolvConf, strict: strict)
+                                           accounts: accounts, resolvConf: resolvConf, strict: strict, droppedSettings: recorded == nil)
         if say && recorded == nil { self.say(loaded) }
         return (loaded, accounts)
     }

@@ -30,8 +30,11 @@ public enum ConfigLoader {
     ///     the keys that have an effect. Empty variables count as unset, as in a shell.
     ///   - resolvConf: read only when DNS capture needs servers and none are given.
     ///   - strict: unknown keys and keys set twice are errors, not warnings.
+    ///   - droppedSettings: whether to look for settings that write no rule (`DroppedSettings`);
+    ///     a config meshcap recorded was looked at when it was applied (10,000 prefixes sorted twice).
     public static func load(files: [String], environment: (String) -> String? = { _ in nil }, flags: [String], accounts: AccountDatabase,
-                            resolvConf: String = ResolvConf.defaultPath, strict: Bool = false) throws(ConfigErrors) -> LoadedConfig {
+                            resolvConf: String = ResolvConf.defaultPath, strict: Bool = false,
+                            droppedSettings: Bool = true) throws(ConfigErrors) -> LoadedConfig {
         var errors: [ConfigError] = []
         var warnings: [String] = [], notes: [String] = []
         /// A problem that --strict makes an error.
@@ -140,7 +143,7 @@ public enum ConfigLoader {
         let ipv6 = HostDefaults.ipv6(&config, enable: byKey["ENABLE_INBOUND_IPV6"]?.last, serviceAddress: byKey["ISTIO_SVC_IP"]?.last)
         let given = byKey["DNS_SERVERS_V4"] != nil || byKey["DNS_SERVERS_V6"] != nil
         let dns = try HostDefaults.dnsServers(&config, given: given, resolvConf: resolvConf)
-        warnings += user.warnings + ipv6.warnings + dns.warnings + DroppedSettings.warnings(config) { byKey[$0]?.last }
+        warnings += user.warnings + ipv6.warnings + dns.warnings + (droppedSettings ? DroppedSettings.warnings(config) { byKey[$0]?.last } : [])
         if let gap = config.dnsCaptureGap, let asked = byKey["REDIRECT_DNS"]?.last {
             warnings.append("\(asked.origin): \(asked.key)=\(asked.value) writes no DNS rule: \(gap)")
         }
