@@ -24,45 +24,41 @@ struct EntryHeader {
     let size: Int
 
     init(_ entry: ipt_entry) {
-        let ip = entry.ip
-        source = (rawBytes(ip.src), rawBytes(ip.smsk))
-        destination = (rawBytes(ip.dst), rawBytes(ip.dmsk))
-        input = (rawBytes(ip.iniface), rawBytes(ip.iniface_mask))
-        output = (rawBytes(ip.outiface), rawBytes(ip.outiface_mask))
-        proto = ip.proto
-        let inverted = Int32(ip.invflags)
+        let ip = entry.ip, flags = Int32(ip.flags)
+        self.init(source: (rawBytes(ip.src), rawBytes(ip.smsk)), destination: (rawBytes(ip.dst), rawBytes(ip.dmsk)),
+                  input: (rawBytes(ip.iniface), rawBytes(ip.iniface_mask)), output: (rawBytes(ip.outiface), rawBytes(ip.outiface_mask)),
+                  proto: ip.proto, inverted: Int32(ip.invflags), fragment: flags & IPT_F_FRAG != 0, goto: flags & IPT_F_GOTO != 0,
+                  unknown: flags & ~IPT_F_MASK != 0, counters: entry.counters, size: MemoryLayout<ipt_entry>.size)
+    }
+
+    init(_ entry: ip6t_entry) {
+        let ip = entry.ipv6, flags = Int32(ip.flags)
+        self.init(source: (rawBytes(ip.src), rawBytes(ip.smsk)), destination: (rawBytes(ip.dst), rawBytes(ip.dmsk)),
+                  input: (rawBytes(ip.iniface), rawBytes(ip.iniface_mask)), output: (rawBytes(ip.outiface), rawBytes(ip.outiface_mask)),
+                  proto: ip.proto, inverted: Int32(ip.invflags), fragment: false, goto: flags & IP6T_F_GOTO != 0,
+                  unknown: flags & IP6T_F_TOS != 0 || flags & ~IP6T_F_MASK != 0, counters: entry.counters, size: MemoryLayout<ip6t_entry>.size)
+    }
+
+    /// The inversion bits have the same values in both families (IPT_INV_SRCIP is IP6T_INV_SRCIP ...).
+    private init(source: (address: [UInt8], mask: [UInt8]), destination: (address: [UInt8], mask: [UInt8]),
+                 input: (name: [UInt8], mask: [UInt8]), output: (name: [UInt8], mask: [UInt8]), proto: UInt16, inverted: Int32,
+                 fragment: Bool, goto: Bool, unknown: Bool, counters: xt_counters, size: Int) {
+        self.source = source
+        self.destination = destination
+        self.input = input
+        self.output = output
+        self.proto = proto
         invertedSource = inverted & IPT_INV_SRCIP != 0
         invertedDestination = inverted & IPT_INV_DSTIP != 0
         invertedInput = inverted & IPT_INV_VIA_IN != 0
         invertedOutput = inverted & IPT_INV_VIA_OUT != 0
         invertedProto = inverted & XT_INV_PROTO != 0
-        fragment = (Int32(ip.flags) & IPT_F_FRAG != 0, inverted & IPT_INV_FRAG != 0)
-        goto = Int32(ip.flags) & IPT_F_GOTO != 0
-        unknown = Int32(ip.flags) & ~IPT_F_MASK != 0
-        packets = entry.counters.pcnt
-        self.bytes = entry.counters.bcnt
-        size = MemoryLayout<ipt_entry>.size
-    }
-
-    init(_ entry: ip6t_entry) {
-        let ip = entry.ipv6
-        source = (rawBytes(ip.src), rawBytes(ip.smsk))
-        destination = (rawBytes(ip.dst), rawBytes(ip.dmsk))
-        input = (rawBytes(ip.iniface), rawBytes(ip.iniface_mask))
-        output = (rawBytes(ip.outiface), rawBytes(ip.outiface_mask))
-        proto = ip.proto
-        let inverted = Int32(ip.invflags)
-        invertedSource = inverted & IP6T_INV_SRCIP != 0
-        invertedDestination = inverted & IP6T_INV_DSTIP != 0
-        invertedInput = inverted & IP6T_INV_VIA_IN != 0
-        invertedOutput = inverted & IP6T_INV_VIA_OUT != 0
-        invertedProto = inverted & XT_INV_PROTO != 0
-        fragment = (false, false)
-        goto = Int32(ip.flags) & IP6T_F_GOTO != 0
-        unknown = Int32(ip.flags) & IP6T_F_TOS != 0 || Int32(ip.flags) & ~IP6T_F_MASK != 0
-        packets = entry.counters.pcnt
-        self.bytes = entry.counters.bcnt
-        size = MemoryLayout<ip6t_entry>.size
+        self.fragment = (fragment, inverted & IPT_INV_FRAG != 0)
+        self.goto = goto
+        self.unknown = unknown
+        packets = counters.pcnt
+        bytes = counters.bcnt
+        self.size = size
     }
 
     /// " ! -d 127.0.0.1/32 -o lo -p tcp": what the save tool prints before the matches; nil

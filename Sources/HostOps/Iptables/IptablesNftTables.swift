@@ -224,8 +224,7 @@ enum IptablesNftTables {
                 pieces.append(said)
             case .nflog(let group, let prefix, let threshold):
                 guard target.isEmpty, threshold == nil else { throw fail("an NFLOG target") }
-                let shown = prefix.map { $0.isEmpty ? "" : " --nflog-prefix" + XtablesExtensions.saved($0) } ?? ""
-                target = " -j NFLOG" + shown + (group != 0 ? " --nflog-group \(group)" : "")
+                target = " -j NFLOG" + XtablesExtensions.nflog(prefix: prefix ?? "", group: group)
             case .match(let name, let revision, let info):
                 guard revision <= UInt8.max, let said = info.withUnsafeBytes({ XtablesExtensions.match(name, revision: UInt8(revision), $0, family: family) }) else {
                     throw fail("match \(name) (revision \(revision))")

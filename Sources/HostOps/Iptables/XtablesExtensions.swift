@@ -244,10 +244,16 @@ enum XtablesExtensions {
         return (prefix.isEmpty ? "" : " --log-prefix" + saved(prefix)) + (info.level != 4 ? " --log-level \(info.level)" : "")
     }
 
+    /// NFLOG's options as the save tool prints them, from the legacy structure or iptables-nft's
+    /// native `log` expression alike.
+    static func nflog(prefix: String, group: UInt16) -> String {
+        (prefix.isEmpty ? "" : " --nflog-prefix" + saved(prefix)) + (group != 0 ? " --nflog-group \(group)" : "")
+    }
+
     static func nflog(_ info: xt_nflog_info) -> String? {
         guard info.flags == 0, info.len == 0, info.threshold == UInt16(XT_NFLOG_DEFAULT_THRESHOLD) else { return nil }
         let prefix = string(info.prefix)
-        return (prefix.isEmpty ? "" : " --nflog-prefix" + saved(prefix)) + (info.group != 0 ? " --nflog-group \(info.group)" : "")
+        return nflog(prefix: prefix, group: info.group)
     }
 
     // MARK: printing
