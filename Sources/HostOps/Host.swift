@@ -27,16 +27,22 @@ public protocol FirewallHost: Sendable {
     /// The Istio keys that choose this host (NATIVE_NFTABLES, FORCE_IPTABLES_BINARY), so that a
     /// config recorded with them is applied and read back through it.
     var choosingKeys: [(key: String, value: String)] { get }
+    /// What the reader of a report should know about how `reading` was taken (iptables: a family
+    /// read with the save tool, not from the kernel, and why).
+    func notes(_ reading: Syntax.Reading) -> [String]
 }
 
 extension FirewallHost {
+    public func notes(_ reading: Syntax.Reading) -> [String] { [] }
+
     public func observe() throws -> LiveRules<Syntax.Reading> { dialect.live(try read()) }
 
     /// A reading for code that does not know the dialect (verify, doctor, explain, diff): the
     /// rules as observed, and what can be done with exactly this reading.
     public func observation() throws -> Observation {
         let live = try observe()
-        return Observation(rules: live.rules, ahead: live.ahead, chains: live.chains, resetCounters: { try resetCounters(live.reading) })
+        return Observation(rules: live.rules, ahead: live.ahead, chains: live.chains, notes: notes(live.reading),
+                           resetCounters: { try resetCounters(live.reading) })
     }
 }
 
@@ -48,6 +54,8 @@ public struct Observation: Sendable {
     public let ahead: [Ahead]
     /// The chains meshcap's rules are in, and meshcap's own.
     public let chains: [ObservedChain]
+    /// How the reading was taken, where a report should say (`FirewallHost.notes`).
+    public let notes: [String]
     /// Zeroes exactly the counters read (`FirewallHost.resetCounters`).
     public let resetCounters: @Sendable () throws -> Int
 }

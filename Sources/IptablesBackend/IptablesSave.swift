@@ -53,12 +53,16 @@ public struct IptablesSave: Sendable, Hashable {
 
     public let family: Family
     public var tables: [Table]
+    /// Why a live host's tables of this family were read with the save tool and not from the
+    /// kernel (the entry the kernel reader does not print exactly); nil otherwise.
+    public var savedBecause: String?
 
     public func table(_ name: String) -> Table? { tables.first { $0.name == name } }
 
-    public init(family: Family, tables: [Table]) {
+    public init(family: Family, tables: [Table], savedBecause: String? = nil) {
         self.family = family
         self.tables = tables
+        self.savedBecause = savedBecause
     }
 
     /// The non-empty lines, split on the bytes: splitting a String on Characters costs more

@@ -111,7 +111,7 @@ struct VerifyCommand: Subcommand {
         while true {
             let live = try firewall.observation()
             let reading = CounterReading(source: firewall.name, dialect: firewall.dialect, rules: live.rules, chains: live.chains, ahead: live.ahead,
-                                         elsewhere: residue.elsewhere(than: firewall.name),
+                                         elsewhere: residue.elsewhere(than: firewall.name), notes: live.notes,
                                          interrupted: interrupted.map { ($0.description, $0.operation == .clean ? "meshcap clean" : "meshcap apply") },
                                          failedApply: onHost.journal.failure)
             var report = VerifyReport(reading, desired: wanted)

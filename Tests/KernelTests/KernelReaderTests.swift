@@ -156,6 +156,8 @@ import TestSupport
                     continue
                 }
                 if let difference = Self.difference(kernel, saved) { Issue.record("\(name) \(family): \(difference)") }
+                // Read from the kernel: nothing for verify to say about the reading.
+                #expect(try ns.inside { try IptablesHost(variant: variant, wait: 5).observation().notes } == [], "\(name) \(family)")
                 compared += 1
             }
         }
@@ -192,6 +194,10 @@ import TestSupport
             return
         }
         #expect(refused.reason.hasPrefix(refusal.reason), "\(refused.reason)")
+        // verify says so, and why; for a set lookup, that the save tool's text leaves it out.
+        let notes = try ns.inside { try IptablesHost(variant: refusal.variant, wait: 5).observation().notes }
+        #expect(notes.count == 1 && notes.first?.contains("read with \(refusal.variant.tool(.ipv4, "save")) -c, not from the kernel: \(refusal.reason)") == true, "\(notes)")
+        #expect(notes.first?.contains("without its set lookup") == refusal.reason.contains("lookup"), "\(notes)")
         let reading = try ns.inside { try IptablesHost(variant: refusal.variant, wait: 5).read() }
         let tables = reading[.ipv4]?.tables.filter { IptablesDialect.tables.contains($0.name) } ?? []
         #expect(IptablesSave(family: .ipv4, tables: tables) == (try Self.saved(ns, refusal.variant, .ipv4)))

@@ -102,17 +102,31 @@ public struct IptablesHost: FirewallHost {
     }
 
     /// Each family's nat, mangle and raw tables as `iptables-save -c` prints them: read from the
-    /// kernel where every entry decodes exactly (`kernelReading`), else by the save tool.
+    /// kernel where every entry decodes exactly (`kernelReading`), else by the save tool, with why.
     public func read() throws -> IptablesDialect.Reading {
         var saves: IptablesDialect.Reading = [:]
         for family in Family.allCases {
-            if case .success(let save) = try kernelReading(family) {
+            switch try kernelReading(family) {
+            case .success(let save):
                 saves[family] = save
-            } else {
+            case .failure(let refused):
                 saves[family] = IptablesSave.parse(try save(family), family: family)
+                saves[family]?.savedBecause = refused.reason
             }
         }
         return saves
+    }
+
+    /// A family read with the save tool says so, and why: verify's numbers then come from its text.
+    public func notes(_ reading: IptablesDialect.Reading) -> [String] {
+        Family.allCases.compactMap { family in
+            reading[family]?.savedBecause.map { reason in
+                // iptables-nft-save prints an nft rule's set lookup as nothing at all (1.8.9).
+                let lookup = reason.contains("lookup") ? " (an nft rule in iptables-nft's table: \(variant.tool(family, "save")) prints it without its set lookup, so that rule's text here is not what the kernel runs)" : ""
+                // The reason names the family first: "IPv4 nat OUTPUT: a rule with ...".
+                return "read with \(variant.tool(family, "save")) -c, not from the kernel: \(reason)\(lookup)"
+            }
+        }
     }
 
     /// A family's nat, mangle and raw tables read from the kernel (the legacy tables over
