@@ -101,7 +101,8 @@ public enum EnvFile {
     /// always a backslash. An escaped line end joins the lines. Scanned on UTF-8 bytes: values can
     /// be 10,000 prefixes long.
     static func word(_ raw: Substring) -> Result<String, ValueProblem> {
-        let bytes = Array(raw.utf8)
+        // Copied from contiguous storage at once, not byte by byte (a 10,000-prefix value).
+        let bytes = raw.utf8.withContiguousStorageIfAvailable { Array($0) } ?? Array(raw.utf8)
         var value: [UInt8] = []
         var index = 0
         var quoted = false

@@ -264,6 +264,8 @@ public enum InputFile {
         if let nul = line.firstIndex(of: 0) {
             return "a NUL byte at byte \(nul - line.startIndex + 1) of the line; the file is binary or corrupt"
         }
+        // ASCII is UTF-8: a 10,000-prefix line need not be decoded scalar by scalar.
+        if line.allSatisfy({ $0 < 0x80 }) { return nil }
         var iterator = line.makeIterator()
         var decoder = UTF8()
         var offset = 0
