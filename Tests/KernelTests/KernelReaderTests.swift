@@ -66,7 +66,7 @@ import TestSupport
     }
 
     /// The kernel reader's tables.
-    static func read(_ ns: Namespace, _ variant: IptablesVariant, _ family: Family) throws -> Result<IptablesSave, KernelReadingRefused> {
+    static func read(_ ns: Namespace, _ variant: IptablesVariant, _ family: Family) throws -> Result<IptablesSave, UndecodableEntry> {
         try ns.inside { try IptablesHost(variant: variant, wait: 5).kernelReading(family) }
     }
 
@@ -74,7 +74,7 @@ import TestSupport
     static func difference(_ kernel: IptablesSave, _ tool: IptablesSave) -> String? {
         guard kernel.tables.map(\.name).sorted() == tool.tables.map(\.name).sorted() else { return "tables \(kernel.tables.map(\.name)) vs \(tool.tables.map(\.name))" }
         for table in tool.tables {
-            guard let ours = kernel.table(table.name) else { continue }
+            guard let ours = kernel.table(table.name) else { return "no \(table.name) table" }
             guard ours.chains.map(\.name) == table.chains.map(\.name) else { return "\(table.name): chains \(ours.chains.map(\.name)) vs \(table.chains.map(\.name))" }
             for (mine, theirs) in zip(ours.chains, table.chains) {
                 guard mine.policy == theirs.policy else { return "\(table.name) \(theirs.name): policy \(mine.policy ?? "-") vs \(theirs.policy ?? "-")" }

@@ -142,7 +142,7 @@ import TestSupport
     @Test(.needsRoot)
     func aSetTooLongForElementCountersCountsAsOneRow() throws {
         let network = try network()
-        // 300 hosts excluded, every other address from 198.18.0.1 on; two of them are probed.
+        // 300 hosts excluded: the odd addresses of 198.18.0.0/24, then even ones from 198.18.1.0; two are probed.
         let excluded = (0..<300).map { "198.18.\($0 * 2 / 256).\($0 * 2 % 256 + ($0 * 2 / 256 == 0 ? 1 : 0))/32" }
         let hit = ["198.18.0.1", "198.18.1.0"], missed = ["198.18.200.1", "198.18.200.2", "198.18.200.3"]
         #expect(excluded.contains("198.18.0.1/32") && excluded.contains("198.18.1.0/32"))

@@ -30,11 +30,6 @@ extension IptablesVariant {
     }
 }
 
-/// Why the kernel reader left a family to the save tool: the entry it could not print exactly.
-public struct KernelReadingRefused: Error, Sendable {
-    public let reason: String
-}
-
 /// The iptables host of one variant: reads from the kernel (or with `iptables-save -c`), changes with
 /// `iptables-restore --noflush --wait`, one transaction per table and family, undone table by
 /// table from a snapshot when a later one fails.
@@ -120,19 +115,15 @@ public struct IptablesHost: FirewallHost {
     /// A family read with the save tool says so, and why: verify's numbers then come from its text.
     public func notes(_ reading: IptablesDialect.Reading) -> [String] {
         Family.allCases.compactMap { family in
-            reading[family]?.savedBecause.map { reason in
-                // iptables-nft-save prints an nft rule's set lookup as nothing at all (1.8.9).
-                let lookup = reason.contains("lookup") ? " (an nft rule in iptables-nft's table: \(variant.tool(family, "save")) prints it without its set lookup, so that rule's text here is not what the kernel runs)" : ""
-                // The reason names the family first: "IPv4 nat OUTPUT: a rule with ...".
-                return "read with \(variant.tool(family, "save")) -c, not from the kernel: \(reason)\(lookup)"
-            }
+            // The reason names the family first: "IPv4 nat OUTPUT: a rule with ...".
+            reading[family]?.savedBecause.map { "read with \(variant.tool(family, "save")) -c, not from the kernel: \($0)" }
         }
     }
 
     /// A family's nat, mangle and raw tables read from the kernel (the legacy tables over
     /// getsockopt, iptables-nft's over netlink) as the save tool would print them; or the entry
     /// that does not decode exactly, if one does not.
-    public func kernelReading(_ family: Family) throws -> Result<IptablesSave, KernelReadingRefused> {
+    public func kernelReading(_ family: Family) throws -> Result<IptablesSave, UndecodableEntry> {
         let read: Result<IptablesSave, UndecodableEntry>
         switch variant {
         case .nft:
@@ -153,7 +144,7 @@ public struct IptablesHost: FirewallHost {
             }
             read = refused.map { .failure($0) } ?? .success(IptablesSave(family: family, tables: tables))
         }
-        return read.mapError { KernelReadingRefused(reason: "\(family.label) \($0.reason)") }
+        return read.mapError { UndecodableEntry(reason: "\(family.label) \($0.reason)") }
     }
 
     /// Zeroes the counters of meshcap's rules (and Istio's) and of no one else's: each ISTIO

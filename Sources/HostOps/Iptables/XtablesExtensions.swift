@@ -4,8 +4,8 @@ import MeshCapture
 
 /// An entry (or rule) a kernel reader cannot print exactly as the save tool does; the reason
 /// names it. The caller reads that family with the save tool instead.
-struct UndecodableEntry: Error {
-    let reason: String
+public struct UndecodableEntry: Error, Sendable {
+    public let reason: String
 }
 
 /// What `iptables-save` prints for one match or target of an x_tables entry, decoded from the
